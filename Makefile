@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# Each installs what it needs into .venv in this checkout first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format bench proto clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/galaxy run
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check galaxy tests bench
+	$(BIN)/ruff format --check galaxy tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix galaxy tests bench
+	$(BIN)/ruff format galaxy tests bench
+
+bench: install
+	$(BIN)/python -m bench
+
+# Regenerates the checked-in protobuf/grpclib code under galaxy/push/generated.
+proto: install
+	$(BIN)/python -m galaxy.push.codegen
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

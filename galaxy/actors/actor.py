@@ -1,0 +1,334 @@
+"""Actors: a mailbox, a handler, and a `Ref` that callers hold.
+
+An `Actor` subclass sets its mailbox capacity and overflow policy and
+implements `handle(message)`; the value `handle` returns is the reply to an
+`ask`. Expected failures (`GalaxyError`) go back to the asker and the actor
+carries on; anything else is a crash: the asker gets `ActorCrashed` and the
+supervisor restarts the actor. `trio.Cancelled` is never a crash.
+
+A `Cell` is the actor's place in the tree: it owns the mailbox (which survives
+restarts), the counters shown by inspection, and runs one actor instance at a
+time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+
+import structlog
+import trio
+
+from galaxy.actors.mailbox import Mailbox, Overflow
+from galaxy.domain.errors import ActorCrashed, ActorStopped, AskTimeout, GalaxyError
+
+if TYPE_CHECKING:
+    from galaxy.actors.system import ActorSystem
+
+M = TypeVar("M")
+log = structlog.get_logger("galaxy.actors")
+
+DEFAULT_ASK_TIMEOUT = 5.0
+
+
+class Status(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class _Reply:
+    """A one-shot reply slot for an ask."""
+
+    __slots__ = ("_done", "_error", "_value")
+
+    def __init__(self) -> None:
+        self._done = trio.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def resolve(self, value: Any) -> None:
+        if not self._done.is_set():
+            self._value = value
+            self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._done.is_set():
+            self._error = error
+            self._done.set()
+
+    async def wait(self) -> Any:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    message: Any
+    reply: _Reply | None
+
+
+class Ref(Generic[M]):
+    """A handle on an actor's mailbox; valid across the actor's restarts."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+
+    @property
+    def path(self) -> str:
+        return self._cell.path
+
+    @property
+    def name(self) -> str:
+        return self._cell.name
+
+    async def tell(self, message: M) -> None:
+        """Deliver without waiting for handling (may wait for room under WAIT)."""
+        await self._cell.mailbox_or_raise().put(Envelope(message, None))
+
+    def tell_nowait(self, message: M) -> None:
+        """Deliver or fail at once: ActorBusy when a WAIT/REJECT mailbox is full."""
+        self._cell.mailbox_or_raise().put_nowait(Envelope(message, None))
+
+    async def ask(self, message: M, timeout: float = DEFAULT_ASK_TIMEOUT) -> Any:
+        """Deliver and wait for the handler's result, at most `timeout` seconds in all.
+
+        A message whose ask timed out may still be handled later.
+        """
+        reply = _Reply()
+        with trio.move_on_after(timeout):
+            await self._cell.mailbox_or_raise().put(Envelope(message, reply))
+            return await reply.wait()
+        raise AskTimeout(f"{self.path} did not answer within {timeout:g}s")
+
+    def __repr__(self) -> str:
+        return f"Ref({self.path})"
+
+
+class Context:
+    """What a running actor may use: its ref, the system, a nursery for helpers."""
+
+    def __init__(self, cell: Cell, nursery: trio.Nursery) -> None:
+        self.cell = cell
+        self.nursery = nursery
+
+    @property
+    def system(self) -> ActorSystem:
+        return self.cell.system
+
+    @property
+    def ref(self) -> Ref[Any]:
+        return self.cell.ref
+
+    @asynccontextmanager
+    async def doing(self, what: str) -> AsyncIterator[None]:
+        """Mark what the actor is doing, for inspection, while the block runs."""
+        previous = self.cell.activity, self.cell.activity_since
+        self.cell.set_activity(what)
+        try:
+            yield
+        finally:
+            self.cell.activity, self.cell.activity_since = previous
+
+
+class Runnable(Protocol):
+    """What a cell runs: an actor or a supervisor."""
+
+    kind: ClassVar[str]
+
+    async def run_in(self, cell: Cell, started: Callable[[], None]) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+
+class Actor(Generic[M]):
+    """Base class for actors. Override `handle`; optionally the lifecycle hooks.
+
+    `tick_interval` (seconds) makes the loop call `on_tick` that often when
+    set; workers use it for periodic scans, waking early on messages.
+    """
+
+    kind: ClassVar[str] = "actor"
+    mailbox_capacity: ClassVar[int] = 256
+    overflow: ClassVar[Overflow] = Overflow.WAIT
+    tick_interval: float | None = None
+
+    _stop_requested: bool = False
+    _receive_scope: trio.CancelScope | None = None
+
+    async def on_start(self, ctx: Context) -> None:
+        """Acquire what the actor needs; the actor counts as started when this returns."""
+
+    async def handle(self, message: M) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} takes no messages ({message!r})")
+
+    async def on_tick(self) -> None:
+        """Periodic work, every `tick_interval` seconds."""
+
+    async def on_stop(self) -> None:
+        """Release resources on a graceful stop (not after a crash or a hard cancel)."""
+
+    def request_stop(self) -> None:
+        """Finish the message in hand, then stop (the mailbox is not drained)."""
+        self._stop_requested = True
+        if self._receive_scope is not None:
+            self._receive_scope.cancel()
+
+    async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
+        mailbox = cell.mailbox
+        assert mailbox is not None
+        async with trio.open_nursery() as nursery:
+            ctx = Context(cell, nursery)
+            await self.on_start(ctx)
+            started()
+            next_tick = self._next_tick()
+            while not self._stop_requested:
+                envelope: Envelope | None = None
+                with trio.CancelScope(deadline=next_tick) as scope:
+                    self._receive_scope = scope
+                    if self._stop_requested:  # asked to stop while we were busy
+                        scope.cancel()
+                    envelope = await mailbox.get()
+                self._receive_scope = None
+                if envelope is not None:
+                    await self._deliver(cell, envelope)
+                elif not self._stop_requested and trio.current_time() >= next_tick:
+                    cell.set_activity("tick")
+                    await self.on_tick()
+                    cell.set_activity(None)
+                    next_tick = self._next_tick()
+            await self.on_stop()
+            nursery.cancel_scope.cancel()  # helpers end with the actor
+
+    def _next_tick(self) -> float:
+        if self.tick_interval is None:
+            return math.inf
+        return trio.current_time() + self.tick_interval
+
+    async def _deliver(self, cell: Cell, envelope: Envelope) -> None:
+        cell.set_activity(type(envelope.message).__name__)
+        try:
+            result = await self.handle(envelope.message)
+        except GalaxyError as error:
+            # An expected outcome of this message, not a fault of the actor.
+            if envelope.reply is not None:
+                envelope.reply.fail(error)
+            else:
+                log.warning("actor.tell_failed", actor=cell.path, error=str(error))
+        except Exception as error:
+            if envelope.reply is not None:
+                envelope.reply.fail(ActorCrashed(f"{cell.path} crashed: {error!r}"))
+            raise
+        else:
+            if envelope.reply is not None:
+                envelope.reply.resolve(result)
+        finally:
+            cell.handled += 1
+            cell.set_activity(None)
+
+
+@dataclass
+class RestartRecord:
+    at: float  # wall-clock seconds since the epoch
+    reason: str
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The single failure inside nested one-exception groups (nurseries wrap them)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+class Cell:
+    """An actor's place in the tree: identity, mailbox, counters, current instance."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        name: str,
+        path: str,
+        kind: str,
+        mailbox: Mailbox[Envelope] | None,
+    ) -> None:
+        self.system = system
+        self.name = name
+        self.path = path
+        self.kind = kind
+        self.mailbox = mailbox
+        self.status = Status.STARTING
+        self.handled = 0
+        self.restarts: deque[RestartRecord] = deque(maxlen=20)
+        self.restart_count = 0
+        self.last_error: str | None = None
+        self.started_at: float | None = None
+        self.activity: str | None = None
+        self.activity_since: float | None = None
+        self.children: list[Cell] = []
+        self.details: Callable[[], dict[str, Any]] | None = None  # extra inspection fields
+        self.runnable: Runnable | None = None
+        self.ref: Ref[Any] = Ref(self)
+
+    def mailbox_or_raise(self) -> Mailbox[Envelope]:
+        if self.mailbox is None:
+            raise ActorStopped(f"{self.path} takes no messages")
+        return self.mailbox
+
+    def set_activity(self, what: str | None) -> None:
+        self.activity = what
+        self.activity_since = trio.current_time() if what is not None else None
+
+    def record_restart(self, reason: str) -> None:
+        self.restart_count += 1
+        self.restarts.append(RestartRecord(time.time(), reason))
+
+    async def run(self, runnable: Runnable, started: Callable[[], None]) -> None:
+        """Run one incarnation; `started` is called once it is up."""
+        self.runnable = runnable
+
+        def mark_started() -> None:
+            self.status = Status.RUNNING
+            self.started_at = trio.current_time()
+            started()
+
+        try:
+            await runnable.run_in(self, mark_started)
+        except Exception as error:
+            cause = root_cause(error)
+            self.last_error = f"{type(cause).__name__}: {cause}"
+            if cause is error:
+                raise
+            raise cause from None
+        finally:
+            self.runnable = None
+            self.activity = None
+
+    def request_stop(self) -> None:
+        if self.status not in (Status.STOPPED, Status.FAILED):
+            self.status = Status.STOPPING
+        if self.runnable is not None:
+            self.runnable.request_stop()
+
+    def close_mailbox(self) -> None:
+        """No incarnation will read the mailbox again: fail the asks still queued."""
+        if self.mailbox is None or self.mailbox.closed:
+            return
+        for envelope in self.mailbox.close():
+            if envelope.reply is not None:
+                envelope.reply.fail(ActorStopped(f"{self.path} stopped"))
+
+
+AsyncFactory = Callable[[], Awaitable[Runnable]]

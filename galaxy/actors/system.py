@@ -1,0 +1,96 @@
+"""The actor system: the registry of live cells, the root, and inspection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from galaxy.actors.actor import Cell, Envelope, Ref, Runnable, Status
+from galaxy.actors.mailbox import Mailbox
+from galaxy.actors.snapshot import ActorSnapshot, snapshot_of
+from galaxy.actors.supervisor import ChildSpec, Supervisor
+from galaxy.domain.errors import Conflict, NotFound
+
+
+class ActorSystem:
+    """Owns the tree. Names are unique system-wide, so `lookup("push.hub")` finds a cell."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Cell] = {}
+        self.root: Cell | None = None
+
+    # -- registry ----------------------------------------------------------
+
+    def make_cell(
+        self, parent: Cell | None, name: str, kind: str, mailbox: Mailbox[Envelope] | None
+    ) -> Cell:
+        existing = self._by_name.get(name)
+        if existing is not None and existing.status not in (Status.STOPPED, Status.FAILED):
+            raise Conflict(f"an actor named {name!r} is already running at {existing.path}")
+        path = f"{parent.path}/{name}" if parent is not None else name
+        cell = Cell(self, name, path, kind, mailbox)
+        self._by_name[name] = cell
+        if parent is not None:
+            parent.children.append(cell)
+        return cell
+
+    def forget(self, cell: Cell) -> None:
+        if self._by_name.get(cell.name) is cell:
+            del self._by_name[cell.name]
+
+    def lookup(self, name: str) -> Ref[Any]:
+        cell = self._by_name.get(name)
+        if cell is None:
+            raise NotFound(f"no actor named {name!r}")
+        return cell.ref
+
+    def find(self, name: str) -> Ref[Any] | None:
+        cell = self._by_name.get(name)
+        return cell.ref if cell is not None else None
+
+    async def spawn(self, supervisor: str, spec: ChildSpec) -> Ref[Any]:
+        """Start `spec` under the named supervisor; idempotent by child name."""
+        cell = self._by_name.get(supervisor)
+        runnable = cell.runnable if cell is not None else None
+        if not isinstance(runnable, Supervisor):
+            raise NotFound(f"no running supervisor named {supervisor!r}")
+        return await runnable.start_child(spec)
+
+    async def stop(self, supervisor: str, name: str) -> bool:
+        cell = self._by_name.get(supervisor)
+        runnable = cell.runnable if cell is not None else None
+        if not isinstance(runnable, Supervisor):
+            raise NotFound(f"no running supervisor named {supervisor!r}")
+        return await runnable.stop_child(name)
+
+    # -- running -----------------------------------------------------------
+
+    async def run(
+        self,
+        root_name: str,
+        root: Callable[[], Runnable],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the tree until it stops; `task_status.started()` once every actor is up.
+
+        A failure that reaches the root (a start failure, or a supervisor that
+        gave up) propagates out of here after the tree has been stopped.
+        """
+        runnable = root()
+        cell = self.make_cell(None, root_name, runnable.kind, None)
+        self.root = cell
+        try:
+            await cell.run(runnable, lambda: task_status.started(None))
+        finally:
+            cell.status = Status.STOPPED if cell.last_error is None else Status.FAILED
+
+    def request_stop(self) -> None:
+        """Graceful stop of the whole tree (children in reverse start order)."""
+        if self.root is not None:
+            self.root.request_stop()
+
+    def snapshot(self) -> ActorSnapshot | None:
+        return snapshot_of(self.root, trio.current_time()) if self.root is not None else None

@@ -1,0 +1,539 @@
+"""`BACKEND_*` environment → one frozen `Config`.
+
+Every variable of seeds/backend-README.md §4 is read here with the default the
+seeds give, plus the few this service adds (`BACKEND_EMBEDDED`,
+`BACKEND_DATA_DIR`, `BACKEND_HTTP_MAX_BODY_BYTES`, `BACKEND_MAIL_WORKERS`).
+`load_config` reports every problem at once: each names its variable, so an
+operator fixes a deployment in one pass instead of one restart per typo.
+
+Embedded defaults (ARCHITECTURE.md §7): while `BACKEND_EMBEDDED` is true (the
+default), a missing required variable is not an error; the config records a
+`Fallback` for it, which the application resolves (embedded PostgreSQL, SMTP
+sink, …) and logs once. `BACKEND_EMBEDDED=false` restores fail-fast.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from galaxy.domain.durations import parse_duration
+
+T = TypeVar("T")
+
+TLSMode = Literal["none", "starttls", "tls"]
+PullPolicy = Literal["if_missing", "always", "never"]
+TracesExporter = Literal["none", "otlp", "stdout"]
+MetricsExporter = Literal["none", "otlp", "stdout", "prometheus"]
+OTLPProtocol = Literal["grpc", "http/protobuf"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable service; `problems` lists why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Address:
+    """A listen address. An empty host (`:8080`) means every interface."""
+
+    host: str
+    port: int
+
+    @property
+    def bind_host(self) -> str:
+        return self.host or "0.0.0.0"
+
+    @property
+    def connect_host(self) -> str:
+        """Where a local client reaches a listener bound to this address."""
+        return "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A required variable that was missing and is replaced by an embedded default."""
+
+    variable: str
+    replacement: str
+
+
+@dataclass(frozen=True)
+class HTTPConfig:
+    listen: Address
+    read_timeout: float
+    write_timeout: float
+    shutdown_timeout: float
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class GRPCConfig:
+    listen: Address
+    shutdown_timeout: float
+
+
+@dataclass(frozen=True)
+class PostgresConfig:
+    dsn: str | None  # None: embedded PostgreSQL under the data directory
+    max_conns: int
+    min_conns: int
+    operation_timeout: float
+
+
+@dataclass(frozen=True)
+class SMTPConfig:
+    host: str | None  # None: embedded SMTP sink under the data directory
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    from_address: str
+    tls_mode: TLSMode
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    worker_interval: float
+    max_attempts: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    host: str
+    network: str
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    game_state_root: Path
+    worker_pool_size: int
+    job_queue_size: int
+    reconcile_interval: float
+    image_pull_policy: PullPolicy
+    container_log_driver: str
+    container_log_opts: Mapping[str, str]
+    container_cpu_quota: float
+    container_memory_bytes: int
+    container_pids_limit: int
+    container_state_mount: str
+    stop_grace_period: float
+    stack_label: str | None
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    bootstrap_user: str | None
+    bootstrap_password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GeoConfig:
+    db_path: Path | None  # None: geo lookups disabled
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    traces_exporter: TracesExporter
+    metrics_exporter: MetricsExporter
+    protocol: OTLPProtocol
+    endpoint: str | None
+    prometheus_listen: Address
+    service_name: str
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    challenge_ttl: float
+    challenge_max_attempts: int
+    throttle_window: float
+    throttle_max: int
+    username_max_retries: int
+
+
+@dataclass(frozen=True)
+class LobbyConfig:
+    sweeper_interval: float
+    pending_registration_ttl: float
+    invite_default_ttl: float
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    call_timeout: float
+    probe_timeout: float
+
+
+@dataclass(frozen=True)
+class NotificationConfig:
+    admin_email: str | None
+    worker_interval: float
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class DiplomailConfig:
+    max_body_bytes: int
+    max_subject_bytes: int
+    translator_url: str | None
+    translator_timeout: float
+    translator_max_attempts: int
+    worker_interval: float
+
+
+@dataclass(frozen=True)
+class Config:
+    embedded: bool
+    data_dir: Path
+    shutdown_timeout: float
+    logging_level: LogLevel
+    freshness_window: float
+    http: HTTPConfig
+    grpc: GRPCConfig
+    postgres: PostgresConfig
+    smtp: SMTPConfig
+    mail: MailConfig
+    docker: DockerConfig
+    runtime: RuntimeConfig
+    admin: AdminConfig
+    geo: GeoConfig
+    telemetry: TelemetryConfig
+    auth: AuthConfig
+    lobby: LobbyConfig
+    engine: EngineConfig
+    notification: NotificationConfig
+    diplomail: DiplomailConfig
+    fallbacks: tuple[Fallback, ...] = ()
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+
+
+def parse_address(text: str) -> Address:
+    """`:8080`, `127.0.0.1:8080`, `[::1]:8080`, `localhost:0`."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep:
+        raise ValueError(f"{text!r} is not HOST:PORT (for example :8080 or 127.0.0.1:8080)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r} has no port between 0 and 65535")
+    return Address(host, int(port_text))
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_byte_size(text: str) -> int:
+    """Docker-style sizes: `512m`, `1g`, `65536`, `64k`."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    number = value.rstrip("kmg")
+    unit = value[len(number) :]
+    if not number.isdigit() or unit not in _SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size such as 512m or 1g")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def parse_key_values(text: str) -> dict[str, str]:
+    """`max-size=10m,max-file=3` → {'max-size': '10m', 'max-file': '3'}."""
+    result: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{item!r} is not key=value")
+        result[key.strip()] = value.strip()
+    return result
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true or false)")
+
+
+class _Reader:
+    """Reads variables and collects every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    def _parse(self, name: str, default: str, parser: Callable[[str], T]) -> T:
+        text = self.raw(name)
+        if text is not None:
+            try:
+                return parser(text)
+            except ValueError as exc:
+                self.problems.append(f"{name}: {exc}")
+        return parser(default)
+
+    def text(self, name: str) -> str | None:
+        return self.raw(name)
+
+    def text_default(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def duration(self, name: str, default: str) -> float:
+        return self._parse(name, default, parse_duration)
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        def parse(text: str) -> int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a whole number") from None
+            if value < minimum:
+                raise ValueError(f"{value} is below the minimum {minimum}")
+            return value
+
+        return self._parse(name, str(default), parse)
+
+    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+        def parse(text: str) -> float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number") from None
+            if value < minimum:
+                raise ValueError(f"{value} is below the minimum {minimum}")
+            return value
+
+        return self._parse(name, str(default), parse)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        def parse(text: str) -> str:
+            value = text.strip().lower()
+            if value not in choices:
+                raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+            return value
+
+        return self._parse(name, default, parse)
+
+    def address(self, name: str, default: str) -> Address:
+        return self._parse(name, default, parse_address)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        return self._parse(name, "true" if default else "false", parse_bool)
+
+    def byte_size(self, name: str, default: str) -> int:
+        return self._parse(name, default, parse_byte_size)
+
+    def key_values(self, name: str) -> dict[str, str]:
+        return self._parse(name, "", parse_key_values)
+
+
+# Required variables (seeds §4) and what replaces each in embedded mode.
+REQUIRED_VARIABLES = (
+    "BACKEND_POSTGRES_DSN",
+    "BACKEND_SMTP_HOST",
+    "BACKEND_SMTP_FROM",
+    "BACKEND_DOCKER_NETWORK",
+    "BACKEND_GAME_STATE_ROOT",
+    "BACKEND_GEOIP_DB_PATH",
+)
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    """Build the config from `environ`; raise `ConfigError` listing every problem."""
+    r = _Reader(environ)
+    embedded = r.boolean("BACKEND_EMBEDDED", True)
+    data_dir = Path(r.text_default("BACKEND_DATA_DIR", "./.galaxy")).expanduser().absolute()
+
+    fallbacks: list[Fallback] = []
+    explicit_exporters = {
+        "traces": r.raw("BACKEND_OTEL_TRACES_EXPORTER"),
+        "metrics": r.raw("BACKEND_OTEL_METRICS_EXPORTER"),
+    }
+
+    def required(name: str, replacement: str) -> str | None:
+        value = r.raw(name)
+        if value is None:
+            if embedded:
+                fallbacks.append(Fallback(name, replacement))
+            else:
+                r.problems.append(f"{name}: required (set it, or BACKEND_EMBEDDED=true)")
+        return value
+
+    dsn = required("BACKEND_POSTGRES_DSN", f"embedded PostgreSQL in {data_dir / 'postgres'}")
+    if dsn is not None:
+        from galaxy.store.dsn import normalize_dsn  # the store owns DSN rules
+
+        try:
+            normalize_dsn(dsn)
+        except ValueError as exc:
+            r.problems.append(f"BACKEND_POSTGRES_DSN: {exc}")
+    smtp_host = required("BACKEND_SMTP_HOST", f"embedded SMTP sink keeping mail in {data_dir / 'mail'}")
+    smtp_from = required("BACKEND_SMTP_FROM", "galaxy@localhost")
+    docker_network = required("BACKEND_DOCKER_NETWORK", "host")
+    state_root = required("BACKEND_GAME_STATE_ROOT", str(data_dir / "games"))
+    geoip_path = required("BACKEND_GEOIP_DB_PATH", "geo lookups disabled")
+    if geoip_path is not None and not Path(geoip_path).is_file():
+        r.problems.append(f"BACKEND_GEOIP_DB_PATH: {geoip_path} is not a readable file")
+
+    # An OTLP exporter with no collector logs export failures forever; with no
+    # exporter chosen, a developer's embedded instance exports nothing.
+    default_exporter = "none" if embedded else "otlp"
+    for signal, value in explicit_exporters.items():
+        if value is None and embedded:
+            fallbacks.append(Fallback(f"BACKEND_OTEL_{signal.upper()}_EXPORTER", "none"))
+
+    bootstrap_user = r.text("BACKEND_ADMIN_BOOTSTRAP_USER")
+    bootstrap_password = r.text("BACKEND_ADMIN_BOOTSTRAP_PASSWORD")
+    if bootstrap_user and not bootstrap_password:
+        r.problems.append(
+            "BACKEND_ADMIN_BOOTSTRAP_PASSWORD: required when BACKEND_ADMIN_BOOTSTRAP_USER is set"
+        )
+    if bootstrap_password and not bootstrap_user:
+        r.problems.append(
+            "BACKEND_ADMIN_BOOTSTRAP_USER: required when BACKEND_ADMIN_BOOTSTRAP_PASSWORD is set"
+        )
+
+    min_conns = r.integer("BACKEND_POSTGRES_MIN_CONNS", 2, minimum=0)
+    max_conns = r.integer("BACKEND_POSTGRES_MAX_CONNS", 25, minimum=1)
+    if min_conns > max_conns:
+        r.problems.append(
+            f"BACKEND_POSTGRES_MIN_CONNS: {min_conns} exceeds BACKEND_POSTGRES_MAX_CONNS {max_conns}"
+        )
+
+    state_mount = r.text_default("BACKEND_RUNTIME_CONTAINER_STATE_MOUNT", "/var/lib/galaxy-game")
+    if not state_mount.startswith("/"):
+        r.problems.append(f"BACKEND_RUNTIME_CONTAINER_STATE_MOUNT: {state_mount!r} is not absolute")
+
+    translator_url = r.text("BACKEND_DIPLOMAIL_TRANSLATOR_URL")
+    if translator_url and not translator_url.startswith(("http://", "https://")):
+        r.problems.append(f"BACKEND_DIPLOMAIL_TRANSLATOR_URL: {translator_url!r} is not an http(s) URL")
+
+    config = Config(
+        embedded=embedded,
+        data_dir=data_dir,
+        shutdown_timeout=r.duration("BACKEND_SHUTDOWN_TIMEOUT", "30s"),
+        logging_level=_log_level(r),
+        freshness_window=r.duration("BACKEND_FRESHNESS_WINDOW", "5m"),
+        http=HTTPConfig(
+            listen=r.address("BACKEND_HTTP_LISTEN_ADDR", ":8080"),
+            read_timeout=r.duration("BACKEND_HTTP_READ_TIMEOUT", "30s"),
+            write_timeout=r.duration("BACKEND_HTTP_WRITE_TIMEOUT", "30s"),
+            shutdown_timeout=r.duration("BACKEND_HTTP_SHUTDOWN_TIMEOUT", "15s"),
+            max_body_bytes=r.byte_size("BACKEND_HTTP_MAX_BODY_BYTES", "1m"),
+        ),
+        grpc=GRPCConfig(
+            listen=r.address("BACKEND_GRPC_PUSH_LISTEN_ADDR", ":8081"),
+            shutdown_timeout=r.duration("BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT", "10s"),
+        ),
+        postgres=PostgresConfig(
+            dsn=dsn,
+            max_conns=max_conns,
+            min_conns=min_conns,
+            operation_timeout=r.duration("BACKEND_POSTGRES_OPERATION_TIMEOUT", "5s"),
+        ),
+        smtp=SMTPConfig(
+            host=smtp_host,
+            port=r.integer("BACKEND_SMTP_PORT", 587, minimum=1),
+            username=r.text("BACKEND_SMTP_USERNAME"),
+            password=r.text("BACKEND_SMTP_PASSWORD"),
+            from_address=smtp_from or "galaxy@localhost",
+            tls_mode=r.choice("BACKEND_SMTP_TLS_MODE", "starttls", ("none", "starttls", "tls")),  # type: ignore[arg-type]
+        ),
+        mail=MailConfig(
+            worker_interval=r.duration("BACKEND_MAIL_WORKER_INTERVAL", "2s"),
+            max_attempts=r.integer("BACKEND_MAIL_MAX_ATTEMPTS", 8, minimum=1),
+            workers=r.integer("BACKEND_MAIL_WORKERS", 2, minimum=1),
+        ),
+        docker=DockerConfig(
+            host=r.text_default("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock"),
+            network=docker_network or "host",
+        ),
+        runtime=RuntimeConfig(
+            game_state_root=Path(state_root or data_dir / "games").absolute(),
+            worker_pool_size=r.integer("BACKEND_RUNTIME_WORKER_POOL_SIZE", 4, minimum=1),
+            job_queue_size=r.integer("BACKEND_RUNTIME_JOB_QUEUE_SIZE", 64, minimum=1),
+            reconcile_interval=r.duration("BACKEND_RUNTIME_RECONCILE_INTERVAL", "60s"),
+            image_pull_policy=r.choice(  # type: ignore[arg-type]
+                "BACKEND_RUNTIME_IMAGE_PULL_POLICY", "if_missing", ("if_missing", "always", "never")
+            ),
+            container_log_driver=r.text_default("BACKEND_RUNTIME_CONTAINER_LOG_DRIVER", "json-file"),
+            container_log_opts=r.key_values("BACKEND_RUNTIME_CONTAINER_LOG_OPTS"),
+            container_cpu_quota=r.number("BACKEND_RUNTIME_CONTAINER_CPU_QUOTA", 2.0, minimum=0.01),
+            container_memory_bytes=r.byte_size("BACKEND_RUNTIME_CONTAINER_MEMORY", "512m"),
+            container_pids_limit=r.integer("BACKEND_RUNTIME_CONTAINER_PIDS_LIMIT", 256, minimum=1),
+            container_state_mount=state_mount,
+            stop_grace_period=r.duration("BACKEND_RUNTIME_STOP_GRACE_PERIOD", "10s"),
+            stack_label=r.text("BACKEND_STACK_LABEL"),
+        ),
+        admin=AdminConfig(bootstrap_user=bootstrap_user, bootstrap_password=bootstrap_password),
+        geo=GeoConfig(db_path=Path(geoip_path) if geoip_path else None),
+        telemetry=TelemetryConfig(
+            traces_exporter=r.choice(  # type: ignore[arg-type]
+                "BACKEND_OTEL_TRACES_EXPORTER", default_exporter, ("none", "otlp", "stdout")
+            ),
+            metrics_exporter=r.choice(  # type: ignore[arg-type]
+                "BACKEND_OTEL_METRICS_EXPORTER",
+                default_exporter,
+                ("none", "otlp", "stdout", "prometheus"),
+            ),
+            protocol=r.choice("BACKEND_OTEL_PROTOCOL", "grpc", ("grpc", "http/protobuf")),  # type: ignore[arg-type]
+            endpoint=r.text("BACKEND_OTEL_ENDPOINT"),
+            prometheus_listen=r.address("BACKEND_OTEL_PROMETHEUS_LISTEN_ADDR", ":9100"),
+            service_name=r.text_default("BACKEND_SERVICE_NAME", "galaxy-backend"),
+        ),
+        auth=AuthConfig(
+            challenge_ttl=r.duration("BACKEND_AUTH_CHALLENGE_TTL", "10m"),
+            challenge_max_attempts=r.integer("BACKEND_AUTH_CHALLENGE_MAX_ATTEMPTS", 5, minimum=1),
+            throttle_window=r.duration("BACKEND_AUTH_CHALLENGE_THROTTLE_WINDOW", "60s"),
+            throttle_max=r.integer("BACKEND_AUTH_CHALLENGE_THROTTLE_MAX", 3, minimum=1),
+            username_max_retries=r.integer("BACKEND_AUTH_USERNAME_MAX_RETRIES", 10, minimum=1),
+        ),
+        lobby=LobbyConfig(
+            sweeper_interval=r.duration("BACKEND_LOBBY_SWEEPER_INTERVAL", "60s"),
+            pending_registration_ttl=r.duration("BACKEND_LOBBY_PENDING_REGISTRATION_TTL", "720h"),
+            invite_default_ttl=r.duration("BACKEND_LOBBY_INVITE_DEFAULT_TTL", "168h"),
+        ),
+        engine=EngineConfig(
+            call_timeout=r.duration("BACKEND_ENGINE_CALL_TIMEOUT", "60s"),
+            probe_timeout=r.duration("BACKEND_ENGINE_PROBE_TIMEOUT", "5s"),
+        ),
+        notification=NotificationConfig(
+            admin_email=r.text("BACKEND_NOTIFICATION_ADMIN_EMAIL"),
+            worker_interval=r.duration("BACKEND_NOTIFICATION_WORKER_INTERVAL", "5s"),
+            max_attempts=r.integer("BACKEND_NOTIFICATION_MAX_ATTEMPTS", 8, minimum=1),
+        ),
+        diplomail=DiplomailConfig(
+            max_body_bytes=r.integer("BACKEND_DIPLOMAIL_MAX_BODY_BYTES", 4096, minimum=1),
+            max_subject_bytes=r.integer("BACKEND_DIPLOMAIL_MAX_SUBJECT_BYTES", 256, minimum=0),
+            translator_url=translator_url,
+            translator_timeout=r.duration("BACKEND_DIPLOMAIL_TRANSLATOR_TIMEOUT", "10s"),
+            translator_max_attempts=r.integer(
+                "BACKEND_DIPLOMAIL_TRANSLATOR_MAX_ATTEMPTS", 5, minimum=1
+            ),
+            worker_interval=r.duration("BACKEND_DIPLOMAIL_WORKER_INTERVAL", "2s"),
+        ),
+        fallbacks=tuple(fallbacks),
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return config
+
+
+def _log_level(r: _Reader) -> LogLevel:
+    value = r.choice("BACKEND_LOGGING_LEVEL", "info", ("debug", "info", "warn", "warning", "error"))
+    return "warning" if value == "warn" else value  # type: ignore[return-value]

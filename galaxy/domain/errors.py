@@ -1,0 +1,118 @@
+"""The one error hierarchy of the service, and its mapping to HTTP and gRPC.
+
+Every layer raises these; the HTTP edge renders them as
+`{"error": {"code", "message"}}` with `http_status`, the gRPC edge with
+`grpc_status`. Nothing else in the project chooses a status code, so a
+domain error means the same thing on every surface.
+
+gRPC status numbers are the standard codes (grpc/status.proto), kept as plain
+ints so that this module stays free of any transport import.
+"""
+
+from typing import ClassVar
+
+
+class GalaxyError(Exception):
+    """An expected failure with a stable machine-readable code."""
+
+    code: ClassVar[str] = "internal"
+    http_status: ClassVar[int] = 500
+    grpc_status: ClassVar[int] = 13  # INTERNAL
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # a narrower code for this instance
+
+
+class InvalidInput(GalaxyError):
+    code = "invalid_input"
+    http_status = 400
+    grpc_status = 3  # INVALID_ARGUMENT
+
+
+class Unauthorized(GalaxyError):
+    code = "unauthorized"
+    http_status = 401
+    grpc_status = 16  # UNAUTHENTICATED
+
+
+class Forbidden(GalaxyError):
+    code = "forbidden"
+    http_status = 403
+    grpc_status = 7  # PERMISSION_DENIED
+
+
+class NotFound(GalaxyError):
+    code = "not_found"
+    http_status = 404
+    grpc_status = 5  # NOT_FOUND
+
+
+class MethodNotAllowed(GalaxyError):
+    code = "method_not_allowed"
+    http_status = 405
+    grpc_status = 12  # UNIMPLEMENTED
+
+
+class Conflict(GalaxyError):
+    """A uniqueness or state conflict: the request is valid but cannot apply now."""
+
+    code = "conflict"
+    http_status = 409
+    grpc_status = 9  # FAILED_PRECONDITION
+
+
+class PayloadTooLarge(GalaxyError):
+    code = "payload_too_large"
+    http_status = 413
+    grpc_status = 8  # RESOURCE_EXHAUSTED
+
+
+class UnsupportedMediaType(GalaxyError):
+    code = "unsupported_media_type"
+    http_status = 415
+    grpc_status = 3  # INVALID_ARGUMENT
+
+
+class ServiceUnavailable(GalaxyError):
+    """A dependency or an actor cannot take the work now; retrying later may succeed."""
+
+    code = "unavailable"
+    http_status = 503
+    grpc_status = 14  # UNAVAILABLE
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+
+class ActorBusy(ServiceUnavailable):
+    """An actor's mailbox is full and its overflow policy rejects new messages."""
+
+    code = "busy"
+
+
+class ActorStopped(ServiceUnavailable):
+    """The actor is stopped (or stopping) and takes no more messages."""
+
+    code = "stopped"
+
+
+class Timeout(GalaxyError):
+    code = "timeout"
+    http_status = 504
+    grpc_status = 4  # DEADLINE_EXCEEDED
+
+
+class AskTimeout(Timeout):
+    """An actor did not answer an ask within its timeout."""
+
+
+class InternalError(GalaxyError):
+    code = "internal"
+
+
+class ActorCrashed(InternalError):
+    """The actor failed while handling the message; the supervisor restarts it."""

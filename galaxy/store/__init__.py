@@ -1,0 +1,1 @@
+"""Persistence: the psycopg pool behind the trio→asyncio bridge, migrations, named queries."""

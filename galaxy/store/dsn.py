@@ -1,0 +1,60 @@
+"""DSN rules: the service owns schema `backend`, so every DSN must select it.
+
+Operators write DSNs the way the seeds show them (pgx style, with
+`search_path=backend` as a URI parameter). libpq rejects unknown URI
+parameters, so `normalize_dsn` moves `search_path` into libpq's `options`
+(`-c search_path=backend`), which sets it for every pooled connection.
+"""
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+SCHEMA = "backend"
+
+
+def normalize_dsn(dsn: str) -> str:
+    """Return a libpq conninfo string selecting schema `backend`, or raise ValueError."""
+    dsn = dsn.strip()
+    search_path: str | None = None
+    if dsn.startswith(("postgres://", "postgresql://")):
+        parts = urlsplit(dsn)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        kept = []
+        for key, value in query:
+            if key == "search_path":
+                search_path = value
+            else:
+                kept.append((key, value))
+        dsn = urlunsplit(parts._replace(query=urlencode(kept)))
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception as exc:  # psycopg raises ProgrammingError with libpq's reason
+        raise ValueError(f"not a valid PostgreSQL DSN ({exc})") from None
+    if "search_path" in params:
+        search_path = str(params.pop("search_path"))
+    options = str(params.get("options") or "")
+    option_path = _search_path_from_options(options)
+    chosen = search_path if search_path is not None else option_path
+    if chosen is None:
+        raise ValueError("must include search_path=backend (for example ?search_path=backend)")
+    if chosen.split(",")[0].strip().strip('"') != SCHEMA:
+        raise ValueError(f"search_path must start with {SCHEMA!r}, not {chosen!r}")
+    if option_path is None:
+        params["options"] = f"{options} -c search_path={chosen}".strip()
+    return make_conninfo("", **params)
+
+
+def _search_path_from_options(options: str) -> str | None:
+    tokens = options.replace("-c ", "-c").split()
+    for token in tokens:
+        if token.startswith("-csearch_path="):
+            return token.removeprefix("-csearch_path=")
+    return None
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server and options, another database (tests clone per database)."""
+    params = conninfo_to_dict(normalize_dsn(dsn))
+    params["dbname"] = database
+    return make_conninfo("", **params)
