@@ -97,6 +97,7 @@ class SMTPConfig:
     password: str | None = field(repr=False)
     from_address: str
     tls_mode: TLSMode
+    sink_port: int = 0  # the embedded sink's port: BACKEND_SMTP_PORT when set, else any free one
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,15 @@ def load_config(environ: Mapping[str, str]) -> Config:
             "BACKEND_ADMIN_BOOTSTRAP_USER: required when BACKEND_ADMIN_BOOTSTRAP_PASSWORD is set"
         )
 
+    if embedded and not bootstrap_user:
+        fallbacks.append(
+            Fallback(
+                "BACKEND_ADMIN_BOOTSTRAP_USER",
+                f"admin, with a generated password in {data_dir / 'admin-password'}",
+            )
+        )
+
+    smtp_port = r.integer("BACKEND_SMTP_PORT", 587, minimum=1)
     min_conns = r.integer("BACKEND_POSTGRES_MIN_CONNS", 2, minimum=0)
     max_conns = r.integer("BACKEND_POSTGRES_MAX_CONNS", 25, minimum=1)
     if min_conns > max_conns:
@@ -448,11 +458,12 @@ def load_config(environ: Mapping[str, str]) -> Config:
         ),
         smtp=SMTPConfig(
             host=smtp_host,
-            port=r.integer("BACKEND_SMTP_PORT", 587, minimum=1),
+            port=smtp_port,
             username=r.text("BACKEND_SMTP_USERNAME"),
             password=r.text("BACKEND_SMTP_PASSWORD"),
             from_address=smtp_from or "galaxy@localhost",
             tls_mode=r.choice("BACKEND_SMTP_TLS_MODE", "starttls", ("none", "starttls", "tls")),  # type: ignore[arg-type]
+            sink_port=smtp_port if r.raw("BACKEND_SMTP_PORT") else 0,
         ),
         mail=MailConfig(
             worker_interval=r.duration("BACKEND_MAIL_WORKER_INTERVAL", "2s"),

@@ -1,0 +1,307 @@
+"""Wiring: resolves embedded fallbacks, opens the store, builds the actor tree.
+
+Startup order: embedded infrastructure → asyncio bridge → migrations →
+database pool → caches → the actor tree (`embedded`, `core`, then `edges`,
+each child up before the next starts). Shutdown is the reverse, which is the
+order of seeds/backend-README.md §16: edges stop accepting and finish
+in-flight requests, core workers finish the work they hold, then the pool
+closes, then the embedded PostgreSQL stops.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+import trio
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from galaxy import __version__
+from galaxy.actors import (
+    ActorSystem,
+    ChildSpec,
+    Intensity,
+    Strategy,
+    Supervisor,
+)
+from galaxy.config import Config
+from galaxy.domain.backoff import Backoff
+from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
+from galaxy.embedded.smtp_sink import SmtpSink
+from galaxy.http.app import create_app
+from galaxy.http.server import AsgiEdge, bound_port
+from galaxy.push.server import GrpcEdge
+from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.container import Services
+from galaxy.services.readiness import Readiness
+from galaxy.store.bridge import open_asyncio_loop
+from galaxy.store.database import Database
+from galaxy.store.migrate import migrate
+from galaxy.telemetry import Telemetry, setup_telemetry
+
+log = structlog.get_logger("galaxy.app")
+
+EMBEDDED_ADMIN_USER = "admin"
+ADMIN_PASSWORD_FILE = "admin-password"
+
+
+@dataclass
+class Endpoints:
+    """Where a running service can be reached; printed in the startup banner."""
+
+    http: str = ""
+    grpc: str = ""
+    database: str = ""
+    mail_sink: str | None = None
+    maildir: str | None = None
+    metrics: str | None = None
+    admin_user: str | None = None
+    admin_password_file: str | None = None
+    fallbacks: list[str] = field(default_factory=list)
+
+
+def redact_dsn(dsn: str) -> str:
+    params = conninfo_to_dict(dsn)
+    if params.get("password"):
+        params["password"] = "***"
+    params.pop("options", None)
+    return make_conninfo("", **params)
+
+
+def embedded_admin_password(data_dir: Path) -> str:
+    """The generated admin password of an embedded instance, made once and kept."""
+    path = data_dir / ADMIN_PASSWORD_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return password
+
+
+class Service:
+    """One running instance of the backend.
+
+    `await nursery.start(service.run)` returns the `Endpoints` once every
+    actor is up; `service.stop()` begins a graceful shutdown.
+    """
+
+    def __init__(self, config: Config, *, telemetry: Telemetry | None = None) -> None:
+        self.config = config
+        self.telemetry = telemetry or setup_telemetry(config.telemetry)
+        self.system = ActorSystem()
+        self.readiness = Readiness()
+        self.endpoints = Endpoints()
+        self.services: Services | None = None
+        self._embedded_pg: EmbeddedPostgres | None = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        self.system.request_stop()
+
+    async def run(self, *, task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        for fallback in config.fallbacks:
+            log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
+            self.endpoints.fallbacks.append(fallback.variable)
+        try:
+            dsn = await self._database_dsn()
+            self.endpoints.database = redact_dsn(dsn)
+            config.runtime.game_state_root.mkdir(parents=True, exist_ok=True)
+            async with open_asyncio_loop():
+                report = await migrate(dsn)
+                log.info("db.migrated", applied_now=list(report.applied_now), total=len(report.applied))
+                self.readiness.migrations_applied = True
+                db = Database(
+                    dsn,
+                    min_size=config.postgres.min_conns,
+                    max_size=config.postgres.max_conns,
+                    operation_timeout=config.postgres.operation_timeout,
+                )
+                await db.open()
+                try:
+                    self.readiness.attach_database(db.ping)
+                    await self._run_tree(db, task_status)
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await db.close()
+        finally:
+            with trio.CancelScope(shield=True):
+                if self._embedded_pg is not None:
+                    await trio.to_thread.run_sync(self._embedded_pg.stop)
+                self.telemetry.shutdown()
+            log.info("galaxy.stopped")
+
+    async def _database_dsn(self) -> str:
+        if self.config.postgres.dsn is not None:
+            return self.config.postgres.dsn
+        data_dir = self.config.data_dir / "postgres"
+        embedded = await trio.to_thread.run_sync(start_embedded_postgres, data_dir)
+        self._embedded_pg = embedded
+        await trio.to_thread.run_sync(embedded.ensure_database)
+        return embedded.dsn()
+
+    async def _admin(self, db: Database) -> AdminAuthenticator:
+        admin = AdminAuthenticator(db)
+        await admin.warm()
+        user = self.config.admin.bootstrap_user
+        password = self.config.admin.bootstrap_password
+        if user is None and self.config.embedded:
+            user = EMBEDDED_ADMIN_USER
+            password = embedded_admin_password(self.config.data_dir)
+            self.endpoints.admin_password_file = str(self.config.data_dir / ADMIN_PASSWORD_FILE)
+        if user is not None and password is not None:
+            await admin.ensure_bootstrap(user, password)
+            self.endpoints.admin_user = user
+        return admin
+
+    async def _run_tree(self, db: Database, task_status: trio.TaskStatus[Endpoints]) -> None:
+        admin = await self._admin(db)
+        self.readiness.caches_warm = True
+        self.services = Services(
+            config=self.config,
+            db=db,
+            actors=self.system,
+            readiness=self.readiness,
+            admin_auth=admin,
+            telemetry=self.telemetry,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.system.run, "root", self._root)
+            if self._stop_requested:  # a signal arrived while we were starting
+                self.system.request_stop()
+            self._describe_endpoints()
+            log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
+            task_status.started(self.endpoints)
+
+    # -- the tree ------------------------------------------------------------
+
+    def _root(self) -> Supervisor:
+        timeout = self.config.shutdown_timeout
+        children = []
+        embedded = self._embedded_children()
+        if embedded:
+            children.append(ChildSpec("embedded", lambda: Supervisor(children=embedded), shutdown_timeout=timeout))
+        children += [
+            ChildSpec("core", self._core, shutdown_timeout=timeout),
+            ChildSpec("edges", self._edges, shutdown_timeout=timeout),
+        ]
+        return Supervisor(
+            Strategy.ONE_FOR_ALL,
+            children,
+            intensity=Intensity(max_restarts=3, within=60.0),
+            backoff=Backoff(initial=0.5, factor=2.0, maximum=10.0),
+        )
+
+    def _embedded_children(self) -> list[ChildSpec]:
+        if self.config.smtp.host is not None:
+            return []
+        port = self.config.smtp.sink_port
+        maildir = self.config.data_dir / "mail"
+        return [ChildSpec("smtp.sink", lambda: SmtpSink(maildir, port=port), shutdown_timeout=3.0)]
+
+    def _core(self) -> Supervisor:
+        # The domain actors (push.hub, mail.worker, notify.router, lobby.sweeper,
+        # runtime.reconciler, runtime.games, diplomail.translator) join here.
+        return Supervisor(Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=10, within=60.0))
+
+    def _edges(self) -> Supervisor:
+        config = self.config
+        services = self.services
+        assert services is not None
+        specs = [
+            ChildSpec(
+                "http",
+                lambda: AsgiEdge(
+                    lambda: create_app(services),
+                    config.http.listen,
+                    graceful_timeout=config.http.shutdown_timeout,
+                    read_timeout=config.http.read_timeout,
+                ),
+                shutdown_timeout=config.http.shutdown_timeout + 1,
+            ),
+            ChildSpec(
+                "grpc",
+                lambda: GrpcEdge(
+                    _grpc_handlers,
+                    config.grpc.listen,
+                    shutdown_timeout=config.grpc.shutdown_timeout,
+                    on_bound=lambda _port: setattr(self.readiness, "grpc_bound", True),
+                    on_unbound=lambda: setattr(self.readiness, "grpc_bound", False),
+                ),
+                shutdown_timeout=config.grpc.shutdown_timeout + 2,
+            ),
+        ]
+        registry = self.telemetry.prometheus_registry
+        if registry is not None:
+            from prometheus_client import make_asgi_app
+
+            edge = lambda: AsgiEdge(  # noqa: E731
+                lambda: make_asgi_app(registry),
+                config.telemetry.prometheus_listen,
+                graceful_timeout=2.0,
+            )
+            specs.append(ChildSpec("metrics", edge, shutdown_timeout=3.0))
+        return Supervisor(Strategy.ONE_FOR_ONE, specs, intensity=Intensity(max_restarts=5, within=60.0))
+
+    def _describe_endpoints(self) -> None:
+        def details(name: str) -> dict[str, Any]:
+            ref = self.system.find(name)
+            return ref._cell.details() if ref is not None and ref._cell.details else {}
+
+        http = details("http").get("binds", [])
+        if http:
+            self.endpoints.http = f"http://{self.config.http.listen.connect_host}:{bound_port(http)}"
+        grpc = details("grpc").get("address")
+        if grpc:
+            self.endpoints.grpc = f"{self.config.grpc.listen.connect_host}:{grpc.rsplit(':', 1)[1]}"
+        sink = details("smtp.sink")
+        if sink:
+            self.endpoints.mail_sink = f"smtp://{sink['address']}"
+            self.endpoints.maildir = sink["maildir"]
+        metrics = details("metrics").get("binds", [])
+        if metrics:
+            self.endpoints.metrics = f"{metrics[0]}/metrics"
+
+
+def _grpc_handlers() -> list[Any]:
+    from grpclib.health.service import Health
+
+    return [Health()]
+
+
+def _banner_fields(endpoints: Endpoints) -> dict[str, Any]:
+    return {
+        "http": endpoints.http,
+        "grpc": endpoints.grpc,
+        "database": endpoints.database,
+        "mail_sink": endpoints.mail_sink,
+        "maildir": endpoints.maildir,
+        "metrics": endpoints.metrics,
+        "admin_user": endpoints.admin_user,
+        "admin_password_file": endpoints.admin_password_file,
+    }
+
+
+def banner_text(endpoints: Endpoints) -> str:
+    """The human banner `galaxy run` prints when stdout is a terminal."""
+    rows = [
+        ("HTTP", endpoints.http),
+        ("gRPC push", endpoints.grpc),
+        ("database", endpoints.database),
+        ("mail sink", f"{endpoints.mail_sink}  (messages in {endpoints.maildir})" if endpoints.mail_sink else "external SMTP relay"),
+        ("metrics", endpoints.metrics or "not exported over HTTP"),
+        ("admin", f"{endpoints.admin_user} (password in {endpoints.admin_password_file})" if endpoints.admin_password_file else (endpoints.admin_user or "no bootstrap admin")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"galaxy {__version__} is ready"]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    lines.append("  actors   galaxy actors   (Ctrl-C stops)")
+    return "\n".join(lines)

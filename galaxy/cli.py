@@ -1,0 +1,238 @@
+"""`galaxy run | migrate | actors | version`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import trio
+
+from galaxy import __version__
+from galaxy.config import Config, ConfigError, load_config, parse_address
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="galaxy",
+        description="The Galaxy backend. Configuration comes from BACKEND_* environment variables.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the backend service",
+        description="Run the backend: HTTP and gRPC edges and every actor. "
+        "With no configuration it starts an embedded PostgreSQL and SMTP sink under "
+        "BACKEND_DATA_DIR (default ./.galaxy). SIGINT or SIGTERM stops it gracefully; "
+        "a second signal stops it at once.",
+    )
+    run.set_defaults(handler=_cmd_run)
+
+    mig = sub.add_parser(
+        "migrate",
+        help="apply database migrations, then print applied and pending",
+        description="Apply pending migrations to BACKEND_POSTGRES_DSN (or the embedded "
+        "database), then print which migrations are applied and which are pending.",
+    )
+    mig.add_argument("--dry-run", action="store_true", help="report only; apply nothing")
+    mig.set_defaults(handler=_cmd_migrate)
+
+    actors = sub.add_parser(
+        "actors",
+        help="print the live actor tree of a running instance",
+        description="Read GET /api/v1/admin/actors of a running instance and print it as an "
+        "indented tree with status, mailbox depth and restarts. Credentials: --user and "
+        "GALAXY_ADMIN_PASSWORD, else BACKEND_ADMIN_BOOTSTRAP_USER/_PASSWORD, else the "
+        "embedded instance's generated admin password.",
+    )
+    actors.add_argument("--url", help="base URL (default: from BACKEND_HTTP_LISTEN_ADDR)")
+    actors.add_argument("--user", help="admin user name")
+    actors.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
+    actors.set_defaults(handler=_cmd_actors)
+
+    version = sub.add_parser("version", help="print the version", description="Print the version.")
+    version.set_defaults(handler=lambda _args: _print(f"galaxy {__version__}"))
+    return parser
+
+
+def _print(text: str) -> int:
+    print(text)
+    return 0
+
+
+def _load(environ: Mapping[str, str] | None = None) -> Config | None:
+    try:
+        return load_config(os.environ if environ is None else environ)
+    except ConfigError as error:
+        print(f"galaxy: {error}", file=sys.stderr)
+        return None
+
+
+# -- run -----------------------------------------------------------------------
+
+
+def _cmd_run(_args: argparse.Namespace) -> int:
+    config = _load()
+    if config is None:
+        return EXIT_CONFIG
+    from galaxy.logging import configure_logging
+
+    configure_logging(config.logging_level, config.telemetry.service_name)
+    try:
+        trio.run(_run_until_signalled, config)
+    except Exception as error:
+        import structlog
+
+        structlog.get_logger("galaxy").error("galaxy.failed", error=str(error))
+        traceback.print_exception(error, file=sys.stderr)  # crash dumps go to stderr
+        return EXIT_FAILURE
+    return 0
+
+
+async def _run_until_signalled(config: Config) -> None:
+    import structlog
+
+    from galaxy.app import Endpoints, Service, banner_text
+
+    log = structlog.get_logger("galaxy")
+    service = Service(config)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                received = 0
+                async for signum in signals:
+                    received += 1
+                    name = signal.Signals(signum).name
+                    if received == 1:
+                        log.info("galaxy.shutdown", signal=name)
+                        service.stop()
+                    else:
+                        log.warning("galaxy.shutdown_forced", signal=name)
+                        nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+
+            async def serve(task_status: trio.TaskStatus[Endpoints]) -> None:
+                try:
+                    await service.run(task_status=task_status)
+                finally:
+                    nursery.cancel_scope.cancel()  # the service is done: stop watching
+
+            endpoints = await nursery.start(serve)
+            if sys.stdout.isatty():
+                print(banner_text(endpoints), flush=True)
+
+
+# -- migrate -----------------------------------------------------------------------
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    config = _load()
+    if config is None:
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        from galaxy.app import Service
+        from galaxy.store.bridge import open_asyncio_loop
+        from galaxy.store.migrate import MigrationError, migrate
+
+        service = Service(config)
+        try:
+            dsn = await service._database_dsn()
+            async with open_asyncio_loop():
+                report = await migrate(dsn, apply=not args.dry_run)
+        except MigrationError as error:
+            print(f"galaxy: {error.message}", file=sys.stderr)
+            return EXIT_FAILURE
+        finally:
+            if service._embedded_pg is not None:
+                await trio.to_thread.run_sync(service._embedded_pg.stop)
+        for label in report.applied:
+            marker = " (applied now)" if label in report.applied_now else ""
+            print(f"applied  {label}{marker}")
+        for label in report.pending:
+            print(f"pending  {label}")
+        return 0
+
+    return trio.run(go)
+
+
+# -- actors --------------------------------------------------------------------------
+
+
+def _cmd_actors(args: argparse.Namespace) -> int:
+    import httpx
+
+    from galaxy.actors import render_tree
+
+    env = os.environ
+    url = args.url or _default_url(env)
+    credentials = _admin_credentials(args.user, env)
+    if credentials is None:
+        print(
+            "galaxy: no admin credentials: pass --user with GALAXY_ADMIN_PASSWORD, "
+            "or set BACKEND_ADMIN_BOOTSTRAP_USER/_PASSWORD",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/api/v1/admin/actors", auth=credentials, timeout=10)
+    except httpx.HTTPError as error:
+        print(f"galaxy: cannot reach {url}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    if response.status_code != 200:
+        print(f"galaxy: {url} answered {response.status_code}: {response.text}", file=sys.stderr)
+        return EXIT_FAILURE
+    body = response.json()
+    if args.json:
+        print(json.dumps(body, indent=2))
+    elif body.get("root") is None:
+        print("(no actors)")
+    else:
+        print("\n".join(render_tree(body["root"])))
+    return 0
+
+
+def _default_url(env: Mapping[str, str]) -> str:
+    try:
+        address = parse_address(env.get("BACKEND_HTTP_LISTEN_ADDR") or ":8080")
+    except ValueError:
+        address = parse_address(":8080")
+    return f"http://{address.connect_host}:{address.port}"
+
+
+def _admin_credentials(user: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
+    if user:
+        password = env.get("GALAXY_ADMIN_PASSWORD")
+        if password is None and user == env.get("BACKEND_ADMIN_BOOTSTRAP_USER"):
+            password = env.get("BACKEND_ADMIN_BOOTSTRAP_PASSWORD")
+        return (user, password) if password is not None else None
+    if env.get("BACKEND_ADMIN_BOOTSTRAP_USER") and env.get("BACKEND_ADMIN_BOOTSTRAP_PASSWORD"):
+        return env["BACKEND_ADMIN_BOOTSTRAP_USER"], env["BACKEND_ADMIN_BOOTSTRAP_PASSWORD"]
+    from galaxy.app import ADMIN_PASSWORD_FILE, EMBEDDED_ADMIN_USER
+
+    data_dir = Path(env.get("BACKEND_DATA_DIR") or "./.galaxy").expanduser()
+    password_file = data_dir / ADMIN_PASSWORD_FILE
+    if password_file.exists():
+        return EMBEDDED_ADMIN_USER, password_file.read_text().strip()
+    return None

@@ -1,0 +1,1 @@
+"""Embedded infrastructure for `galaxy run` with no configuration (ARCHITECTURE.md §7)."""

@@ -1,0 +1,80 @@
+"""An embedded SMTP sink (aiosmtpd) that keeps every message in a Maildir.
+
+Operators read the mail with any Maildir reader, or as plain files under
+`<data dir>/mail/new`. It listens on loopback only and accepts any sender
+and recipient: it is a development relay, not a mail server.
+"""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+from typing import Any, ClassVar
+
+import structlog
+import trio
+
+from galaxy.actors import Actor, Context
+from galaxy.store.bridge import to_asyncio
+
+log = structlog.get_logger("galaxy.embedded.smtp")
+
+
+class MaildirHandler:
+    """aiosmtpd handler: one file per message in the Maildir."""
+
+    def __init__(self, directory: Path) -> None:
+        self.maildir = mailbox.Maildir(directory, create=True)
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content
+        self.maildir.add(content if isinstance(content, bytes) else content.encode())
+        self.received += 1
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink(Actor[None]):
+    """The `embedded/smtp.sink` actor: serves SMTP on loopback for its lifetime."""
+
+    kind: ClassVar[str] = "smtp.sink"
+
+    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.directory = directory
+        self.host = host
+        self.port = port
+        self.handler = MaildirHandler(directory)
+        self._server: Any = None
+
+    async def on_start(self, ctx: Context) -> None:
+        self._server = await to_asyncio(self._serve)()
+        self.port = self._server.sockets[0].getsockname()[1]
+        ctx.cell.details = lambda: {
+            "address": f"{self.host}:{self.port}",
+            "maildir": str(self.directory),
+            "received": self.handler.received,
+        }
+        log.info("smtp_sink.listening", address=f"{self.host}:{self.port}", maildir=str(self.directory))
+
+    async def _serve(self) -> Any:
+        import asyncio
+
+        from aiosmtpd.smtp import SMTP
+
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(
+            lambda: SMTP(self.handler, hostname="galaxy-sink", ident="galaxy embedded sink"),
+            self.host,
+            self.port,
+        )
+
+    async def on_stop(self) -> None:
+        server = self._server
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        if server is not None:
+            with trio.move_on_after(2):
+                await to_asyncio(close)()

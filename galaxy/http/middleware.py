@@ -1,0 +1,168 @@
+"""ASGI middleware under Quart: request id, tracing, access log, metrics, probes, crashes.
+
+Probes are answered here, below the framework: they are the hottest and the
+simplest routes, and must keep answering whatever Quart is doing. A crash
+that escapes the framework still becomes a 500 with the error body, never a
+dropped connection.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from galaxy.http.errors import error_body, send_json
+from galaxy.services.container import Services
+
+log = structlog.get_logger("galaxy.http")
+tracer = trace.get_tracer("galaxy.http")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_GROUPS = (
+    ("/api/v1/public/", "public"),
+    ("/api/v1/user/", "user"),
+    ("/api/v1/internal/", "internal"),
+    ("/api/v1/admin/", "admin"),
+)
+PROBES = ("/healthz", "/readyz")
+
+
+@dataclass
+class RequestState:
+    """Shared between the middleware and Quart's hooks through the ASGI scope."""
+
+    request_id: str
+    route: str | None = None
+
+
+def route_group(path: str) -> str:
+    if path in PROBES:
+        return "probes"
+    for prefix, group in _GROUPS:
+        if path.startswith(prefix):
+            return group
+    return "other"
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class EdgeMiddleware:
+    def __init__(self, app: Any, services: Services) -> None:
+        self.app = app
+        self.services = services
+        self.max_body = services.config.http.max_body_bytes
+        self._requests = services.telemetry.counter(
+            "http_requests_total", "HTTP requests by route group, method, route and status"
+        )
+        self._durations = services.telemetry.histogram(
+            "http_request_duration_seconds", "HTTP request duration"
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = RequestState(request_id)
+        scope["galaxy"] = state
+        path: str = scope["path"]
+        method: str = scope["method"]
+        group = route_group(path)
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        began = time.perf_counter()
+        with (
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+            tracer.start_as_current_span(
+                f"{method} {path if group == 'probes' else group}",
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "request_id": request_id},
+            ) as span,
+        ):
+            try:
+                if path in PROBES:
+                    state.route = path
+                    await self._probe(path, method, send_with_id)
+                elif self._declared_too_large(scope):
+                    await send_json(
+                        send_with_id,
+                        413,
+                        error_body(
+                            "payload_too_large",
+                            f"the request body exceeds {self.max_body} bytes",
+                        ),
+                    )
+                else:
+                    await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("http.unhandled", path=path, method=method)
+                if not response_started:
+                    await send_json(
+                        send_with_id, 500, error_body("internal", "internal server error")
+                    )
+            finally:
+                elapsed = time.perf_counter() - began
+                route = state.route or "unmatched"
+                span.set_attribute("http.response.status_code", status)
+                span.set_attribute("http.route", route)
+                labels = {"group": group, "method": method, "path": route, "status": str(status)}
+                self._requests.add(1, labels)
+                self._durations.record(elapsed, labels)
+                emit = log.debug if group == "probes" else log.info
+                emit(
+                    "http.access",
+                    method=method,
+                    path=path,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                    group=group,
+                )
+
+    def _declared_too_large(self, scope: dict[str, Any]) -> bool:
+        length = _header(scope, b"content-length")
+        return length is not None and length.isdigit() and int(length) > self.max_body
+
+    async def _probe(self, path: str, method: str, send: Any) -> None:
+        if method not in ("GET", "HEAD"):
+            await send_json(
+                send,
+                405,
+                error_body("method_not_allowed", f"{method} is not allowed on {path}"),
+                [(b"allow", b"GET, HEAD")],
+            )
+            return
+        if path == "/healthz":
+            await send_json(send, 200, {"status": "ok"})
+            return
+        report = await self.services.readiness.report()
+        await send_json(
+            send,
+            200 if report.ready else 503,
+            {"status": "ready" if report.ready else "not_ready", "checks": report.checks},
+        )

@@ -1,0 +1,80 @@
+"""Edge actors that serve ASGI apps on hypercorn's trio worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from galaxy.actors import Actor, Context
+from galaxy.config import Address
+
+log = structlog.get_logger("galaxy.http")
+
+
+class AsgiEdge(Actor[None]):
+    """Serves `app` on `address` for the actor's lifetime.
+
+    Started means bound: `on_start` returns once hypercorn listens. A graceful
+    stop stops accepting connections and lets in-flight requests finish within
+    `graceful_timeout`; hypercorn then closes what is left.
+    """
+
+    kind: ClassVar[str] = "http"
+
+    def __init__(
+        self,
+        app_factory: Callable[[], Any],
+        address: Address,
+        *,
+        graceful_timeout: float,
+        read_timeout: float = 30.0,
+        on_bound: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self._app_factory = app_factory
+        self.address = address
+        self._graceful_timeout = graceful_timeout
+        self._read_timeout = read_timeout
+        self._on_bound = on_bound
+        self._shutdown = trio.Event()
+        self._served = trio.Event()
+        self.binds: list[str] = []
+
+    def _hypercorn_config(self) -> HypercornConfig:
+        config = HypercornConfig()
+        config.bind = [f"{self.address.bind_host}:{self.address.port}"]
+        config.graceful_timeout = self._graceful_timeout
+        config.read_timeout = int(self._read_timeout) or None
+        config.keep_alive_timeout = 75
+        config.accesslog = None  # the middleware writes the access log
+        config.errorlog = logging.getLogger("hypercorn.error")
+        return config
+
+    async def on_start(self, ctx: Context) -> None:
+        app = self._app_factory()
+        config = self._hypercorn_config()
+
+        async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                await serve(app, config, shutdown_trigger=self._shutdown.wait, task_status=task_status)
+            finally:
+                self._served.set()
+
+        self.binds = await ctx.nursery.start(run)
+        ctx.cell.details = lambda: {"binds": self.binds}
+        if self._on_bound is not None:
+            self._on_bound(self.binds)
+
+    async def on_stop(self) -> None:
+        self._shutdown.set()
+        await self._served.wait()
+
+
+def bound_port(binds: list[str]) -> int:
+    """The port of hypercorn's first bind (`http://127.0.0.1:54321`)."""
+    return int(binds[0].rsplit(":", 1)[1])

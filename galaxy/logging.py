@@ -1,0 +1,103 @@
+"""JSON logs on stdout: `ts`, `level`, `caller`, `service`, `msg`, plus per-call context.
+
+Inside a request the context carries `request_id`, and every line written
+while a span is current carries `otel_trace_id` and `otel_span_id`, so one
+request id correlates HTTP, services, the database and workers. E-mail
+addresses never appear verbatim: log `email_hash(address)` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+from opentelemetry import trace
+
+_EMAIL_KEY = secrets.token_bytes(32)  # per process: hashes correlate within a run only
+
+
+def email_hash(address: str) -> str:
+    """A per-process HMAC of the normalised address, safe to log."""
+    digest = hmac.new(_EMAIL_KEY, address.strip().lower().encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
+def _add_otel_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["otel_trace_id"] = format(context.trace_id, "032x")
+        event["otel_span_id"] = format(context.span_id, "016x")
+    return event
+
+
+def _rename_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["msg"] = event.pop("event", "")
+    return event
+
+
+def _caller(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    module = event.pop("module", None)
+    line = event.pop("lineno", None)
+    if module is not None:
+        event["caller"] = f"{module}:{line}"
+    return event
+
+
+def configure_logging(level: str, service: str, stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's logging to JSON lines on `stream`."""
+    out = stream or sys.stdout
+    numeric = logging.getLevelName(level.upper())
+
+    def add_service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("service", service)
+        return event
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.CallsiteParameterAdder(
+            [
+                structlog.processors.CallsiteParameter.MODULE,
+                structlog.processors.CallsiteParameter.LINENO,
+            ]
+        ),
+        _caller,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        add_service,
+        _add_otel_ids,
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            _rename_event,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _rename_event,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Libraries that narrate routine work at INFO: keep them to warnings.
+    for noisy in ("pgserver", "hypercorn.access", "mail.log", "psycopg.pool", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

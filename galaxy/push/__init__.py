@@ -1,0 +1,1 @@
+"""The gRPC edge: the SubscribePush server and gateway subscriptions."""

@@ -1,0 +1,1 @@
+"""Use-cases per area: rules + store + actors. Edges call these, never the store."""

@@ -1,0 +1,91 @@
+"""HTTP Basic credentials for the admin surface, checked against `admin_accounts`.
+
+bcrypt at cost 12 takes ~250 ms of CPU, so it runs in a worker thread, off the
+event loop, and a verified (username, password) pair is remembered for a short
+while: an operator's console polling every second costs one bcrypt a minute,
+not one per call. The accounts themselves are a cache warmed at startup and
+written through after each committed change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import bcrypt
+import structlog
+import trio
+
+from galaxy.store import admin_accounts
+from galaxy.store.admin_accounts import AdminAccountRow
+from galaxy.store.database import Database
+
+BCRYPT_COST = 12
+VERIFIED_TTL = 60.0
+log = structlog.get_logger("galaxy.admin")
+
+
+def hash_password(password: str, cost: int = BCRYPT_COST) -> bytes:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost))
+
+
+@dataclass(frozen=True)
+class AdminPrincipal:
+    username: str
+
+
+class AdminAuthenticator:
+    def __init__(self, db: Database, *, clock: object = None) -> None:
+        self._db = db
+        self._accounts: dict[str, AdminAccountRow] = {}
+        self._verified: dict[bytes, tuple[str, float]] = {}  # digest → (username, valid until)
+        self._key = secrets.token_bytes(32)  # the verified-cache keys are never raw passwords
+
+    async def warm(self) -> None:
+        rows = await self._db.run(admin_accounts.list_all, name="admin.warm")
+        self._accounts = {row.username: row for row in rows}
+
+    async def ensure_bootstrap(self, username: str, password: str) -> bool:
+        """Insert the bootstrap admin unless an account of that name exists (idempotent)."""
+        if username in self._accounts:
+            return False
+        hashed = await trio.to_thread.run_sync(hash_password, password)
+
+        async def insert(conn: admin_accounts.Connection) -> bool:
+            return await admin_accounts.insert_if_absent(conn, username, hashed)
+
+        inserted = await self._db.run(insert, name="admin.bootstrap")
+        await self.warm()
+        if inserted:
+            log.info("admin.bootstrap_inserted", username=username)
+        return inserted
+
+    @property
+    def account_count(self) -> int:
+        return len(self._accounts)
+
+    async def verify(self, username: str, password: str) -> AdminPrincipal | None:
+        account = self._accounts.get(username)
+        if account is None or account.disabled_at is not None:
+            # Spend the same time as a real check, so timing does not reveal names.
+            await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), _DUMMY_HASH)
+            return None
+        digest = hmac.new(
+            self._key, f"{username}\0{password}".encode() + account.password_hash, hashlib.sha256
+        ).digest()
+        now = trio.current_time()
+        cached = self._verified.get(digest)
+        if cached is not None and cached[1] > now:
+            return AdminPrincipal(username)
+        ok = await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), account.password_hash)
+        if not ok:
+            return None
+        if len(self._verified) > 1024:
+            self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
+        self._verified[digest] = (username, now + VERIFIED_TTL)
+        return AdminPrincipal(username)
+
+
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(BCRYPT_COST))

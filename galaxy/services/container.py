@@ -1,0 +1,22 @@
+"""The services the edges may call, built once by galaxy.app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from galaxy.actors import ActorSystem
+from galaxy.config import Config
+from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.readiness import Readiness
+from galaxy.store.database import Database
+from galaxy.telemetry import Telemetry
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    db: Database
+    actors: ActorSystem
+    readiness: Readiness
+    admin_auth: AdminAuthenticator
+    telemetry: Telemetry

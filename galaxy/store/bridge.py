@@ -1,0 +1,24 @@
+"""The one place where trio code calls into asyncio-only libraries.
+
+trio is the root loop; psycopg, grpclib, aiosmtplib, aiodocker and aiosmtpd
+run on the trio-asyncio loop opened by the application. A crossing costs
+~40 µs, so the rule (ARCHITECTURE.md §2) is one crossing per unit of work:
+call `to_asyncio(fn)(...)` with a coroutine function that does the whole job.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+import trio_asyncio
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def to_asyncio(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Wrap an asyncio coroutine function so that trio code can await it."""
+    wrapped: Callable[P, Awaitable[T]] = trio_asyncio.aio_as_trio(fn)
+    return wrapped
+
+
+open_asyncio_loop = trio_asyncio.open_loop

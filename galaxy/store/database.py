@@ -1,0 +1,160 @@
+"""The database: psycopg's async pool, reached from trio with one crossing per unit of work.
+
+`Database.run(work)` crosses to asyncio once, takes a pooled connection, runs
+`work(conn)` inside one transaction and commits. Driver errors become domain
+errors here and nowhere else: a lost or unreachable server is
+`DatabaseUnavailable` (HTTP 503), a UNIQUE violation is `Conflict` (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+import psycopg_pool
+import structlog
+from opentelemetry import trace
+from psycopg.rows import class_row
+
+from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
+from galaxy.store.bridge import to_asyncio
+from galaxy.store.dsn import normalize_dsn
+
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[Any]
+Work = Callable[[Connection], Awaitable[T]]
+
+log = structlog.get_logger("galaxy.store")
+tracer = trace.get_tracer("galaxy.store")
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    size: int
+    available: int
+    in_use: int
+    waiting: int
+    acquires_total: int
+    waits_total: int
+
+
+class Database:
+    """A connection pool owned by the application; open it, run work, close it last."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 25,
+        operation_timeout: float = 5.0,
+    ) -> None:
+        conninfo = normalize_dsn(dsn)
+        # statement_timeout bounds each statement on the server; the pool
+        # timeout bounds the wait for a free connection.
+        options = f"-c statement_timeout={int(operation_timeout * 1000)}"
+        self.dsn = conninfo
+        self._operation_timeout = operation_timeout
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=operation_timeout,
+            open=False,
+            kwargs={"options": _merge_options(conninfo, options)},
+            name="galaxy",
+        )
+        self._acquires = 0
+
+    async def open(self, wait_timeout: float = 10.0) -> None:
+        """Open the pool and wait until one connection works, or raise DatabaseUnavailable."""
+
+        async def open_pool() -> None:
+            await self._pool.open(wait=True, timeout=wait_timeout)
+
+        try:
+            await to_asyncio(open_pool)()
+        except psycopg_pool.PoolTimeout as error:
+            await self.close()
+            raise DatabaseUnavailable(
+                f"PostgreSQL did not accept a connection within {wait_timeout:g}s"
+            ) from error
+
+    async def close(self) -> None:
+        await to_asyncio(self._pool.close)()
+
+    async def run(self, work: Work[T], *, name: str = "db.unit_of_work") -> T:
+        """Run `work` in one transaction on one pooled connection: one bridge crossing."""
+        self._acquires += 1
+        with tracer.start_as_current_span(name, attributes={"db.system": "postgresql"}):
+            return await to_asyncio(self._run_on_asyncio)(work)
+
+    async def _run_on_asyncio(self, work: Work[T]) -> T:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await work(conn)
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict(_constraint_message(error), code="already_exists") from error
+        except psycopg.errors.QueryCanceled as error:
+            raise DatabaseUnavailable("a database statement timed out") from error
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
+            raise InvalidInput(_constraint_message(error)) from error
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            log.warning("db.unavailable", error=str(error).splitlines()[0] if str(error) else "")
+            raise DatabaseUnavailable("the database is unavailable") from error
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        """True when a connection answers `select 1` within `timeout`."""
+
+        async def select_one() -> bool:
+            async with self._pool.connection(timeout=timeout) as conn:
+                await conn.execute("select 1")
+            return True
+
+        try:
+            return await to_asyncio(select_one)()
+        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError):
+            return False
+
+    def stats(self) -> PoolStats:
+        raw = self._pool.get_stats()
+        size = raw.get("pool_size", 0)
+        available = raw.get("pool_available", 0)
+        return PoolStats(
+            size=size,
+            available=available,
+            in_use=size - available,
+            waiting=raw.get("requests_waiting", 0),
+            acquires_total=self._acquires,
+            waits_total=raw.get("requests_queued", 0),
+        )
+
+
+async def fetch_all(conn: Connection, row: type[T], query: str, params: Any = None) -> list[T]:
+    """Run a named query and map every row to the frozen dataclass `row`."""
+    async with conn.cursor(row_factory=class_row(row)) as cursor:
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
+
+
+async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = None) -> T | None:
+    async with conn.cursor(row_factory=class_row(row)) as cursor:
+        await cursor.execute(query, params)
+        return await cursor.fetchone()
+
+
+def _merge_options(conninfo: str, extra: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    existing = str(conninfo_to_dict(conninfo).get("options") or "")
+    return f"{existing} {extra}".strip()
+
+
+def _constraint_message(error: psycopg.Error) -> str:
+    diag = error.diag
+    if diag.constraint_name:
+        return f"violates {diag.constraint_name}"
+    return diag.message_primary or "invalid data"
