@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from quart import Response, request
+from collections.abc import Iterable
+
+from quart import Blueprint, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from galaxy.domain.errors import GalaxyError
 from galaxy.http import admin, internal, public, user
 from galaxy.http.body import BODY_METHODS, check_json_content_type
-from galaxy.http.errors import error_body
+from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
+from galaxy.http.guards import AdminUnauthorized, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
+
+REALM_HEADER = 'Basic realm="galaxy-admin"'
 
 # werkzeug's HTTP errors (routing, body size) in our vocabulary.
 _HTTP_CODES = {
@@ -28,8 +33,8 @@ _HTTP_CODES = {
 }
 
 
-def create_app(services: Services) -> Any:
-    """The ASGI application served by the HTTP edge."""
+def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -> Any:
+    """The ASGI application served by the HTTP edge (`extra_blueprints`: tests only)."""
     app = QuartTrio("galaxy")
     app.config["MAX_CONTENT_LENGTH"] = services.config.http.max_body_bytes
     app.config["BODY_TIMEOUT"] = services.config.http.read_timeout
@@ -37,48 +42,46 @@ def create_app(services: Services) -> Any:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["galaxy"] = services
 
-    for surface in (public, user, internal, admin):
-        app.register_blueprint(surface.blueprint)
+    for blueprint in (public.blueprint, user.blueprint, internal.blueprint, admin.blueprint):
+        app.register_blueprint(blueprint)
+    for blueprint in extra_blueprints:
+        app.register_blueprint(blueprint)
 
     @app.before_request
-    async def remember_route_and_check_media_type() -> None:
+    async def prepare() -> None:
         state = request.scope.get("galaxy")
         if state is not None and request.url_rule is not None:
             state.route = request.url_rule.rule
+        await guard_surfaces()
         if request.method in BODY_METHODS and request.content_length:
             check_json_content_type()
 
     @app.errorhandler(GalaxyError)
-    async def domain_error(error: GalaxyError) -> tuple[dict[str, Any], int]:
-        return error_body(error.code, error.message), error.http_status
+    async def domain_error(error: GalaxyError) -> Response:
+        response = _error_response(error.http_status, error.code, error.message)
+        if isinstance(error, AdminUnauthorized):
+            response.headers["WWW-Authenticate"] = REALM_HEADER
+        return response
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        response = Response(
-            _json(error_body(code, error.description or code)),
-            status=status,
-            content_type="application/json",
-        )
-        if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        response = _error_response(status, code, error.description or code)
+        valid_methods = getattr(error, "valid_methods", None)
+        if status == 405 and valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(valid_methods))
         return response
 
     @app.errorhandler(Exception)
-    async def crash(error: Exception) -> tuple[dict[str, Any], int]:
+    async def crash(error: Exception) -> Response:
         log.error("http.crash", exc_info=error, path=request.path)
-        return error_body("internal", "internal server error"), 500
+        return _error_response(500, "internal", "internal server error")
 
     return EdgeMiddleware(app, services)
 
 
-def _json(payload: Any) -> str:
-    import json
-
-    return json.dumps(payload)
-
-
-def services_of(app: Any) -> Services:
-    services: Services = app.extensions["galaxy"]
-    return services
+def _error_response(status: int, code: str, message: str) -> Response:
+    return Response(
+        encode_json(error_body(code, message)), status=status, content_type=JSON_CONTENT_TYPE
+    )

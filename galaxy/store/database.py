@@ -73,11 +73,13 @@ class Database:
         """Open the pool and wait until one connection works, or raise DatabaseUnavailable."""
 
         async def open_pool() -> None:
-            await self._pool.open(wait=True, timeout=wait_timeout)
+            await self._pool.open()
+            async with self._pool.connection(timeout=wait_timeout) as conn:
+                await conn.execute("select 1")
 
         try:
             await to_asyncio(open_pool)()
-        except psycopg_pool.PoolTimeout as error:
+        except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as error:
             await self.close()
             raise DatabaseUnavailable(
                 f"PostgreSQL did not accept a connection within {wait_timeout:g}s"

@@ -6,11 +6,13 @@ parameters, so `normalize_dsn` moves `search_path` into libpq's `options`
 (`-c search_path=backend`), which sets it for every pooled connection.
 """
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SCHEMA = "backend"
+_KEYWORD_SEARCH_PATH = re.compile(r"(?:^|\s)search_path\s*=\s*(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))")
 
 
 def normalize_dsn(dsn: str) -> str:
@@ -27,6 +29,12 @@ def normalize_dsn(dsn: str) -> str:
             else:
                 kept.append((key, value))
         dsn = urlunsplit(parts._replace(query=urlencode(kept)))
+    elif "search_path" in dsn and not _parses(dsn):
+        # libpq refuses a bare `search_path=…` keyword; lift it out first.
+        match = _KEYWORD_SEARCH_PATH.search(dsn)
+        if match:
+            search_path = match.group("quoted") or match.group("bare")
+            dsn = dsn[: match.start()] + " " + dsn[match.end() :]
     try:
         params = conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg raises ProgrammingError with libpq's reason
@@ -43,6 +51,14 @@ def normalize_dsn(dsn: str) -> str:
     if option_path is None:
         params["options"] = f"{options} -c search_path={chosen}".strip()
     return make_conninfo("", **params)
+
+
+def _parses(dsn: str) -> bool:
+    try:
+        conninfo_to_dict(dsn)
+    except Exception:
+        return False
+    return True
 
 
 def _search_path_from_options(options: str) -> str | None:

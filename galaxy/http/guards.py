@@ -1,0 +1,62 @@
+"""Per-surface guards, applied by path prefix before routing answers.
+
+They run for every path under their prefix, matched or not, so an
+unauthenticated caller cannot tell which admin routes exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from quart import current_app, g, request
+
+from galaxy.domain.errors import InvalidInput, Unauthorized
+from galaxy.services.container import Services
+
+USER_PREFIX = "/api/v1/user/"
+ADMIN_PREFIX = "/api/v1/admin/"
+
+
+class AdminUnauthorized(Unauthorized):
+    """401 that also asks for Basic credentials (the edge adds WWW-Authenticate)."""
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["galaxy"]
+    return found
+
+
+async def guard_surfaces() -> None:
+    path = request.path
+    if path.startswith(USER_PREFIX):
+        g.user_id = _user_id()
+    elif path.startswith(ADMIN_PREFIX):
+        credentials = _basic_credentials()
+        principal = await services().admin_auth.verify(*credentials) if credentials else None
+        if principal is None:
+            raise AdminUnauthorized("valid admin credentials are required")
+        g.admin = principal
+
+
+def _user_id() -> uuid.UUID:
+    raw = request.headers.get("X-User-ID")
+    if raw is None:
+        raise InvalidInput("the X-User-ID header is required", code="missing_user_id")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InvalidInput("X-User-ID must be a UUID", code="invalid_user_id") from None
+
+
+def _basic_credentials() -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None

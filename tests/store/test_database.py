@@ -1,0 +1,93 @@
+"""The pool behind the bridge: units of work, and driver errors as domain errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
+from galaxy.store import admin_accounts
+from galaxy.store.bridge import open_asyncio_loop
+from galaxy.store.database import Connection, Database
+from galaxy.store.dsn import normalize_dsn
+
+
+async def test_a_unit_of_work_commits_as_one_transaction(database: Database) -> None:
+    async def insert_two(conn: Connection) -> None:
+        await admin_accounts.insert_if_absent(conn, "alice", b"hash")
+        await admin_accounts.insert_if_absent(conn, "bob", b"hash")
+
+    await database.run(insert_two)
+    rows = await database.run(admin_accounts.list_all)
+    assert [row.username for row in rows] == ["alice", "bob"]
+
+
+async def test_a_failing_unit_of_work_rolls_back(database: Database) -> None:
+    async def half_then_fail(conn: Connection) -> None:
+        await admin_accounts.insert_if_absent(conn, "carol", b"hash")
+        raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError):
+        await database.run(half_then_fail)
+    assert await database.run(admin_accounts.list_all) == []
+
+
+async def test_a_unique_violation_is_a_conflict(database: Database) -> None:
+    async def insert_twice(conn: Connection) -> None:
+        for _ in range(2):
+            await conn.execute(
+                "INSERT INTO admin_accounts (username, password_hash) VALUES ('dave', 'x')"
+            )
+
+    with pytest.raises(Conflict) as info:
+        await database.run(insert_twice)
+    assert info.value.http_status == 409
+
+
+async def test_a_check_violation_is_invalid_input(database: Database) -> None:
+    async def bad_name(conn: Connection) -> None:
+        await admin_accounts.insert_if_absent(conn, "no spaces allowed", b"x")
+
+    with pytest.raises(InvalidInput):
+        await database.run(bad_name)
+
+
+async def test_an_unreachable_server_is_database_unavailable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dsn = f"host={tmp_path} port=1 dbname=none user=none options='-c search_path=backend'"
+    async with open_asyncio_loop():
+        db = Database(dsn, min_size=0, max_size=1, operation_timeout=0.5)
+        with pytest.raises(DatabaseUnavailable):
+            await db.open(wait_timeout=0.5)
+
+
+async def test_ping(database: Database) -> None:
+    assert await database.ping()
+    stats = database.stats()
+    assert stats.size >= 1 and stats.in_use == 0
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgres://u:p@db:5432/galaxy?search_path=backend",
+        "postgresql://u@db/galaxy?sslmode=disable&search_path=backend",
+        "host=db dbname=galaxy search_path=backend",
+        "host=db dbname=galaxy options='-c search_path=backend'",
+        "postgres://u@db/galaxy?search_path=backend,public",
+    ],
+)
+def test_dsns_selecting_backend_are_accepted(dsn: str) -> None:
+    assert "search_path=backend" in normalize_dsn(dsn)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "reason"),
+    [
+        ("postgres://u@db/galaxy", "must include search_path=backend"),
+        ("postgres://u@db/galaxy?search_path=public", "must start with 'backend'"),
+        ("host=db dbname=galaxy options='-c search_path=other'", "must start with 'backend'"),
+        ("not a dsn at all", "not a valid PostgreSQL DSN"),
+    ],
+)
+def test_dsns_not_selecting_backend_are_rejected(dsn: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        normalize_dsn(dsn)

@@ -1,0 +1,112 @@
+"""The migration runner against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import trio
+
+from galaxy.store.bridge import open_asyncio_loop, to_asyncio
+from galaxy.store.migrate import Migration, MigrationError, _migrate, discover, migrate
+from tests.support.postgres import PostgresForTests
+
+# The exact set of tables in schema `backend`: adding a table without listing
+# it here is a loud failure, on purpose.
+EXPECTED_TABLES = {
+    "schema_migrations",
+    "admin_accounts",
+}
+
+
+def tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'backend'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+@pytest.fixture
+def empty_dsn(postgres: PostgresForTests):  # type: ignore[no-untyped-def]
+    with postgres.database(migrated=False) as dsn:
+        yield dsn
+
+
+async def test_a_fresh_database_gets_the_schema_and_exactly_the_expected_tables(
+    empty_dsn: str,
+) -> None:
+    async with open_asyncio_loop():
+        report = await migrate(empty_dsn)
+    labels = tuple(m.label for m in discover())
+    assert report.applied_now == labels
+    assert report.applied == labels
+    assert report.pending == ()
+    assert tables(empty_dsn) == EXPECTED_TABLES
+
+
+async def test_a_second_run_applies_nothing(empty_dsn: str) -> None:
+    async with open_asyncio_loop():
+        await migrate(empty_dsn)
+        again = await migrate(empty_dsn)
+    assert again.applied_now == ()
+    assert again.pending == ()
+
+
+async def test_dry_run_reports_pending_and_changes_nothing(empty_dsn: str) -> None:
+    async with open_asyncio_loop():
+        report = await migrate(empty_dsn, apply=False)
+    assert report.applied == ()
+    assert report.pending == tuple(m.label for m in discover())
+    assert tables(empty_dsn) == {"schema_migrations"}
+
+
+async def test_concurrent_runs_apply_each_migration_once(empty_dsn: str) -> None:
+    reports = []
+    async with open_asyncio_loop():
+
+        async def run() -> None:
+            reports.append(await migrate(empty_dsn))
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(run)
+    applied = [label for report in reports for label in report.applied_now]
+    assert sorted(applied) == sorted(m.label for m in discover())
+    with psycopg.connect(empty_dsn) as conn:
+        count = conn.execute("SELECT count(*) FROM backend.schema_migrations").fetchone()
+    assert count == (len(discover()),)
+
+
+async def test_an_edited_applied_migration_is_refused(empty_dsn: str) -> None:
+    first = Migration(1, "one", "CREATE TABLE one (id int);")
+    edited = Migration(1, "one", "CREATE TABLE one (id bigint);")
+    async with open_asyncio_loop():
+        await to_asyncio(_migrate)(empty_dsn, [first], True)
+        with pytest.raises(MigrationError, match="forward-only"):
+            await to_asyncio(_migrate)(empty_dsn, [edited], True)
+
+
+async def test_a_database_ahead_of_the_build_is_refused(empty_dsn: str) -> None:
+    one = Migration(1, "one", "CREATE TABLE one (id int);")
+    two = Migration(2, "two", "CREATE TABLE two (id int);")
+    async with open_asyncio_loop():
+        await to_asyncio(_migrate)(empty_dsn, [one, two], True)
+        with pytest.raises(MigrationError, match="does not know"):
+            await to_asyncio(_migrate)(empty_dsn, [one], True)
+
+
+async def test_a_failing_migration_leaves_no_trace(empty_dsn: str) -> None:
+    good = Migration(1, "good", "CREATE TABLE good (id int);")
+    bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function();")
+    async with open_asyncio_loop():
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            await to_asyncio(_migrate)(empty_dsn, [good, bad], True)
+        report = await to_asyncio(_migrate)(empty_dsn, [good, bad], False)
+    assert report.applied == ("0001_good",)
+    assert report.pending == ("0002_bad",)
+    assert "half" not in tables(empty_dsn)
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    versions = [m.version for m in discover()]
+    assert versions == list(range(1, len(versions) + 1))

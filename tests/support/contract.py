@@ -1,0 +1,125 @@
+"""Validate real HTTP exchanges against openapi.yaml, and record what was exercised."""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@cache
+def spec_dict() -> dict[str, Any]:
+    text = resources.files("galaxy.http").joinpath("openapi.yaml").read_text("utf-8")
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+@cache
+def openapi() -> OpenAPI:
+    return OpenAPI.from_dict(spec_dict())
+
+
+def operations() -> dict[str, tuple[str, str]]:
+    """operationId → (METHOD, path template), for every operation in the contract."""
+    found: dict[str, tuple[str, str]] = {}
+    for path, item in spec_dict()["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                found[item[method]["operationId"]] = (method.upper(), path)
+    return found
+
+
+class _Request:
+    def __init__(self, request: httpx.Request) -> None:
+        url = urlsplit(str(request.url))
+        self.host_url = f"{url.scheme}://{url.netloc}"
+        self.path = url.path
+        self.method = request.method.lower()
+        self.body = request.content or None
+        self.content_type = request.headers.get("content-type", "")
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(httpx.QueryParams(url.query).multi_items()),
+            header=Headers(list(request.headers.items())),
+            cookie=ImmutableMultiDict(),
+        )
+
+
+class _Response:
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.content_type = response.headers.get("content-type", "")
+        self.headers = Headers(list(response.headers.items()))
+        self.data = response.content
+
+
+@dataclass
+class ContractClient:
+    """An httpx client whose every exchange on a declared route must match the contract."""
+
+    client: httpx.AsyncClient
+    exercised: set[str] = field(default_factory=set)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await self.client.request(method, url, **kwargs)
+        self.check(response)
+        return response
+
+    def check(self, response: httpx.Response) -> None:
+        """Validate the response of a declared operation, and its request when it succeeded.
+
+        A request the contract forbids must not succeed; one that was refused
+        (4xx) is a negative test and only its error response is checked.
+        """
+        request = _Request(response.request)
+        operation = match_operation(request.method.upper(), request.path)
+        if operation is None:
+            return
+        if 200 <= response.status_code < 300:
+            openapi().validate_request(request)
+        openapi().validate_response(request, _Response(response))
+        self.exercised.add(operation)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+
+@cache
+def _patterns() -> list[tuple[re.Pattern[str], str, str]]:
+    compiled = []
+    for operation_id, (method, template) in operations().items():
+        regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        compiled.append((re.compile(f"^{regex}$"), method, operation_id))
+    return compiled
+
+
+def match_operation(method: str, path: str) -> str | None:
+    for pattern, op_method, operation_id in _patterns():
+        if op_method == method and pattern.match(path):
+            return operation_id
+    return None
+
+
+def assert_error_body(response: httpx.Response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
