@@ -101,6 +101,7 @@ class Service:
         self.services: Services | None = None
         self._embedded_pg: EmbeddedPostgres | None = None
         self._stop_requested = False
+        self.stopped = trio.Event()  # set once run() has finished, however it ended
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -138,6 +139,7 @@ class Service:
                     await trio.to_thread.run_sync(self._embedded_pg.stop)
                 self.telemetry.shutdown()
             log.info("galaxy.stopped")
+            self.stopped.set()
 
     async def _database_dsn(self) -> str:
         if self.config.postgres.dsn is not None:

@@ -1,0 +1,216 @@
+"""Configuration: every variable, its default, and all problems reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from galaxy.config import REQUIRED_VARIABLES, Address, ConfigError, load_config, parse_address
+from galaxy.domain.durations import format_duration, parse_duration
+
+PRODUCTION = {
+    "BACKEND_EMBEDDED": "false",
+    "BACKEND_POSTGRES_DSN": "postgres://galaxy@db/galaxy?search_path=backend",
+    "BACKEND_SMTP_HOST": "smtp.example.org",
+    "BACKEND_SMTP_FROM": "galaxy@example.org",
+    "BACKEND_DOCKER_NETWORK": "galaxy",
+    "BACKEND_GAME_STATE_ROOT": "/var/lib/galaxy",
+}
+
+
+@pytest.fixture
+def geoip(tmp_path: Path) -> str:
+    path = tmp_path / "country.mmdb"
+    path.write_bytes(b"placeholder")
+    return str(path)
+
+
+def test_seed_defaults(geoip: str) -> None:
+    config = load_config({**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip})
+    assert config.http.listen == Address("", 8080)
+    assert (config.http.read_timeout, config.http.write_timeout) == (30, 30)
+    assert config.http.shutdown_timeout == 15
+    assert config.shutdown_timeout == 30
+    assert config.grpc.listen == Address("", 8081) and config.grpc.shutdown_timeout == 10
+    assert config.logging_level == "info"
+    assert (config.postgres.max_conns, config.postgres.min_conns) == (25, 2)
+    assert config.postgres.operation_timeout == 5
+    assert (config.smtp.port, config.smtp.tls_mode) == (587, "starttls")
+    assert (config.mail.worker_interval, config.mail.max_attempts) == (2, 8)
+    assert config.docker.host == "unix:///var/run/docker.sock"
+    assert config.telemetry.traces_exporter == "otlp"
+    assert config.telemetry.metrics_exporter == "otlp"
+    assert config.telemetry.protocol == "grpc"
+    assert config.telemetry.prometheus_listen == Address("", 9100)
+    assert config.telemetry.service_name == "galaxy-backend"
+    assert config.freshness_window == 300
+    assert config.auth.challenge_ttl == 600
+    assert config.auth.challenge_max_attempts == 5
+    assert config.auth.throttle_window == 60 and config.auth.throttle_max == 3
+    assert config.auth.username_max_retries == 10
+    assert config.lobby.sweeper_interval == 60
+    assert config.lobby.pending_registration_ttl == 720 * 3600
+    assert config.lobby.invite_default_ttl == 168 * 3600
+    assert (config.engine.call_timeout, config.engine.probe_timeout) == (60, 5)
+    runtime = config.runtime
+    assert (runtime.worker_pool_size, runtime.job_queue_size) == (4, 64)
+    assert runtime.reconcile_interval == 60 and runtime.image_pull_policy == "if_missing"
+    assert runtime.container_log_driver == "json-file" and runtime.container_log_opts == {}
+    assert runtime.container_cpu_quota == 2.0
+    assert runtime.container_memory_bytes == 512 * 1024 * 1024
+    assert runtime.container_pids_limit == 256
+    assert runtime.container_state_mount == "/var/lib/galaxy-game"
+    assert runtime.stop_grace_period == 10 and runtime.stack_label is None
+    assert config.notification.admin_email is None
+    assert config.notification.worker_interval == 5 and config.notification.max_attempts == 8
+    dip = config.diplomail
+    assert (dip.max_body_bytes, dip.max_subject_bytes) == (4096, 256)
+    assert dip.translator_url is None and dip.translator_timeout == 10
+    assert dip.translator_max_attempts == 5 and dip.worker_interval == 2
+    assert config.http.max_body_bytes == 1024 * 1024
+    assert config.fallbacks == ()
+
+
+def test_every_variable_is_read() -> None:
+    config = load_config(
+        {
+            **PRODUCTION,
+            "BACKEND_EMBEDDED": "true",
+            "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:9000",
+            "BACKEND_HTTP_READ_TIMEOUT": "1m30s",
+            "BACKEND_RUNTIME_CONTAINER_LOG_OPTS": "max-size=10m, max-file=3",
+            "BACKEND_RUNTIME_CONTAINER_MEMORY": "1g",
+            "BACKEND_RUNTIME_CONTAINER_CPU_QUOTA": "0.5",
+            "BACKEND_STACK_LABEL": "dev-1",
+            "BACKEND_SMTP_USERNAME": "mailer",
+            "BACKEND_SMTP_PASSWORD": "secret",
+            "BACKEND_SMTP_TLS_MODE": "TLS",
+            "BACKEND_LOGGING_LEVEL": "warn",
+            "BACKEND_DIPLOMAIL_TRANSLATOR_URL": "http://libretranslate:5000",
+            "BACKEND_OTEL_METRICS_EXPORTER": "prometheus",
+            "BACKEND_OTEL_PROTOCOL": "http/protobuf",
+            "BACKEND_NOTIFICATION_ADMIN_EMAIL": "ops@example.org",
+        }
+    )
+    assert config.http.listen == Address("127.0.0.1", 9000)
+    assert config.http.read_timeout == 90
+    assert config.runtime.container_log_opts == {"max-size": "10m", "max-file": "3"}
+    assert config.runtime.container_memory_bytes == 1024**3
+    assert config.runtime.container_cpu_quota == 0.5
+    assert config.runtime.stack_label == "dev-1"
+    assert config.smtp.tls_mode == "tls" and config.smtp.username == "mailer"
+    assert "secret" not in repr(config)
+    assert config.logging_level == "warning"
+    assert config.diplomail.translator_url == "http://libretranslate:5000"
+    assert config.telemetry.metrics_exporter == "prometheus"
+    assert config.telemetry.protocol == "http/protobuf"
+    assert config.notification.admin_email == "ops@example.org"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            {
+                "BACKEND_EMBEDDED": "false",
+                "BACKEND_HTTP_READ_TIMEOUT": "soon",
+                "BACKEND_POSTGRES_MAX_CONNS": "many",
+                "BACKEND_SMTP_TLS_MODE": "ssl",
+                "BACKEND_HTTP_LISTEN_ADDR": "8080",
+                "BACKEND_ADMIN_BOOTSTRAP_USER": "admin",
+                "BACKEND_RUNTIME_IMAGE_PULL_POLICY": "sometimes",
+            }
+        )
+    problems = info.value.problems
+    named = {problem.split(":", 1)[0] for problem in problems}
+    assert named >= {
+        *REQUIRED_VARIABLES,
+        "BACKEND_HTTP_READ_TIMEOUT",
+        "BACKEND_POSTGRES_MAX_CONNS",
+        "BACKEND_SMTP_TLS_MODE",
+        "BACKEND_HTTP_LISTEN_ADDR",
+        "BACKEND_ADMIN_BOOTSTRAP_PASSWORD",
+        "BACKEND_RUNTIME_IMAGE_PULL_POLICY",
+    }
+    assert all(problem.startswith("BACKEND_") for problem in problems)
+
+
+def test_a_dsn_without_search_path_is_rejected(geoip: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    environ["BACKEND_POSTGRES_DSN"] = "postgres://galaxy@db/galaxy"
+    with pytest.raises(ConfigError, match="BACKEND_POSTGRES_DSN: must include search_path"):
+        load_config(environ)
+
+
+def test_min_conns_above_max_conns_is_rejected(geoip: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    environ |= {"BACKEND_POSTGRES_MIN_CONNS": "30", "BACKEND_POSTGRES_MAX_CONNS": "10"}
+    with pytest.raises(ConfigError, match="BACKEND_POSTGRES_MIN_CONNS"):
+        load_config(environ)
+
+
+def test_embedded_mode_replaces_each_missing_requirement(tmp_path: Path) -> None:
+    config = load_config({"BACKEND_DATA_DIR": str(tmp_path)})
+    replaced = {fallback.variable for fallback in config.fallbacks}
+    assert set(REQUIRED_VARIABLES) <= replaced
+    assert "BACKEND_ADMIN_BOOTSTRAP_USER" in replaced
+    assert config.embedded and config.data_dir == tmp_path
+    assert config.postgres.dsn is None and config.smtp.host is None and config.geo.db_path is None
+    assert config.runtime.game_state_root == tmp_path / "games"
+    assert config.telemetry.traces_exporter == "none"
+    assert config.telemetry.metrics_exporter == "none"
+
+
+def test_embedded_is_the_default_and_data_dir_defaults_to_dot_galaxy() -> None:
+    config = load_config({})
+    assert config.embedded
+    assert config.data_dir == (Path.cwd() / ".galaxy")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2s", 2),
+        ("5m", 300),
+        ("720h", 2_592_000),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("1.5s", 1.5),
+        ("0", 0),
+        ("100us", 0.0001),
+        ("3µs", 0.000003),
+        ("10ns", 1e-8),
+    ],
+)
+def test_durations_in_the_seed_forms(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5", "5 m", "-1s", "1d", "s", "1h-5m", "one second"])
+def test_malformed_durations(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the message is covered above
+        parse_duration(text)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ("2s", "5m", "720h", "1h30m", "250ms"):
+        assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (":8080", Address("", 8080)),
+        ("127.0.0.1:0", Address("127.0.0.1", 0)),
+        ("[::1]:8081", Address("::1", 8081)),
+        ("localhost:9100", Address("localhost", 9100)),
+    ],
+)
+def test_listen_addresses(text: str, address: Address) -> None:
+    assert parse_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", "host:99999", "host:http"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT|port"):
+        parse_address(text)
