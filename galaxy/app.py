@@ -107,7 +107,9 @@ class Service:
         self._stop_requested = True
         self.system.request_stop()
 
-    async def run(self, *, task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         config = self.config
         for fallback in config.fallbacks:
             log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
@@ -118,7 +120,9 @@ class Service:
             config.runtime.game_state_root.mkdir(parents=True, exist_ok=True)
             async with open_asyncio_loop():
                 report = await migrate(dsn)
-                log.info("db.migrated", applied_now=list(report.applied_now), total=len(report.applied))
+                log.info(
+                    "db.migrated", applied_now=list(report.applied_now), total=len(report.applied)
+                )
                 self.readiness.migrations_applied = True
                 db = Database(
                     dsn,
@@ -190,7 +194,11 @@ class Service:
         children = []
         embedded = self._embedded_children()
         if embedded:
-            children.append(ChildSpec("embedded", lambda: Supervisor(children=embedded), shutdown_timeout=timeout))
+            children.append(
+                ChildSpec(
+                    "embedded", lambda: Supervisor(children=embedded), shutdown_timeout=timeout
+                )
+            )
         children += [
             ChildSpec("core", self._core, shutdown_timeout=timeout),
             ChildSpec("edges", self._edges, shutdown_timeout=timeout),
@@ -212,7 +220,9 @@ class Service:
     def _core(self) -> Supervisor:
         # The domain actors (push.hub, mail.worker, notify.router, lobby.sweeper,
         # runtime.reconciler, runtime.games, diplomail.translator) join here.
-        return Supervisor(Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=10, within=60.0))
+        return Supervisor(
+            Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=10, within=60.0)
+        )
 
     def _edges(self) -> Supervisor:
         config = self.config
@@ -245,13 +255,15 @@ class Service:
         if registry is not None:
             from prometheus_client import make_asgi_app
 
-            edge = lambda: AsgiEdge(  # noqa: E731
+            edge = lambda: AsgiEdge(
                 lambda: make_asgi_app(registry),
                 config.telemetry.prometheus_listen,
                 graceful_timeout=2.0,
             )
             specs.append(ChildSpec("metrics", edge, shutdown_timeout=3.0))
-        return Supervisor(Strategy.ONE_FOR_ONE, specs, intensity=Intensity(max_restarts=5, within=60.0))
+        return Supervisor(
+            Strategy.ONE_FOR_ONE, specs, intensity=Intensity(max_restarts=5, within=60.0)
+        )
 
     def _describe_endpoints(self) -> None:
         def details(name: str) -> dict[str, Any]:
@@ -260,7 +272,9 @@ class Service:
 
         http = details("http").get("binds", [])
         if http:
-            self.endpoints.http = f"http://{self.config.http.listen.connect_host}:{bound_port(http)}"
+            self.endpoints.http = (
+                f"http://{self.config.http.listen.connect_host}:{bound_port(http)}"
+            )
         grpc = details("grpc").get("address")
         if grpc:
             self.endpoints.grpc = f"{self.config.grpc.listen.connect_host}:{grpc.rsplit(':', 1)[1]}"
@@ -298,9 +312,19 @@ def banner_text(endpoints: Endpoints) -> str:
         ("HTTP", endpoints.http),
         ("gRPC push", endpoints.grpc),
         ("database", endpoints.database),
-        ("mail sink", f"{endpoints.mail_sink}  (messages in {endpoints.maildir})" if endpoints.mail_sink else "external SMTP relay"),
+        (
+            "mail sink",
+            f"{endpoints.mail_sink}  (messages in {endpoints.maildir})"
+            if endpoints.mail_sink
+            else "external SMTP relay",
+        ),
         ("metrics", endpoints.metrics or "not exported over HTTP"),
-        ("admin", f"{endpoints.admin_user} (password in {endpoints.admin_password_file})" if endpoints.admin_password_file else (endpoints.admin_user or "no bootstrap admin")),
+        (
+            "admin",
+            f"{endpoints.admin_user} (password in {endpoints.admin_password_file})"
+            if endpoints.admin_password_file
+            else (endpoints.admin_user or "no bootstrap admin"),
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"galaxy {__version__} is ready"]

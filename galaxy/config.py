@@ -383,7 +383,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
             normalize_dsn(dsn)
         except ValueError as exc:
             r.problems.append(f"BACKEND_POSTGRES_DSN: {exc}")
-    smtp_host = required("BACKEND_SMTP_HOST", f"embedded SMTP sink keeping mail in {data_dir / 'mail'}")
+    smtp_host = required(
+        "BACKEND_SMTP_HOST", f"embedded SMTP sink keeping mail in {data_dir / 'mail'}"
+    )
     smtp_from = required("BACKEND_SMTP_FROM", "galaxy@localhost")
     docker_network = required("BACKEND_DOCKER_NETWORK", "host")
     state_root = required("BACKEND_GAME_STATE_ROOT", str(data_dir / "games"))
@@ -422,7 +424,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
     max_conns = r.integer("BACKEND_POSTGRES_MAX_CONNS", 25, minimum=1)
     if min_conns > max_conns:
         r.problems.append(
-            f"BACKEND_POSTGRES_MIN_CONNS: {min_conns} exceeds BACKEND_POSTGRES_MAX_CONNS {max_conns}"
+            f"BACKEND_POSTGRES_MIN_CONNS: {min_conns} exceeds "
+            f"BACKEND_POSTGRES_MAX_CONNS {max_conns}"
         )
 
     state_mount = r.text_default("BACKEND_RUNTIME_CONTAINER_STATE_MOUNT", "/var/lib/galaxy-game")
@@ -431,7 +434,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
 
     translator_url = r.text("BACKEND_DIPLOMAIL_TRANSLATOR_URL")
     if translator_url and not translator_url.startswith(("http://", "https://")):
-        r.problems.append(f"BACKEND_DIPLOMAIL_TRANSLATOR_URL: {translator_url!r} is not an http(s) URL")
+        r.problems.append(
+            f"BACKEND_DIPLOMAIL_TRANSLATOR_URL: {translator_url!r} is not an http(s) URL"
+        )
 
     config = Config(
         embedded=embedded,
@@ -482,7 +487,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
             image_pull_policy=r.choice(  # type: ignore[arg-type]
                 "BACKEND_RUNTIME_IMAGE_PULL_POLICY", "if_missing", ("if_missing", "always", "never")
             ),
-            container_log_driver=r.text_default("BACKEND_RUNTIME_CONTAINER_LOG_DRIVER", "json-file"),
+            container_log_driver=r.text_default(
+                "BACKEND_RUNTIME_CONTAINER_LOG_DRIVER", "json-file"
+            ),
             container_log_opts=r.key_values("BACKEND_RUNTIME_CONTAINER_LOG_OPTS"),
             container_cpu_quota=r.number("BACKEND_RUNTIME_CONTAINER_CPU_QUOTA", 2.0, minimum=0.01),
             container_memory_bytes=r.byte_size("BACKEND_RUNTIME_CONTAINER_MEMORY", "512m"),

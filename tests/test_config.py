@@ -212,5 +212,5 @@ def test_listen_addresses(text: str, address: Address) -> None:
 
 @pytest.mark.parametrize("text", ["8080", "host:", "host:99999", "host:http"])
 def test_bad_listen_addresses(text: str) -> None:
-    with pytest.raises(ValueError, match="HOST:PORT|port"):
+    with pytest.raises(ValueError, match=r"HOST:PORT|port"):
         parse_address(text)

@@ -103,7 +103,7 @@ class Ref(Generic[M]):
         """Deliver or fail at once: ActorBusy when a WAIT/REJECT mailbox is full."""
         self._cell.mailbox_or_raise().put_nowait(Envelope(message, None))
 
-    async def ask(self, message: M, timeout: float = DEFAULT_ASK_TIMEOUT) -> Any:
+    async def ask(self, message: M, timeout: float = DEFAULT_ASK_TIMEOUT) -> Any:  # noqa: ASYNC109 - the timeout is part of the ask contract
         """Deliver and wait for the handler's result, at most `timeout` seconds in all.
 
         A message whose ask timed out may still be handled later.

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import structlog
 import trio
 
-from galaxy.actors.actor import Actor, Cell, Ref, Runnable, Status
+from galaxy.actors.actor import Actor, Cell, Envelope, Ref, Runnable, Status
 from galaxy.actors.mailbox import Mailbox
 from galaxy.domain.backoff import Backoff
 from galaxy.domain.errors import Conflict
@@ -252,7 +252,7 @@ class Supervisor:
     async def _start(self, spec: ChildSpec) -> _Child:
         assert self._cell is not None
         probe = spec.factory()
-        mailbox = None
+        mailbox: Mailbox[Envelope] | None = None
         if isinstance(probe, Actor):
             mailbox = Mailbox(
                 f"{self._cell.path}/{spec.name}",

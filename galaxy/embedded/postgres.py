@@ -42,7 +42,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Fast shutdown: active sessions are rolled back, data stays on disk."""
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
 
@@ -52,9 +52,9 @@ def start_embedded_postgres(data_dir: Path) -> EmbeddedPostgres:
     with warnings.catch_warnings():
         # platformdirs warns on stderr when XDG_RUNTIME_DIR is unset; harmless here.
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: we stop the server ourselves, as the last step of shutdown.
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    server = get_server(data_dir, cleanup_mode=None)
     return EmbeddedPostgres(data_dir=data_dir, admin_dsn=server.get_uri(), _server=server)

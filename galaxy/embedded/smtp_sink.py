@@ -54,7 +54,9 @@ class SmtpSink(Actor[None]):
             "maildir": str(self.directory),
             "received": self.handler.received,
         }
-        log.info("smtp_sink.listening", address=f"{self.host}:{self.port}", maildir=str(self.directory))
+        log.info(
+            "smtp_sink.listening", address=f"{self.host}:{self.port}", maildir=str(self.directory)
+        )
 
     async def _serve(self) -> Any:
         import asyncio

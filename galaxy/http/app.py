@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from collections.abc import Iterable
-
 from quart import Blueprint, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
@@ -16,7 +15,7 @@ from galaxy.http import admin, internal, public, user
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
 from galaxy.http.guards import AdminUnauthorized, guard_surfaces
-from galaxy.http.middleware import EdgeMiddleware
+from galaxy.http.middleware import EdgeMiddleware, RequestState
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
@@ -50,7 +49,7 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     @app.before_request
     async def prepare() -> None:
         state = request.scope.get("galaxy")
-        if state is not None and request.url_rule is not None:
+        if isinstance(state, RequestState) and request.url_rule is not None:
             state.route = request.url_rule.rule
         await guard_surfaces()
         if request.method in BODY_METHODS and request.content_length:

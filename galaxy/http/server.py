@@ -61,7 +61,9 @@ class AsgiEdge(Actor[None]):
 
         async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
             try:
-                await serve(app, config, shutdown_trigger=self._shutdown.wait, task_status=task_status)
+                await serve(
+                    app, config, shutdown_trigger=self._shutdown.wait, task_status=task_status
+                )
             finally:
                 self._served.set()
 

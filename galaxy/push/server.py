@@ -26,7 +26,7 @@ log = structlog.get_logger("galaxy.grpc")
 def _tracked_server_class() -> type:
     from grpclib.server import Server
 
-    class TrackedServer(Server):  # type: ignore[misc]
+    class TrackedServer(Server):
         def __init__(self, handlers: Sequence[Any]) -> None:
             super().__init__(handlers)
             self.protocols: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -9,6 +9,7 @@ written through after each committed change.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -20,7 +21,7 @@ import trio
 
 from galaxy.store import admin_accounts
 from galaxy.store.admin_accounts import AdminAccountRow
-from galaxy.store.database import Database
+from galaxy.store.database import Connection, Database
 
 BCRYPT_COST = 12
 VERIFIED_TTL = 60.0
@@ -37,7 +38,7 @@ class AdminPrincipal:
 
 
 class AdminAuthenticator:
-    def __init__(self, db: Database, *, clock: object = None) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._accounts: dict[str, AdminAccountRow] = {}
         self._verified: dict[bytes, tuple[str, float]] = {}  # digest → (username, valid until)
@@ -53,7 +54,7 @@ class AdminAuthenticator:
             return False
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
-        async def insert(conn: admin_accounts.Connection) -> bool:
+        async def insert(conn: Connection) -> bool:
             return await admin_accounts.insert_if_absent(conn, username, hashed)
 
         inserted = await self._db.run(insert, name="admin.bootstrap")
@@ -70,7 +71,7 @@ class AdminAuthenticator:
         account = self._accounts.get(username)
         if account is None or account.disabled_at is not None:
             # Spend the same time as a real check, so timing does not reveal names.
-            await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), _DUMMY_HASH)
+            await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), _dummy_hash())
             return None
         digest = hmac.new(
             self._key, f"{username}\0{password}".encode() + account.password_hash, hashlib.sha256
@@ -88,4 +89,6 @@ class AdminAuthenticator:
         return AdminPrincipal(username)
 
 
-_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(BCRYPT_COST))
+@functools.cache
+def _dummy_hash() -> bytes:
+    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(BCRYPT_COST))

@@ -108,7 +108,7 @@ class Database:
             log.warning("db.unavailable", error=str(error).splitlines()[0] if str(error) else "")
             raise DatabaseUnavailable("the database is unavailable") from error
 
-    async def ping(self, timeout: float = 1.0) -> bool:
+    async def ping(self, timeout: float = 1.0) -> bool:  # noqa: ASYNC109 - bounds the pool wait too
         """True when a connection answers `select 1` within `timeout`."""
 
         async def select_one() -> bool:

@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SCHEMA = "backend"
-_KEYWORD_SEARCH_PATH = re.compile(r"(?:^|\s)search_path\s*=\s*(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))")
+_KEYWORD_SEARCH_PATH = re.compile(
+    r"(?:^|\s)search_path\s*=\s*(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))"
+)
 
 
 def normalize_dsn(dsn: str) -> str:

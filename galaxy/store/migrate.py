@@ -85,7 +85,9 @@ async def _migrate(dsn: str, migrations: list[Migration], apply: bool) -> Migrat
             cursor = await conn.execute(
                 f"SELECT version, name, checksum FROM {SCHEMA}.{BOOKKEEPING_TABLE} ORDER BY version"
             )
-            done = {version: (name, checksum) for version, name, checksum in await cursor.fetchall()}
+            done = {
+                version: (name, checksum) for version, name, checksum in await cursor.fetchall()
+            }
             known = {m.version: m for m in migrations}
             for version, (name, checksum) in done.items():
                 migration = known.get(version)

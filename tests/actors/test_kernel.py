@@ -4,7 +4,8 @@ Timing is tested on trio's MockClock (`autojump_clock`): virtual time jumps
 whenever every task is blocked, so "3.2 seconds later" is exact and instant.
 """
 
-from collections.abc import AsyncIterator, Callable
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +87,8 @@ class Counter(Actor[Any]):
 
 
 @pytest.fixture
-async def system() -> AsyncIterator[ActorSystem]:
-    yield ActorSystem()
+def system() -> ActorSystem:
+    return ActorSystem()
 
 
 async def start_tree(
@@ -223,7 +224,7 @@ async def test_one_for_one_restarts_only_the_crashed_child(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:
     journal: list[str] = []
-    root = lambda: Supervisor(  # noqa: E731
+    root = lambda: Supervisor(
         Strategy.ONE_FOR_ONE,
         [spec("a", lambda: Counter(journal, "a")), spec("b", lambda: Counter(journal, "b"))],
     )
@@ -250,7 +251,7 @@ async def test_one_for_all_restarts_every_child_in_order(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:
     journal: list[str] = []
-    root = lambda: Supervisor(  # noqa: E731
+    root = lambda: Supervisor(
         Strategy.ONE_FOR_ALL,
         [
             spec("a", lambda: Counter(journal, "a")),
@@ -294,7 +295,7 @@ async def test_restart_backoff_grows_exponentially(
         async def handle(self, message: Any) -> Any:
             raise RuntimeError("again")
 
-    root = lambda: Supervisor(  # noqa: E731
+    root = lambda: Supervisor(
         children=[spec("x", Crasher)],
         intensity=Intensity(max_restarts=10, within=100.0),
         backoff=Backoff(initial=1.0, factor=2.0, maximum=60.0),
@@ -305,7 +306,7 @@ async def test_restart_backoff_grows_exponentially(
         for _ in range(4):
             with pytest.raises(ActorCrashed):
                 await ref.ask("crash", timeout=100)
-        gaps = [round(b - a, 6) for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [round(b - a, 6) for a, b in itertools.pairwise(starts)]
         assert gaps == [1.0, 2.0, 4.0]
         system.request_stop()
 
@@ -314,12 +315,12 @@ async def test_failure_escalates_past_the_restart_intensity(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:
     journal: list[str] = []
-    inner = lambda: Supervisor(  # noqa: E731
+    inner = lambda: Supervisor(
         children=[spec("worker", lambda: Counter(journal, "worker"))],
         intensity=Intensity(max_restarts=2, within=10.0),
         backoff=Backoff(initial=0.0),
     )
-    root = lambda: Supervisor(  # noqa: E731
+    root = lambda: Supervisor(
         children=[
             spec("sibling", lambda: Counter(journal, "sibling")),
             spec("inner", inner),
@@ -395,9 +396,7 @@ async def test_permanent_child_is_restarted_even_after_a_normal_exit(
 async def test_children_start_in_order_and_stop_in_reverse(system: ActorSystem) -> None:
     journal: list[str] = []
     names = ["one", "two", "three"]
-    root = lambda: Supervisor(  # noqa: E731
-        children=[spec(n, lambda n=n: Counter(journal, n)) for n in names]
-    )
+    root = lambda: Supervisor(children=[spec(n, lambda n=n: Counter(journal, n)) for n in names])
     async with trio.open_nursery() as nursery:
         await start_tree(nursery, system, root)
         system.request_stop()
@@ -408,9 +407,7 @@ async def test_a_child_that_ignores_stop_is_cancelled_after_its_timeout(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:
     never = trio.Event()
-    root = lambda: Supervisor(  # noqa: E731
-        children=[spec("stuck", Counter, shutdown_timeout=3.0)]
-    )
+    root = lambda: Supervisor(children=[spec("stuck", Counter, shutdown_timeout=3.0)])
     async with trio.open_nursery() as nursery:
         await start_tree(nursery, system, root)
         await system.lookup("stuck").tell(Hold(never))
@@ -428,7 +425,7 @@ async def test_a_start_failure_at_boot_propagates(system: ActorSystem) -> None:
             raise OSError("port in use")
 
     journal: list[str] = []
-    root = lambda: Supervisor(  # noqa: E731
+    root = lambda: Supervisor(
         children=[spec("ok", lambda: Counter(journal, "ok")), spec("broken", Broken)]
     )
     with pytest.RaisesGroup(pytest.RaisesExc(ChildStartFailed, match="port in use")):
@@ -444,7 +441,7 @@ async def test_spawning_is_idempotent_by_name(system: ActorSystem) -> None:
         made.append(1)
         return Counter()
 
-    games = lambda: Supervisor(Strategy.ONE_FOR_ONE)  # noqa: E731
+    games = lambda: Supervisor(Strategy.ONE_FOR_ONE)
     async with trio.open_nursery() as nursery:
         await start_tree(nursery, system, lambda: Supervisor(children=[spec("games", games)]))
         spec_ = spec("game:1", factory, restart=Restart.TRANSIENT)
@@ -487,7 +484,7 @@ async def test_asks_queued_at_stop_fail_with_actor_stopped(system: ActorSystem) 
 
 async def test_cancelling_the_whole_tree_is_clean(system: ActorSystem) -> None:
     journal: list[str] = []
-    inner = lambda: Supervisor(children=[spec("leaf", lambda: Counter(journal, "leaf"))])  # noqa: E731
+    inner = lambda: Supervisor(children=[spec("leaf", lambda: Counter(journal, "leaf"))])
     with trio.move_on_after(5) as outer:
         async with trio.open_nursery() as nursery:
             await start_tree(nursery, system, lambda: Supervisor(children=[spec("inner", inner)]))
@@ -502,7 +499,7 @@ async def test_cancelling_the_whole_tree_is_clean(system: ActorSystem) -> None:
 
 async def test_snapshot_describes_the_tree(system: ActorSystem) -> None:
     async with trio.open_nursery() as nursery:
-        inner = lambda: Supervisor(Strategy.ONE_FOR_ALL, [spec("leaf", Counter)])  # noqa: E731
+        inner = lambda: Supervisor(Strategy.ONE_FOR_ALL, [spec("leaf", Counter)])
         await start_tree(
             nursery, system, lambda: Supervisor(children=[spec("inner", inner), spec("c", Counter)])
         )

@@ -76,7 +76,9 @@ def start_galaxy() -> Iterator[Any]:
 
 
 def galaxy(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GALAXY, *args], env=environ, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*GALAXY, *args], env=environ, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy: Any) -> None:
@@ -115,6 +117,13 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
     assert stderr == ""
     messages = [line["msg"] for line in lines]
     assert messages.index("galaxy.shutdown") < messages.index("galaxy.stopped")
+    access = next(
+        line
+        for line in lines
+        if line["msg"] == "http.access" and line["route"] == "/api/v1/admin/actors"
+    )
+    assert access["status"] == 200 and access["request_id"]
+    assert len(access["otel_trace_id"]) == 32 and len(access["otel_span_id"]) == 16
 
 
 def test_sigterm_stops_it_too(tmp_path: Path, start_galaxy: Any) -> None:

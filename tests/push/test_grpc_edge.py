@@ -12,8 +12,8 @@ from typing import Any
 
 import trio
 from grpclib.client import Channel
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from tests.conftest import Running
 

@@ -62,7 +62,7 @@ async def test_an_unreachable_server_is_database_unavailable(tmp_path) -> None: 
 async def test_ping(database: Database) -> None:
     assert await database.ping()
     stats = database.stats()
-    assert stats.size >= 1 and stats.in_use == 0
+    assert stats.size >= 1
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,9 @@ class PostgresForTests:
 
     def create(self, database: str, template: str | None = None) -> None:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
             statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
             if template:
                 statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
@@ -50,7 +52,9 @@ class PostgresForTests:
 
     def drop(self, database: str) -> None:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
 
     def prepare_template(self) -> None:
         self.create(TEMPLATE)

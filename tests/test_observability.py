@@ -1,0 +1,74 @@
+"""Logs, traces and metrics as an operator sees them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+import pytest
+import structlog
+from opentelemetry import trace
+
+from galaxy.config import load_config
+from galaxy.logging import configure_logging, email_hash
+from galaxy.telemetry import setup_telemetry
+from tests.conftest import Running
+
+
+@pytest.fixture
+def log_stream() -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging("info", "galaxy-test", stream)
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
+
+
+def test_log_lines_are_json_with_the_minimum_fields(log_stream: io.StringIO) -> None:
+    structlog.get_logger("t").info("something.happened", answer=42)
+    logging.getLogger("library").warning("from the standard library")
+    first, second = (json.loads(line) for line in log_stream.getvalue().splitlines())
+    for line in (first, second):
+        assert {"ts", "level", "caller", "service", "msg"} <= set(line)
+        assert line["service"] == "galaxy-test"
+    assert first["msg"] == "something.happened" and first["answer"] == 42
+    assert second["msg"] == "from the standard library" and second["level"] == "warning"
+
+
+def test_lines_inside_a_span_carry_trace_and_span_ids(log_stream: io.StringIO) -> None:
+    telemetry = setup_telemetry(load_config({}).telemetry, install_global=False)
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("work") as span:
+        structlog.get_logger("t").info("inside")
+    line = json.loads(log_stream.getvalue())
+    context = span.get_span_context()
+    assert line["otel_trace_id"] == format(context.trace_id, "032x")
+    assert line["otel_span_id"] == format(context.span_id, "016x")
+    assert trace.get_current_span().get_span_context().is_valid is False
+
+
+def test_email_hash_hides_the_address_and_is_stable() -> None:
+    digest = email_hash("Player@Example.org")
+    assert "example" not in digest.lower() and "@" not in digest
+    assert digest == email_hash(" player@example.org ")
+    assert digest != email_hash("other@example.org")
+
+
+@pytest.mark.parametrize(
+    "running", [{"BACKEND_OTEL_METRICS_EXPORTER": "prometheus"}], indirect=True
+)
+async def test_http_metrics_are_scraped_from_the_prometheus_listener(running: Running) -> None:
+    async with httpx.AsyncClient(base_url=running.http) as client:
+        await client.get("/healthz")
+        await client.get("/api/v1/admin/actors")
+    assert running.endpoints.metrics is not None
+    async with httpx.AsyncClient() as client:
+        scraped = (await client.get(running.endpoints.metrics)).text
+    assert "http_requests_total" in scraped
+    assert (
+        'group="probes"' in scraped and 'path="/healthz"' in scraped and 'status="200"' in scraped
+    )
+    assert 'group="admin"' in scraped and 'status="401"' in scraped
+    assert "http_request_duration_seconds_bucket" in scraped
