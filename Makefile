@@ -32,6 +32,7 @@ format: install
 	$(BIN)/ruff format galaxy tests bench
 
 bench: install
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || echo "could not install wrk: HTTP benchmarks will be skipped"
 	$(BIN)/python -m bench
 
 # Regenerates the checked-in protobuf/grpclib code under galaxy/push/generated.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bcrypt
 import pytest
+import trio
 
 from galaxy.services import admin_auth
 from galaxy.services.admin_auth import AdminAuthenticator
@@ -64,3 +65,28 @@ async def test_disabled_and_unknown_accounts_are_refused(database: Database) -> 
     await auth.warm()
     assert await auth.verify("root", "secret") is None
     assert await auth.verify("ghost", "secret") is None
+
+
+async def test_concurrent_checks_of_the_same_credentials_share_one_bcrypt(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
+    checks: list[bytes] = []
+    real_checkpw = bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        checks.append(password)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", counting_checkpw)
+    results: list[object] = []
+
+    async def verify() -> None:
+        results.append(await auth.verify("root", "secret"))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(8):
+            nursery.start_soon(verify)
+    assert len(checks) == 1
+    assert all(result is not None for result in results) and len(results) == 8

@@ -42,6 +42,7 @@ class AdminAuthenticator:
         self._db = db
         self._accounts: dict[str, AdminAccountRow] = {}
         self._verified: dict[bytes, tuple[str, float]] = {}  # digest → (username, valid until)
+        self._inflight: dict[bytes, trio.Event] = {}  # digest → check in progress
         self._key = secrets.token_bytes(32)  # the verified-cache keys are never raw passwords
 
     async def warm(self) -> None:
@@ -80,13 +81,25 @@ class AdminAuthenticator:
         cached = self._verified.get(digest)
         if cached is not None and cached[1] > now:
             return AdminPrincipal(username)
-        ok = await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), account.password_hash)
-        if not ok:
-            return None
-        if len(self._verified) > 1024:
-            self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
-        self._verified[digest] = (username, now + VERIFIED_TTL)
-        return AdminPrincipal(username)
+        pending = self._inflight.get(digest)
+        if pending is not None:
+            # The same credentials are being checked already (a console firing
+            # several requests at once): share that bcrypt run.
+            await pending.wait()
+            return await self.verify(username, password)
+        self._inflight[digest] = done = trio.Event()
+        try:
+            ok = await trio.to_thread.run_sync(
+                bcrypt.checkpw, password.encode(), account.password_hash
+            )
+            if ok:
+                if len(self._verified) > 1024:
+                    self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
+                self._verified[digest] = (username, trio.current_time() + VERIFIED_TTL)
+        finally:
+            del self._inflight[digest]
+            done.set()
+        return AdminPrincipal(username) if ok else None
 
 
 @functools.cache

@@ -1,0 +1,18 @@
+"""`make bench`: every benchmark, then docs/benchmarks.md."""
+
+from pathlib import Path
+
+from bench import actors_bench, http_bench
+from bench.report import Report
+
+
+def main() -> None:
+    report = Report()
+    actors_bench.run(report)
+    http_bench.run(report)
+    target = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+    report.write(target)
+    print(f"wrote {target}")
+
+
+main()

@@ -1,0 +1,81 @@
+"""HTTP edge throughput with wrk, against a bare ASGI app on hypercorn's trio worker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from bench.report import Report, Row
+
+DURATION = "5s"
+CONNECTIONS = "16"
+
+
+@contextmanager
+def server(kind: str) -> Iterator[dict[str, Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", kind], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            announced = json.loads(line)
+            if "url" in announced:  # log lines may come first
+                yield announced
+                return
+        raise RuntimeError(f"bench server {kind} exited before listening")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wrk(url: str, headers: dict[str, str] | None = None) -> float:
+    # One request first: measure the steady state, not the first credential check.
+    httpx.get(url, headers=headers, timeout=30).raise_for_status()
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if re.search(r"Non-2xx or 3xx responses", output):
+        raise RuntimeError(f"wrk saw errors from {url}:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"no Requests/sec in wrk output:\n{output}")
+    return float(match.group(1))
+
+
+def run(report: Report) -> None:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk): HTTP benchmarks skipped", flush=True)
+        return
+    with server("plain") as plain:
+        floor = wrk(plain["url"] + "/")
+    with server("galaxy") as galaxy:
+        healthz = wrk(galaxy["url"] + "/healthz")
+        user = wrk(
+            galaxy["bench_url"] + "/api/v1/user/bench/noop",
+            {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
+        )
+        token = base64.b64encode(b"bench:bench-password").decode()
+        admin = wrk(
+            galaxy["bench_url"] + "/api/v1/admin/bench/noop", {"Authorization": f"Basic {token}"}
+        )
+    report.add(Row("GET /healthz", healthz, "req/s", "plain ASGI (hypercorn-trio)", floor))
+    report.add(
+        Row("user no-op (X-User-ID, Quart)", user, "req/s", "plain ASGI (hypercorn-trio)", floor)
+    )
+    report.add(
+        Row("admin no-op (Basic, cached)", admin, "req/s", "plain ASGI (hypercorn-trio)", floor)
+    )

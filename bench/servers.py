@@ -1,0 +1,109 @@
+"""Servers for the HTTP benchmarks, each run in a process of its own.
+
+`plain PORT`: the floor, a bare ASGI app on hypercorn's trio worker.
+`galaxy`: a whole service on embedded defaults, plus a second listener serving
+the real application with a benchmark-only blueprint of authenticated no-ops.
+Each prints one JSON line with its URL(s) once it listens.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from functools import partial
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+BODY = b'{"status":"ok"}'
+
+
+async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].rsplit(".", 1)[1]  # startup / shutdown
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"15")],
+        }
+    )
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def _config(port: int) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    return config
+
+
+async def run_galaxy() -> None:
+    from quart import Blueprint
+
+    from galaxy.app import Service
+    from galaxy.config import load_config
+    from galaxy.http.app import create_app
+
+    data_dir = tempfile.mkdtemp(prefix="galaxy-bench-")
+    config = load_config(
+        {
+            "BACKEND_DATA_DIR": data_dir,
+            "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
+            "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
+            "BACKEND_ADMIN_BOOTSTRAP_USER": "bench",
+            "BACKEND_ADMIN_BOOTSTRAP_PASSWORD": "bench-password",
+            "BACKEND_LOGGING_LEVEL": "warning",
+        }
+    )
+    bench = Blueprint("bench", __name__)
+
+    @bench.get("/api/v1/user/bench/noop")
+    async def user_noop() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @bench.get("/api/v1/admin/bench/noop")
+    async def admin_noop() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async with trio.open_nursery() as nursery:
+        service = Service(config)
+        endpoints = await nursery.start(service.run)
+        assert service.services is not None
+        app = create_app(service.services, [bench])
+        binds = await nursery.start(
+            partial(serve, app, _config(0), shutdown_trigger=trio.sleep_forever)
+        )
+        print(json.dumps({"url": endpoints.http, "bench_url": binds[0]}), flush=True)
+
+
+def main() -> None:
+    from galaxy.logging import configure_logging
+
+    configure_logging("warning", "galaxy-bench")
+    which = sys.argv[1]
+
+    async def go() -> None:
+        async with trio.open_nursery() as nursery:
+            if which == "plain":
+                binds = await nursery.start(
+                    partial(serve, plain_app, _config(0), shutdown_trigger=trio.sleep_forever)
+                )
+                print(json.dumps({"url": binds[0]}), flush=True)
+            else:
+                nursery.start_soon(run_galaxy)
+
+    trio.run(go)
+
+
+if __name__ == "__main__":
+    main()
