@@ -72,9 +72,10 @@ async def migrate(dsn: str, *, apply: bool = True) -> MigrationReport:
 
 async def _migrate(dsn: str, migrations: list[Migration], apply: bool) -> MigrationReport:
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        # Lock first: even CREATE SCHEMA IF NOT EXISTS races between sessions.
         await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
             await conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.{BOOKKEEPING_TABLE} (
                         version    integer PRIMARY KEY,
