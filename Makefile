@@ -35,9 +35,9 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || echo "could not install wrk: HTTP benchmarks will be skipped"
 	$(BIN)/python -m bench
 
-# Regenerates the checked-in protobuf/grpclib code under galaxy/push/generated.
+# Regenerates the checked-in protobuf/grpclib code under galaxy/proto.
 proto: install
-	$(BIN)/python -m galaxy.push.codegen
+	$(BIN)/python -m galaxy.proto_codegen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ from galaxy.actors import (
     Strategy,
     Supervisor,
 )
+from galaxy.actors.push_hub import PushHubActor
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
 from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
@@ -35,8 +36,10 @@ from galaxy.embedded.smtp_sink import SmtpSink
 from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, bound_port
 from galaxy.push.server import GrpcEdge
+from galaxy.push.service import PushService
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.container import Services
+from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
@@ -98,6 +101,11 @@ class Service:
         self.system = ActorSystem()
         self.readiness = Readiness()
         self.endpoints = Endpoints()
+        self.push = PushHub(
+            freshness_window=config.freshness_window,
+            capacity=config.push.buffer_capacity,
+            telemetry=self.telemetry,
+        )
         self.services: Services | None = None
         self._embedded_pg: EmbeddedPostgres | None = None
         self._stop_requested = False
@@ -177,6 +185,7 @@ class Service:
             actors=self.system,
             readiness=self.readiness,
             admin_auth=admin,
+            push=self.push,
             telemetry=self.telemetry,
         )
         async with trio.open_nursery() as nursery:
@@ -218,10 +227,11 @@ class Service:
         return [ChildSpec("smtp.sink", lambda: SmtpSink(maildir, port=port), shutdown_timeout=3.0)]
 
     def _core(self) -> Supervisor:
-        # The domain actors (push.hub, mail.worker, notify.router, lobby.sweeper,
+        # More domain actors (mail.worker, notify.router, lobby.sweeper,
         # runtime.reconciler, runtime.games, diplomail.translator) join here.
+        children = [ChildSpec("push.hub", lambda: PushHubActor(self.push), shutdown_timeout=2.0)]
         return Supervisor(
-            Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=10, within=60.0)
+            Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
         )
 
     def _edges(self) -> Supervisor:
@@ -242,7 +252,7 @@ class Service:
             ChildSpec(
                 "grpc",
                 lambda: GrpcEdge(
-                    _grpc_handlers,
+                    self._grpc_handlers,
                     config.grpc.listen,
                     shutdown_timeout=config.grpc.shutdown_timeout,
                     on_bound=lambda _port: setattr(self.readiness, "grpc_bound", True),
@@ -265,6 +275,18 @@ class Service:
             Strategy.ONE_FOR_ONE, specs, intensity=Intensity(max_restarts=5, within=60.0)
         )
 
+    def _grpc_handlers(self) -> list[Any]:
+        from grpclib.health.service import Health
+
+        push = PushService(
+            self.push,
+            self.system,
+            queue_capacity=self.config.push.subscriber_queue,
+            drain_timeout=self.config.grpc.shutdown_timeout,
+            telemetry=self.telemetry,
+        )
+        return [push, Health()]
+
     def _describe_endpoints(self) -> None:
         def details(name: str) -> dict[str, Any]:
             ref = self.system.find(name)
@@ -285,12 +307,6 @@ class Service:
         metrics = details("metrics").get("binds", [])
         if metrics:
             self.endpoints.metrics = f"{metrics[0]}/metrics"
-
-
-def _grpc_handlers() -> list[Any]:
-    from grpclib.health.service import Health
-
-    return [Health()]
 
 
 def _banner_fields(endpoints: Endpoints) -> dict[str, Any]:

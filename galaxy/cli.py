@@ -69,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
     actors.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
     actors.set_defaults(handler=_cmd_actors)
 
+    push = sub.add_parser("push", help="the push stream, as a gateway sees it")
+    push_sub = push.add_subparsers(dest="push_command", metavar="COMMAND", required=True)
+    tail = push_sub.add_parser(
+        "tail",
+        help="print push events as they arrive",
+        description="Subscribe to SubscribePush as a gateway would and print each event as a "
+        "JSON line. Status goes to stderr. Note: a second stream with the same gateway id "
+        "replaces the first (use an id of its own, not a live gateway's).",
+    )
+    tail.add_argument("--gateway-id", required=True, help="gateway_client_id to subscribe as")
+    tail.add_argument("--cursor", default="", help="resume after this cursor")
+    tail.add_argument(
+        "--address",
+        help="HOST:PORT of the gRPC listener (default: from BACKEND_GRPC_PUSH_LISTEN_ADDR)",
+    )
+    tail.add_argument("--count", type=int, help="stop after this many events")
+    tail.set_defaults(handler=_cmd_push_tail)
+
     version = sub.add_parser("version", help="print the version", description="Print the version.")
     version.set_defaults(handler=lambda _args: _print(f"galaxy {__version__}"))
     return parser
@@ -211,6 +229,45 @@ def _cmd_actors(args: argparse.Namespace) -> int:
     else:
         print("\n".join(render_tree(body["root"])))
     return 0
+
+
+def _cmd_push_tail(args: argparse.Namespace) -> int:
+    from grpclib import GRPCError
+
+    from galaxy.push.client import event_to_json, run_client, subscribe
+
+    try:
+        address = parse_address(
+            args.address or os.environ.get("BACKEND_GRPC_PUSH_LISTEN_ADDR") or ":8081"
+        )
+    except ValueError as error:
+        print(f"galaxy: --address: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def tail() -> int:
+        async with subscribe(
+            address.connect_host, address.port, args.gateway_id, args.cursor
+        ) as subscription:
+            print(f"subscribed ({subscription.resume})", file=sys.stderr, flush=True)
+            seen = 0
+            async for event in subscription:
+                print(json.dumps(event_to_json(event)), flush=True)
+                seen += 1
+                if args.count is not None and seen >= args.count:
+                    return 0
+        print("stream ended", file=sys.stderr)
+        return 0
+
+    try:
+        return run_client(tail())
+    except GRPCError as error:
+        print(f"galaxy: {error.status.name}: {error.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ConnectionError, OSError) as error:
+        print(f"galaxy: cannot reach {address}: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 0
 
 
 def _default_url(env: Mapping[str, str]) -> str:

@@ -2,7 +2,8 @@
 
 Every variable of seeds/backend-README.md §4 is read here with the default the
 seeds give, plus the few this service adds (`BACKEND_EMBEDDED`,
-`BACKEND_DATA_DIR`, `BACKEND_HTTP_MAX_BODY_BYTES`, `BACKEND_MAIL_WORKERS`).
+`BACKEND_DATA_DIR`, `BACKEND_HTTP_MAX_BODY_BYTES`, `BACKEND_MAIL_WORKERS`,
+`BACKEND_PUSH_BUFFER_CAPACITY`, `BACKEND_PUSH_SUBSCRIBER_QUEUE`).
 `load_config` reports every problem at once: each names its variable, so an
 operator fixes a deployment in one pass instead of one restart per typo.
 
@@ -79,6 +80,12 @@ class HTTPConfig:
 class GRPCConfig:
     listen: Address
     shutdown_timeout: float
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    buffer_capacity: int  # ring buffer ceiling (events), besides the freshness TTL
+    subscriber_queue: int  # per gateway stream; overflow drops the oldest
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,7 @@ class Config:
     freshness_window: float
     http: HTTPConfig
     grpc: GRPCConfig
+    push: PushConfig
     postgres: PostgresConfig
     smtp: SMTPConfig
     mail: MailConfig
@@ -454,6 +462,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
         grpc=GRPCConfig(
             listen=r.address("BACKEND_GRPC_PUSH_LISTEN_ADDR", ":8081"),
             shutdown_timeout=r.duration("BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT", "10s"),
+        ),
+        push=PushConfig(
+            buffer_capacity=r.integer("BACKEND_PUSH_BUFFER_CAPACITY", 10_000, minimum=1),
+            subscriber_queue=r.integer("BACKEND_PUSH_SUBSCRIBER_QUEUE", 1024, minimum=1),
         ),
         postgres=PostgresConfig(
             dsn=dsn,

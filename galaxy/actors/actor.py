@@ -162,8 +162,9 @@ class Actor(Generic[M]):
     """
 
     kind: ClassVar[str] = "actor"
-    mailbox_capacity: ClassVar[int] = 256
-    overflow: ClassVar[Overflow] = Overflow.WAIT
+    # Class defaults; an instance may set its own before it is started.
+    mailbox_capacity: int = 256
+    overflow: Overflow = Overflow.WAIT
     tick_interval: float | None = None
 
     _stop_requested: bool = False
@@ -180,6 +181,10 @@ class Actor(Generic[M]):
 
     async def on_stop(self) -> None:
         """Release resources on a graceful stop (not after a crash or a hard cancel)."""
+
+    def on_dropped(self, message: M) -> None:
+        """A DROP_OLDEST mailbox discarded `message` to make room; log and count it."""
+        log.warning("actor.message_dropped", message=type(message).__name__)
 
     def request_stop(self) -> None:
         """Finish the message in hand, then stop (the mailbox is not drained)."""
@@ -286,6 +291,13 @@ class Cell:
         if self.mailbox is None:
             raise ActorStopped(f"{self.path} takes no messages")
         return self.mailbox
+
+    def dropped(self, message: Any) -> None:
+        """A drop-oldest mailbox discarded `message`: tell the current incarnation."""
+        if isinstance(self.runnable, Actor):
+            self.runnable.on_dropped(message)
+        else:
+            log.warning("actor.message_dropped", actor=self.path, message=type(message).__name__)
 
     def set_activity(self, what: str | None) -> None:
         self.activity = what

@@ -148,11 +148,15 @@ class Supervisor:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def describe(self) -> dict[str, Any]:
+        """Inspection details of this supervisor."""
+        return {"strategy": self.strategy.value}
+
     # -- running -----------------------------------------------------------
 
     async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
         self._cell = cell
-        cell.details = lambda: {"strategy": self.strategy.value}
+        cell.details = self.describe
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
@@ -256,8 +260,9 @@ class Supervisor:
         if isinstance(probe, Actor):
             mailbox = Mailbox(
                 f"{self._cell.path}/{spec.name}",
-                type(probe).mailbox_capacity,
-                type(probe).overflow,
+                probe.mailbox_capacity,
+                probe.overflow,
+                on_drop=lambda envelope: cell.dropped(envelope.message),
             )
         cell = self._cell.system.make_cell(self._cell, spec.name, probe.kind, mailbox)
         child = _Child(spec, cell)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from galaxy.actors import ActorSystem
 from galaxy.config import Config
 from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.database import Database
 from galaxy.telemetry import Telemetry
@@ -19,4 +20,5 @@ class Services:
     actors: ActorSystem
     readiness: Readiness
     admin_auth: AdminAuthenticator
+    push: PushHub
     telemetry: Telemetry

@@ -15,10 +15,21 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def to_trio(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Wrap a trio async function so that asyncio code (a grpclib handler) can await it."""
+    wrapped: Callable[P, Awaitable[T]] = trio_asyncio.trio_as_aio(fn)
+    return wrapped
+
+
 def to_asyncio(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Wrap an asyncio coroutine function so that trio code can await it."""
     wrapped: Callable[P, Awaitable[T]] = trio_asyncio.aio_as_trio(fn)
     return wrapped
+
+
+def spawn_trio(fn: Callable[..., Awaitable[object]], *args: object) -> None:
+    """From asyncio code, start a trio task without waiting for it (fire and forget)."""
+    trio_asyncio.current_loop.get().run_trio_task(fn, *args)
 
 
 open_asyncio_loop = trio_asyncio.open_loop

@@ -106,6 +106,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "embedded": 1,
         "smtp.sink": 2,
         "core": 1,
+        "push.hub": 2,
         "edges": 1,
         "http": 2,
         "grpc": 2,

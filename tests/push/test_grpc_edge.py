@@ -15,6 +15,7 @@ from grpclib.client import Channel
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from galaxy.push.client import run_client
 from tests.conftest import Running
 
 
@@ -32,7 +33,7 @@ async def test_health_check_answers_serving(running: Running) -> None:
         finally:
             channel.close()
 
-    reply = await trio.to_thread.run_sync(asyncio.run, check())
+    reply = await trio.to_thread.run_sync(run_client, check())
     assert reply.status == HealthCheckResponse.SERVING
 
 
@@ -59,7 +60,7 @@ async def test_an_open_stream_ends_when_the_service_stops(running: Running) -> N
 
     def client() -> None:
         # A hang here would fail the test through the timeout, not hang CI.
-        asyncio.run(asyncio.wait_for(watch(), 30))
+        run_client(asyncio.wait_for(watch(), 30))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio.to_thread.run_sync, client)
@@ -67,6 +68,7 @@ async def test_an_open_stream_ends_when_the_service_stops(running: Running) -> N
         running.service.stop()
     assert outcome["first"] == HealthCheckResponse.SERVING
     assert "end" in outcome  # the client saw the stream close instead of hanging
+    await running.service.stopped.wait()
     assert running.service.system.root is not None
     assert running.service.system.root.status.value == "stopped"
 

@@ -1,0 +1,114 @@
+"""Servers for the push benchmark, each in a process of its own.
+
+`floor N`: a bare grpclib server (plain asyncio) whose SubscribePush streams N
+prebuilt events to the subscriber as fast as it can: the floor.
+`galaxy N`: a whole service; once a gateway subscribes, N events are
+published through the hub in bursts of 100.
+`latency RATE SECONDS`: a whole service publishing RATE events per second,
+each carrying its publish time, for SECONDS.
+Each prints one JSON line with its gRPC port once it listens.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from typing import Any
+
+BURST = 100
+
+
+def _event(n: int) -> Any:
+    from galaxy.proto.push.v1 import push_pb2
+    from galaxy.services.push import typed_event
+
+    event = typed_event("game.turn.ready", {"game_id": "bench", "turn": n})
+    return push_pb2.PushEvent(
+        cursor=f"{n:020d}",
+        client_event=push_pb2.ClientEvent(
+            user_id="u", kind=event.kind, payload=event.marshal(), content_type=event.content_type
+        ),
+    )
+
+
+def run_floor(count: int) -> None:
+    from grpclib.server import Server
+
+    from galaxy.proto.push.v1 import push_grpc
+
+    events = [_event(n) for n in range(count)]
+
+    class Floor(push_grpc.PushBase):
+        async def SubscribePush(self, stream: Any) -> None:
+            await stream.recv_message()
+            for event in events:
+                await stream.send_message(event)
+
+    async def main() -> None:
+        server = Server([Floor()])
+        await server.start("127.0.0.1", 0)
+        print(json.dumps({"port": server._server.sockets[0].getsockname()[1]}), flush=True)
+        await server.wait_closed()
+
+    from galaxy.push.client import run_client
+
+    run_client(main())
+
+
+def run_galaxy(mode: str, args: list[str]) -> None:
+    import trio
+
+    from galaxy.app import Service
+    from galaxy.config import load_config
+    from galaxy.logging import configure_logging
+    from galaxy.services.push import JSONEvent, typed_event
+
+    configure_logging("warning", "galaxy-bench")
+    config = load_config(
+        {
+            "BACKEND_DATA_DIR": tempfile.mkdtemp(prefix="galaxy-bench-"),
+            "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
+            "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
+            "BACKEND_LOGGING_LEVEL": "warning",
+            "BACKEND_PUSH_SUBSCRIBER_QUEUE": "100000",
+        }
+    )
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            service = Service(config)
+            endpoints = await nursery.start(service.run)
+            print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
+            hub = service.push
+            await hub.wait_subscribers(1)
+            if mode == "galaxy":
+                count = int(args[0])
+                for start in range(0, count, BURST):
+                    for n in range(start, min(start + BURST, count)):
+                        hub.publish_client_event(
+                            "u",
+                            None,
+                            typed_event("game.turn.ready", {"game_id": "bench", "turn": n}),
+                        )
+                    await trio.lowlevel.checkpoint()  # let the gateway actor hand the burst over
+            else:
+                rate, seconds = float(args[0]), float(args[1])
+                began = trio.current_time()
+                for n in range(int(rate * seconds)):
+                    await trio.sleep_until(began + n / rate)
+                    hub.publish_client_event(
+                        "u", None, JSONEvent("bench.tick", {"t": time.time_ns()})
+                    )
+            await trio.sleep_forever()
+
+    trio.run(main)
+
+
+if __name__ == "__main__":
+    kind, *rest = sys.argv[1:]
+    if kind == "floor":
+        run_floor(int(rest[0]))
+    else:
+        run_galaxy(kind, rest)

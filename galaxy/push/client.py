@@ -1,0 +1,119 @@
+"""A gateway-side SubscribePush client, for operators (`galaxy push tail`) and tests.
+
+It runs on plain asyncio (as a gateway would), not on the service's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from google.protobuf.json_format import MessageToDict
+from grpclib.client import Channel
+
+from galaxy.proto.push.v1 import events_pb2, push_grpc, push_pb2
+from galaxy.push.gateway import RESUME_METADATA
+
+T = TypeVar("T")
+_PROTO_PREFIX = "application/x-protobuf; messageType="
+
+
+@dataclass
+class Subscription:
+    stream: Any
+    resume: str  # "resumed" or "fresh"
+    ended: bool = False
+
+    async def __aiter__(self) -> AsyncIterator[push_pb2.PushEvent]:
+        while True:
+            event = await self.stream.recv_message()
+            if event is None:
+                self.ended = True
+                return
+            yield event
+
+
+@asynccontextmanager
+async def subscribe(
+    host: str, port: int, gateway_client_id: str, cursor: str = ""
+) -> AsyncIterator[Subscription]:
+    """Open a stream; iterate the yielded subscription for events."""
+    channel = Channel(host, port)
+    try:
+        async with push_grpc.PushStub(channel).SubscribePush.open() as stream:
+            await stream.send_message(
+                push_pb2.GatewaySubscribeRequest(
+                    gateway_client_id=gateway_client_id, cursor=cursor
+                ),
+                end=True,
+            )
+            await stream.recv_initial_metadata()
+            metadata = dict(stream.initial_metadata or {})
+            subscription = Subscription(stream, str(metadata.get(RESUME_METADATA, "")))
+            try:
+                yield subscription
+            finally:
+                if not subscription.ended:
+                    # Leaving early: reset the stream instead of waiting for
+                    # trailers that only come when the server ends it.
+                    with contextlib.suppress(Exception):  # it may have ended meanwhile
+                        await stream.cancel()
+    finally:
+        channel.close()
+
+
+def run_client(main: Coroutine[Any, Any, T]) -> T:
+    """Run client code on a stock asyncio loop, as a gateway process would.
+
+    Importing galaxy installs trio-asyncio's event loop policy, which would
+    otherwise run `asyncio.run` on trio-asyncio's synchronous loop.
+    """
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        return runner.run(main)
+
+
+def decode_payload(event: push_pb2.ClientEvent) -> Any:
+    """The payload as JSON-able data: typed messages through their schema."""
+    if event.content_type.startswith(_PROTO_PREFIX):
+        name = event.content_type.removeprefix(_PROTO_PREFIX).rsplit(".", 1)[-1]
+        message_class = getattr(events_pb2, name, None)
+        if message_class is not None:
+            message = message_class()
+            message.ParseFromString(event.payload)
+            return MessageToDict(message, preserving_proto_field_name=True)
+    if event.content_type == "application/json":
+        return json.loads(event.payload)
+    return {"base64": base64.b64encode(event.payload).decode()}
+
+
+def event_to_json(event: push_pb2.PushEvent) -> dict[str, Any]:
+    which = event.WhichOneof("kind")
+    if which == "client_event":
+        client = event.client_event
+        return {
+            "cursor": event.cursor,
+            "type": "client_event",
+            "user_id": client.user_id,
+            "device_session_id": client.device_session_id
+            if client.HasField("device_session_id")
+            else None,
+            "kind": client.kind,
+            "payload": decode_payload(client),
+            "event_id": client.event_id,
+            "request_id": client.request_id,
+            "trace_id": client.trace_id,
+        }
+    invalidation = event.session_invalidation
+    return {
+        "cursor": event.cursor,
+        "type": "session_invalidation",
+        "user_id": invalidation.user_id,
+        "device_session_ids": list(invalidation.device_session_ids),
+        "reason": invalidation.reason,
+    }

@@ -1,0 +1,140 @@
+"""The `Push` gRPC service: validates a subscription and hands it to a gateway actor.
+
+The handler runs on the asyncio side (grpclib). It validates the request,
+crosses to trio once to (re)place the `gateway:<client_id>` actor, then waits
+for that actor to report how the stream ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import trio
+from grpclib import GRPCError
+from grpclib.const import Status
+
+from galaxy.actors import ActorSystem, ChildSpec, Restart
+from galaxy.domain.errors import GalaxyError
+from galaxy.proto.push.v1 import push_grpc, push_pb2
+from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
+from galaxy.services.push import PushHub, parse_cursor
+from galaxy.store.bridge import to_trio
+from galaxy.telemetry import Telemetry
+
+log = structlog.get_logger("galaxy.push")
+
+MAX_CLIENT_ID = 128
+GRPC_EDGE = "grpc"
+
+
+def gateway_actor_name(client_id: str) -> str:
+    return f"gateway:{client_id}"
+
+
+class PushService(push_grpc.PushBase):
+    def __init__(
+        self,
+        hub: PushHub,
+        system: ActorSystem,
+        *,
+        queue_capacity: int,
+        drain_timeout: float,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self._hub = hub
+        self._system = system
+        self._queue_capacity = queue_capacity
+        self._drain_timeout = drain_timeout
+        self._telemetry = telemetry
+        self._active: dict[str, GatewaySubscription] = {}
+        self._opening = trio.Lock()  # serialises replacements of the same id
+        self._handlers: set[asyncio.Task[Any]] = set()  # SubscribePush calls in progress
+
+    async def SubscribePush(self, stream: Any) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._subscribe(stream)
+        finally:
+            self._handlers.discard(task)
+
+    async def wait_handlers(self, timeout: float) -> None:  # noqa: ASYNC109 - asyncio side
+        """Asyncio side: wait until every stream's handler has returned (trailers sent)."""
+        pending = [task for task in self._handlers if task is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    async def _subscribe(self, stream: Any) -> None:
+        request: push_pb2.GatewaySubscribeRequest | None = await stream.recv_message()
+        if request is None:
+            raise GRPCError(Status.INVALID_ARGUMENT, "a GatewaySubscribeRequest is required")
+        client_id = request.gateway_client_id.strip()
+        if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
+            raise GRPCError(
+                Status.INVALID_ARGUMENT,
+                f"gateway_client_id must be 1 to {MAX_CLIENT_ID} printable characters",
+            )
+        try:
+            cursor = parse_cursor(request.cursor)
+        except GalaxyError as error:
+            raise GRPCError(Status.INVALID_ARGUMENT, error.message) from None
+        sink = StreamSink(stream)
+        try:
+            await to_trio(self._open)(client_id, cursor, sink)
+        except GalaxyError as error:
+            raise GRPCError(Status(error.grpc_status), error.message) from None
+        try:
+            outcome = await sink.done
+        finally:
+            sink.closed.set()  # the client went away (or we did): the actor must know
+        if outcome is Outcome.ABORTED:
+            raise GRPCError(
+                Status.ABORTED, "replaced by a newer stream with the same gateway_client_id"
+            )
+
+    async def _open(self, client_id: str, cursor: int | None, sink: StreamSink) -> None:
+        name = gateway_actor_name(client_id)
+        async with self._opening:
+            previous = self._active.get(client_id)
+            if previous is not None:
+                log.info("gateway.replaced", gateway_client_id=client_id)
+                previous.abort()
+                await self._system.stop(GRPC_EDGE, name)
+            subscription = GatewaySubscription(
+                client_id,
+                cursor,
+                sink,
+                self._hub,
+                queue_capacity=self._queue_capacity,
+                drain_timeout=self._drain_timeout,
+                telemetry=self._telemetry,
+                on_closed=lambda: self.forget(client_id, subscription),
+            )
+            self._active[client_id] = subscription
+            try:
+                await self._system.spawn(
+                    GRPC_EDGE,
+                    ChildSpec(
+                        name,
+                        _once(subscription),
+                        restart=Restart.TEMPORARY,
+                        shutdown_timeout=self._drain_timeout + 1,
+                    ),
+                )
+            except BaseException:
+                self._active.pop(client_id, None)
+                raise
+        log.info("gateway.subscribed", gateway_client_id=client_id, cursor=cursor)
+
+    def forget(self, client_id: str, subscription: GatewaySubscription) -> None:
+        if self._active.get(client_id) is subscription:
+            del self._active[client_id]
+
+
+def _once(subscription: GatewaySubscription) -> Callable[[], GatewaySubscription]:
+    """A factory for a temporary child: it is made once and never restarted."""
+    return lambda: subscription
