@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from galaxy.actors import (
     Strategy,
     Supervisor,
 )
+from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.push_hub import PushHubActor
+from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
 from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
@@ -39,6 +42,7 @@ from galaxy.push.server import GrpcEdge
 from galaxy.push.service import PushService
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.container import Services
+from galaxy.services.mail import MailOutbox
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.bridge import open_asyncio_loop
@@ -108,6 +112,9 @@ class Service:
         )
         self.services: Services | None = None
         self._embedded_pg: EmbeddedPostgres | None = None
+        # Leases taken by this process run carry this id (ARCHITECTURE.md §5).
+        self.run_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._sink_port: int | None = None
         self._stop_requested = False
         self.stopped = trio.Event()  # set once run() has finished, however it ended
 
@@ -186,6 +193,9 @@ class Service:
             readiness=self.readiness,
             admin_auth=admin,
             push=self.push,
+            mail=MailOutbox(
+                db, from_address=self.config.smtp.from_address, telemetry=self.telemetry
+            ),
             telemetry=self.telemetry,
         )
         async with trio.open_nursery() as nursery:
@@ -224,14 +234,54 @@ class Service:
             return []
         port = self.config.smtp.sink_port
         maildir = self.config.data_dir / "mail"
-        return [ChildSpec("smtp.sink", lambda: SmtpSink(maildir, port=port), shutdown_timeout=3.0)]
+
+        def sink() -> SmtpSink:
+            return SmtpSink(maildir, port=port, on_bound=self._remember_sink_port)
+
+        return [ChildSpec("smtp.sink", sink, shutdown_timeout=3.0)]
+
+    def _remember_sink_port(self, port: int) -> None:
+        self._sink_port = port
+
+    def smtp_target(self) -> SmtpTarget:
+        """Where mail goes: the configured relay, or the embedded sink."""
+        smtp = self.config.smtp
+        if smtp.host is not None:
+            return SmtpTarget(
+                smtp.host, smtp.port, smtp.tls_mode, smtp.username, smtp.password, smtp.timeout
+            )
+        if self._sink_port is None:
+            raise RuntimeError("the embedded SMTP sink is not listening")
+        return SmtpTarget("127.0.0.1", self._sink_port, "none", timeout=smtp.timeout)
 
     def _core(self) -> Supervisor:
         # More domain actors (mail.worker, notify.router, lobby.sweeper,
         # runtime.reconciler, runtime.games, diplomail.translator) join here.
         children = [ChildSpec("push.hub", lambda: PushHubActor(self.push), shutdown_timeout=2.0)]
+        children += [
+            ChildSpec(
+                f"mail.worker.{n}", self._mail_worker, shutdown_timeout=self.config.smtp.timeout + 5
+            )
+            for n in range(self.config.mail.workers)
+        ]
         return Supervisor(
             Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
+        )
+
+    def _mail_worker(self) -> MailWorker:
+        assert self.services is not None
+        mail = self.config.mail
+        return MailWorker(
+            self.services.mail,
+            self.services.db,
+            self.smtp_target,
+            owner=self.run_id,
+            interval=mail.worker_interval,
+            max_attempts=mail.max_attempts,
+            backoff=Backoff(
+                initial=mail.retry_initial, factor=2.0, maximum=mail.retry_max, jitter=0.2
+            ),
+            telemetry=self.telemetry,
         )
 
     def _edges(self) -> Supervisor:

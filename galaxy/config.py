@@ -105,6 +105,7 @@ class SMTPConfig:
     from_address: str
     tls_mode: TLSMode
     sink_port: int = 0  # the embedded sink's port: BACKEND_SMTP_PORT when set, else any free one
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class MailConfig:
     worker_interval: float
     max_attempts: int
     workers: int
+    retry_initial: float  # the first retry's delay; doubling, with jitter, up to retry_max
+    retry_max: float
 
 
 @dataclass(frozen=True)
@@ -481,11 +484,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
             from_address=smtp_from or "galaxy@localhost",
             tls_mode=r.choice("BACKEND_SMTP_TLS_MODE", "starttls", ("none", "starttls", "tls")),  # type: ignore[arg-type]
             sink_port=smtp_port if r.raw("BACKEND_SMTP_PORT") else 0,
+            timeout=r.duration("BACKEND_SMTP_TIMEOUT", "30s"),
         ),
         mail=MailConfig(
             worker_interval=r.duration("BACKEND_MAIL_WORKER_INTERVAL", "2s"),
             max_attempts=r.integer("BACKEND_MAIL_MAX_ATTEMPTS", 8, minimum=1),
             workers=r.integer("BACKEND_MAIL_WORKERS", 2, minimum=1),
+            retry_initial=r.duration("BACKEND_MAIL_RETRY_INITIAL", "10s"),
+            retry_max=r.duration("BACKEND_MAIL_RETRY_MAX", "1h"),
         ),
         docker=DockerConfig(
             host=r.text_default("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock"),

@@ -10,20 +10,21 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.conftest import admin_auth
+from tests.conftest import Running, admin_auth
+from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
 from tests.support.contract import ContractClient, assert_error_body, operations
 
-Exercise = Callable[[ContractClient], Awaitable[None]]
+Exercise = Callable[[ContractClient, Running], Awaitable[None]]
 
 
-async def healthz(http: ContractClient) -> None:
+async def healthz(http: ContractClient, running: Running) -> None:
     response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert_error_body(await http.post("/healthz"), 405, "method_not_allowed")
 
 
-async def readyz(http: ContractClient) -> None:
+async def readyz(http: ContractClient, running: Running) -> None:
     response = await http.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {
@@ -34,17 +35,30 @@ async def readyz(http: ContractClient) -> None:
     }
 
 
-async def admin_get_actors(http: ContractClient) -> None:
+async def admin_get_actors(http: ContractClient, running: Running) -> None:
     response = await http.get("/api/v1/admin/actors", auth=admin_auth())
     assert response.status_code == 200
     unauthorized = await http.get("/api/v1/admin/actors")
     assert_error_body(unauthorized, 401, "unauthorized")
 
 
+async def admin_mail(http: ContractClient, running: Running) -> None:
+    sent, dead = await sent_and_dead_letter(running)
+    http.client.auth = admin_auth()
+    await exercise_admin_mail(http, sent, dead)
+    http.client.auth = None
+    assert_error_body(await http.get("/api/v1/admin/mail/deliveries"), 401, "unauthorized")
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
     "adminGetActors": admin_get_actors,
+    "adminListMailDeliveries": admin_mail,
+    "adminGetMailDelivery": admin_mail,
+    "adminListMailAttempts": admin_mail,
+    "adminResendMailDelivery": admin_mail,
+    "adminListMailDeadLetters": admin_mail,
 }
 
 
@@ -53,6 +67,8 @@ def test_every_operation_has_an_exercise() -> None:
 
 
 @pytest.mark.parametrize("operation_id", sorted(EXERCISES))
-async def test_operation_conforms_to_the_contract(operation_id: str, http: ContractClient) -> None:
-    await EXERCISES[operation_id](http)
+async def test_operation_conforms_to_the_contract(
+    operation_id: str, http: ContractClient, running: Running
+) -> None:
+    await EXERCISES[operation_id](http, running)
     assert operation_id in http.exercised

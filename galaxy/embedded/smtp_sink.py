@@ -8,6 +8,7 @@ and recipient: it is a development relay, not a mail server.
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,16 +40,25 @@ class SmtpSink(Actor[None]):
 
     kind: ClassVar[str] = "smtp.sink"
 
-    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_bound: Callable[[int], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.host = host
         self.port = port
+        self._on_bound = on_bound
         self.handler = MaildirHandler(directory)
         self._server: Any = None
 
     async def on_start(self, ctx: Context) -> None:
         self._server = await to_asyncio(self._serve)()
         self.port = self._server.sockets[0].getsockname()[1]
+        if self._on_bound is not None:
+            self._on_bound(self.port)
         ctx.cell.details = lambda: {
             "address": f"{self.host}:{self.port}",
             "maildir": str(self.directory),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from galaxy.actors import ActorSystem
 from galaxy.config import Config
 from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.mail import MailOutbox
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.database import Database
@@ -21,4 +22,5 @@ class Services:
     readiness: Readiness
     admin_auth: AdminAuthenticator
     push: PushHub
+    mail: MailOutbox
     telemetry: Telemetry

@@ -7,7 +7,7 @@ call `to_asyncio(fn)(...)` with a coroutine function that does the whole job.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import trio_asyncio
 
@@ -21,10 +21,19 @@ def to_trio(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapped
 
 
-def to_asyncio(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Wrap an asyncio coroutine function so that trio code can await it."""
-    wrapped: Callable[P, Awaitable[T]] = trio_asyncio.aio_as_trio(fn)
+def to_asyncio(fn: Callable[P, Awaitable[T]], loop: Any = None) -> Callable[P, Awaitable[T]]:
+    """Wrap an asyncio coroutine function so that trio code can await it.
+
+    `loop` pins the crossing to a given loop (see `current_asyncio_loop`), so
+    an object opened under one loop can be used from any trio task.
+    """
+    wrapped: Callable[P, Awaitable[T]] = trio_asyncio.aio_as_trio(fn, loop=loop)
     return wrapped
+
+
+def current_asyncio_loop() -> Any:
+    """The trio-asyncio loop of the calling context."""
+    return trio_asyncio.current_loop.get()
 
 
 def spawn_trio(fn: Callable[..., Awaitable[object]], *args: object) -> None:

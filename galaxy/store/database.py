@@ -20,7 +20,7 @@ from opentelemetry import trace
 from psycopg.rows import class_row
 
 from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
-from galaxy.store.bridge import to_asyncio
+from galaxy.store.bridge import current_asyncio_loop, to_asyncio
 from galaxy.store.dsn import normalize_dsn
 
 T = TypeVar("T")
@@ -68,6 +68,7 @@ class Database:
             name="galaxy",
         )
         self._acquires = 0
+        self._loop: Any = None  # the asyncio loop the pool lives on, set by open()
 
     async def open(self, wait_timeout: float = 10.0) -> None:
         """Open the pool and wait until one connection works, or raise DatabaseUnavailable."""
@@ -77,8 +78,9 @@ class Database:
             async with self._pool.connection(timeout=wait_timeout) as conn:
                 await conn.execute("select 1")
 
+        self._loop = current_asyncio_loop()
         try:
-            await to_asyncio(open_pool)()
+            await to_asyncio(open_pool, self._loop)()
         except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as error:
             await self.close()
             raise DatabaseUnavailable(
@@ -86,13 +88,13 @@ class Database:
             ) from error
 
     async def close(self) -> None:
-        await to_asyncio(self._pool.close)()
+        await to_asyncio(self._pool.close, self._loop)()
 
     async def run(self, work: Work[T], *, name: str = "db.unit_of_work") -> T:
         """Run `work` in one transaction on one pooled connection: one bridge crossing."""
         self._acquires += 1
         with tracer.start_as_current_span(name, attributes={"db.system": "postgresql"}):
-            return await to_asyncio(self._run_on_asyncio)(work)
+            return await to_asyncio(self._run_on_asyncio, self._loop)(work)
 
     async def _run_on_asyncio(self, work: Work[T]) -> T:
         try:
@@ -117,7 +119,7 @@ class Database:
             return True
 
         try:
-            return await to_asyncio(select_one)()
+            return await to_asyncio(select_one, self._loop)()
         except (psycopg.Error, psycopg_pool.PoolTimeout, OSError):
             return False
 

@@ -15,6 +15,11 @@ from tests.support.postgres import PostgresForTests
 EXPECTED_TABLES = {
     "schema_migrations",
     "admin_accounts",
+    "mail_payloads",
+    "mail_deliveries",
+    "mail_recipients",
+    "mail_attempts",
+    "mail_dead_letters",
 }
 
 

@@ -1,0 +1,1 @@
+"""Outgoing clients: SMTP, engine, containers, GeoIP, translator."""

@@ -1,0 +1,267 @@
+"""The mail outbox: producers enqueue, workers deliver, operators inspect and resend.
+
+A delivery and its payload are written in one transaction, which can be the
+producer's own (`conn=`), so a login challenge and its mail commit together.
+Producers never talk to SMTP: the `mail.worker` actors do, at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import structlog
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from galaxy.domain.errors import Conflict, InvalidInput, NotFound
+from galaxy.domain.mail_templates import TEMPLATES, RenderedMail, fields_of, render
+from galaxy.store import mail as queries
+from galaxy.store.database import Connection, Database
+from galaxy.telemetry import Telemetry
+
+log = structlog.get_logger("galaxy.mail")
+
+PAYLOAD_CONTENT_TYPE = "application/vnd.galaxy.template-data+json"
+LOGIN_CODE_TEMPLATE = "auth.login_code"
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * self.page_size < self.total
+
+
+class MailOutbox:
+    def __init__(
+        self, db: Database, *, from_address: str, telemetry: Telemetry | None = None
+    ) -> None:
+        self._db = db
+        self.from_address = from_address
+        self._domain = from_address.rpartition("@")[2] or "galaxy.local"
+        self._listeners: list[Callable[[], None]] = []
+        self.depth: dict[str, int] = {}  # by status, refreshed by the workers' scans
+        if telemetry is not None:
+            telemetry.meter.create_observable_gauge(
+                "mail_outbox_depth",
+                callbacks=[self._observe_depth],
+                description="Mail deliveries by state",
+            )
+
+    def _observe_depth(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for state in ("pending", "retrying", "sent", "dead_lettered"):
+            yield Observation(self.depth.get(state, 0), {"state": state})
+
+    async def refresh_depth(self) -> None:
+        self.depth = await self._db.run(queries.depth_by_status, name="mail.depth")
+
+    # -- producers -----------------------------------------------------------
+
+    async def enqueue_login_code(
+        self, email: str, code: str, ttl: float, *, conn: Connection | None = None
+    ) -> uuid.UUID:
+        """A login code mail; the idempotency key is ours, so callers never collide."""
+        data = {"code": code, "ttl_minutes": max(1, round(ttl / 60))}
+        return await self.enqueue_template(
+            LOGIN_CODE_TEMPLATE, [email], data, str(uuid.uuid4()), conn=conn
+        )
+
+    async def enqueue_template(
+        self,
+        template_id: str,
+        recipients: Iterable[str],
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+        *,
+        conn: Connection | None = None,
+    ) -> uuid.UUID:
+        """Enqueue once per (template_id, idempotency_key); a repeat returns the first id."""
+        addresses = sorted({address.strip() for address in recipients if address.strip()})
+        self._check(template_id, addresses, payload, idempotency_key)
+        body = json.dumps(dict(payload), separators=(",", ":"), default=str).encode()
+
+        async def write(c: Connection) -> uuid.UUID:
+            return await self._write(c, template_id, addresses, body, idempotency_key)
+
+        if conn is not None:
+            # The caller's transaction: it commits (and wakes the workers) itself.
+            return await write(conn)
+        delivery_id = await self._db.run(write, name="mail.enqueue")
+        self.notify()
+        return delivery_id
+
+    def _check(
+        self,
+        template_id: str,
+        addresses: list[str],
+        payload: Mapping[str, Any],
+        idempotency_key: str,
+    ) -> None:
+        if template_id not in TEMPLATES:
+            raise InvalidInput(f"unknown mail template {template_id!r}")
+        if not addresses or any("@" not in a or "\n" in a or "\r" in a for a in addresses):
+            raise InvalidInput("a mail needs at least one valid recipient address")
+        missing = fields_of(template_id) - set(payload)
+        if missing:
+            raise InvalidInput(f"{template_id} needs {', '.join(sorted(missing))}")
+        if not idempotency_key or len(idempotency_key) > 200:
+            raise InvalidInput("an idempotency key of 1 to 200 characters is required")
+
+    async def _write(
+        self,
+        conn: Connection,
+        template_id: str,
+        addresses: list[str],
+        body: bytes,
+        idempotency_key: str,
+    ) -> uuid.UUID:
+        payload_id = uuid.uuid4()
+        delivery_id = uuid.uuid4()
+        await conn.execute(
+            queries.INSERT_PAYLOAD,
+            {"payload_id": payload_id, "content_type": PAYLOAD_CONTENT_TYPE, "body": body},
+        )
+        cursor = await conn.execute(
+            queries.INSERT_DELIVERY,
+            {
+                "delivery_id": delivery_id,
+                "template_id": template_id,
+                "idempotency_key": idempotency_key,
+                "payload_id": payload_id,
+                "message_id": f"<{delivery_id}.{secrets.token_hex(4)}@{self._domain}>",
+            },
+        )
+        if await cursor.fetchone() is None:  # already enqueued: keep the first one
+            await conn.execute(queries.DELETE_ORPHAN_PAYLOAD, {"payload_id": payload_id})
+            existing = await conn.execute(
+                queries.FIND_BY_KEY,
+                {"template_id": template_id, "idempotency_key": idempotency_key},
+            )
+            row = await existing.fetchone()
+            assert row is not None
+            return uuid.UUID(str(row[0]))
+        for address in addresses:
+            await conn.execute(
+                queries.INSERT_RECIPIENT,
+                {
+                    "recipient_id": uuid.uuid4(),
+                    "delivery_id": delivery_id,
+                    "address": address,
+                    "kind": "to",
+                },
+            )
+        return delivery_id
+
+    # -- waking workers ------------------------------------------------------
+
+    def on_enqueue(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` after each committed enqueue; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def notify(self) -> None:
+        """New rows are committed: wake the workers instead of waiting for their scan."""
+        for listener in list(self._listeners):
+            listener()
+
+    # -- composing -----------------------------------------------------------
+
+    def compose(self, claimed: queries.ClaimedDelivery) -> EmailMessage:
+        """The message for a claimed delivery; raises TemplateError when it cannot render."""
+        data = json.loads(claimed.payload)
+        rendered: RenderedMail = render(claimed.template_id, data)
+        message = EmailMessage()
+        message["From"] = self.from_address
+        message["To"] = ", ".join(claimed.recipients)
+        message["Subject"] = rendered.subject
+        message["Message-ID"] = claimed.message_id  # the same on every retry and resend
+        message["Date"] = formatdate(usegmt=True)
+        message["X-Galaxy-Delivery"] = str(claimed.delivery_id)
+        message.set_content(rendered.body)
+        return message
+
+    # -- operators -------------------------------------------------------------
+
+    async def deliveries(self, page: int) -> Page:
+        offset = (_page(page) - 1) * PAGE_SIZE
+
+        async def read(conn: Connection) -> tuple[list[queries.DeliveryRow], int]:
+            return await queries.list_deliveries(conn, PAGE_SIZE, offset)
+
+        rows, total = await self._db.run(read, name="mail.list")
+        return Page(rows, page, PAGE_SIZE, total)
+
+    async def delivery(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
+        async def read(conn: Connection) -> queries.DeliveryRow | None:
+            return await queries.get_delivery(conn, delivery_id)
+
+        row = await self._db.run(read, name="mail.get")
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        return row
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[queries.AttemptRow]:
+        async def read(conn: Connection) -> list[queries.AttemptRow] | None:
+            if await queries.get_delivery(conn, delivery_id) is None:
+                return None
+            return await queries.list_attempts(conn, delivery_id)
+
+        rows = await self._db.run(read, name="mail.attempts")
+        if rows is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        return rows
+
+    async def dead_letters(self, page: int) -> Page:
+        offset = (_page(page) - 1) * PAGE_SIZE
+
+        async def read(conn: Connection) -> tuple[list[queries.DeadLetterRow], int]:
+            return await queries.list_dead_letters(conn, PAGE_SIZE, offset)
+
+        rows, total = await self._db.run(read, name="mail.dead_letters")
+        return Page(rows, page, PAGE_SIZE, total)
+
+    async def resend(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
+        """Re-arm a pending, retrying or dead-lettered delivery; 409 for a sent one."""
+
+        async def rearm(conn: Connection) -> queries.DeliveryRow | None:
+            cursor = await conn.execute(queries.RESEND, {"delivery_id": delivery_id})
+            if await cursor.fetchone() is None:
+                row = await queries.get_delivery(conn, delivery_id)
+                if row is None:
+                    return None
+                raise Conflict(
+                    "the delivery was already sent; resending would mail it twice",
+                    code="already_sent",
+                )
+            await conn.execute(queries.DELETE_DEAD_LETTER, {"delivery_id": delivery_id})
+            return await queries.get_delivery(conn, delivery_id)
+
+        row = await self._db.run(rearm, name="mail.resend")
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        log.info("mail.resend", delivery_id=str(delivery_id))
+        self.notify()
+        return row
+
+
+def _page(page: int) -> int:
+    if page < 1 or page > 1_000_000:
+        raise InvalidInput("page must be between 1 and 1000000", code="invalid_page")
+    return page
+
+
+def lease_seconds(smtp_timeout: float) -> float:
+    """Longer than one SMTP exchange can take, so a live worker never loses its lease."""
+    return smtp_timeout * 2 + 30

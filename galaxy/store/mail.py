@@ -1,0 +1,238 @@
+"""Named queries for the mail outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from galaxy.store.database import Connection, fetch_all, fetch_one
+
+INSERT_PAYLOAD = """
+INSERT INTO mail_payloads (payload_id, content_type, body)
+VALUES (%(payload_id)s, %(content_type)s, %(body)s)
+"""
+
+# ON CONFLICT DO NOTHING keeps an enqueue idempotent without aborting the
+# caller's transaction; the RETURNING row is then missing and we look it up.
+INSERT_DELIVERY = """
+INSERT INTO mail_deliveries (delivery_id, template_id, idempotency_key, payload_id, message_id)
+VALUES (%(delivery_id)s, %(template_id)s, %(idempotency_key)s, %(payload_id)s, %(message_id)s)
+ON CONFLICT (template_id, idempotency_key) DO NOTHING
+RETURNING delivery_id
+"""
+
+FIND_BY_KEY = """
+SELECT delivery_id FROM mail_deliveries
+WHERE template_id = %(template_id)s AND idempotency_key = %(idempotency_key)s
+"""
+
+INSERT_RECIPIENT = """
+INSERT INTO mail_recipients (recipient_id, delivery_id, address, kind)
+VALUES (%(recipient_id)s, %(delivery_id)s, %(address)s, %(kind)s)
+"""
+
+DELETE_ORPHAN_PAYLOAD = "DELETE FROM mail_payloads WHERE payload_id = %(payload_id)s"
+
+# Rows due now and not leased (or whose lease ran out: the holder died).
+CLAIM_DUE = """
+WITH due AS (
+    SELECT delivery_id
+    FROM mail_deliveries
+    WHERE status IN ('pending', 'retrying')
+      AND next_attempt_at <= now()
+      AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE mail_deliveries AS d
+SET locked_by = %(owner)s, lease_until = now() + make_interval(secs => %(lease_seconds)s)
+FROM due
+WHERE d.delivery_id = due.delivery_id
+RETURNING d.delivery_id, d.template_id, d.attempts, d.cycle_attempts, d.message_id,
+          (SELECT body FROM mail_payloads p WHERE p.payload_id = d.payload_id) AS payload,
+          ARRAY(SELECT address FROM mail_recipients r
+                WHERE r.delivery_id = d.delivery_id ORDER BY r.address) AS recipients
+"""
+
+INSERT_ATTEMPT = """
+INSERT INTO mail_attempts
+    (attempt_id, delivery_id, attempt_no, started_at, finished_at, outcome, error)
+VALUES (%(attempt_id)s, %(delivery_id)s, %(attempt_no)s, %(started_at)s, now(),
+        %(outcome)s, %(error)s)
+"""
+
+# Each outcome applies only while we still hold the lease: a worker that lost
+# it (it ran longer than the lease) must not overwrite the new holder's work.
+MARK_SENT = """
+UPDATE mail_deliveries
+SET status = 'sent', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
+    sent_at = now(), updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = NULL
+WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
+"""
+
+MARK_RETRYING = """
+UPDATE mail_deliveries
+SET status = 'retrying', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
+    next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
+    updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = %(error)s
+WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
+"""
+
+MARK_DEAD_LETTERED = """
+UPDATE mail_deliveries
+SET status = 'dead_lettered', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
+    updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = %(error)s
+WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
+RETURNING payload_id
+"""
+
+INSERT_DEAD_LETTER = """
+INSERT INTO mail_dead_letters (dead_letter_id, delivery_id, payload_id, reason)
+VALUES (%(dead_letter_id)s, %(delivery_id)s, %(payload_id)s, %(reason)s)
+ON CONFLICT (delivery_id) DO UPDATE
+SET archived_at = now(), reason = EXCLUDED.reason, payload_id = EXCLUDED.payload_id
+"""
+
+RESEND = """
+UPDATE mail_deliveries
+SET status = 'pending', cycle_attempts = 0, next_attempt_at = now(), updated_at = now(),
+    locked_by = NULL, lease_until = NULL
+WHERE delivery_id = %(delivery_id)s AND status <> 'sent'
+RETURNING delivery_id
+"""
+
+RELEASE = """
+UPDATE mail_deliveries SET locked_by = NULL, lease_until = NULL
+WHERE delivery_id = ANY(%(delivery_ids)s) AND locked_by = %(owner)s
+"""
+
+DELETE_DEAD_LETTER = "DELETE FROM mail_dead_letters WHERE delivery_id = %(delivery_id)s"
+
+DELIVERY_COLUMNS = """
+d.delivery_id, d.template_id, d.idempotency_key, d.status, d.attempts, d.cycle_attempts,
+d.next_attempt_at, d.message_id, d.last_error, d.created_at, d.updated_at, d.sent_at,
+ARRAY(SELECT address FROM mail_recipients r
+      WHERE r.delivery_id = d.delivery_id ORDER BY r.address) AS recipients
+"""
+
+GET_DELIVERY = (
+    f"SELECT {DELIVERY_COLUMNS} FROM mail_deliveries d WHERE d.delivery_id = %(delivery_id)s"
+)
+
+LIST_DELIVERIES = f"""
+SELECT {DELIVERY_COLUMNS} FROM mail_deliveries d
+ORDER BY d.created_at DESC, d.delivery_id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+COUNT_DELIVERIES = "SELECT count(*) FROM mail_deliveries"
+
+LIST_ATTEMPTS = """
+SELECT attempt_id, delivery_id, attempt_no, started_at, finished_at, outcome, error
+FROM mail_attempts WHERE delivery_id = %(delivery_id)s ORDER BY attempt_no
+"""
+
+LIST_DEAD_LETTERS = """
+SELECT l.dead_letter_id, l.delivery_id, l.archived_at, l.reason, d.template_id, d.attempts
+FROM mail_dead_letters l JOIN mail_deliveries d USING (delivery_id)
+ORDER BY l.archived_at DESC, l.dead_letter_id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+COUNT_DEAD_LETTERS = "SELECT count(*) FROM mail_dead_letters"
+
+DEPTH_BY_STATUS = "SELECT status, count(*) FROM mail_deliveries GROUP BY status"
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    delivery_id: uuid.UUID
+    template_id: str
+    attempts: int
+    cycle_attempts: int
+    message_id: str
+    payload: bytes
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    delivery_id: uuid.UUID
+    template_id: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    cycle_attempts: int
+    next_attempt_at: datetime
+    message_id: str
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    attempt_id: uuid.UUID
+    delivery_id: uuid.UUID
+    attempt_no: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    dead_letter_id: uuid.UUID
+    delivery_id: uuid.UUID
+    archived_at: datetime
+    reason: str
+    template_id: str
+    attempts: int
+
+
+async def claim_due(
+    conn: Connection, owner: str, limit: int, lease_seconds: float
+) -> list[ClaimedDelivery]:
+    params = {"owner": owner, "limit": limit, "lease_seconds": lease_seconds}
+    return await fetch_all(conn, ClaimedDelivery, CLAIM_DUE, params)
+
+
+async def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> DeliveryRow | None:
+    return await fetch_one(conn, DeliveryRow, GET_DELIVERY, {"delivery_id": delivery_id})
+
+
+async def list_deliveries(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[DeliveryRow], int]:
+    rows = await fetch_all(conn, DeliveryRow, LIST_DELIVERIES, {"limit": limit, "offset": offset})
+    return rows, await _count(conn, COUNT_DELIVERIES)
+
+
+async def list_attempts(conn: Connection, delivery_id: uuid.UUID) -> list[AttemptRow]:
+    return await fetch_all(conn, AttemptRow, LIST_ATTEMPTS, {"delivery_id": delivery_id})
+
+
+async def list_dead_letters(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[DeadLetterRow], int]:
+    rows = await fetch_all(
+        conn, DeadLetterRow, LIST_DEAD_LETTERS, {"limit": limit, "offset": offset}
+    )
+    return rows, await _count(conn, COUNT_DEAD_LETTERS)
+
+
+async def depth_by_status(conn: Connection) -> dict[str, int]:
+    cursor = await conn.execute(DEPTH_BY_STATUS)
+    return dict(await cursor.fetchall())
+
+
+async def _count(conn: Connection, query: str) -> int:
+    cursor = await conn.execute(query)
+    row: Any = await cursor.fetchone()
+    return int(row[0])

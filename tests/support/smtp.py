@@ -1,0 +1,82 @@
+"""A real SMTP sink for tests (aiosmtpd in a thread of its own) that can refuse on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from email.message import Message
+from typing import Any
+
+import trio
+from aiosmtpd.controller import Controller
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.refuse = 0  # refuse this many more messages (451), -1 for all
+        self.refused = 0
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse != 0:
+            self.refuse -= 1 if self.refuse > 0 else 0
+            self.refused += 1
+            return "451 4.3.0 try again later"
+        with self.arrived:
+            self.messages.append(email.message_from_bytes(envelope.original_content))
+            self.arrived.notify_all()
+        return "250 OK"
+
+
+def _free_port() -> int:
+    # aiosmtpd's Controller checks its server by connecting to the port it was
+    # given, so it cannot take port 0: ask the kernel for a free one first.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.handler = _Handler()
+        # A stock loop: importing galaxy installs trio-asyncio's loop policy.
+        self._controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=_free_port(),
+            loop=asyncio.SelectorEventLoop(),
+        )
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
+
+    @property
+    def messages(self) -> list[Message]:
+        return list(self.handler.messages)
+
+    def refuse(self, count: int) -> None:
+        """Refuse the next `count` messages; -1 refuses until told otherwise."""
+        self.handler.refuse = count
+
+    async def wait_for(self, count: int, timeout: float = 30) -> list[Message]:  # noqa: ASYNC109
+        """Wait until `count` messages have arrived."""
+
+        def wait() -> bool:
+            with self.handler.arrived:
+                return self.handler.arrived.wait_for(
+                    lambda: len(self.handler.messages) >= count, timeout
+                )
+
+        assert await trio.to_thread.run_sync(wait), f"{len(self.messages)} of {count} arrived"
+        return self.messages
