@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any, ClassVar
 
 import structlog
@@ -25,7 +26,7 @@ import trio
 from galaxy.actors.actor import Actor, Context
 from galaxy.actors.mailbox import Overflow
 from galaxy.clients import smtp
-from galaxy.clients.smtp import SmtpError, SmtpTarget
+from galaxy.clients.smtp import SmtpTarget
 from galaxy.domain.backoff import Backoff
 from galaxy.domain.mail_templates import TemplateError
 from galaxy.services.mail import MailOutbox, lease_seconds
@@ -37,6 +38,15 @@ from galaxy.telemetry import Telemetry
 log = structlog.get_logger("galaxy.mail")
 
 BATCH = 20
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    delivery: queries.ClaimedDelivery
+    outcome: str  # sent, failed, render_failed
+    error: str | None
+    dead: bool = False
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,127 +124,105 @@ class MailWorker(Actor[Wake]):
                 return await queries.claim_due(conn, self.owner, BATCH, lease)
 
             claimed = await self.db.run(claim, name="mail.claim")
-            for position, delivery in enumerate(claimed):
-                if self._stop_requested:
-                    await self._release([d.delivery_id for d in claimed[position:]])
-                    return attempted
-                await self.deliver(delivery)
-                attempted += 1
+            if claimed:
+                await self.deliver_batch(claimed)
+                attempted += len(claimed)
             if len(claimed) < BATCH:
                 break
         await self.outbox.refresh_depth()
         return attempted
 
-    async def deliver(self, delivery: queries.ClaimedDelivery) -> None:
+    async def deliver_batch(self, batch: list[queries.ClaimedDelivery]) -> None:
+        """Send a claimed batch over one SMTP session, then record every outcome at once."""
         started = datetime.now(UTC)
-        attempt_no = delivery.attempts + 1
-        cycle_attempt = delivery.cycle_attempts + 1
-        try:
-            message = self.outbox.compose(delivery)
-        except (TemplateError, ValueError) as error:
-            # Rendering will not fix itself: dead-letter now, keep the worker going.
-            await self._record(
-                delivery, attempt_no, started, "render_failed", str(error), dead=True
-            )
-            return
-        try:
-            await to_asyncio(smtp.send)(self.target(), message)
-        except SmtpError as error:
-            dead = cycle_attempt >= self.max_attempts
-            await self._record(
-                delivery,
-                attempt_no,
-                started,
-                "failed",
-                str(error),
-                dead=dead,
-                delay=self.backoff.delay(cycle_attempt),
-            )
-            return
-        await self._record(delivery, attempt_no, started, "sent", None)
-
-    async def _record(
-        self,
-        delivery: queries.ClaimedDelivery,
-        attempt_no: int,
-        started: datetime,
-        outcome: str,
-        error: str | None,
-        *,
-        dead: bool = False,
-        delay: float = 0.0,
-    ) -> None:
-        ids = {"delivery_id": delivery.delivery_id, "owner": self.owner, "attempt_no": attempt_no}
-
-        async def write(conn: Connection) -> None:
-            await conn.execute(
-                queries.INSERT_ATTEMPT,
-                {
-                    "attempt_id": uuid.uuid4(),
-                    "delivery_id": delivery.delivery_id,
-                    "attempt_no": attempt_no,
-                    "started_at": started,
-                    "outcome": outcome,
-                    "error": error,
-                },
-            )
-            if outcome == "sent":
-                await conn.execute(queries.MARK_SENT, ids)
-            elif dead:
-                cursor = await conn.execute(queries.MARK_DEAD_LETTERED, {**ids, "error": error})
-                row: Any = await cursor.fetchone()
-                if row is not None:
-                    await conn.execute(
-                        queries.INSERT_DEAD_LETTER,
-                        {
-                            "dead_letter_id": uuid.uuid4(),
-                            "delivery_id": delivery.delivery_id,
-                            "payload_id": row[0],
-                            "reason": error or outcome,
-                        },
+        outcomes: list[_Outcome] = []
+        sendable: list[tuple[queries.ClaimedDelivery, EmailMessage]] = []
+        for delivery in batch:
+            try:
+                sendable.append((delivery, self.outbox.compose(delivery)))
+            except (TemplateError, ValueError) as error:
+                # Rendering will not fix itself: dead-letter now, keep the worker going.
+                outcomes.append(_Outcome(delivery, "render_failed", str(error), dead=True))
+        if sendable:
+            errors = await to_asyncio(smtp.send_batch)(self.target(), [m for _, m in sendable])
+            for (delivery, _), failure in zip(sendable, errors, strict=True):
+                if failure is None:
+                    outcomes.append(_Outcome(delivery, "sent", None))
+                    continue
+                cycle_attempt = delivery.cycle_attempts + 1
+                outcomes.append(
+                    _Outcome(
+                        delivery,
+                        "failed",
+                        failure,
+                        dead=cycle_attempt >= self.max_attempts,
+                        delay=self.backoff.delay(cycle_attempt),
                     )
-            else:
-                await conn.execute(
-                    queries.MARK_RETRYING, {**ids, "error": error, "delay_seconds": delay}
                 )
 
-        await self.db.run(write, name="mail.record")
-        if self._attempts is not None:
-            self._attempts.add(1, {"outcome": outcome})
-        if outcome == "sent":
-            self.sent += 1
-            log.info(
-                "mail.sent",
-                delivery_id=str(delivery.delivery_id),
-                attempt_no=attempt_no,
-                template_id=delivery.template_id,
+        async def write(conn: Connection) -> None:
+            for outcome in outcomes:
+                await self._write_outcome(conn, outcome, started)
+
+        with trio.CancelScope(shield=True):  # what was sent must be recorded, even when stopping
+            await self.db.run(write, name="mail.record")
+        for outcome in outcomes:
+            self._report(outcome)
+
+    async def _write_outcome(self, conn: Connection, outcome: _Outcome, started: datetime) -> None:
+        delivery = outcome.delivery
+        attempt_no = delivery.attempts + 1
+        ids = {"delivery_id": delivery.delivery_id, "owner": self.owner, "attempt_no": attempt_no}
+        await conn.execute(
+            queries.INSERT_ATTEMPT,
+            {
+                "attempt_id": uuid.uuid4(),
+                "delivery_id": delivery.delivery_id,
+                "attempt_no": attempt_no,
+                "started_at": started,
+                "outcome": outcome.outcome,
+                "error": outcome.error,
+            },
+        )
+        if outcome.outcome == "sent":
+            await conn.execute(queries.MARK_SENT, ids)
+        elif outcome.dead:
+            cursor = await conn.execute(queries.MARK_DEAD_LETTERED, {**ids, "error": outcome.error})
+            row: Any = await cursor.fetchone()
+            if row is not None:
+                await conn.execute(
+                    queries.INSERT_DEAD_LETTER,
+                    {
+                        "dead_letter_id": uuid.uuid4(),
+                        "delivery_id": delivery.delivery_id,
+                        "payload_id": row[0],
+                        "reason": outcome.error or outcome.outcome,
+                    },
+                )
+        else:
+            await conn.execute(
+                queries.MARK_RETRYING,
+                {**ids, "error": outcome.error, "delay_seconds": outcome.delay},
             )
+
+    def _report(self, outcome: _Outcome) -> None:
+        delivery = outcome.delivery
+        fields = {
+            "delivery_id": str(delivery.delivery_id),
+            "attempt_no": delivery.attempts + 1,
+            "template_id": delivery.template_id,
+        }
+        if self._attempts is not None:
+            self._attempts.add(1, {"outcome": outcome.outcome})
+        if outcome.outcome == "sent":
+            self.sent += 1
+            log.info("mail.sent", **fields)
             return
         self.failed += 1
-        if dead:
+        if outcome.dead:
             if self._dead is not None:
                 self._dead.add(1)
-            log.error(
-                "mail.dead_lettered",
-                delivery_id=str(delivery.delivery_id),
-                attempt_no=attempt_no,
-                template_id=delivery.template_id,
-                error=error,
-            )
+            log.error("mail.dead_lettered", error=outcome.error, **fields)
         else:
-            log.warning(
-                "mail.retry_scheduled",
-                delivery_id=str(delivery.delivery_id),
-                attempt_no=attempt_no,
-                delay_seconds=round(delay, 3),
-                error=error,
-            )
-
-    async def _release(self, delivery_ids: list[uuid.UUID]) -> None:
-        """Stopping: hand back leases we will not use, so no one waits for them to lapse."""
-
-        async def release(conn: Connection) -> None:
-            await conn.execute(queries.RELEASE, {"delivery_ids": delivery_ids, "owner": self.owner})
-
-        with trio.CancelScope(shield=True):
-            await self.db.run(release, name="mail.release")
+            delay = round(outcome.delay, 3)
+            log.warning("mail.retry_scheduled", delay_seconds=delay, error=outcome.error, **fields)

@@ -129,40 +129,29 @@ class MailOutbox:
     ) -> uuid.UUID:
         payload_id = uuid.uuid4()
         delivery_id = uuid.uuid4()
-        await conn.execute(
-            queries.INSERT_PAYLOAD,
-            {"payload_id": payload_id, "content_type": PAYLOAD_CONTENT_TYPE, "body": body},
-        )
         cursor = await conn.execute(
-            queries.INSERT_DELIVERY,
+            queries.ENQUEUE,
             {
+                "payload_id": payload_id,
+                "content_type": PAYLOAD_CONTENT_TYPE,
+                "body": body,
                 "delivery_id": delivery_id,
                 "template_id": template_id,
                 "idempotency_key": idempotency_key,
-                "payload_id": payload_id,
                 "message_id": f"<{delivery_id}.{secrets.token_hex(4)}@{self._domain}>",
+                "addresses": addresses,
             },
         )
-        if await cursor.fetchone() is None:  # already enqueued: keep the first one
-            await conn.execute(queries.DELETE_ORPHAN_PAYLOAD, {"payload_id": payload_id})
-            existing = await conn.execute(
-                queries.FIND_BY_KEY,
-                {"template_id": template_id, "idempotency_key": idempotency_key},
-            )
-            row = await existing.fetchone()
-            assert row is not None
-            return uuid.UUID(str(row[0]))
-        for address in addresses:
-            await conn.execute(
-                queries.INSERT_RECIPIENT,
-                {
-                    "recipient_id": uuid.uuid4(),
-                    "delivery_id": delivery_id,
-                    "address": address,
-                    "kind": "to",
-                },
-            )
-        return delivery_id
+        if await cursor.fetchone() is not None:
+            return delivery_id
+        # Already enqueued under this key: keep the first delivery.
+        await conn.execute(queries.DELETE_ORPHAN_PAYLOAD, {"payload_id": payload_id})
+        existing = await conn.execute(
+            queries.FIND_BY_KEY, {"template_id": template_id, "idempotency_key": idempotency_key}
+        )
+        row = await existing.fetchone()
+        assert row is not None
+        return uuid.UUID(str(row[0]))
 
     # -- waking workers ------------------------------------------------------
 
@@ -264,4 +253,4 @@ def _page(page: int) -> int:
 
 def lease_seconds(smtp_timeout: float) -> float:
     """Longer than one SMTP exchange can take, so a live worker never loses its lease."""
-    return smtp_timeout * 2 + 30
+    return smtp_timeout * 2 + 5

@@ -9,28 +9,32 @@ from typing import Any
 
 from galaxy.store.database import Connection, fetch_all, fetch_one
 
-INSERT_PAYLOAD = """
-INSERT INTO mail_payloads (payload_id, content_type, body)
-VALUES (%(payload_id)s, %(content_type)s, %(body)s)
-"""
-
-# ON CONFLICT DO NOTHING keeps an enqueue idempotent without aborting the
-# caller's transaction; the RETURNING row is then missing and we look it up.
-INSERT_DELIVERY = """
-INSERT INTO mail_deliveries (delivery_id, template_id, idempotency_key, payload_id, message_id)
-VALUES (%(delivery_id)s, %(template_id)s, %(idempotency_key)s, %(payload_id)s, %(message_id)s)
-ON CONFLICT (template_id, idempotency_key) DO NOTHING
-RETURNING delivery_id
+# The whole enqueue in one round trip. On a repeated idempotency key the
+# delivery insert does nothing, so no recipients are written and no id comes
+# back; the caller then removes the unused payload and looks the first one up.
+ENQUEUE = """
+WITH payload AS (
+    INSERT INTO mail_payloads (payload_id, content_type, body)
+    VALUES (%(payload_id)s, %(content_type)s, %(body)s)
+    RETURNING payload_id
+), delivery AS (
+    INSERT INTO mail_deliveries
+        (delivery_id, template_id, idempotency_key, payload_id, message_id)
+    SELECT %(delivery_id)s, %(template_id)s, %(idempotency_key)s, payload_id, %(message_id)s
+    FROM payload
+    ON CONFLICT (template_id, idempotency_key) DO NOTHING
+    RETURNING delivery_id
+), recipients AS (
+    INSERT INTO mail_recipients (recipient_id, delivery_id, address, kind)
+    SELECT gen_random_uuid(), delivery.delivery_id, address, 'to'
+    FROM delivery, unnest(%(addresses)s::text[]) AS address
+)
+SELECT delivery_id FROM delivery
 """
 
 FIND_BY_KEY = """
 SELECT delivery_id FROM mail_deliveries
 WHERE template_id = %(template_id)s AND idempotency_key = %(idempotency_key)s
-"""
-
-INSERT_RECIPIENT = """
-INSERT INTO mail_recipients (recipient_id, delivery_id, address, kind)
-VALUES (%(recipient_id)s, %(delivery_id)s, %(address)s, %(kind)s)
 """
 
 DELETE_ORPHAN_PAYLOAD = "DELETE FROM mail_payloads WHERE payload_id = %(payload_id)s"
@@ -102,11 +106,6 @@ SET status = 'pending', cycle_attempts = 0, next_attempt_at = now(), updated_at 
     locked_by = NULL, lease_until = NULL
 WHERE delivery_id = %(delivery_id)s AND status <> 'sent'
 RETURNING delivery_id
-"""
-
-RELEASE = """
-UPDATE mail_deliveries SET locked_by = NULL, lease_until = NULL
-WHERE delivery_id = ANY(%(delivery_ids)s) AND locked_by = %(owner)s
 """
 
 DELETE_DEAD_LETTER = "DELETE FROM mail_dead_letters WHERE delivery_id = %(delivery_id)s"

@@ -1,0 +1,72 @@
+"""Helpers for tests that drive the real `galaxy` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+GALAXY = [sys.executable, "-m", "galaxy"]
+
+
+def clean_environ(data_dir: Path, **extra: str) -> dict[str, str]:
+    """No BACKEND_* configuration but the data directory and loopback ports."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "GALAXY_"))}
+    environ |= {
+        "BACKEND_DATA_DIR": str(data_dir),
+        "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
+        "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
+    }
+    environ |= extra
+    return environ
+
+
+@dataclass
+class GalaxyProcess:
+    process: subprocess.Popen[str]
+    ready: dict[str, Any]
+    lines: list[dict[str, Any]]
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, list[dict[str, Any]], str]:
+        self.process.send_signal(signum)
+        out, err = self.process.communicate(timeout=60)
+        self.lines += [json.loads(line) for line in out.splitlines() if line.strip()]
+        return self.process.returncode, self.lines, err
+
+
+def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    lines = []
+    for raw in stdout:
+        line = json.loads(raw)  # every stdout line is a JSON log line
+        lines.append(line)
+        if line["msg"] == "galaxy.ready":
+            return line, lines
+    raise AssertionError(f"galaxy exited before it was ready: {lines}")
+
+
+@pytest.fixture
+def start_galaxy() -> Iterator[Any]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(environ: dict[str, str]) -> GalaxyProcess:
+        process = subprocess.Popen(
+            [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout is not None
+        ready, lines = read_until_ready(process.stdout)
+        return GalaxyProcess(process, ready, lines)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
