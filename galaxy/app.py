@@ -30,6 +30,7 @@ from galaxy.actors import (
     Supervisor,
 )
 from galaxy.actors.mail_worker import MailWorker
+from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
@@ -43,6 +44,7 @@ from galaxy.push.service import PushService
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.container import Services
 from galaxy.services.mail import MailOutbox
+from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.bridge import open_asyncio_loop
@@ -196,6 +198,9 @@ class Service:
             mail=MailOutbox(
                 db, from_address=self.config.smtp.from_address, telemetry=self.telemetry
             ),
+            notifier=Notifier(
+                db, admin_email=self.config.notification.admin_email, telemetry=self.telemetry
+            ),
             telemetry=self.telemetry,
         )
         async with trio.open_nursery() as nursery:
@@ -264,6 +269,7 @@ class Service:
             )
             for n in range(self.config.mail.workers)
         ]
+        children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
         return Supervisor(
             Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
         )
@@ -282,6 +288,26 @@ class Service:
                 initial=mail.retry_initial, factor=2.0, maximum=mail.retry_max, jitter=0.2
             ),
             telemetry=self.telemetry,
+        )
+
+    def _notify_router(self) -> NotifyRouter:
+        assert self.services is not None
+        notification = self.config.notification
+        return NotifyRouter(
+            self.services.notifier,
+            self.services.db,
+            self.push,
+            self.services.mail,
+            owner=self.run_id,
+            interval=notification.worker_interval,
+            max_attempts=notification.max_attempts,
+            # Routes retry on the outbox's schedule (BACKEND_MAIL_RETRY_INITIAL/_MAX).
+            backoff=Backoff(
+                initial=self.config.mail.retry_initial,
+                factor=2.0,
+                maximum=self.config.mail.retry_max,
+                jitter=0.2,
+            ),
         )
 
     def _edges(self) -> Supervisor:

@@ -58,6 +58,11 @@ def service_environ(db_dsn: str, data_dir: Path, **overrides: str) -> dict[str, 
         "BACKEND_OTEL_METRICS_EXPORTER": "none",
         "BACKEND_HTTP_SHUTDOWN_TIMEOUT": "2s",
         "BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT": "2s",
+        # Retries within the tests' patience; schedules themselves are unit-tested.
+        "BACKEND_MAIL_RETRY_INITIAL": "10ms",
+        "BACKEND_MAIL_RETRY_MAX": "40ms",
+        "BACKEND_NOTIFICATION_WORKER_INTERVAL": "50ms",
+        "BACKEND_NOTIFICATION_MAX_ATTEMPTS": "2",
     }
     environ.update(overrides)
     return environ

@@ -10,8 +10,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from galaxy.domain.notifications import Intent, Recipient
 from tests.conftest import Running, admin_auth
+from tests.services.conftest import eventually
 from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
+from tests.services.test_notifications import USER, exercise_admin_notifications
 from tests.support.contract import ContractClient, assert_error_body, operations
 
 Exercise = Callable[[ContractClient, Running], Awaitable[None]]
@@ -50,6 +53,26 @@ async def admin_mail(http: ContractClient, running: Running) -> None:
     assert_error_body(await http.get("/api/v1/admin/mail/deliveries"), 401, "unauthorized")
 
 
+async def admin_notifications(http: ContractClient, running: Running) -> None:
+    assert running.service.services is not None
+    notifier = running.service.services.notifier
+    intent = Intent("game.turn.ready", "turn:g:1", {"game_id": "g", "turn": 1}, (Recipient(USER),))
+    good = await notifier.submit(intent)
+    await notifier.submit(Intent("bogus", "k", {}))
+    huge = {"game_id": "g", "turn": 2**70}  # fits the catalog, not the push schema
+    dead = await notifier.submit(Intent("game.turn.ready", "turn:huge", huge, (Recipient(USER),)))
+    assert good is not None and dead is not None
+
+    async def dead_lettered() -> bool:
+        return (await notifier.dead_letters(1)).total == 1
+
+    await eventually(dead_lettered)
+    http.client.auth = admin_auth()
+    await exercise_admin_notifications(http, good)
+    http.client.auth = None
+    assert_error_body(await http.get("/api/v1/admin/notifications"), 401, "unauthorized")
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -59,6 +82,10 @@ EXERCISES: dict[str, Exercise] = {
     "adminListMailAttempts": admin_mail,
     "adminResendMailDelivery": admin_mail,
     "adminListMailDeadLetters": admin_mail,
+    "adminListNotifications": admin_notifications,
+    "adminGetNotification": admin_notifications,
+    "adminListNotificationDeadLetters": admin_notifications,
+    "adminListMalformedIntents": admin_notifications,
 }
 
 

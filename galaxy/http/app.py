@@ -11,7 +11,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from galaxy.domain.errors import GalaxyError
-from galaxy.http import admin, admin_mail, internal, public, user
+from galaxy.http import admin, admin_mail, admin_notifications, internal, public, user
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
 from galaxy.http.guards import AdminUnauthorized, guard_surfaces
@@ -41,7 +41,7 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["galaxy"] = services
 
-    surfaces = (public, user, internal, admin, admin_mail)
+    surfaces = (public, user, internal, admin, admin_mail, admin_notifications)
     for blueprint in (surface.blueprint for surface in surfaces):
         app.register_blueprint(blueprint)
     for blueprint in extra_blueprints:

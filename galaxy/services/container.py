@@ -8,6 +8,7 @@ from galaxy.actors import ActorSystem
 from galaxy.config import Config
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.mail import MailOutbox
+from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
 from galaxy.store.database import Database
@@ -23,4 +24,5 @@ class Services:
     admin_auth: AdminAuthenticator
     push: PushHub
     mail: MailOutbox
+    notifier: Notifier
     telemetry: Telemetry

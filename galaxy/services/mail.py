@@ -184,7 +184,7 @@ class MailOutbox:
     # -- operators -------------------------------------------------------------
 
     async def deliveries(self, page: int) -> Page:
-        offset = (_page(page) - 1) * PAGE_SIZE
+        offset = page_offset(page)
 
         async def read(conn: Connection) -> tuple[list[queries.DeliveryRow], int]:
             return await queries.list_deliveries(conn, PAGE_SIZE, offset)
@@ -213,7 +213,7 @@ class MailOutbox:
         return rows
 
     async def dead_letters(self, page: int) -> Page:
-        offset = (_page(page) - 1) * PAGE_SIZE
+        offset = page_offset(page)
 
         async def read(conn: Connection) -> tuple[list[queries.DeadLetterRow], int]:
             return await queries.list_dead_letters(conn, PAGE_SIZE, offset)
@@ -245,10 +245,11 @@ class MailOutbox:
         return row
 
 
-def _page(page: int) -> int:
+def page_offset(page: int) -> int:
+    """The row offset of a 1-based page; InvalidInput outside 1..1,000,000."""
     if page < 1 or page > 1_000_000:
         raise InvalidInput("page must be between 1 and 1000000", code="invalid_page")
-    return page
+    return (page - 1) * PAGE_SIZE
 
 
 def lease_seconds(smtp_timeout: float) -> float:

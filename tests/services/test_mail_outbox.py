@@ -3,63 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-import trio
 
 from galaxy.actors.mail_worker import Wake
-from galaxy.config import load_config
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
-from galaxy.services.mail import MailOutbox
 from galaxy.store.database import Connection
-from tests.conftest import Running, admin_auth, service_environ, start_service
+from tests.conftest import Running, admin_auth
+from tests.services.conftest import eventually, outbox
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.smtp import SmtpSink
 
 ADDRESS = "player@example.org"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def mail_service(
-    db_dsn: str, tmp_path: Path, nursery: trio.Nursery, sink: SmtpSink
-) -> AsyncIterator[Running]:
-    environ = service_environ(
-        db_dsn,
-        tmp_path,
-        BACKEND_SMTP_HOST="127.0.0.1",
-        BACKEND_SMTP_PORT=str(sink.port),
-        BACKEND_SMTP_TLS_MODE="none",
-        BACKEND_SMTP_FROM="galaxy@test.example",
-        BACKEND_MAIL_MAX_ATTEMPTS="3",
-        BACKEND_MAIL_RETRY_INITIAL="10ms",
-        BACKEND_MAIL_RETRY_MAX="40ms",
-        BACKEND_MAIL_WORKER_INTERVAL="50ms",
-    )
-    live = await start_service(nursery, load_config(environ))
-    yield live
-    live.service.stop()
-
-
-def outbox(running: Running) -> MailOutbox:
-    assert running.service.services is not None
-    return running.service.services.mail
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:  # noqa: ASYNC109
-    """Poll the database until `check` holds: a delivery's state has no event to wait on."""
-    with trio.fail_after(timeout):
-        while not await check():  # noqa: ASYNC110
-            await trio.sleep(0.02)
 
 
 async def status_is(running: Running, delivery_id: uuid.UUID, status: str) -> None:

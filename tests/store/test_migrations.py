@@ -20,6 +20,10 @@ EXPECTED_TABLES = {
     "mail_recipients",
     "mail_attempts",
     "mail_dead_letters",
+    "notifications",
+    "notification_routes",
+    "notification_dead_letters",
+    "notification_malformed_intents",
 }
 
 

@@ -100,7 +100,10 @@ class ContractClient:
 @cache
 def _patterns() -> list[tuple[re.Pattern[str], str, str]]:
     compiled = []
-    for operation_id, (method, template) in operations().items():
+    # Literal paths first, as the router does: /notifications/dead-letters is
+    # not /notifications/{notification_id}.
+    ordered = sorted(operations().items(), key=lambda item: item[1][1].count("{"))
+    for operation_id, (method, template) in ordered:
         regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         compiled.append((re.compile(f"^{regex}$"), method, operation_id))
     return compiled
