@@ -253,7 +253,13 @@ class Service:
         smtp = self.config.smtp
         if smtp.host is not None:
             return SmtpTarget(
-                smtp.host, smtp.port, smtp.tls_mode, smtp.username, smtp.password, smtp.timeout
+                smtp.host,
+                smtp.port,
+                smtp.tls_mode,
+                smtp.username,
+                smtp.password,
+                smtp.timeout,
+                str(smtp.ca_file) if smtp.ca_file else None,
             )
         if self._sink_port is None:
             raise RuntimeError("the embedded SMTP sink is not listening")

@@ -106,6 +106,7 @@ class SMTPConfig:
     tls_mode: TLSMode
     sink_port: int = 0  # the embedded sink's port: BACKEND_SMTP_PORT when set, else any free one
     timeout: float = 30.0
+    ca_file: Path | None = None  # a private relay's CA bundle; None: the system's
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
         )
 
     smtp_port = r.integer("BACKEND_SMTP_PORT", 587, minimum=1)
+    smtp_ca = r.text("BACKEND_SMTP_CA_FILE")
+    if smtp_ca and not Path(smtp_ca).is_file():
+        r.problems.append(f"BACKEND_SMTP_CA_FILE: {smtp_ca} is not a readable file")
     min_conns = r.integer("BACKEND_POSTGRES_MIN_CONNS", 2, minimum=0)
     max_conns = r.integer("BACKEND_POSTGRES_MAX_CONNS", 25, minimum=1)
     if min_conns > max_conns:
@@ -485,6 +489,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             tls_mode=r.choice("BACKEND_SMTP_TLS_MODE", "starttls", ("none", "starttls", "tls")),  # type: ignore[arg-type]
             sink_port=smtp_port if r.raw("BACKEND_SMTP_PORT") else 0,
             timeout=r.duration("BACKEND_SMTP_TIMEOUT", "30s"),
+            ca_file=Path(smtp_ca) if smtp_ca else None,
         ),
         mail=MailConfig(
             worker_interval=r.duration("BACKEND_MAIL_WORKER_INTERVAL", "2s"),

@@ -18,6 +18,7 @@ class SmtpTarget:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    ca_file: str | None = None
 
 
 class SmtpError(Exception):
@@ -36,6 +37,7 @@ async def send(target: SmtpTarget, message: EmailMessage) -> None:
             use_tls=target.tls_mode == "tls",
             start_tls=target.tls_mode == "starttls",
             timeout=target.timeout,
+            cert_bundle=target.ca_file,
         )
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         raise SmtpError(f"{type(error).__name__}: {error}") from error
@@ -56,6 +58,7 @@ async def send_batch(target: SmtpTarget, messages: list[EmailMessage]) -> list[s
         use_tls=target.tls_mode == "tls",
         start_tls=target.tls_mode == "starttls",
         timeout=target.timeout,
+        cert_bundle=target.ca_file,
     )
     try:
         await client.connect()

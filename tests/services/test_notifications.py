@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from galaxy.actors.mail_worker import Wake
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.push.client import decode_payload
 from galaxy.services.notifications import Notifier
@@ -212,3 +213,36 @@ async def exercise_admin_notifications(http: ContractClient, notification_id: uu
     assert_error_body(await http.get(f"/api/v1/admin/notifications/{uuid.uuid4()}"), 404)
     assert_error_body(await http.get("/api/v1/admin/notifications/nope"), 400, "invalid_id")
     assert_error_body(await http.get("/api/v1/admin/notifications?page=-1"), 400, "invalid_page")
+
+
+@pytest.mark.parametrize(
+    "mail_service", [{"BACKEND_OTEL_METRICS_EXPORTER": "prometheus"}], indirect=True
+)
+async def test_mail_and_notification_metrics(mail_service: Running, sink: SmtpSink) -> None:
+    intent = Intent(
+        "lobby.application.approved", "approve:m", {"game_id": "g"}, (Recipient(USER, EMAIL),)
+    )
+    notification_id = await notifier(mail_service).submit(intent)
+    assert notification_id is not None
+    await notifier(mail_service).submit(Intent("bogus", "k", {}))
+    await routes_settle(mail_service, notification_id)
+    await sink.wait_for(1)
+    await mail_service.service.system.lookup("mail.worker.0").ask(Wake())  # refresh the depth
+    assert mail_service.endpoints.metrics is not None
+    async with httpx.AsyncClient() as client:
+        scraped = (await client.get(mail_service.endpoints.metrics)).text
+    accepted = {"kind": "lobby.application.approved", "outcome": "accepted"}
+    assert sample(scraped, "notification_intents_total", **accepted) == 1
+    assert sample(scraped, "notification_intents_total", kind="unknown", outcome="malformed") == 1
+    assert sample(scraped, "notification_routes_total", channel="email") == 1
+    assert sample(scraped, "notification_routes_total", channel="push") == 1
+    assert sample(scraped, "mail_attempts_total", outcome="sent") == 1
+    assert sample(scraped, "mail_outbox_depth", state="sent") == 1
+
+
+def sample(scraped: str, name: str, **labels: str) -> float:
+    """The value of the series `name` carrying `labels` (0 when there is none)."""
+    for line in scraped.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
+import ssl
 import threading
 from email.message import Message
 from typing import Any
 
 import trio
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class _Handler:
@@ -40,14 +42,41 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """`tls`: "none", "starttls" (required) or "tls" (implicit), with `context` as the server's.
+
+    With `credentials`, clients must log in (over TLS) with that user and password.
+    """
+
+    def __init__(
+        self,
+        tls: str = "none",
+        context: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.handler = _Handler()
+        self.tls = tls
+        self.credentials = credentials
+        options: dict[str, Any] = {}
+        if tls == "starttls":
+            options |= {"tls_context": context, "require_starttls": True}
+        elif tls == "tls":
+            # aiosmtpd does not see implicit TLS as TLS when deciding whether AUTH may run.
+            options |= {"ssl_context": context, "auth_require_tls": False}
+        if credentials is not None:
+            expected = (credentials[0].encode(), credentials[1].encode())
+
+            def authenticator(*args: Any) -> AuthResult:
+                data = args[-1]
+                return AuthResult(success=(data.login, data.password) == expected)
+
+            options |= {"authenticator": authenticator, "auth_required": True}
         # A stock loop: importing galaxy installs trio-asyncio's loop policy.
         self._controller = Controller(
             self.handler,
             hostname="127.0.0.1",
             port=_free_port(),
             loop=asyncio.SelectorEventLoop(),
+            **options,
         )
 
     def start(self) -> SmtpSink:
