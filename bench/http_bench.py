@@ -3,42 +3,23 @@
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
+from bench.process import announced_server
 from bench.report import Report, Row
 
 DURATION = "5s"
 CONNECTIONS = "16"
 
 
-@contextmanager
-def server(kind: str) -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.servers", kind], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            announced = json.loads(line)
-            if "url" in announced:  # log lines may come first
-                yield announced
-                return
-        raise RuntimeError(f"bench server {kind} exited before listening")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def server(kind: str) -> AbstractContextManager[dict[str, Any]]:
+    return announced_server("bench.servers", kind, key="url")
 
 
 def wrk(url: str, headers: dict[str, str] | None = None) -> float:

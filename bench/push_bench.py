@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bench.process import announced_server
 from bench.report import Report, Row
 from galaxy.push.client import run_client, subscribe
 
@@ -19,23 +18,8 @@ LATENCY_SECONDS = 5.0
 
 @contextmanager
 def server(*args: str) -> Iterator[int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.push_servers", *args], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            announced = json.loads(line)
-            if "port" in announced:
-                yield int(announced["port"])
-                return
-        raise RuntimeError(f"push bench server {args} exited before listening")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with announced_server("bench.push_servers", *args, key="port") as announced:
+        yield int(announced["port"])
 
 
 def receive_rate(port: int, count: int) -> float:

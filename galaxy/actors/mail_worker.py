@@ -23,8 +23,7 @@ from typing import Any, ClassVar
 import structlog
 import trio
 
-from galaxy.actors.actor import Actor, Context
-from galaxy.actors.mailbox import Overflow
+from galaxy.actors.worker import WakeableWorker
 from galaxy.clients import smtp
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.domain.backoff import Backoff
@@ -49,16 +48,8 @@ class _Outcome:
     delay: float = 0.0
 
 
-@dataclass(frozen=True)
-class Wake:
-    """New deliveries were committed: scan now."""
-
-
-class MailWorker(Actor[Wake]):
+class MailWorker(WakeableWorker):
     kind: ClassVar[str] = "mail.worker"
-    # Wakes coalesce: one pending wake is as good as a hundred.
-    mailbox_capacity = 1
-    overflow = Overflow.DROP_OLDEST
 
     def __init__(
         self,
@@ -72,16 +63,15 @@ class MailWorker(Actor[Wake]):
         backoff: Backoff,
         telemetry: Telemetry | None = None,
     ) -> None:
+        super().__init__(outbox.on_enqueue, interval)
         self.outbox = outbox
         self.db = db
         self.target = target
         self.owner = owner
-        self.tick_interval = interval
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.sent = 0
         self.failed = 0
-        self._unsubscribe: Callable[[], None] | None = None
         self._attempts = (
             telemetry.counter("mail_attempts_total", "Mail attempts by outcome")
             if telemetry
@@ -93,25 +83,10 @@ class MailWorker(Actor[Wake]):
             else None
         )
 
-    def on_dropped(self, message: Wake) -> None:
-        """A coalesced wake: nothing is lost."""
+    def details(self) -> dict[str, Any]:
+        return {"owner": self.owner, "sent": self.sent, "failed": self.failed}
 
-    async def on_start(self, ctx: Context) -> None:
-        def wake() -> None:
-            ctx.ref.tell_nowait(Wake())
-
-        self._unsubscribe = self.outbox.on_enqueue(wake)
-        ctx.cell.details = lambda: {"owner": self.owner, "sent": self.sent, "failed": self.failed}
-        wake()  # drain what is pending or retrying right away
-
-    async def on_stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-
-    async def handle(self, message: Wake) -> None:
-        await self.scan()
-
-    async def on_tick(self) -> None:
+    async def work(self) -> None:
         await self.scan()
 
     async def scan(self) -> int:

@@ -11,14 +11,11 @@ dead-lettered after `BACKEND_NOTIFICATION_MAX_ATTEMPTS`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import structlog
 
-from galaxy.actors.actor import Actor, Context
-from galaxy.actors.mailbox import Overflow
+from galaxy.actors.worker import WakeableWorker
 from galaxy.domain.backoff import Backoff
 from galaxy.domain.errors import GalaxyError
 from galaxy.services.mail import MailOutbox
@@ -33,15 +30,8 @@ BATCH = 50
 LEASE_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Wake:
-    """New routes were committed: route now."""
-
-
-class NotifyRouter(Actor[Wake]):
+class NotifyRouter(WakeableWorker):
     kind: ClassVar[str] = "notify.router"
-    mailbox_capacity = 1
-    overflow = Overflow.DROP_OLDEST  # wakes coalesce
 
     def __init__(
         self,
@@ -55,36 +45,20 @@ class NotifyRouter(Actor[Wake]):
         max_attempts: int,
         backoff: Backoff,
     ) -> None:
+        super().__init__(notifier.on_submit, interval)
         self.notifier = notifier
         self.db = db
         self.hub = hub
         self.outbox = outbox
         self.owner = owner
-        self.tick_interval = interval
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.delivered = 0
-        self._unsubscribe: Callable[[], None] | None = None
 
-    def on_dropped(self, message: Wake) -> None:
-        """A coalesced wake: nothing is lost."""
+    def details(self) -> dict[str, Any]:
+        return {"owner": self.owner, "delivered": self.delivered}
 
-    async def on_start(self, ctx: Context) -> None:
-        def wake() -> None:
-            ctx.ref.tell_nowait(Wake())
-
-        self._unsubscribe = self.notifier.on_submit(wake)
-        ctx.cell.details = lambda: {"owner": self.owner, "delivered": self.delivered}
-        wake()
-
-    async def on_stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-
-    async def handle(self, message: Wake) -> None:
-        await self.route_due()
-
-    async def on_tick(self) -> None:
+    async def work(self) -> None:
         await self.route_due()
 
     async def route_due(self) -> None:

@@ -21,28 +21,6 @@ class SmtpTarget:
     ca_file: str | None = None
 
 
-class SmtpError(Exception):
-    """The relay refused the message or could not be reached; worth retrying."""
-
-
-async def send(target: SmtpTarget, message: EmailMessage) -> None:
-    """Send on the asyncio side; one call is one connection (the outbox is not chatty)."""
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=target.host,
-            port=target.port,
-            username=target.username,
-            password=target.password,
-            use_tls=target.tls_mode == "tls",
-            start_tls=target.tls_mode == "starttls",
-            timeout=target.timeout,
-            cert_bundle=target.ca_file,
-        )
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-        raise SmtpError(f"{type(error).__name__}: {error}") from error
-
-
 async def send_batch(target: SmtpTarget, messages: list[EmailMessage]) -> list[str | None]:
     """Send several messages over one SMTP session; per message, None or the error.
 

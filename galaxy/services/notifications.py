@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -33,7 +34,7 @@ class Notifier:
     ) -> None:
         self._db = db
         self.admin_email = admin_email
-        self._listeners: list[Any] = []
+        self._listeners: list[Callable[[], None]] = []
         self._intents = (
             telemetry.counter(
                 "notification_intents_total", "Notification intents by kind and outcome"
@@ -47,7 +48,8 @@ class Notifier:
             else None
         )
 
-    def on_submit(self, listener: Any) -> Any:
+    def on_submit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` after each committed submit; returns the unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 

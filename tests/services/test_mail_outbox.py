@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from galaxy.actors.mail_worker import Wake
+from galaxy.actors.worker import Wake
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.store.database import Connection
 from tests.conftest import Running, admin_auth

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from galaxy.actors.mail_worker import Wake
+from galaxy.actors.worker import Wake
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.push.client import decode_payload
 from galaxy.services.notifications import Notifier
