@@ -33,19 +33,25 @@ async def test_passwords_are_stored_as_bcrypt_cost_12(database: Database) -> Non
     assert b"secret" not in row.password_hash
 
 
-async def test_a_verified_password_is_not_rehashed_within_the_cache_window(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    auth = AdminAuthenticator(database)
-    await auth.ensure_bootstrap("root", "secret")
-    checks: list[bytes] = []
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every bcrypt check made, by password (a spy on the real bcrypt)."""
+    made: list[bytes] = []
     real_checkpw = bcrypt.checkpw
 
     def counting_checkpw(password: bytes, hashed: bytes) -> bool:
-        checks.append(password)
+        made.append(password)
         return real_checkpw(password, hashed)
 
     monkeypatch.setattr(admin_auth.bcrypt, "checkpw", counting_checkpw)
+    return made
+
+
+async def test_a_verified_password_is_not_rehashed_within_the_cache_window(
+    database: Database, checks: list[bytes]
+) -> None:
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
     for _ in range(5):
         assert await auth.verify("root", "secret") is not None
     assert len(checks) == 1
@@ -68,18 +74,10 @@ async def test_disabled_and_unknown_accounts_are_refused(database: Database) -> 
 
 
 async def test_concurrent_checks_of_the_same_credentials_share_one_bcrypt(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, checks: list[bytes]
 ) -> None:
     auth = AdminAuthenticator(database)
     await auth.ensure_bootstrap("root", "secret")
-    checks: list[bytes] = []
-    real_checkpw = bcrypt.checkpw
-
-    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
-        checks.append(password)
-        return real_checkpw(password, hashed)
-
-    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", counting_checkpw)
     results: list[object] = []
 
     async def verify() -> None:
