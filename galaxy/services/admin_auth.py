@@ -64,10 +64,6 @@ class AdminAuthenticator:
             log.info("admin.bootstrap_inserted", username=username)
         return inserted
 
-    @property
-    def account_count(self) -> int:
-        return len(self._accounts)
-
     async def verify(self, username: str, password: str) -> AdminPrincipal | None:
         account = self._accounts.get(username)
         if account is None or account.disabled_at is not None:

@@ -36,9 +36,4 @@ def current_asyncio_loop() -> Any:
     return trio_asyncio.current_loop.get()
 
 
-def spawn_trio(fn: Callable[..., Awaitable[object]], *args: object) -> None:
-    """From asyncio code, start a trio task without waiting for it (fire and forget)."""
-    trio_asyncio.current_loop.get().run_trio_task(fn, *args)
-
-
 open_asyncio_loop = trio_asyncio.open_loop

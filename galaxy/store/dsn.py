@@ -69,10 +69,3 @@ def _search_path_from_options(options: str) -> str | None:
         if token.startswith("-csearch_path="):
             return token.removeprefix("-csearch_path=")
     return None
-
-
-def with_database(dsn: str, database: str) -> str:
-    """The same server and options, another database (tests clone per database)."""
-    params = conninfo_to_dict(normalize_dsn(dsn))
-    params["dbname"] = database
-    return make_conninfo("", **params)
