@@ -121,9 +121,16 @@ class Ref(Generic[M]):
 class Context:
     """What a running actor may use: its ref, the system, a nursery for helpers."""
 
-    def __init__(self, cell: Cell, nursery: trio.Nursery) -> None:
+    def __init__(self, cell: Cell, nursery: trio.Nursery | None) -> None:
         self.cell = cell
-        self.nursery = nursery
+        self._nursery = nursery
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """Helper tasks that end with the actor; set `helpers = True` on the actor class."""
+        if self._nursery is None:
+            raise RuntimeError(f"{type(self.cell.runnable).__name__} has helpers = False")
+        return self._nursery
 
     @property
     def system(self) -> ActorSystem:
@@ -166,6 +173,9 @@ class Actor(Generic[M]):
     mailbox_capacity: int = 256
     overflow: Overflow = Overflow.WAIT
     tick_interval: float | None = None
+    # Actors that run helper tasks (ctx.nursery) say so: a nursery per idle
+    # actor is memory the thousands of game actors should not pay for.
+    helpers: ClassVar[bool] = False
 
     _stop_requested: bool = False
     _receive_scope: trio.CancelScope | None = None
@@ -193,30 +203,35 @@ class Actor(Generic[M]):
             self._receive_scope.cancel()
 
     async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
+        if not self.helpers:
+            await self._mailbox_loop(cell, Context(cell, None), started)
+            return
+        async with trio.open_nursery() as nursery:
+            await self._mailbox_loop(cell, Context(cell, nursery), started)
+            nursery.cancel_scope.cancel()  # helpers end with the actor
+
+    async def _mailbox_loop(self, cell: Cell, ctx: Context, started: Callable[[], None]) -> None:
         mailbox = cell.mailbox
         assert mailbox is not None
-        async with trio.open_nursery() as nursery:
-            ctx = Context(cell, nursery)
-            await self.on_start(ctx)
-            started()
-            next_tick = self._next_tick()
-            while not self._stop_requested:
-                envelope: Envelope | None = None
-                with trio.CancelScope(deadline=next_tick) as scope:
-                    self._receive_scope = scope
-                    if self._stop_requested:  # asked to stop while we were busy
-                        scope.cancel()
-                    envelope = await mailbox.get()
-                self._receive_scope = None
-                if envelope is not None:
-                    await self._deliver(cell, envelope)
-                elif not self._stop_requested and trio.current_time() >= next_tick:
-                    cell.set_activity("tick")
-                    await self.on_tick()
-                    cell.set_activity(None)
-                    next_tick = self._next_tick()
-            await self.on_stop()
-            nursery.cancel_scope.cancel()  # helpers end with the actor
+        await self.on_start(ctx)
+        started()
+        next_tick = self._next_tick()
+        while not self._stop_requested:
+            envelope: Envelope | None = None
+            with trio.CancelScope(deadline=next_tick) as scope:
+                self._receive_scope = scope
+                if self._stop_requested:  # asked to stop while we were busy
+                    scope.cancel()
+                envelope = await mailbox.get()
+            self._receive_scope = None
+            if envelope is not None:
+                await self._deliver(cell, envelope)
+            elif not self._stop_requested and trio.current_time() >= next_tick:
+                cell.set_activity("tick")
+                await self.on_tick()
+                cell.set_activity(None)
+                next_tick = self._next_tick()
+        await self.on_stop()
 
     def _next_tick(self) -> float:
         if self.tick_interval is None:
@@ -276,7 +291,8 @@ class Cell:
         self.mailbox = mailbox
         self.status = Status.STARTING
         self.handled = 0
-        self.restarts: deque[RestartRecord] = deque(maxlen=20)
+        # The last restarts, made on the first one: most actors never restart.
+        self.restarts: deque[RestartRecord] | tuple[()] = ()
         self.restart_count = 0
         self.last_error: str | None = None
         self.started_at: float | None = None
@@ -305,6 +321,8 @@ class Cell:
 
     def record_restart(self, reason: str) -> None:
         self.restart_count += 1
+        if not isinstance(self.restarts, deque):
+            self.restarts = deque(maxlen=20)
         self.restarts.append(RestartRecord(time.time(), reason))
 
     async def run(self, runnable: Runnable, started: Callable[[], None]) -> None:

@@ -26,6 +26,7 @@ class AsgiEdge(Actor[None]):
     """
 
     kind: ClassVar[str] = "http"
+    helpers = True  # hypercorn runs as a helper task
 
     def __init__(
         self,
