@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from galaxy.actors.push_hub import PushHubActor
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
-from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
+from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.embedded.smtp_sink import SmtpSink
 from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, bound_port
@@ -94,6 +96,24 @@ def embedded_admin_password(data_dir: Path) -> str:
     return password
 
 
+@asynccontextmanager
+async def database_dsn(config: Config) -> AsyncIterator[str]:
+    """The configured DSN, or an embedded PostgreSQL's for as long as the block runs.
+
+    The embedded server stops when the block ends, after everything using it.
+    """
+    if config.postgres.dsn is not None:
+        yield config.postgres.dsn
+        return
+    embedded = await trio.to_thread.run_sync(start_embedded_postgres, config.data_dir / "postgres")
+    try:
+        await trio.to_thread.run_sync(embedded.ensure_database)
+        yield embedded.dsn()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(embedded.stop)
+
+
 class Service:
     """One running instance of the backend.
 
@@ -113,7 +133,6 @@ class Service:
             telemetry=self.telemetry,
         )
         self.services: Services | None = None
-        self._embedded_pg: EmbeddedPostgres | None = None
         # Leases taken by this process run carry this id (ARCHITECTURE.md §5).
         self.run_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._sink_port: int | None = None
@@ -132,10 +151,9 @@ class Service:
             log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
             self.endpoints.fallbacks.append(fallback.variable)
         try:
-            dsn = await self._database_dsn()
-            self.endpoints.database = redact_dsn(dsn)
-            config.runtime.game_state_root.mkdir(parents=True, exist_ok=True)
-            async with open_asyncio_loop():
+            async with database_dsn(config) as dsn, open_asyncio_loop():
+                self.endpoints.database = redact_dsn(dsn)
+                config.runtime.game_state_root.mkdir(parents=True, exist_ok=True)
                 report = await migrate(dsn)
                 log.info(
                     "db.migrated", applied_now=list(report.applied_now), total=len(report.applied)
@@ -155,21 +173,9 @@ class Service:
                     with trio.CancelScope(shield=True):
                         await db.close()
         finally:
-            with trio.CancelScope(shield=True):
-                if self._embedded_pg is not None:
-                    await trio.to_thread.run_sync(self._embedded_pg.stop)
-                self.telemetry.shutdown()
+            self.telemetry.shutdown()
             log.info("galaxy.stopped")
             self.stopped.set()
-
-    async def _database_dsn(self) -> str:
-        if self.config.postgres.dsn is not None:
-            return self.config.postgres.dsn
-        data_dir = self.config.data_dir / "postgres"
-        embedded = await trio.to_thread.run_sync(start_embedded_postgres, data_dir)
-        self._embedded_pg = embedded
-        await trio.to_thread.run_sync(embedded.ensure_database)
-        return embedded.dsn()
 
     async def _admin(self, db: Database) -> AdminAuthenticator:
         admin = AdminAuthenticator(db)
@@ -370,10 +376,7 @@ class Service:
         return [push, Health()]
 
     def _describe_endpoints(self) -> None:
-        def details(name: str) -> dict[str, Any]:
-            ref = self.system.find(name)
-            return ref._cell.details() if ref is not None and ref._cell.details else {}
-
+        details = self.system.details
         http = details("http").get("binds", [])
         if http:
             self.endpoints.http = (

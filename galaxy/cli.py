@@ -170,21 +170,16 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     async def go() -> int:
-        from galaxy.app import Service
+        from galaxy.app import database_dsn
         from galaxy.store.bridge import open_asyncio_loop
         from galaxy.store.migrate import MigrationError, migrate
 
-        service = Service(config)
         try:
-            dsn = await service._database_dsn()
-            async with open_asyncio_loop():
+            async with database_dsn(config) as dsn, open_asyncio_loop():
                 report = await migrate(dsn, apply=not args.dry_run)
         except MigrationError as error:
             print(f"galaxy: {error.message}", file=sys.stderr)
             return EXIT_FAILURE
-        finally:
-            if service._embedded_pg is not None:
-                await trio.to_thread.run_sync(service._embedded_pg.stop)
         for label in report.applied:
             marker = " (applied now)" if label in report.applied_now else ""
             print(f"applied  {label}{marker}")

@@ -50,6 +50,11 @@ class ActorSystem:
         cell = self._by_name.get(name)
         return cell.ref if cell is not None else None
 
+    def details(self, name: str) -> dict[str, Any]:
+        """The inspection details a running actor publishes (listen addresses…), or {}."""
+        cell = self._by_name.get(name)
+        return cell.details() if cell is not None and cell.details is not None else {}
+
     async def spawn(self, supervisor: str, spec: ChildSpec) -> Ref[Any]:
         """Start `spec` under the named supervisor; idempotent by child name."""
         cell = self._by_name.get(supervisor)

@@ -10,7 +10,7 @@ from typing import Any
 from quart import request
 
 from galaxy.domain.errors import InvalidInput
-from galaxy.services.mail import Page
+from galaxy.services.paging import Page
 
 
 def jsonable(value: Any) -> Any:

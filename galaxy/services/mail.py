@@ -11,7 +11,6 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -21,6 +20,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.mail_templates import TEMPLATES, RenderedMail, fields_of, render
+from galaxy.services.paging import Page, read_page
 from galaxy.store import mail as queries
 from galaxy.store.database import Connection, Database
 from galaxy.telemetry import Telemetry
@@ -29,19 +29,6 @@ log = structlog.get_logger("galaxy.mail")
 
 PAYLOAD_CONTENT_TYPE = "application/vnd.galaxy.template-data+json"
 LOGIN_CODE_TEMPLATE = "auth.login_code"
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    page: int
-    page_size: int
-    total: int
-
-    @property
-    def has_more(self) -> bool:
-        return self.page * self.page_size < self.total
 
 
 class MailOutbox:
@@ -184,13 +171,14 @@ class MailOutbox:
     # -- operators -------------------------------------------------------------
 
     async def deliveries(self, page: int) -> Page:
-        offset = page_offset(page)
-
-        async def read(conn: Connection) -> tuple[list[queries.DeliveryRow], int]:
-            return await queries.list_deliveries(conn, PAGE_SIZE, offset)
-
-        rows, total = await self._db.run(read, name="mail.list")
-        return Page(rows, page, PAGE_SIZE, total)
+        return await read_page(
+            self._db,
+            queries.DeliveryRow,
+            queries.LIST_DELIVERIES,
+            queries.COUNT_DELIVERIES,
+            page,
+            name="mail.list",
+        )
 
     async def delivery(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
         async def read(conn: Connection) -> queries.DeliveryRow | None:
@@ -213,13 +201,14 @@ class MailOutbox:
         return rows
 
     async def dead_letters(self, page: int) -> Page:
-        offset = page_offset(page)
-
-        async def read(conn: Connection) -> tuple[list[queries.DeadLetterRow], int]:
-            return await queries.list_dead_letters(conn, PAGE_SIZE, offset)
-
-        rows, total = await self._db.run(read, name="mail.dead_letters")
-        return Page(rows, page, PAGE_SIZE, total)
+        return await read_page(
+            self._db,
+            queries.DeadLetterRow,
+            queries.LIST_DEAD_LETTERS,
+            queries.COUNT_DEAD_LETTERS,
+            page,
+            name="mail.dead_letters",
+        )
 
     async def resend(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
         """Re-arm a pending, retrying or dead-lettered delivery; 409 for a sent one."""
@@ -243,13 +232,6 @@ class MailOutbox:
         log.info("mail.resend", delivery_id=str(delivery_id))
         self.notify()
         return row
-
-
-def page_offset(page: int) -> int:
-    """The row offset of a 1-based page; InvalidInput outside 1..1,000,000."""
-    if page < 1 or page > 1_000_000:
-        raise InvalidInput("page must be between 1 and 1000000", code="invalid_page")
-    return (page - 1) * PAGE_SIZE
 
 
 def lease_seconds(smtp_timeout: float) -> float:

@@ -20,9 +20,9 @@ from psycopg.types.json import Jsonb
 from galaxy.domain.errors import NotFound
 from galaxy.domain.notifications import CATALOG, Channel, Intent, problems
 from galaxy.logging import email_hash
-from galaxy.services.mail import PAGE_SIZE, Page, page_offset
+from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
 from galaxy.store import notifications as queries
-from galaxy.store.database import Connection, Database
+from galaxy.store.database import Connection, Database, fetch_page
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.notify")
@@ -170,11 +170,11 @@ class Notifier:
         offset = page_offset(page)
 
         async def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
-            rows, total = await queries.list_page(
+            rows, total = await fetch_page(
                 conn,
                 queries.NotificationRow,
                 queries.LIST_NOTIFICATIONS,
-                "notifications",
+                queries.COUNT_NOTIFICATIONS,
                 PAGE_SIZE,
                 offset,
             )
@@ -197,21 +197,24 @@ class Notifier:
         return found
 
     async def dead_letters(self, page: int) -> Page:
-        return await self._page(
-            page, queries.DeadLetterRow, queries.LIST_DEAD_LETTERS, "dead_letters"
+        return await read_page(
+            self._db,
+            queries.DeadLetterRow,
+            queries.LIST_DEAD_LETTERS,
+            queries.COUNT_DEAD_LETTERS,
+            page,
+            name="notify.dead_letters",
         )
 
     async def malformed(self, page: int) -> Page:
-        return await self._page(page, queries.MalformedRow, queries.LIST_MALFORMED, "malformed")
-
-    async def _page(self, page: int, row: type[Any], query: str, count: str) -> Page:
-        offset = page_offset(page)
-
-        async def read(conn: Connection) -> tuple[list[Any], int]:
-            return await queries.list_page(conn, row, query, count, PAGE_SIZE, offset)
-
-        items, total = await self._db.run(read, name=f"notify.{count}")
-        return Page(items, page, PAGE_SIZE, total)
+        return await read_page(
+            self._db,
+            queries.MalformedRow,
+            queries.LIST_MALFORMED,
+            queries.COUNT_MALFORMED,
+            page,
+            name="notify.malformed",
+        )
 
 
 def _route(

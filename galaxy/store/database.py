@@ -144,6 +144,16 @@ async def fetch_all(conn: Connection, row: type[T], query: str, params: Any = No
         return await cursor.fetchall()
 
 
+async def fetch_page(
+    conn: Connection, row: type[T], query: str, count_query: str, limit: int, offset: int
+) -> tuple[list[T], int]:
+    """One page of `query` (which takes %(limit)s and %(offset)s) and the total count."""
+    rows = await fetch_all(conn, row, query, {"limit": limit, "offset": offset})
+    cursor = await conn.execute(count_query)
+    total: Any = await cursor.fetchone()
+    return rows, int(total[0])
+
+
 async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = None) -> T | None:
     async with conn.cursor(row_factory=class_row(row)) as cursor:
         await cursor.execute(query, params)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from galaxy.store.database import Connection, fetch_all, fetch_one
 
@@ -206,32 +205,10 @@ async def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> DeliveryRow 
     return await fetch_one(conn, DeliveryRow, GET_DELIVERY, {"delivery_id": delivery_id})
 
 
-async def list_deliveries(
-    conn: Connection, limit: int, offset: int
-) -> tuple[list[DeliveryRow], int]:
-    rows = await fetch_all(conn, DeliveryRow, LIST_DELIVERIES, {"limit": limit, "offset": offset})
-    return rows, await _count(conn, COUNT_DELIVERIES)
-
-
 async def list_attempts(conn: Connection, delivery_id: uuid.UUID) -> list[AttemptRow]:
     return await fetch_all(conn, AttemptRow, LIST_ATTEMPTS, {"delivery_id": delivery_id})
-
-
-async def list_dead_letters(
-    conn: Connection, limit: int, offset: int
-) -> tuple[list[DeadLetterRow], int]:
-    rows = await fetch_all(
-        conn, DeadLetterRow, LIST_DEAD_LETTERS, {"limit": limit, "offset": offset}
-    )
-    return rows, await _count(conn, COUNT_DEAD_LETTERS)
 
 
 async def depth_by_status(conn: Connection) -> dict[str, int]:
     cursor = await conn.execute(DEPTH_BY_STATUS)
     return dict(await cursor.fetchall())
-
-
-async def _count(conn: Connection, query: str) -> int:
-    cursor = await conn.execute(query)
-    row: Any = await cursor.fetchone()
-    return int(row[0])

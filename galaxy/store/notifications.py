@@ -120,11 +120,9 @@ SELECT id, received_at, payload, reason FROM notification_malformed_intents
 ORDER BY received_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
 """
 
-COUNT = {
-    "notifications": "SELECT count(*) FROM notifications",
-    "dead_letters": "SELECT count(*) FROM notification_dead_letters",
-    "malformed": "SELECT count(*) FROM notification_malformed_intents",
-}
+COUNT_NOTIFICATIONS = "SELECT count(*) FROM notifications"
+COUNT_DEAD_LETTERS = "SELECT count(*) FROM notification_dead_letters"
+COUNT_MALFORMED = "SELECT count(*) FROM notification_malformed_intents"
 
 
 @dataclass(frozen=True)
@@ -190,15 +188,6 @@ async def claim_due(
 ) -> list[ClaimedRoute]:
     params = {"owner": owner, "limit": limit, "lease_seconds": lease_seconds}
     return await fetch_all(conn, ClaimedRoute, CLAIM_DUE, params)
-
-
-async def list_page(
-    conn: Connection, row: type[Any], query: str, count: str, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    rows = await fetch_all(conn, row, query, {"limit": limit, "offset": offset})
-    cursor = await conn.execute(COUNT[count])
-    total: Any = await cursor.fetchone()
-    return rows, int(total[0])
 
 
 async def get_notification(conn: Connection, notification_id: uuid.UUID) -> NotificationRow | None:

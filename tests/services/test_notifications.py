@@ -7,7 +7,6 @@ import uuid
 import httpx
 import pytest
 
-from galaxy.actors.worker import Wake
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.push.client import decode_payload
 from galaxy.services.notifications import Notifier
@@ -227,7 +226,7 @@ async def test_mail_and_notification_metrics(mail_service: Running, sink: SmtpSi
     await notifier(mail_service).submit(Intent("bogus", "k", {}))
     await routes_settle(mail_service, notification_id)
     await sink.wait_for(1)
-    await mail_service.service.system.lookup("mail.worker.0").ask(Wake())  # refresh the depth
+    await outbox(mail_service).refresh_depth()  # what the workers' timer does
     assert mail_service.endpoints.metrics is not None
     async with httpx.AsyncClient() as client:
         scraped = (await client.get(mail_service.endpoints.metrics)).text

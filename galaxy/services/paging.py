@@ -1,0 +1,44 @@
+"""Pages of admin listings: 1-based page numbers, a fixed page size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from galaxy.domain.errors import InvalidInput
+from galaxy.store.database import Connection, Database, fetch_page
+
+PAGE_SIZE = 50
+MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * self.page_size < self.total
+
+
+def page_offset(page: int) -> int:
+    """The row offset of a 1-based page; InvalidInput outside 1..1,000,000."""
+    if page < 1 or page > MAX_PAGE:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", code="invalid_page")
+    return (page - 1) * PAGE_SIZE
+
+
+async def read_page(
+    db: Database, row: type[Any], query: str, count_query: str, page: int, *, name: str
+) -> Page:
+    """A page of rows of a named listing query, in one unit of work."""
+    offset = page_offset(page)
+
+    async def read(conn: Connection) -> tuple[list[Any], int]:
+        return await fetch_page(conn, row, query, count_query, PAGE_SIZE, offset)
+
+    items, total = await db.run(read, name=name)
+    return Page(items, page, PAGE_SIZE, total)
