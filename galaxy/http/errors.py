@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from galaxy.domain.errors import GalaxyError
-
 JSON_CONTENT_TYPE = "application/json"
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
-
-
-def error_payload(error: GalaxyError) -> dict[str, Any]:
-    return error_body(error.code, error.message)
 
 
 def encode_json(payload: Any) -> bytes:
