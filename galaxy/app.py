@@ -43,12 +43,16 @@ from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, bound_port
 from galaxy.push.server import GrpcEdge
 from galaxy.push.service import PushService
+from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.auth import Auth
 from galaxy.services.container import Services
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
+from galaxy.services.sessions import Sessions
+from galaxy.services.user_hooks import NoGeoSignals, UserHooks
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
 from galaxy.store.migrate import migrate
@@ -192,23 +196,8 @@ class Service:
         return admin
 
     async def _run_tree(self, db: Database, task_status: trio.TaskStatus[Endpoints]) -> None:
-        admin = await self._admin(db)
+        self.services = await self._services(db)
         self.readiness.caches_warm = True
-        self.services = Services(
-            config=self.config,
-            db=db,
-            actors=self.system,
-            readiness=self.readiness,
-            admin_auth=admin,
-            push=self.push,
-            mail=MailOutbox(
-                db, from_address=self.config.smtp.from_address, telemetry=self.telemetry
-            ),
-            notifier=Notifier(
-                db, admin_email=self.config.notification.admin_email, telemetry=self.telemetry
-            ),
-            telemetry=self.telemetry,
-        )
         async with trio.open_nursery() as nursery:
             await nursery.start(self.system.run, "root", self._root)
             if self._stop_requested:  # a signal arrived while we were starting
@@ -216,6 +205,42 @@ class Service:
             self._describe_endpoints()
             log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
             task_status.started(self.endpoints)
+
+    async def _services(self, db: Database) -> Services:
+        """Build the services and warm their caches, before any edge listens."""
+        config, telemetry = self.config, self.telemetry
+        mail = MailOutbox(db, from_address=config.smtp.from_address, telemetry=telemetry)
+        notifier = Notifier(db, admin_email=config.notification.admin_email, telemetry=telemetry)
+        hooks = UserHooks(telemetry)
+        hooks.on_deleted("notifications", notifier.on_user_deleted)
+        sessions = Sessions(db, self.push)
+        accounts = Accounts(db, sessions, hooks)
+        auth = Auth(
+            db,
+            config.auth,
+            mail=mail,
+            accounts=accounts,
+            sessions=sessions,
+            geo=NoGeoSignals(),
+            telemetry=telemetry,
+        )
+        admin = await self._admin(db)
+        await sessions.warm()
+        await accounts.warm()
+        return Services(
+            config=config,
+            db=db,
+            actors=self.system,
+            readiness=self.readiness,
+            admin_auth=admin,
+            push=self.push,
+            mail=mail,
+            notifier=notifier,
+            sessions=sessions,
+            accounts=accounts,
+            auth=auth,
+            telemetry=telemetry,
+        )
 
     # -- the tree ------------------------------------------------------------
 

@@ -64,6 +64,20 @@ class Conflict(GalaxyError):
     grpc_status = 9  # FAILED_PRECONDITION
 
 
+class TooManyRequests(GalaxyError):
+    """A budget is spent (login attempts, failed sign-ins); `retry_after` seconds, when known."""
+
+    code = "too_many_requests"
+    http_status = 429
+    grpc_status = 8  # RESOURCE_EXHAUSTED
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(GalaxyError):
     code = "payload_too_large"
     http_status = 413

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,8 +11,17 @@ from quart import Blueprint, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from galaxy.domain.errors import GalaxyError
-from galaxy.http import admin, admin_mail, admin_notifications, internal, public, user
+from galaxy.domain.errors import GalaxyError, TooManyRequests
+from galaxy.http import (
+    admin,
+    admin_accounts,
+    admin_mail,
+    admin_notifications,
+    admin_users,
+    internal,
+    public,
+    user,
+)
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
 from galaxy.http.guards import AdminUnauthorized, guard_surfaces
@@ -41,7 +51,16 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["galaxy"] = services
 
-    surfaces = (public, user, internal, admin, admin_mail, admin_notifications)
+    surfaces = (
+        public,
+        user,
+        internal,
+        admin,
+        admin_accounts,
+        admin_users,
+        admin_mail,
+        admin_notifications,
+    )
     for blueprint in (surface.blueprint for surface in surfaces):
         app.register_blueprint(blueprint)
     for blueprint in extra_blueprints:
@@ -61,6 +80,8 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         response = _error_response(error.http_status, error.code, error.message)
         if isinstance(error, AdminUnauthorized):
             response.headers["WWW-Authenticate"] = REALM_HEADER
+        if isinstance(error, TooManyRequests) and error.retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         return response
 
     @app.errorhandler(HTTPException)

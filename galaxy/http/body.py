@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from quart import request
@@ -12,8 +13,14 @@ from galaxy.domain.errors import InvalidInput, UnsupportedMediaType
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-async def json_object(*, required: bool = True) -> dict[str, Any]:
-    """The request body as a JSON object; {} for an absent body when not `required`."""
+async def json_object(
+    *, required: bool = True, allowed: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The request body as a JSON object; {} for an absent body when not `required`.
+
+    With `allowed`, any other member is refused: a misspelt field must not
+    be silently ignored.
+    """
     raw = await request.get_data(cache=True)
     if not raw:
         if required:
@@ -26,6 +33,13 @@ async def json_object(*, required: bool = True) -> dict[str, Any]:
         raise InvalidInput(f"malformed JSON: {error}", code="malformed_json") from None
     if not isinstance(value, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_body")
+    if allowed is not None:
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise InvalidInput(
+                f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(allowed))}",
+                code="unknown_field",
+            )
     return value
 
 

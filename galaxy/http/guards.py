@@ -12,7 +12,7 @@ import uuid
 
 from quart import current_app, g, request
 
-from galaxy.domain.errors import InvalidInput, Unauthorized
+from galaxy.domain.errors import InvalidInput, TooManyRequests, Unauthorized
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
@@ -33,11 +33,32 @@ async def guard_surfaces() -> None:
     if path.startswith(USER_PREFIX):
         g.user_id = _user_id()
     elif path.startswith(ADMIN_PREFIX):
-        credentials = _basic_credentials()
-        principal = await services().admin_auth.verify(*credentials) if credentials else None
-        if principal is None:
-            raise AdminUnauthorized("valid admin credentials are required")
-        g.admin = principal
+        g.admin = await _admin()
+
+
+async def _admin() -> object:
+    """The verified admin; failed attempts are budgeted per source address.
+
+    The budget is keyed by the TCP peer, not X-Forwarded-For, which a caller
+    could vary at will.
+    """
+    authenticator = services().admin_auth
+    peer = request.remote_addr or "unknown"
+    wait = authenticator.failures.retry_after(peer)
+    if wait is not None:
+        raise TooManyRequests(
+            "too many failed admin sign-ins from this address; try again later",
+            code="too_many_failed_sign_ins",
+            retry_after=wait,
+        )
+    credentials = _basic_credentials()
+    if credentials is None:
+        raise AdminUnauthorized("valid admin credentials are required")
+    principal = await authenticator.verify(*credentials)
+    if principal is None:
+        authenticator.failures.fail(peer)
+        raise AdminUnauthorized("valid admin credentials are required")
+    return principal
 
 
 def _user_id() -> uuid.UUID:

@@ -1,5 +1,49 @@
-"""`/api/v1/internal/*`: the gateway's own calls (session lookups, revocations)."""
+"""`/api/v1/internal/*`: the gateway's own calls (revocations, account state).
+
+The session lookup, `GET /sessions/{id}`, is the gateway's per-request call
+and is answered below Quart from the session cache (galaxy.http.middleware).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from quart import Blueprint
 
+from galaxy.domain.accounts import check_reason
+from galaxy.http.body import json_object
+from galaxy.http.guards import services
+from galaxy.http.rows import jsonable, uuid_param
+from galaxy.services.sessions import session_json
+
 blueprint = Blueprint("internal", __name__, url_prefix="/api/v1/internal")
+
+REVOKE_FIELDS = {"reason"}
+
+
+async def _reason() -> str:
+    body = await json_object(required=False, allowed=REVOKE_FIELDS)
+    return check_reason(body.get("reason"), required=False) or "revoked"
+
+
+@blueprint.post("/sessions/<device_session_id>/revoke")
+async def revoke_session(device_session_id: str) -> dict[str, Any]:
+    row = await services().sessions.revoke(
+        uuid_param(device_session_id, "device_session_id"), await _reason()
+    )
+    return session_json(row)
+
+
+@blueprint.post("/sessions/users/<user_id>/revoke-all")
+async def revoke_all(user_id: str) -> dict[str, Any]:
+    user = uuid_param(user_id, "user_id")
+    revoked = await services().sessions.revoke_all(user, await _reason())
+    return {"user_id": str(user), "revoked": [str(s) for s in revoked]}
+
+
+@blueprint.get("/users/<user_id>/account-internal")
+async def account_internal(user_id: str) -> dict[str, Any]:
+    view: dict[str, Any] = jsonable(
+        await services().accounts.internal_view(uuid_param(user_id, "user_id"))
+    )
+    return view

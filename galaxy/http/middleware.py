@@ -1,7 +1,9 @@
 """ASGI middleware under Quart: request id, tracing, access log, metrics, probes, crashes.
 
-Probes are answered here, below the framework: they are the hottest and the
-simplest routes, and must keep answering whatever Quart is doing. A crash
+Probes and the gateway's session lookup are answered here, below the
+framework: they are the hottest and the simplest routes (the gateway looks a
+session up on every request it serves), need nothing Quart offers, and must
+keep answering whatever Quart is doing. A crash
 that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
 """
@@ -33,6 +35,8 @@ _GROUPS = (
     ("/api/v1/admin/", "admin"),
 )
 PROBES = ("/healthz", "/readyz")
+SESSION_LOOKUP_PREFIX = "/api/v1/internal/sessions/"
+SESSION_LOOKUP_ROUTE = "/api/v1/internal/sessions/<device_session_id>"
 
 
 @dataclass
@@ -57,6 +61,14 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _is_session_lookup(path: str) -> bool:
+    return (
+        path.startswith(SESSION_LOOKUP_PREFIX)
+        and len(path) > len(SESSION_LOOKUP_PREFIX)
+        and "/" not in path[len(SESSION_LOOKUP_PREFIX) :]
+    )
 
 
 class EdgeMiddleware:
@@ -105,6 +117,9 @@ class EdgeMiddleware:
                 if path in PROBES:
                     state.route = path
                     await self._probe(path, method, send_with_id)
+                elif method == "GET" and _is_session_lookup(path):
+                    state.route = SESSION_LOOKUP_ROUTE
+                    await self._session_lookup(path[len(SESSION_LOOKUP_PREFIX) :], send_with_id)
                 elif self._declared_too_large(scope):
                     await send_json(
                         send_with_id,
@@ -130,7 +145,10 @@ class EdgeMiddleware:
                 labels = {"group": group, "method": method, "path": route, "status": str(status)}
                 self._requests.add(1, labels)
                 self._durations.record(elapsed, labels)
-                emit = log.debug if group == "probes" else log.info
+                # Probes and session lookups come with every orchestrator tick and
+                # every gateway request: logged at debug, counted always.
+                quiet = group == "probes" or route == SESSION_LOOKUP_ROUTE
+                emit = log.debug if quiet else log.info
                 emit(
                     "http.access",
                     method=method,
@@ -151,6 +169,27 @@ class EdgeMiddleware:
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "request_id": request_id},
         )
+
+    async def _session_lookup(self, device_session_id: str, send: Any) -> None:
+        body = self.services.sessions.lookup(device_session_id)
+        if body is None:
+            await send_json(
+                send,
+                404,
+                error_body("session_not_found", "no active device session with this id"),
+            )
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     def _declared_too_large(self, scope: dict[str, Any]) -> bool:
         length = _header(scope, b"content-length")

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 from galaxy.actors import ActorSystem
 from galaxy.config import Config
+from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.auth import Auth
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.readiness import Readiness
+from galaxy.services.sessions import Sessions
 from galaxy.store.database import Database
 from galaxy.telemetry import Telemetry
 
@@ -25,4 +28,7 @@ class Services:
     push: PushHub
     mail: MailOutbox
     notifier: Notifier
+    sessions: Sessions
+    accounts: Accounts
+    auth: Auth
     telemetry: Telemetry

@@ -5,19 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from galaxy.store.database import Connection, fetch_all
+from galaxy.store.database import Connection, fetch_all, fetch_one
 
-LIST_ALL = """
-SELECT username, password_hash, created_at, last_used_at, disabled_at
-FROM admin_accounts
-ORDER BY username
-"""
+_COLUMNS = "username, password_hash, created_at, last_used_at, disabled_at"
+
+LIST_ALL = f"SELECT {_COLUMNS} FROM admin_accounts ORDER BY username"
+
+GET = f"SELECT {_COLUMNS} FROM admin_accounts WHERE username = %(username)s"
 
 INSERT_IF_ABSENT = """
 INSERT INTO admin_accounts (username, password_hash)
 VALUES (%(username)s, %(password_hash)s)
 ON CONFLICT (username) DO NOTHING
 """
+
+INSERT = f"""
+INSERT INTO admin_accounts (username, password_hash)
+VALUES (%(username)s, %(password_hash)s)
+RETURNING {_COLUMNS}
+"""
+
+# Locks every enabled account: two operators disabling the last two admins at
+# once are serialised, and the second sees that one is left.
+LOCK_ENABLED = "SELECT username FROM admin_accounts WHERE disabled_at IS NULL FOR UPDATE"
+
+SET_DISABLED = f"""
+UPDATE admin_accounts
+SET disabled_at = CASE WHEN %(disabled)s THEN coalesce(disabled_at, now()) END,
+    updated_at = now()
+WHERE username = %(username)s
+RETURNING {_COLUMNS}
+"""
+
+SET_PASSWORD = f"""
+UPDATE admin_accounts SET password_hash = %(password_hash)s, updated_at = now()
+WHERE username = %(username)s
+RETURNING {_COLUMNS}
+"""
+
+TOUCH = "UPDATE admin_accounts SET last_used_at = now() WHERE username = %(username)s"
 
 
 @dataclass(frozen=True)
@@ -33,8 +59,44 @@ async def list_all(conn: Connection) -> list[AdminAccountRow]:
     return await fetch_all(conn, AdminAccountRow, LIST_ALL)
 
 
+async def get(conn: Connection, username: str) -> AdminAccountRow | None:
+    return await fetch_one(conn, AdminAccountRow, GET, {"username": username})
+
+
 async def insert_if_absent(conn: Connection, username: str, password_hash: bytes) -> bool:
     cursor = await conn.execute(
         INSERT_IF_ABSENT, {"username": username, "password_hash": password_hash}
     )
     return cursor.rowcount == 1
+
+
+async def insert(conn: Connection, username: str, password_hash: bytes) -> AdminAccountRow:
+    """A new account; a taken name raises Conflict (the UNIQUE mapping in Database)."""
+    row = await fetch_one(
+        conn, AdminAccountRow, INSERT, {"username": username, "password_hash": password_hash}
+    )
+    assert row is not None
+    return row
+
+
+async def lock_enabled(conn: Connection) -> list[str]:
+    cursor = await conn.execute(LOCK_ENABLED)
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def set_disabled(conn: Connection, username: str, disabled: bool) -> AdminAccountRow | None:
+    return await fetch_one(
+        conn, AdminAccountRow, SET_DISABLED, {"username": username, "disabled": disabled}
+    )
+
+
+async def set_password(
+    conn: Connection, username: str, password_hash: bytes
+) -> AdminAccountRow | None:
+    return await fetch_one(
+        conn, AdminAccountRow, SET_PASSWORD, {"username": username, "password_hash": password_hash}
+    )
+
+
+async def touch(conn: Connection, username: str) -> None:
+    await conn.execute(TOUCH, {"username": username})

@@ -24,6 +24,16 @@ EXPECTED_TABLES = {
     "notification_routes",
     "notification_dead_letters",
     "notification_malformed_intents",
+    "accounts",
+    "blocked_emails",
+    "auth_challenges",
+    "device_sessions",
+    "entitlement_records",
+    "entitlement_snapshots",
+    "sanction_records",
+    "sanction_active",
+    "limit_records",
+    "limit_active",
 }
 
 

@@ -96,6 +96,9 @@ class ContractClient:
     async def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", url, **kwargs)
 
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
 
 @cache
 def _patterns() -> list[tuple[re.Pattern[str], str, str]]:

@@ -1,0 +1,56 @@
+"""`/api/v1/admin/admin-accounts/*`: the administrators themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+
+from galaxy.domain.admins import check_password, check_username
+from galaxy.http.body import json_object
+from galaxy.http.guards import services
+from galaxy.http.rows import jsonable
+from galaxy.services.admin_auth import admin_json
+
+blueprint = Blueprint("admin_accounts", __name__, url_prefix="/api/v1/admin/admin-accounts")
+
+
+def _json(row: Any) -> dict[str, Any]:
+    return dict(jsonable(admin_json(row)))
+
+
+@blueprint.get("")
+async def list_admins() -> dict[str, Any]:
+    return {"items": [_json(row) for row in services().admin_auth.accounts()]}
+
+
+@blueprint.post("")
+async def create_admin() -> tuple[dict[str, Any], int]:
+    body = await json_object(allowed={"username", "password"})
+    row = await services().admin_auth.create(
+        check_username(body.get("username")), check_password(body.get("password"))
+    )
+    return _json(row), 201
+
+
+@blueprint.get("/<username>")
+async def get_admin(username: str) -> dict[str, Any]:
+    return _json(await services().admin_auth.account(username))
+
+
+@blueprint.post("/<username>/disable")
+async def disable_admin(username: str) -> dict[str, Any]:
+    return _json(await services().admin_auth.set_disabled(username, True))
+
+
+@blueprint.post("/<username>/enable")
+async def enable_admin(username: str) -> dict[str, Any]:
+    return _json(await services().admin_auth.set_disabled(username, False))
+
+
+@blueprint.post("/<username>/reset-password")
+async def reset_password(username: str) -> dict[str, Any]:
+    body = await json_object(allowed={"password"})
+    return _json(
+        await services().admin_auth.reset_password(username, check_password(body.get("password")))
+    )

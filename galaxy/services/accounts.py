@@ -1,0 +1,338 @@
+"""Accounts: profile and settings, entitlements, sanctions, limits and soft delete.
+
+Entitlement snapshots are cached per user (other areas ask "how many race
+names may this player hold?" on hot paths); the cache is warmed before ready
+and written through after each commit, the newest snapshot winning.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from galaxy.domain.accounts import (
+    DEFAULT_TIER,
+    SANCTIONS,
+    TIERS,
+    SanctionKind,
+    check_expiry,
+)
+from galaxy.domain.auth import placeholder_user_name
+from galaxy.domain.errors import Conflict, Forbidden, InternalError, NotFound
+from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.sessions import Sessions, session_json
+from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.services.user_hooks import UserHooks
+from galaxy.store import accounts as queries
+from galaxy.store.accounts import AccountRow, SnapshotRow
+from galaxy.store.auth import user_sessions
+from galaxy.store.database import Connection, Database
+
+log = structlog.get_logger("galaxy.accounts")
+
+SYSTEM_ACTOR = "system"
+
+
+def account_status(row: AccountRow) -> str:
+    if row.deleted_at is not None:
+        return "deleted"
+    return "blocked" if row.permanent_block else "active"
+
+
+@dataclass(frozen=True)
+class Change:
+    """Who asks for an administrative change, and why."""
+
+    actor: str
+    reason: str
+
+
+class Accounts:
+    def __init__(self, db: Database, sessions: Sessions, hooks: UserHooks) -> None:
+        self._db = db
+        self._sessions = sessions
+        self.hooks = hooks
+        self._snapshots: dict[uuid.UUID, SnapshotRow] = {}
+
+    async def warm(self) -> None:
+        rows = await self._db.run(queries.all_snapshots, name="accounts.warm")
+        self._snapshots = {row.user_id: row for row in rows}
+        log.info("accounts.warmed", entitlement_snapshots=len(rows))
+
+    def entitlement(self, user_id: uuid.UUID) -> SnapshotRow | None:
+        """The user's current entitlement snapshot, from the cache."""
+        return self._snapshots.get(user_id)
+
+    def _remember(self, row: SnapshotRow) -> None:
+        # Two changes to one user commit in the order of their row lock, and
+        # clock_timestamp() follows it: the later snapshot always wins.
+        current = self._snapshots.get(row.user_id)
+        if current is None or row.taken_at >= current.taken_at:
+            self._snapshots[row.user_id] = row
+
+    # -- used by auth, inside its unit of work -----------------------------------
+
+    async def ensure_by_email(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        email: str,
+        *,
+        language: str,
+        time_zone: str,
+        name_retries: int,
+    ) -> tuple[AccountRow, bool]:
+        """The live account of `email` and whether it is new (made at first login)."""
+        for _ in range(max(1, name_retries)):
+            found = await queries.live_by_email(conn, email)
+            if found is not None:
+                return found, False
+            created = await queries.insert_account(
+                conn, email, placeholder_user_name(), language, time_zone
+            )
+            if created is not None:
+                snapshot = await queries.record_entitlement(
+                    conn,
+                    created.user_id,
+                    DEFAULT_TIER,
+                    TIERS[DEFAULT_TIER],
+                    source="signup",
+                    actor=SYSTEM_ACTOR,
+                    reason="first login",
+                )
+                after.add(functools.partial(self._remember, snapshot))
+                log.info("accounts.created", user_id=str(created.user_id))
+                return created, True
+        raise InternalError("could not find a free placeholder user name; try again")
+
+    async def check_login_allowed(self, conn: Connection, account: AccountRow) -> None:
+        if account.permanent_block:
+            raise Forbidden("this account is blocked", code="account_blocked")
+        for sanction in await queries.active_sanctions(conn, account.user_id):
+            if sanction.kind == "login_suspension":
+                raise Forbidden(
+                    f"login is suspended until {sanction.expires_at}", code="login_suspended"
+                )
+
+    # -- the user surface --------------------------------------------------------
+
+    async def view(self, user_id: uuid.UUID) -> dict[str, Any]:
+        async def read(conn: Connection) -> dict[str, Any]:
+            return await self._view(conn, await self._live(conn, user_id))
+
+        return await self._db.run(read, name="accounts.view")
+
+    async def internal_view(self, user_id: uuid.UUID) -> dict[str, Any]:
+        """The gateway's view: like `view`, and deleted accounts answer with their status."""
+
+        async def read(conn: Connection) -> dict[str, Any]:
+            row = await queries.get_account(conn, user_id)
+            return await self._view(conn, _found(row))
+
+        return await self._db.run(read, name="accounts.internal_view")
+
+    async def update_profile(self, user_id: uuid.UUID, display_name: str) -> dict[str, Any]:
+        async def write(conn: Connection) -> dict[str, Any]:
+            row = await queries.update_profile(conn, user_id, display_name)
+            return await self._view(conn, _found(row))
+
+        return await self._db.run(write, name="accounts.update_profile")
+
+    async def update_settings(
+        self, user_id: uuid.UUID, language: str | None, time_zone: str | None
+    ) -> dict[str, Any]:
+        async def write(conn: Connection) -> dict[str, Any]:
+            row = await queries.update_settings(conn, user_id, language, time_zone)
+            return await self._view(conn, _found(row))
+
+        return await self._db.run(write, name="accounts.update_settings")
+
+    async def delete(self, user_id: uuid.UUID, change: Change) -> AccountRow:
+        """Soft delete: the row stays for audit, sessions end, other areas cascade."""
+
+        async def work(conn: Connection, after: AfterCommit) -> AccountRow:
+            current = await queries.get_account(conn, user_id, lock=True)
+            if current is None:
+                raise NotFound("no such account", code="account_not_found")
+            if current.deleted_at is not None:
+                raise Conflict("the account is already deleted", code="account_deleted")
+            row = await queries.soft_delete(conn, user_id)
+            await self._sessions.revoke_user(conn, after, user_id, "account_deleted")
+            return _found(row)
+
+        row = await run_unit(self._db, work, name="accounts.delete")
+        log.info("accounts.deleted", user_id=str(user_id), actor=change.actor)
+        await self.hooks.user_deleted(user_id)
+        return row
+
+    # -- the admin surface -------------------------------------------------------
+
+    async def list(self, page: int, *, email: str | None, status: str | None) -> Page:
+        offset = page_offset(page)
+
+        async def read(conn: Connection) -> tuple[list[AccountRow], int]:
+            return await queries.list_accounts(conn, email, status, PAGE_SIZE, offset)
+
+        rows, total = await self._db.run(read, name="accounts.list")
+        return Page([account_json(row) for row in rows], page, PAGE_SIZE, total)
+
+    async def admin_view(self, user_id: uuid.UUID) -> dict[str, Any]:
+        """Everything an operator needs: the account, its history and its sessions."""
+
+        async def read(conn: Connection) -> dict[str, Any]:
+            row = await queries.get_account(conn, user_id)
+            if row is None:
+                raise NotFound("no such account", code="account_not_found")
+            view = await self._view(conn, row)
+            view["history"] = {
+                "entitlements": await queries.entitlement_history(conn, user_id),
+                "sanctions": await queries.sanction_history(conn, user_id),
+                "limits": await queries.limit_history(conn, user_id),
+            }
+            view["sessions"] = [session_json(s) for s in await user_sessions(conn, user_id)]
+            return view
+
+        return await self._db.run(read, name="accounts.admin_view")
+
+    async def set_entitlement(
+        self, user_id: uuid.UUID, tier: str, source: str, change: Change
+    ) -> dict[str, Any]:
+        """Move the user to `tier`. Names registered above a lowered quota are kept."""
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            account = await self._live(conn, user_id, lock=True)
+            snapshot = await queries.record_entitlement(
+                conn,
+                user_id,
+                tier,
+                TIERS[tier],
+                source=source,
+                actor=change.actor,
+                reason=change.reason,
+            )
+            after.add(lambda: self._remember(snapshot))
+            return await self._view(conn, account)
+
+        return await run_unit(self._db, work, name="accounts.entitlement")
+
+    async def sanction(
+        self,
+        user_id: uuid.UUID,
+        kind: SanctionKind,
+        change: Change,
+        *,
+        lift: bool = False,
+        expires_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        if not lift:
+            check_expiry(kind, expires_at, datetime.now(UTC))
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            account = await self._live(conn, user_id, lock=True)
+            await queries.record_sanction(
+                conn,
+                user_id,
+                kind.name,
+                lift=lift,
+                reason=change.reason,
+                actor=change.actor,
+                expires_at=None if lift else expires_at,
+            )
+            if kind is SANCTIONS["permanent_block"]:
+                await queries.set_permanent_block(conn, account, not lift, change.reason)
+            if kind.ends_sessions and not lift:
+                await self._sessions.revoke_user(conn, after, user_id, kind.name)
+            return await self._view(conn, await self._live(conn, user_id))
+
+        view = await run_unit(self._db, work, name="accounts.sanction")
+        log.info(
+            "accounts.sanction",
+            user_id=str(user_id),
+            kind=kind.name,
+            action="lift" if lift else "apply",
+            actor=change.actor,
+        )
+        if kind is SANCTIONS["permanent_block"] and not lift:
+            await self.hooks.user_blocked(user_id)
+        return view
+
+    async def set_limit(
+        self,
+        user_id: uuid.UUID,
+        kind: str,
+        value: int | None,
+        change: Change,
+        *,
+        expires_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        async def work(conn: Connection) -> dict[str, Any]:
+            account = await self._live(conn, user_id, lock=True)
+            await queries.record_limit(
+                conn,
+                user_id,
+                kind,
+                value,
+                reason=change.reason,
+                actor=change.actor,
+                expires_at=expires_at,
+            )
+            return await self._view(conn, account)
+
+        return await self._db.run(work, name="accounts.limit")
+
+    # -- reading -------------------------------------------------------------------
+
+    async def _live(
+        self, conn: Connection, user_id: uuid.UUID, *, lock: bool = False
+    ) -> AccountRow:
+        row = await queries.get_account(conn, user_id, lock=lock)
+        if row is None or row.deleted_at is not None:
+            raise NotFound("no such account", code="account_not_found")
+        return row
+
+    async def _view(self, conn: Connection, row: AccountRow) -> dict[str, Any]:
+        view = account_json(row)
+        # Read in this transaction, not from the cache: a change being made
+        # here is visible to it before it commits and reaches the cache.
+        snapshot = await queries.get_snapshot(conn, row.user_id)
+        view["entitlements"] = {
+            "tier": snapshot.tier if snapshot else DEFAULT_TIER,
+            "max_registered_race_names": (
+                snapshot.max_registered_race_names if snapshot else TIERS[DEFAULT_TIER]
+            ),
+            "taken_at": snapshot.taken_at if snapshot else None,
+        }
+        view["sanctions"] = await queries.active_sanctions(conn, row.user_id)
+        view["limits"] = await queries.active_limits(conn, row.user_id)
+        return view
+
+
+def account_json(row: AccountRow) -> dict[str, Any]:
+    return {
+        "user_id": row.user_id,
+        "email": row.email,
+        "user_name": row.user_name,
+        "display_name": row.display_name,
+        "preferred_language": row.preferred_language,
+        "time_zone": row.time_zone,
+        "declared_country": row.declared_country,
+        "status": account_status(row),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "deleted_at": row.deleted_at,
+    }
+
+
+def deletion_json(row: AccountRow) -> dict[str, Any]:
+    return {"user_id": row.user_id, "status": account_status(row), "deleted_at": row.deleted_at}
+
+
+def _found(row: AccountRow | None) -> AccountRow:
+    if row is None:
+        raise NotFound("no such account", code="account_not_found")
+    return row

@@ -1,0 +1,172 @@
+"""Device sessions: the cache the gateway reads on every request, and revocation.
+
+The cache holds every active session of every live, unblocked account, warmed
+before `/readyz` turns 200 and written through after each commit, so a
+lookup never reaches the database: a session absent from the cache is not
+active. The gateway's answer is encoded once, when the session enters the
+cache, because it is read far more often than written.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from galaxy.domain.auth import encode_public_key
+from galaxy.domain.errors import NotFound
+from galaxy.services.push import PushHub
+from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.store import auth as queries
+from galaxy.store.auth import SessionRow
+from galaxy.store.database import Connection, Database
+
+log = structlog.get_logger("galaxy.sessions")
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSession:
+    user_id: uuid.UUID
+    lookup_body: bytes  # the JSON of GET /api/v1/internal/sessions/{id}
+
+
+def session_json(row: SessionRow) -> dict[str, object]:
+    return {
+        "device_session_id": str(row.device_session_id),
+        "user_id": str(row.user_id),
+        "client_public_key": encode_public_key(row.client_public_key),
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "revoke_reason": row.revoke_reason,
+    }
+
+
+def _encode(value: dict[str, object]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class SessionCache:
+    """Active sessions by id (canonical UUID text) and by user."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, CachedSession] = {}
+        self._by_user: dict[uuid.UUID, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, device_session_id: str) -> CachedSession | None:
+        return self._by_id.get(device_session_id)
+
+    def put(self, row: SessionRow) -> None:
+        key = str(row.device_session_id)
+        self._by_id[key] = CachedSession(row.user_id, _encode(session_json(row)))
+        self._by_user.setdefault(row.user_id, set()).add(key)
+
+    def evict(self, device_session_id: uuid.UUID) -> None:
+        key = str(device_session_id)
+        cached = self._by_id.pop(key, None)
+        if cached is not None:
+            keys = self._by_user.get(cached.user_id, set())
+            keys.discard(key)
+            if not keys:
+                self._by_user.pop(cached.user_id, None)
+
+    def evict_user(self, user_id: uuid.UUID) -> None:
+        for key in self._by_user.pop(user_id, set()):
+            self._by_id.pop(key, None)
+
+    def replace_all(self, rows: list[SessionRow]) -> None:
+        self._by_id.clear()
+        self._by_user.clear()
+        for row in rows:
+            self.put(row)
+
+
+class Sessions:
+    def __init__(self, db: Database, push: PushHub) -> None:
+        self._db = db
+        self._push = push
+        self.cache = SessionCache()
+
+    async def warm(self) -> None:
+        self.cache.replace_all(await self._db.run(queries.active_sessions, name="sessions.warm"))
+        log.info("sessions.warmed", active=len(self.cache))
+
+    def lookup(self, device_session_id: str) -> bytes | None:
+        """The gateway's answer for an active session, or None: no I/O at all."""
+        cached = self.cache.get(device_session_id)
+        if cached is None:
+            try:
+                canonical = str(uuid.UUID(device_session_id))
+            except ValueError:
+                return None
+            cached = self.cache.get(canonical)
+        return cached.lookup_body if cached is not None else None
+
+    # -- inside a caller's unit of work -----------------------------------------
+
+    async def create(
+        self, conn: Connection, after: AfterCommit, user_id: uuid.UUID, public_key: bytes
+    ) -> SessionRow:
+        row = await queries.insert_session(conn, uuid.uuid4(), user_id, public_key)
+        after.add(lambda: self.cache.put(row))
+        return row
+
+    async def revoke_user(
+        self, conn: Connection, after: AfterCommit, user_id: uuid.UUID, reason: str
+    ) -> list[uuid.UUID]:
+        """Revoke every active session of the user; gateways hear of it after commit."""
+        revoked = await queries.revoke_user_sessions(conn, user_id, reason)
+
+        def effect() -> None:
+            self.cache.evict_user(user_id)
+            if revoked:
+                self._push.publish_session_invalidation(
+                    user_id=str(user_id), device_session_ids=(), reason=reason
+                )
+
+        after.add(effect)
+        return revoked
+
+    # -- the internal surface -----------------------------------------------------
+
+    async def revoke(self, device_session_id: uuid.UUID, reason: str) -> SessionRow:
+        """Revoke one session; revoking a revoked session answers its state again."""
+
+        async def work(conn: Connection, after: AfterCommit) -> SessionRow:
+            row = await queries.revoke_session(conn, device_session_id, reason)
+            if row is None:
+                row = await queries.get_session(conn, device_session_id)
+                if row is None:
+                    raise NotFound("no such device session", code="session_not_found")
+                return row
+            revoked = row
+
+            def effect() -> None:
+                self.cache.evict(device_session_id)
+                self._push.publish_session_invalidation(
+                    user_id=str(revoked.user_id),
+                    device_session_ids=(str(device_session_id),),
+                    reason=reason,
+                )
+
+            after.add(effect)
+            return row
+
+        return await run_unit(self._db, work, name="sessions.revoke")
+
+    async def revoke_all(self, user_id: uuid.UUID, reason: str) -> list[uuid.UUID]:
+        async def work(conn: Connection, after: AfterCommit) -> list[uuid.UUID]:
+            return await self.revoke_user(conn, after, user_id, reason)
+
+        return await run_unit(self._db, work, name="sessions.revoke_all")
+
+    async def of_user(self, user_id: uuid.UUID) -> list[SessionRow]:
+        async def read(conn: Connection) -> list[SessionRow]:
+            return await queries.user_sessions(conn, user_id)
+
+        return await self._db.run(read, name="sessions.of_user")

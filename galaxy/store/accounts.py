@@ -1,0 +1,405 @@
+"""Named queries for accounts, entitlements, sanctions and limits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from galaxy.store.database import Connection, fetch_all, fetch_one
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    user_id: uuid.UUID
+    email: str
+    user_name: str
+    display_name: str
+    preferred_language: str
+    time_zone: str
+    declared_country: str | None
+    permanent_block: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    user_id: uuid.UUID
+    tier: str
+    max_registered_race_names: int
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveSanctionRow:
+    kind: str
+    reason: str
+    applied_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ActiveLimitRow:
+    kind: str
+    value: int
+    applied_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EntitlementRecordRow:
+    record_id: uuid.UUID
+    tier: str
+    source: str
+    actor: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SanctionRecordRow:
+    record_id: uuid.UUID
+    kind: str
+    action: str
+    reason: str
+    actor: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LimitRecordRow:
+    record_id: uuid.UUID
+    kind: str
+    value: int | None
+    reason: str
+    actor: str
+    expires_at: datetime | None
+    created_at: datetime
+
+
+_ACCOUNT_COLUMNS = """user_id, email, user_name, display_name, preferred_language, time_zone,
+       declared_country, permanent_block, created_at, updated_at, deleted_at"""
+
+# -- accounts -----------------------------------------------------------------
+
+LIVE_BY_EMAIL = f"""
+SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE email = %(email)s AND deleted_at IS NULL
+"""
+
+# ON CONFLICT without a target absorbs both races: the address taken by a
+# concurrent first login, or the placeholder name taken by anyone.
+INSERT_ACCOUNT = f"""
+INSERT INTO accounts (user_id, email, user_name, display_name, preferred_language, time_zone)
+VALUES (%(user_id)s, %(email)s, %(user_name)s, %(user_name)s, %(language)s, %(time_zone)s)
+ON CONFLICT DO NOTHING
+RETURNING {_ACCOUNT_COLUMNS}
+"""
+
+GET_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = %(user_id)s"
+LOCK_ACCOUNT = GET_ACCOUNT + " FOR UPDATE"
+
+UPDATE_PROFILE = f"""
+UPDATE accounts SET display_name = %(display_name)s, updated_at = now()
+WHERE user_id = %(user_id)s AND deleted_at IS NULL
+RETURNING {_ACCOUNT_COLUMNS}
+"""
+
+UPDATE_SETTINGS = f"""
+UPDATE accounts
+SET preferred_language = coalesce(%(language)s, preferred_language),
+    time_zone = coalesce(%(time_zone)s, time_zone),
+    updated_at = now()
+WHERE user_id = %(user_id)s AND deleted_at IS NULL
+RETURNING {_ACCOUNT_COLUMNS}
+"""
+
+SOFT_DELETE = f"""
+UPDATE accounts SET deleted_at = now(), updated_at = now()
+WHERE user_id = %(user_id)s AND deleted_at IS NULL
+RETURNING {_ACCOUNT_COLUMNS}
+"""
+
+SET_PERMANENT_BLOCK = """
+UPDATE accounts SET permanent_block = %(blocked)s, updated_at = now() WHERE user_id = %(user_id)s
+"""
+
+BLOCK_EMAIL = """
+INSERT INTO blocked_emails (email, user_id, reason) VALUES (%(email)s, %(user_id)s, %(reason)s)
+ON CONFLICT (email) DO NOTHING
+"""
+
+UNBLOCK_EMAIL = "DELETE FROM blocked_emails WHERE email = %(email)s AND user_id = %(user_id)s"
+
+# Status filter: active, blocked (permanent block, not deleted) or deleted.
+_STATUS_FILTER = """
+  AND (%(email)s::text IS NULL OR email = %(email)s)
+  AND (%(status)s::text IS NULL
+       OR (%(status)s = 'deleted' AND deleted_at IS NOT NULL)
+       OR (%(status)s = 'blocked' AND deleted_at IS NULL AND permanent_block)
+       OR (%(status)s = 'active' AND deleted_at IS NULL AND NOT permanent_block))
+"""
+
+LIST_ACCOUNTS = f"""
+SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE true {_STATUS_FILTER}
+ORDER BY created_at DESC, user_id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+COUNT_ACCOUNTS = f"SELECT count(*) FROM accounts WHERE true {_STATUS_FILTER}"
+
+
+async def live_by_email(conn: Connection, email: str) -> AccountRow | None:
+    return await fetch_one(conn, AccountRow, LIVE_BY_EMAIL, {"email": email})
+
+
+async def insert_account(
+    conn: Connection, email: str, user_name: str, language: str, time_zone: str
+) -> AccountRow | None:
+    """The new account, or None when the address or the name was taken meanwhile."""
+    params = {
+        "user_id": uuid.uuid4(),
+        "email": email,
+        "user_name": user_name,
+        "language": language,
+        "time_zone": time_zone,
+    }
+    return await fetch_one(conn, AccountRow, INSERT_ACCOUNT, params)
+
+
+async def get_account(
+    conn: Connection, user_id: uuid.UUID, *, lock: bool = False
+) -> AccountRow | None:
+    query = LOCK_ACCOUNT if lock else GET_ACCOUNT
+    return await fetch_one(conn, AccountRow, query, {"user_id": user_id})
+
+
+async def update_profile(
+    conn: Connection, user_id: uuid.UUID, display_name: str
+) -> AccountRow | None:
+    params = {"user_id": user_id, "display_name": display_name}
+    return await fetch_one(conn, AccountRow, UPDATE_PROFILE, params)
+
+
+async def update_settings(
+    conn: Connection, user_id: uuid.UUID, language: str | None, time_zone: str | None
+) -> AccountRow | None:
+    params = {"user_id": user_id, "language": language, "time_zone": time_zone}
+    return await fetch_one(conn, AccountRow, UPDATE_SETTINGS, params)
+
+
+async def soft_delete(conn: Connection, user_id: uuid.UUID) -> AccountRow | None:
+    return await fetch_one(conn, AccountRow, SOFT_DELETE, {"user_id": user_id})
+
+
+async def set_permanent_block(
+    conn: Connection, account: AccountRow, blocked: bool, reason: str
+) -> None:
+    params = {"user_id": account.user_id, "blocked": blocked}
+    await conn.execute(SET_PERMANENT_BLOCK, params)
+    email = {"email": account.email, "user_id": account.user_id, "reason": reason}
+    await conn.execute(BLOCK_EMAIL if blocked else UNBLOCK_EMAIL, email)
+
+
+async def list_accounts(
+    conn: Connection, email: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[AccountRow], int]:
+    params: dict[str, Any] = {"email": email, "status": status}
+    rows = await fetch_all(
+        conn, AccountRow, LIST_ACCOUNTS, {**params, "limit": limit, "offset": offset}
+    )
+    cursor = await conn.execute(COUNT_ACCOUNTS, params)
+    total: Any = await cursor.fetchone()
+    return rows, int(total[0])
+
+
+# -- entitlements -------------------------------------------------------------
+
+_SNAPSHOT_COLUMNS = "user_id, tier, max_registered_race_names, taken_at"
+
+ALL_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM entitlement_snapshots"
+GET_SNAPSHOT = ALL_SNAPSHOTS + " WHERE user_id = %(user_id)s"
+
+UPSERT_SNAPSHOT = f"""
+INSERT INTO entitlement_snapshots (user_id, tier, max_registered_race_names, taken_at)
+VALUES (%(user_id)s, %(tier)s, %(max)s, clock_timestamp())
+ON CONFLICT (user_id) DO UPDATE
+SET tier = excluded.tier, max_registered_race_names = excluded.max_registered_race_names,
+    taken_at = excluded.taken_at
+RETURNING {_SNAPSHOT_COLUMNS}
+"""
+
+INSERT_ENTITLEMENT = """
+INSERT INTO entitlement_records (record_id, user_id, tier, source, actor, reason)
+VALUES (%(record_id)s, %(user_id)s, %(tier)s, %(source)s, %(actor)s, %(reason)s)
+"""
+
+ENTITLEMENT_HISTORY = """
+SELECT record_id, tier, source, actor, reason, created_at FROM entitlement_records
+WHERE user_id = %(user_id)s ORDER BY created_at DESC LIMIT 50
+"""
+
+
+async def all_snapshots(conn: Connection) -> list[SnapshotRow]:
+    return await fetch_all(conn, SnapshotRow, ALL_SNAPSHOTS)
+
+
+async def get_snapshot(conn: Connection, user_id: uuid.UUID) -> SnapshotRow | None:
+    return await fetch_one(conn, SnapshotRow, GET_SNAPSHOT, {"user_id": user_id})
+
+
+async def record_entitlement(
+    conn: Connection,
+    user_id: uuid.UUID,
+    tier: str,
+    max_race_names: int,
+    *,
+    source: str,
+    actor: str,
+    reason: str,
+) -> SnapshotRow:
+    """Append the record and move the snapshot, in the caller's transaction."""
+    await conn.execute(
+        INSERT_ENTITLEMENT,
+        {
+            "record_id": uuid.uuid4(),
+            "user_id": user_id,
+            "tier": tier,
+            "source": source,
+            "actor": actor,
+            "reason": reason,
+        },
+    )
+    snapshot = await fetch_one(
+        conn,
+        SnapshotRow,
+        UPSERT_SNAPSHOT,
+        {"user_id": user_id, "tier": tier, "max": max_race_names},
+    )
+    assert snapshot is not None
+    return snapshot
+
+
+async def entitlement_history(conn: Connection, user_id: uuid.UUID) -> list[EntitlementRecordRow]:
+    return await fetch_all(conn, EntitlementRecordRow, ENTITLEMENT_HISTORY, {"user_id": user_id})
+
+
+# -- sanctions and limits -----------------------------------------------------
+
+INSERT_SANCTION = """
+INSERT INTO sanction_records (record_id, user_id, kind, action, reason, actor, expires_at)
+VALUES (%(record_id)s, %(user_id)s, %(kind)s, %(action)s, %(reason)s, %(actor)s, %(expires_at)s)
+"""
+
+ACTIVATE_SANCTION = """
+INSERT INTO sanction_active (user_id, kind, record_id, reason, applied_at, expires_at)
+VALUES (%(user_id)s, %(kind)s, %(record_id)s, %(reason)s, now(), %(expires_at)s)
+ON CONFLICT (user_id, kind) DO UPDATE
+SET record_id = excluded.record_id, reason = excluded.reason,
+    applied_at = excluded.applied_at, expires_at = excluded.expires_at
+"""
+
+LIFT_SANCTION = "DELETE FROM sanction_active WHERE user_id = %(user_id)s AND kind = %(kind)s"
+
+ACTIVE_SANCTIONS = """
+SELECT kind, reason, applied_at, expires_at FROM sanction_active
+WHERE user_id = %(user_id)s AND (expires_at IS NULL OR expires_at > now())
+ORDER BY kind
+"""
+
+SANCTION_HISTORY = """
+SELECT record_id, kind, action, reason, actor, expires_at, created_at FROM sanction_records
+WHERE user_id = %(user_id)s ORDER BY created_at DESC LIMIT 50
+"""
+
+INSERT_LIMIT = """
+INSERT INTO limit_records (record_id, user_id, kind, value, reason, actor, expires_at)
+VALUES (%(record_id)s, %(user_id)s, %(kind)s, %(value)s, %(reason)s, %(actor)s, %(expires_at)s)
+"""
+
+ACTIVATE_LIMIT = """
+INSERT INTO limit_active (user_id, kind, value, record_id, applied_at, expires_at)
+VALUES (%(user_id)s, %(kind)s, %(value)s, %(record_id)s, now(), %(expires_at)s)
+ON CONFLICT (user_id, kind) DO UPDATE
+SET value = excluded.value, record_id = excluded.record_id,
+    applied_at = excluded.applied_at, expires_at = excluded.expires_at
+"""
+
+CLEAR_LIMIT = "DELETE FROM limit_active WHERE user_id = %(user_id)s AND kind = %(kind)s"
+
+ACTIVE_LIMITS = """
+SELECT kind, value, applied_at, expires_at FROM limit_active
+WHERE user_id = %(user_id)s AND (expires_at IS NULL OR expires_at > now())
+ORDER BY kind
+"""
+
+LIMIT_HISTORY = """
+SELECT record_id, kind, value, reason, actor, expires_at, created_at FROM limit_records
+WHERE user_id = %(user_id)s ORDER BY created_at DESC LIMIT 50
+"""
+
+
+async def record_sanction(
+    conn: Connection,
+    user_id: uuid.UUID,
+    kind: str,
+    *,
+    lift: bool,
+    reason: str,
+    actor: str,
+    expires_at: datetime | None,
+) -> None:
+    """Append the decision and move the active rollup, in the caller's transaction."""
+    params = {
+        "record_id": uuid.uuid4(),
+        "user_id": user_id,
+        "kind": kind,
+        "action": "lift" if lift else "apply",
+        "reason": reason,
+        "actor": actor,
+        "expires_at": expires_at,
+    }
+    await conn.execute(INSERT_SANCTION, params)
+    await conn.execute(LIFT_SANCTION if lift else ACTIVATE_SANCTION, params)
+
+
+async def record_limit(
+    conn: Connection,
+    user_id: uuid.UUID,
+    kind: str,
+    value: int | None,
+    *,
+    reason: str,
+    actor: str,
+    expires_at: datetime | None,
+) -> None:
+    params = {
+        "record_id": uuid.uuid4(),
+        "user_id": user_id,
+        "kind": kind,
+        "value": value,
+        "reason": reason,
+        "actor": actor,
+        "expires_at": expires_at,
+    }
+    await conn.execute(INSERT_LIMIT, params)
+    await conn.execute(CLEAR_LIMIT if value is None else ACTIVATE_LIMIT, params)
+
+
+async def active_sanctions(conn: Connection, user_id: uuid.UUID) -> list[ActiveSanctionRow]:
+    return await fetch_all(conn, ActiveSanctionRow, ACTIVE_SANCTIONS, {"user_id": user_id})
+
+
+async def active_limits(conn: Connection, user_id: uuid.UUID) -> list[ActiveLimitRow]:
+    return await fetch_all(conn, ActiveLimitRow, ACTIVE_LIMITS, {"user_id": user_id})
+
+
+async def sanction_history(conn: Connection, user_id: uuid.UUID) -> list[SanctionRecordRow]:
+    return await fetch_all(conn, SanctionRecordRow, SANCTION_HISTORY, {"user_id": user_id})
+
+
+async def limit_history(conn: Connection, user_id: uuid.UUID) -> list[LimitRecordRow]:
+    return await fetch_all(conn, LimitRecordRow, LIMIT_HISTORY, {"user_id": user_id})

@@ -1,0 +1,112 @@
+"""Players for tests: log in through the public surface, reading codes from real mail."""
+
+from __future__ import annotations
+
+import base64
+import mailbox
+import re
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import trio
+from nacl.signing import SigningKey
+
+from tests.conftest import Running
+from tests.support.contract import ContractClient
+
+SEND = "/api/v1/public/auth/send-email-code"
+CONFIRM = "/api/v1/public/auth/confirm-email-code"
+_CODE = re.compile(r"login code is (\d{6})")
+
+
+@dataclass
+class Player:
+    email: str
+    device_session_id: str
+    user_id: str
+    key: SigningKey
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the gateway injects on the user surface."""
+        return {"X-User-ID": self.user_id}
+
+
+def public_key(key: SigningKey) -> str:
+    return base64.b64encode(bytes(key.verify_key)).decode()
+
+
+def codes_for(running: Running, email: str) -> list[str]:
+    """Every login code mailed to `email` so far, oldest first (from the sink's Maildir)."""
+    assert running.endpoints.maildir is not None
+    box = mailbox.Maildir(Path(running.endpoints.maildir), create=False)
+    found: list[tuple[tuple[int, ...], str]] = []
+    for key, message in box.items():
+        if str(message["To"]).lower() != email.lower():
+            continue
+        match = _CODE.search(_text(message))
+        if match:
+            found.append((_arrival(key), match.group(1)))
+    return [code for _, code in sorted(found)]
+
+
+def _arrival(key: str) -> tuple[int, ...]:
+    """Maildir names start `<seconds>.M<microseconds>P<pid>Q<counter>`: arrival order."""
+    match = re.match(r"^(\d+)\.M(\d+)P\d+Q(\d+)", key)
+    assert match, key
+    return tuple(int(part) for part in match.groups())
+
+
+def _text(message: Message) -> str:
+    payload: Any = message.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload.decode()
+    return str(message.get_payload())
+
+
+async def mailed_code(running: Running, email: str, count: int = 1) -> str:
+    """Wait for the `count`th code mailed to `email` and return it."""
+    with trio.fail_after(20):
+        while len(codes := codes_for(running, email)) < count:  # noqa: ASYNC110 - a Maildir has no event
+            await trio.sleep(0.02)
+    return codes[count - 1]
+
+
+async def request_code(http: ContractClient, email: str, **extra: Any) -> str:
+    response = await http.post(SEND, json={"email": email, **extra})
+    assert response.status_code == 200, response.text
+    challenge_id: str = response.json()["challenge_id"]
+    return challenge_id
+
+
+async def confirm(
+    http: ContractClient,
+    challenge_id: str,
+    code: str,
+    key: SigningKey | None = None,
+    time_zone: str = "Europe/Berlin",
+) -> Any:
+    body = {
+        "challenge_id": challenge_id,
+        "code": code,
+        "client_public_key": public_key(key or SigningKey.generate()),
+        "time_zone": time_zone,
+    }
+    return await http.post(CONFIRM, json=body)
+
+
+async def login(
+    http: ContractClient, running: Running, email: str, *, mail_number: int = 1, **extra: Any
+) -> Player:
+    """A full login; `mail_number` counts the codes this address has been sent."""
+    challenge_id = await request_code(http, email, **extra)
+    code = await mailed_code(running, email, mail_number)
+    key = SigningKey.generate()
+    response = await confirm(http, challenge_id, code, key)
+    assert response.status_code == 200, response.text
+    session_id = response.json()["device_session_id"]
+    lookup = await http.get(f"/api/v1/internal/sessions/{session_id}")
+    assert lookup.status_code == 200, lookup.text
+    return Player(email, session_id, lookup.json()["user_id"], key)
