@@ -23,7 +23,7 @@ from galaxy.domain.accounts import (
     check_expiry,
 )
 from galaxy.domain.auth import placeholder_user_name
-from galaxy.domain.errors import Conflict, Forbidden, InternalError, NotFound
+from galaxy.domain.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
 from galaxy.services.sessions import Sessions, session_json
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -108,7 +108,9 @@ class Accounts:
                 after.add(functools.partial(self._remember, snapshot))
                 log.info("accounts.created", user_id=str(created.user_id))
                 return created, True
-        raise InternalError("could not find a free placeholder user name; try again")
+        raise ServiceUnavailable(
+            "could not find a free placeholder user name; try again", code="user_name_unavailable"
+        )
 
     async def check_login_allowed(self, conn: Connection, account: AccountRow) -> None:
         if account.permanent_block:

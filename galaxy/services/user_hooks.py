@@ -56,12 +56,12 @@ class UserHooks:
                 log.exception(
                     "user.cascade_failed",
                     hook=name,
-                    event=event,
+                    cascade=event,
                     user_id=str(user_id),
                     error=repr(error),
                 )
                 if self._failures is not None:
-                    self._failures.add(1, {"hook": name, "event": event})
+                    self._failures.add(1, {"hook": name, "cascade": event})
         return failed
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import uuid
 
-import psycopg
 import pytest
 from nacl.signing import SigningKey
 
@@ -20,16 +19,10 @@ from tests.support.players import (
     mailed_code,
     public_key,
     request_code,
+    sql,
 )
 
 pytestmark = pytest.mark.usefixtures("running")
-
-
-def sql(running: Running, query: str, *params: object) -> list[tuple[object, ...]]:
-    assert running.config.postgres.dsn is not None
-    with psycopg.connect(running.config.postgres.dsn) as conn:
-        cursor = conn.execute(query, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 async def test_first_login_creates_the_account_and_a_session(
@@ -118,7 +111,7 @@ async def test_a_code_works_once_and_not_after_expiry(
     late_code = await mailed_code(running, "late@example.org")
     sql(
         running,
-        "UPDATE auth_challenges SET expires_at = now() - interval '1 second' WHERE challenge_id = %s",
+        "UPDATE auth_challenges SET expires_at = now() - interval '1s' WHERE challenge_id = %s",
         late,
     )
     assert_error_body(await confirm(http, late, late_code), 400, "challenge_expired")
@@ -197,3 +190,24 @@ async def test_a_blocked_address_is_refused(http: ContractClient, running: Runni
     response = await http.post(SEND, json={"email": "SPAM@example.org"})
     assert_error_body(response, 400, "email_blocked")
     assert codes_for(running, "spam@example.org") == []
+
+
+async def test_placeholder_names_are_retried_within_their_budget(
+    http: ContractClient, running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await login(http, running, "first@example.org")
+    taken = (await http.get("/api/v1/user/account", headers=first.headers)).json()["user_name"]
+    budget = running.config.auth.username_max_retries
+    names = iter([taken] * (budget - 1) + ["pilot-free"])
+    monkeypatch.setattr("galaxy.services.accounts.placeholder_user_name", lambda: next(names))
+    second = await login(http, running, "second@example.org")
+    view = (await http.get("/api/v1/user/account", headers=second.headers)).json()
+    assert view["user_name"] == "pilot-free"  # the last try of the budget
+
+    monkeypatch.setattr("galaxy.services.accounts.placeholder_user_name", lambda: taken)
+    challenge_id = await request_code(http, "third@example.org")
+    code = await mailed_code(running, "third@example.org")
+    assert_error_body(await confirm(http, challenge_id, code), 503, "user_name_unavailable")
+    # Nothing was spent: the same code works once names are free again.
+    monkeypatch.undo()
+    assert (await confirm(http, challenge_id, code)).status_code == 200

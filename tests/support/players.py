@@ -10,6 +10,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import trio
 from nacl.signing import SigningKey
 
@@ -110,3 +111,11 @@ async def login(
     lookup = await http.get(f"/api/v1/internal/sessions/{session_id}")
     assert lookup.status_code == 200, lookup.text
     return Player(email, session_id, lookup.json()["user_id"], key)
+
+
+def sql(running: Running, query: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run one statement on the service's database, as an operator's psql would."""
+    assert running.config.postgres.dsn is not None
+    with psycopg.connect(running.config.postgres.dsn) as conn:
+        cursor = conn.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
