@@ -16,6 +16,7 @@ from tests.services.conftest import eventually
 from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
 from tests.services.test_notifications import USER, exercise_admin_notifications
 from tests.support.contract import ContractClient, assert_error_body, operations
+from tests.support.players import SEND, login
 
 Exercise = Callable[[ContractClient, Running], Awaitable[None]]
 
@@ -73,6 +74,75 @@ async def admin_notifications(http: ContractClient, running: Running) -> None:
     assert_error_body(await http.get("/api/v1/admin/notifications"), 401, "unauthorized")
 
 
+async def login_flow(http: ContractClient, running: Running) -> None:
+    player = await login(http, running, "contract@example.org")  # send, confirm, lookup
+    assert_error_body(await http.post(SEND, json={"email": "nope"}), 400, "invalid_email")
+    missing = "/api/v1/internal/sessions/0b6f6f7e-1d1e-4a8e-8a55-3c1f1a0c2b22"
+    assert_error_body(await http.get(missing), 404, "session_not_found")
+    assert player.user_id
+
+
+async def user_account(http: ContractClient, running: Running) -> None:
+    player = await login(http, running, "contract@example.org")
+    headers = player.headers
+    assert (await http.get("/api/v1/user/account", headers=headers)).status_code == 200
+    profile = await http.patch(
+        "/api/v1/user/account/profile", json={"display_name": "Zaphod"}, headers=headers
+    )
+    assert profile.status_code == 200
+    settings = await http.patch(
+        "/api/v1/user/account/settings",
+        json={"preferred_language": "en-GB", "time_zone": "UTC"},
+        headers=headers,
+    )
+    assert settings.status_code == 200
+    assert (await http.post("/api/v1/user/account/delete", headers=headers)).status_code == 200
+    assert_error_body(await http.get("/api/v1/user/account", headers=headers), 404)
+
+
+async def internal_sessions(http: ContractClient, running: Running) -> None:
+    player = await login(http, running, "contract@example.org")
+    account = await http.get(f"/api/v1/internal/users/{player.user_id}/account-internal")
+    assert account.status_code == 200
+    revoked = await http.post(
+        f"/api/v1/internal/sessions/{player.device_session_id}/revoke", json={"reason": "test"}
+    )
+    assert revoked.status_code == 200
+    everything = await http.post(f"/api/v1/internal/sessions/users/{player.user_id}/revoke-all")
+    assert everything.status_code == 200
+
+
+async def admin_accounts(http: ContractClient, running: Running) -> None:
+    http.client.auth = admin_auth()
+    base = "/api/v1/admin/admin-accounts"
+    created = await http.post(base, json={"username": "ops", "password": "twelve chars!"})
+    assert created.status_code == 201
+    assert (await http.get(base)).status_code == 200
+    assert (await http.get(f"{base}/ops")).status_code == 200
+    assert (await http.post(f"{base}/ops/disable")).status_code == 200
+    assert (await http.post(f"{base}/ops/enable")).status_code == 200
+    reset = await http.post(f"{base}/ops/reset-password", json={"password": "another twelve"})
+    assert reset.status_code == 200
+    http.client.auth = None
+    assert_error_body(await http.get(base), 401, "unauthorized")
+
+
+async def admin_users(http: ContractClient, running: Running) -> None:
+    player = await login(http, running, "contract@example.org")
+    http.client.auth = admin_auth()
+    base = f"/api/v1/admin/users/{player.user_id}"
+    assert (await http.get("/api/v1/admin/users", params={"status": "active"})).status_code == 200
+    assert (await http.get(base)).status_code == 200
+    sanction = {"kind": "lobby_ban", "reason": "test", "expires_at": "2099-01-01T00:00:00Z"}
+    assert (await http.post(f"{base}/sanctions", json=sanction)).status_code == 200
+    limit = {"kind": "max_owned_games", "value": 2, "reason": "test"}
+    assert (await http.post(f"{base}/limits", json=limit)).status_code == 200
+    tier = {"tier": "supporter", "source": "promotion", "reason": "test"}
+    assert (await http.post(f"{base}/entitlements", json=tier)).status_code == 200
+    assert (await http.post(f"{base}/soft-delete", json={"reason": "test"})).status_code == 200
+    http.client.auth = None
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -86,6 +156,28 @@ EXERCISES: dict[str, Exercise] = {
     "adminGetNotification": admin_notifications,
     "adminListNotificationDeadLetters": admin_notifications,
     "adminListMalformedIntents": admin_notifications,
+    "sendEmailCode": login_flow,
+    "confirmEmailCode": login_flow,
+    "internalGetSession": login_flow,
+    "getAccount": user_account,
+    "updateProfile": user_account,
+    "updateSettings": user_account,
+    "deleteAccount": user_account,
+    "internalGetAccount": internal_sessions,
+    "internalRevokeSession": internal_sessions,
+    "internalRevokeAllSessions": internal_sessions,
+    "adminListAdminAccounts": admin_accounts,
+    "adminCreateAdminAccount": admin_accounts,
+    "adminGetAdminAccount": admin_accounts,
+    "adminDisableAdminAccount": admin_accounts,
+    "adminEnableAdminAccount": admin_accounts,
+    "adminResetAdminPassword": admin_accounts,
+    "adminListUsers": admin_users,
+    "adminGetUser": admin_users,
+    "adminSanctionUser": admin_users,
+    "adminSetUserLimit": admin_users,
+    "adminSetUserEntitlement": admin_users,
+    "adminSoftDeleteUser": admin_users,
 }
 
 

@@ -31,7 +31,7 @@ async def player(http: ContractClient, running: Running) -> Player:
     return await login(http, running, "pilot@example.org")
 
 
-async def admin_post(http: ContractClient, path: str, body: dict[str, Any]) -> Any:
+async def admin_post(http: ContractClient, path: str, body: Any) -> Any:
     return await http.post(path, json=body, auth=admin_auth())
 
 
