@@ -45,6 +45,7 @@ def run(report: Report) -> None:
         floor = wrk(plain["url"] + "/")
     with server("galaxy") as galaxy:
         healthz = wrk(galaxy["url"] + "/healthz")
+        session = wrk(galaxy["url"] + f"/api/v1/internal/sessions/{galaxy['session_id']}")
         user = wrk(
             galaxy["bench_url"] + "/api/v1/user/bench/noop",
             {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
@@ -54,6 +55,9 @@ def run(report: Report) -> None:
             galaxy["bench_url"] + "/api/v1/admin/bench/noop", {"Authorization": f"Basic {token}"}
         )
     report.add(Row("GET /healthz", healthz, "req/s", "plain ASGI (hypercorn-trio)", floor))
+    report.add(
+        Row("session lookup (cache hit)", session, "req/s", "plain ASGI (hypercorn-trio)", floor)
+    )
     report.add(
         Row("user no-op (X-User-ID, Quart)", user, "req/s", "plain ASGI (hypercorn-trio)", floor)
     )

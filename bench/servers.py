@@ -2,7 +2,8 @@
 
 `plain PORT`: the floor, a bare ASGI app on hypercorn's trio worker.
 `galaxy`: a whole service on embedded defaults, plus a second listener serving
-the real application with a benchmark-only blueprint of authenticated no-ops.
+the real application with a benchmark-only blueprint of authenticated no-ops,
+and one player's device session for the gateway's lookup.
 Each prints one JSON line with its URL(s) once it listens.
 """
 
@@ -83,7 +84,27 @@ async def run_galaxy() -> None:
         binds = await nursery.start(
             partial(serve, app, _config(0), shutdown_trigger=trio.sleep_forever)
         )
-        print(json.dumps({"url": endpoints.http, "bench_url": binds[0]}), flush=True)
+        session_id = await _session(service.services)
+        announced = {"url": endpoints.http, "bench_url": binds[0], "session_id": session_id}
+        print(json.dumps(announced), flush=True)
+
+
+async def _session(services: Any) -> str:
+    """A player with one active device session, made as a first login makes them."""
+    from nacl.signing import SigningKey
+
+    from galaxy.services.unit_of_work import AfterCommit, run_unit
+
+    async def work(conn: Any, after: AfterCommit) -> str:
+        account, _ = await services.accounts.ensure_by_email(
+            conn, after, "bench@example.org", language="en", time_zone="UTC", name_retries=10
+        )
+        key = bytes(SigningKey.generate().verify_key)
+        session = await services.sessions.create(conn, after, account.user_id, key)
+        return str(session.device_session_id)
+
+    session_id: str = await run_unit(services.db, work, name="bench.session")
+    return session_id
 
 
 def main() -> None:

@@ -15,12 +15,14 @@ from galaxy.config import load_config
 from galaxy.logging import configure_logging, email_hash
 from galaxy.telemetry import setup_telemetry
 from tests.conftest import Running
+from tests.support.contract import ContractClient
+from tests.support.players import SEND, login
 
 
 @pytest.fixture
 def log_stream() -> io.StringIO:
     stream = io.StringIO()
-    configure_logging("info", "galaxy-test", stream)
+    configure_logging("debug", "galaxy-test", stream)
     yield stream
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()
@@ -72,3 +74,15 @@ async def test_http_metrics_are_scraped_from_the_prometheus_listener(running: Ru
     )
     assert 'group="admin"' in scraped and 'status="401"' in scraped
     assert "http_request_duration_seconds_bucket" in scraped
+
+
+async def test_addresses_never_reach_the_logs(
+    log_stream: io.StringIO, http: ContractClient, running: Running
+) -> None:
+    address = "Secret.Person@Example.org"
+    await login(http, running, address)  # request, mail delivery, confirm, lookup
+    await http.post(SEND, json={"email": address})
+    logged = log_stream.getvalue()
+    assert "auth.code_requested" in logged and "mail.sent" in logged
+    assert "secret.person" not in logged.lower()
+    assert email_hash(address) in logged

@@ -94,6 +94,8 @@ class EdgeMiddleware:
         path: str = scope["path"]
         method: str = scope["method"]
         group = route_group(path)
+        # Served here, from memory: the hot reads that get no span (see _span).
+        direct = path in PROBES or (method == "GET" and _is_session_lookup(path))
         status = 500
         response_started = False
 
@@ -111,7 +113,7 @@ class EdgeMiddleware:
         began = time.perf_counter()
         with (
             structlog.contextvars.bound_contextvars(request_id=request_id),
-            self._span(group, method, request_id) as span,
+            self._span(group, method, request_id, traced=not direct) as span,
         ):
             try:
                 if path in PROBES:
@@ -147,8 +149,7 @@ class EdgeMiddleware:
                 self._durations.record(elapsed, labels)
                 # Probes and session lookups come with every orchestrator tick and
                 # every gateway request: logged at debug, counted always.
-                quiet = group == "probes" or route == SESSION_LOOKUP_ROUTE
-                emit = log.debug if quiet else log.info
+                emit = log.debug if direct else log.info
                 emit(
                     "http.access",
                     method=method,
@@ -159,10 +160,12 @@ class EdgeMiddleware:
                     group=group,
                 )
 
-    def _span(self, group: str, method: str, request_id: str) -> Any:
-        # Probes arrive every few seconds from every orchestrator: spans of them
-        # would drown the traces, so they get none (they are still counted).
-        if group == "probes":
+    def _span(self, group: str, method: str, request_id: str, *, traced: bool) -> Any:
+        # Probes arrive every few seconds from every orchestrator, and session
+        # lookups with every gateway request: spans of these memory reads would
+        # drown the traces and cost a third of the lookup, so they get none
+        # (they are still counted and timed in the metrics).
+        if not traced:
             return contextlib.nullcontext(trace.INVALID_SPAN)
         return tracer.start_as_current_span(
             f"{method} {group}",
