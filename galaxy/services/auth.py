@@ -62,7 +62,7 @@ class Auth:
         self._mail = mail
         self._accounts = accounts
         self._sessions = sessions
-        self._geo = geo
+        self.geo = geo
         self._outcomes = (
             telemetry.counter("auth_outcomes_total", "Login steps by step and outcome")
             if telemetry is not None
@@ -184,6 +184,6 @@ class Auth:
     async def _declare_country(self, user_id: uuid.UUID, source_ip: str | None) -> None:
         # Geo work never blocks or fails a login.
         try:
-            await self._geo.set_declared_country_at_registration(user_id, source_ip)
+            await self.geo.set_declared_country_at_registration(user_id, source_ip)
         except Exception as error:
             log.warning("auth.declared_country_failed", user_id=str(user_id), error=repr(error))

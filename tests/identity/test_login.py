@@ -211,3 +211,31 @@ async def test_placeholder_names_are_retried_within_their_budget(
     # Nothing was spent: the same code works once names are free again.
     monkeypatch.undo()
     assert (await confirm(http, challenge_id, code)).status_code == 200
+
+
+async def test_the_declared_country_is_asked_once_at_registration(
+    http: ContractClient, running: Running
+) -> None:
+    calls: list[tuple[uuid.UUID, str | None]] = []
+
+    class Recorder:
+        async def set_declared_country_at_registration(
+            self, user_id: uuid.UUID, source_ip: str | None
+        ) -> None:
+            calls.append((user_id, source_ip))
+
+    assert running.service.services is not None
+    running.service.services.auth.geo = Recorder()
+    forwarded = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
+    for number in (1, 2):
+        challenge_id = await request_code(http, "geo@example.org")
+        code = await mailed_code(running, "geo@example.org", number)
+        body = {
+            "challenge_id": challenge_id,
+            "code": code,
+            "client_public_key": public_key(SigningKey.generate()),
+            "time_zone": "UTC",
+        }
+        assert (await http.post(CONFIRM, json=body, headers=forwarded)).status_code == 200
+    assert len(calls) == 1  # the first login only
+    assert calls[0][1] == "203.0.113.9"  # the client, not the proxy
