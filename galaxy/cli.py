@@ -1,4 +1,4 @@
-"""`galaxy run | migrate | actors | version`."""
+"""`galaxy run | migrate | actors | push tail | engine | version`."""
 
 from __future__ import annotations
 
@@ -87,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, help="stop after this many events")
     tail.set_defaults(handler=_cmd_push_tail)
 
+    engine = sub.add_parser(
+        "engine",
+        help="run the reference game engine for one game",
+        description="Run the game engine (ENGINE.md) over HTTP. All state lives in "
+        "STATE_DIR/state.json; a restarted engine resumes at its last completed turn.",
+    )
+    engine.add_argument("--state-dir", required=True, type=Path, help="where the game lives")
+    engine.add_argument(
+        "--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on (default 127.0.0.1:8080)"
+    )
+    engine.set_defaults(handler=_cmd_engine)
+
     version = sub.add_parser("version", help="print the version", description="Print the version.")
     version.set_defaults(handler=lambda _args: _print(f"galaxy {__version__}"))
     return parser
@@ -106,6 +118,13 @@ def _load(environ: Mapping[str, str] | None = None) -> Config | None:
 
 
 # -- run -----------------------------------------------------------------------
+
+
+def _cmd_engine(args: argparse.Namespace) -> int:
+    # Imported here: the engine image carries only what the engine needs.
+    from galaxy.engine.server import main as engine_main
+
+    return engine_main(args.state_dir, args.listen)
 
 
 def _cmd_run(_args: argparse.Namespace) -> int:

@@ -124,6 +124,42 @@ class AskTimeout(Timeout):
     """An actor did not answer an ask within its timeout."""
 
 
+class UpstreamFailure(GalaxyError):
+    """A service we call answered, but not sensibly (5xx, a body that is not its contract)."""
+
+    code = "upstream_failure"
+    http_status = 502
+    grpc_status = 14  # UNAVAILABLE
+
+
+class EngineUnreachable(ServiceUnavailable):
+    code = "engine_unreachable"
+
+
+class EngineTimeout(Timeout):
+    code = "engine_timeout"
+
+
+class EngineFailure(UpstreamFailure):
+    code = "engine_failure"
+
+
+class EngineRejected(GalaxyError):
+    """The engine refused the call (4xx); its status and reason pass through."""
+
+    code = "engine_rejected"
+    http_status = 409
+    grpc_status = 9  # FAILED_PRECONDITION
+
+    def __init__(
+        self, message: str, *, status: int, engine_code: str, results: list[object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.http_status = status  # type: ignore[misc]  # the engine's own 4xx
+        self.engine_code = engine_code
+        self.results = results or []
+
+
 class InternalError(GalaxyError):
     code = "internal"
 

@@ -18,26 +18,55 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
-@cache
-def spec_dict() -> dict[str, Any]:
-    text = resources.files("galaxy.http").joinpath("openapi.yaml").read_text("utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
+class Spec:
+    """One OpenAPI document: the backend's, or the engine's."""
+
+    def __init__(self, package: str, filename: str) -> None:
+        text = resources.files(package).joinpath(filename).read_text("utf-8")
+        self.document: dict[str, Any] = yaml.safe_load(text)
+        self.openapi = OpenAPI.from_dict(self.document)
+        self._patterns: list[tuple[re.Pattern[str], str, str]] | None = None
+
+    def operations(self) -> dict[str, tuple[str, str]]:
+        """operationId → (METHOD, path template), for every operation in the contract."""
+        found: dict[str, tuple[str, str]] = {}
+        for path, item in self.document["paths"].items():
+            for method in HTTP_METHODS:
+                if method in item:
+                    found[item[method]["operationId"]] = (method.upper(), path)
+        return found
+
+    def match(self, method: str, path: str) -> str | None:
+        if self._patterns is None:
+            # Literal paths first, as the router does: /notifications/dead-letters
+            # is not /notifications/{notification_id}.
+            ordered = sorted(self.operations().items(), key=lambda item: item[1][1].count("{"))
+            self._patterns = []
+            for operation_id, (op_method, template) in ordered:
+                regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                self._patterns.append((re.compile(f"^{regex}$"), op_method, operation_id))
+        for pattern, op_method, operation_id in self._patterns:
+            if op_method == method and pattern.match(path):
+                return operation_id
+        return None
 
 
 @cache
-def openapi() -> OpenAPI:
-    return OpenAPI.from_dict(spec_dict())
+def backend_spec() -> Spec:
+    return Spec("galaxy.http", "openapi.yaml")
+
+
+@cache
+def engine_spec() -> Spec:
+    return Spec("galaxy.engine", "engine-openapi.yaml")
 
 
 def operations() -> dict[str, tuple[str, str]]:
-    """operationId → (METHOD, path template), for every operation in the contract."""
-    found: dict[str, tuple[str, str]] = {}
-    for path, item in spec_dict()["paths"].items():
-        for method in HTTP_METHODS:
-            if method in item:
-                found[item[method]["operationId"]] = (method.upper(), path)
-    return found
+    return backend_spec().operations()
+
+
+def match_operation(method: str, path: str) -> str | None:
+    return backend_spec().match(method, path)
 
 
 class _Request:
@@ -69,6 +98,7 @@ class ContractClient:
 
     client: httpx.AsyncClient
     exercised: set[str] = field(default_factory=set)
+    spec: Spec = field(default_factory=backend_spec)
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         response = await self.client.request(method, url, **kwargs)
@@ -82,12 +112,12 @@ class ContractClient:
         (4xx) is a negative test and only its error response is checked.
         """
         request = _Request(response.request)
-        operation = match_operation(request.method.upper(), request.path)
+        operation = self.spec.match(request.method.upper(), request.path)
         if operation is None:
             return
         if 200 <= response.status_code < 300:
-            openapi().validate_request(request)
-        openapi().validate_response(request, _Response(response))
+            self.spec.openapi.validate_request(request)
+        self.spec.openapi.validate_response(request, _Response(response))
         self.exercised.add(operation)
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
@@ -99,24 +129,8 @@ class ContractClient:
     async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
         return await self.request("PATCH", url, **kwargs)
 
-
-@cache
-def _patterns() -> list[tuple[re.Pattern[str], str, str]]:
-    compiled = []
-    # Literal paths first, as the router does: /notifications/dead-letters is
-    # not /notifications/{notification_id}.
-    ordered = sorted(operations().items(), key=lambda item: item[1][1].count("{"))
-    for operation_id, (method, template) in ordered:
-        regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-        compiled.append((re.compile(f"^{regex}$"), method, operation_id))
-    return compiled
-
-
-def match_operation(method: str, path: str) -> str | None:
-    for pattern, op_method, operation_id in _patterns():
-        if op_method == method and pattern.match(path):
-            return operation_id
-    return None
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
 
 
 def assert_error_body(response: httpx.Response, status: int, code: str | None = None) -> None:

@@ -1,0 +1,182 @@
+"""The engine's operations, one at a time, over the state kept in memory and on disk."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from galaxy.engine.commands import MAX_COMMANDS, apply_commands, check_commands
+from galaxy.engine.model import ACTIVE, BANISHED, FINISHED, Game, Race
+from galaxy.engine.orders import MAX_ORDERS, check_orders
+from galaxy.engine.reports import all_reports, status
+from galaxy.engine.setup import SetupError, new_game, parse_init
+from galaxy.engine.store import StateStore
+from galaxy.engine.turn import run_turn
+
+# Fault injection for the crash tests: with this set, a turn stops for good
+# after writing its reports and before writing its state, and says so with a
+# marker file, so a test can kill the engine at exactly that instant.
+FAULT_VARIABLE = "GALAXY_ENGINE_FAULT"
+PAUSE_BEFORE_STATE = "pause-before-state"
+PAUSED_MARKER = ".paused-before-state"
+
+
+class EngineError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+
+
+class Engine:
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = StateStore(state_dir)
+        self.game: Game | None = self.store.load() if self.store.exists() else None
+        self._lock = trio.Lock()
+        self._fault = os.environ.get(FAULT_VARIABLE, "")
+
+    def _game(self) -> Game:
+        if self.game is None:
+            raise EngineError(409, "not_initialised", "the game has not been initialised")
+        return self.game
+
+    def _race(self, name: Any) -> Race:
+        game = self._game()
+        if not isinstance(name, str) or name not in game.races:
+            raise EngineError(404, "unknown_race", f"no race {name!r} in this game")
+        return game.races[name]
+
+    def _playing(self, name: Any) -> Race:
+        race = self._race(name)
+        if self._game().phase == FINISHED:
+            raise EngineError(409, "finished", "the game is finished")
+        if race.status != ACTIVE:
+            raise EngineError(409, "race_not_active", f"race {race.name} is {race.status}")
+        return race
+
+    async def init(self, body: Any) -> dict[str, Any]:
+        async with self._lock:
+            if self.game is not None:
+                raise EngineError(409, "already_initialised", "this engine holds a game already")
+            try:
+                game_id, races, settings = parse_init(body)
+            except SetupError as error:
+                raise EngineError(400, "invalid_init", str(error)) from None
+            game = new_game(game_id, races, settings)
+            await trio.to_thread.run_sync(self.store.save, game, all_reports(game))
+            self.game = game
+            return status(game)
+
+    def status(self) -> dict[str, Any]:
+        return status(self._game())
+
+    async def turn(self) -> dict[str, Any]:
+        async with self._lock:
+            game = self._game()
+            if game.phase == FINISHED:
+                raise EngineError(409, "finished", "the game is finished")
+            # The turn is CPU work: off the event loop, so /healthz keeps answering.
+            self.game = await trio.to_thread.run_sync(self._run_turn, game)
+            return status(self.game)
+
+    def _run_turn(self, game: Game) -> Game:
+        done = run_turn(game)
+        self.store.save_reports(done.turn, all_reports(done))
+        if self._fault == PAUSE_BEFORE_STATE:
+            (self.store.directory / PAUSED_MARKER).touch()
+            while True:  # until the test kills the process
+                time.sleep(3600)
+        self.store.save_state(done)
+        return done
+
+    async def banish(self, body: Any) -> dict[str, Any]:
+        async with self._lock:
+            name = body.get("raceName") if isinstance(body, dict) else None
+            race = self._race(name)
+            game = self._game().copy()
+            banished = game.races[race.name]
+            banished.status = BANISHED
+            banished.orders = []
+            for planet in game.planets:
+                if planet.owner == banished.name:
+                    planet.owner = None  # its planets go neutral
+                    planet.producing, planet.ship_type, planet.progress = "materials", None, 0.0
+            game.groups = [g for g in game.groups if g.owner != banished.name]
+            await trio.to_thread.run_sync(self.store.save_state, game)
+            self.game = game
+            return status(game)
+
+    async def command(self, body: Any) -> dict[str, Any]:
+        async with self._lock:
+            if not isinstance(body, dict) or not isinstance(body.get("commands"), list):
+                raise EngineError(400, "malformed", "the body needs raceName and commands [...]")
+            commands = body["commands"]
+            if len(commands) > MAX_COMMANDS:
+                raise EngineError(400, "malformed", f"at most {MAX_COMMANDS} commands at once")
+            race = self._playing(body.get("raceName"))
+            game = self._game().copy()
+            verdicts = check_commands(game, game.races[race.name], commands)
+            results = [v.to_json() for v in verdicts]
+            if not all(v.accepted for v in verdicts):
+                rejected = sum(not v.accepted for v in verdicts)
+                raise EngineError(
+                    400,
+                    "commands_rejected",
+                    f"{rejected} of {len(verdicts)} commands rejected; none applied",
+                    {"results": results},
+                )
+            apply_commands(game, game.races[race.name], commands)
+            await trio.to_thread.run_sync(self.store.save_state, game)
+            self.game = game
+            return {"raceName": race.name, "results": results}
+
+    async def order(self, body: Any) -> dict[str, Any]:
+        async with self._lock:
+            if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
+                raise EngineError(
+                    400, "malformed", "the body needs raceName, turn and orders [...]"
+                )
+            turn = body.get("turn")
+            if isinstance(turn, bool) or not isinstance(turn, int):
+                raise EngineError(400, "malformed", "turn must be a whole number")
+            orders = body["orders"]
+            if len(orders) > MAX_ORDERS:
+                raise EngineError(400, "malformed", f"at most {MAX_ORDERS} orders a turn")
+            race = self._playing(body.get("raceName"))
+            game = self._game()
+            if turn != game.turn:
+                raise EngineError(
+                    409, "wrong_turn", f"orders are for turn {game.turn}, not turn {turn}"
+                )
+            verdicts = check_orders(game, race, orders)
+            changed = game.copy()
+            changed.races[race.name].orders = [
+                order for order, v in zip(orders, verdicts, strict=True) if v.accepted
+            ]
+            await trio.to_thread.run_sync(self.store.save_state, changed)
+            self.game = changed
+            return {
+                "raceName": race.name,
+                "turn": turn,
+                "results": [v.to_json() for v in verdicts],
+            }
+
+    async def report(self, race_name: Any, turn: Any) -> dict[str, Any]:
+        race = self._race(race_name)
+        game = self._game()
+        wanted = game.turn if turn is None else turn
+        if not isinstance(wanted, int) or not 0 <= wanted <= game.turn:
+            raise EngineError(404, "unknown_turn", f"no report for turn {turn!r}")
+        found = await trio.to_thread.run_sync(self.store.report, wanted, race.name)
+        if found is None:
+            raise EngineError(404, "unknown_turn", f"no report for {race.name} on turn {wanted}")
+        return found

@@ -1,0 +1,122 @@
+"""The engine's HTTP surface (engine-openapi.yaml), on quart-trio and hypercorn.
+
+`galaxy engine --state-dir DIR --listen HOST:PORT` runs it. Once listening it
+prints one JSON line, `{"msg": "engine.ready", "listen": "HOST:PORT"}`, with
+the bound port (useful with port 0). SIGTERM or SIGINT stop it gracefully.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from galaxy.engine.engine import Engine, EngineError
+
+
+def create_app(engine: Engine) -> QuartTrio:
+    app = QuartTrio("galaxy-engine")
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
+
+    async def body() -> Any:
+        raw = await request.get_data()
+        try:
+            return json.loads(raw) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise EngineError(400, "malformed", "the body is not JSON") from None
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "initialised": engine.game is not None}
+
+    @app.post("/api/v1/admin/init")
+    async def init() -> tuple[dict[str, Any], int]:
+        return await engine.init(await body()), 201
+
+    @app.get("/api/v1/admin/status")
+    async def status() -> dict[str, Any]:
+        return engine.status()
+
+    @app.put("/api/v1/admin/turn")
+    async def turn() -> dict[str, Any]:
+        return await engine.turn()
+
+    @app.post("/api/v1/admin/race/banish")
+    async def banish() -> dict[str, Any]:
+        return await engine.banish(await body())
+
+    @app.put("/api/v1/command")
+    async def command() -> dict[str, Any]:
+        return await engine.command(await body())
+
+    @app.put("/api/v1/order")
+    async def order() -> dict[str, Any]:
+        return await engine.order(await body())
+
+    @app.get("/api/v1/report")
+    async def report() -> dict[str, Any]:
+        raw_turn = request.args.get("turn")
+        turn: Any = int(raw_turn) if raw_turn is not None and raw_turn.isdigit() else raw_turn
+        return await engine.report(request.args.get("race"), turn)
+
+    @app.errorhandler(EngineError)
+    async def engine_error(error: EngineError) -> Response:
+        return _error(error.status, error.code, error.message, error.extra)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        return _error(status, "http_error", error.description or "HTTP error")
+
+    return app
+
+
+def _error(status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> Response:
+    payload = {"error": {"code": code, "message": message}, **(extra or {})}
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+async def serve_engine(state_dir: Path, listen: str) -> None:
+    engine = Engine(state_dir)
+    config = HypercornConfig()
+    config.bind = [listen]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 5.0
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_signal, stop)
+        binds = await nursery.start(
+            partial(serve, create_app(engine), config, shutdown_trigger=stop.wait)
+        )
+        bound = binds[0].removeprefix("http://")
+        print(json.dumps({"msg": "engine.ready", "listen": bound}), flush=True)
+        await stop.wait()
+        nursery.cancel_scope.deadline = trio.current_time() + 10
+
+
+async def _stop_on_signal(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            stop.set()
+            return
+
+
+def main(state_dir: Path, listen: str) -> int:
+    try:
+        trio.run(serve_engine, state_dir, listen)
+    except OSError as error:
+        print(json.dumps({"msg": "engine.failed", "error": str(error)}), file=sys.stderr)
+        return 1
+    return 0
