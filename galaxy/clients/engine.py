@@ -154,9 +154,9 @@ class EngineClient:
             raise EngineTimeout(
                 f"the engine did not answer {method} {path} within {timeout:g}s"
             ) from None
-        except httpx.TransportError as error:
+        except httpx.TransportError as failure:
             raise EngineUnreachable(
-                f"the engine at {self.base_url} is unreachable: {error!r}"
+                f"the engine at {self.base_url} is unreachable: {failure!r}"
             ) from None
         try:
             body = response.json()
@@ -167,11 +167,11 @@ class EngineClient:
                 f"the engine answered {method} {path} {response.status_code} without a JSON object"
             )
         if 400 <= response.status_code < 500:
-            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            refusal = body.get("error") if isinstance(body.get("error"), dict) else {}
             raise EngineRejected(
-                str(error.get("message") or f"the engine refused {method} {path}"),
+                str(refusal.get("message") or f"the engine refused {method} {path}"),
                 status=response.status_code,
-                engine_code=str(error.get("code") or "rejected"),
+                engine_code=str(refusal.get("code") or "rejected"),
                 results=body.get("results") if isinstance(body.get("results"), list) else None,
             )
         if response.status_code >= 300:
