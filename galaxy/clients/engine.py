@@ -167,7 +167,8 @@ class EngineClient:
                 f"the engine answered {method} {path} {response.status_code} without a JSON object"
             )
         if 400 <= response.status_code < 500:
-            refusal = body.get("error") if isinstance(body.get("error"), dict) else {}
+            found = body.get("error")
+            refusal: dict[str, Any] = found if isinstance(found, dict) else {}
             raise EngineRejected(
                 str(refusal.get("message") or f"the engine refused {method} {path}"),
                 status=response.status_code,
