@@ -20,6 +20,7 @@ from galaxy.engine.model import (
     ACTIVE,
     ELIMINATED,
     FINISHED,
+    WAR,
     Game,
     Group,
     Planet,
@@ -159,7 +160,8 @@ def _bomb(game: Game, planet: Planet, present: list[Group], stage: str) -> None:
     }
     if owner in armed:
         return  # defended
-    attackers = sorted(race for race in armed if game.at_war(race, owner))
+    # Bombing is an act of the attacker: its own stance counts, not the owner's.
+    attackers = sorted(race for race in armed if game.races[race].stances.get(owner) == WAR)
     if not attackers:
         return
     planet.population *= rules.BOMBING_KEEPS
