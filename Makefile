@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench proto clean
+WHEELS := build/engine-wheels
+
+.PHONY: install run test lint format bench proto engine-wheels clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,16 @@ install: $(STAMP)
 run: install
 	$(BIN)/galaxy run
 
-test: install
+# The engine image's dependencies as wheels, fetched with everything else at
+# install time, so that building the image later needs no network.
+$(WHEELS)/.stamp: docker/engine-requirements.txt $(STAMP)
+	$(BIN)/python -m pip wheel --quiet -w $(WHEELS) -r docker/engine-requirements.txt
+	cp docker/engine-requirements.txt $(WHEELS)/
+	touch $@
+
+engine-wheels: $(WHEELS)/.stamp
+
+test: install engine-wheels
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -40,4 +51,4 @@ proto: install
 	$(BIN)/python -m galaxy.proto_codegen
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

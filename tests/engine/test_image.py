@@ -1,0 +1,105 @@
+"""The engine image: built with no registry, run on the sandbox Docker engine."""
+
+from __future__ import annotations
+
+import re
+import socket
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from tests.engine.support import GAME_ID, PLAYERS
+from tests.support.docker import BASE_IMAGE, ROOT, docker, docker_answers, engine_image, has_image
+
+BODY = {
+    "gameId": GAME_ID,
+    "races": [{"raceName": n, "playerId": p} for n, p in list(PLAYERS.items())[:2]],
+    "settings": {"seed": 9, "planetsPerRace": 4},
+}
+
+
+def test_the_image_requirements_match_the_project_pins() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = dict(
+        re.match(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)$", d).groups()  # type: ignore[union-attr]
+        for d in project["project"]["dependencies"]
+    )
+    lines = (ROOT / "docker" / "engine-requirements.txt").read_text().splitlines()
+    wanted = [line for line in lines if line and not line.startswith("#")]
+    for line in wanted:
+        name, version = line.split("==")
+        assert pins[name] == version, f"{name}: image {version}, project {pins[name]}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+        with trio.fail_after(60):
+            while True:
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await trio.sleep(0.05)
+
+
+def run_engine(state: Path, port: int) -> str:
+    return docker(
+        "run",
+        "--detach",
+        "--pull",
+        "never",
+        "--init",
+        "--network",
+        "host",
+        "--label",
+        "galaxy.test=1",
+        "--volume",
+        f"{state}:/var/lib/galaxy-game",
+        engine_image(),
+        "--state-dir",
+        "/var/lib/galaxy-game",
+        "--listen",
+        f"127.0.0.1:{port}",
+    ).stdout.strip()
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not docker_answers(), reason="no Docker engine answers (dockerd-sandbox start)")
+async def test_the_engine_image_plays_and_keeps_its_state_across_containers(tmp_path: Path) -> None:
+    if not has_image(BASE_IMAGE):
+        pytest.skip(f"no {BASE_IMAGE}: run ../shared/tools/dockerd-sandbox base-image")
+    state = tmp_path / "state"
+    state.mkdir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    container = run_engine(state, port)
+    try:
+        await wait_healthy(url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            assert (await client.post("/api/v1/admin/init", json=BODY)).status_code == 201
+            assert (await client.put("/api/v1/admin/turn")).json()["turn"] == 1
+    finally:
+        docker("stop", "--time", "5", container)
+        docker("rm", "--force", container, check=False)
+    assert (state / "state.json").exists()  # the bind mount holds the game
+
+    container = run_engine(state, port)
+    try:
+        await wait_healthy(url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            status = (await client.get("/api/v1/admin/status")).json()
+            assert status["turn"] == 1 and status["gameId"] == GAME_ID
+            report = await client.get("/api/v1/report", params={"race": "Aliens", "turn": 1})
+            assert report.status_code == 200
+    finally:
+        docker("rm", "--force", container, check=False)
