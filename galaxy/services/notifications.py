@@ -53,8 +53,13 @@ class Notifier:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    async def submit(self, intent: Intent) -> uuid.UUID | None:
-        """Record the intent and its routes; the notification id, or None when malformed."""
+    async def submit(self, intent: Intent, *, conn: Connection | None = None) -> uuid.UUID | None:
+        """Record the intent and its routes; the notification id, or None when malformed.
+
+        With `conn`, the notification is written in the caller's transaction,
+        so it exists exactly when the change it tells of does; the caller then
+        calls `notify()` once that transaction has committed.
+        """
         found = problems(intent)
         if found:
             await self._record_malformed(intent, "; ".join(found))
@@ -85,20 +90,31 @@ class Notifier:
                 )
             return notification_id, True
 
+        if conn is not None:
+            notification_id, created = await write(conn)
+            self._counted(intent, routes, created)
+            return notification_id
         try:
             notification_id, created = await self._db.run(write, name="notify.submit")
         except Exception as error:  # never into the producer: the intent is kept as malformed
             log.exception("notify.submit_failed", kind=intent.kind)
             await self._record_malformed(intent, f"could not be recorded: {error!r}")
             return None
-        self._count(intent.kind, "accepted" if created else "duplicate")
+        self._counted(intent, routes, created)
         if created:
-            if self._routes is not None:
-                for route in routes:
-                    self._routes.add(1, {"channel": route["channel"]})
-            for listener in list(self._listeners):
-                listener()
+            self.notify()
         return notification_id
+
+    def notify(self) -> None:
+        """New routes are committed: wake the router instead of waiting for its scan."""
+        for listener in list(self._listeners):
+            listener()
+
+    def _counted(self, intent: Intent, routes: list[dict[str, Any]], created: bool) -> None:
+        self._count(intent.kind, "accepted" if created else "duplicate")
+        if created and self._routes is not None:
+            for route in routes:
+                self._routes.add(1, {"channel": route["channel"]})
 
     def _routes_for(self, intent: Intent) -> list[dict[str, Any]]:
         routes: list[dict[str, Any]] = []

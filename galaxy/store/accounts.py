@@ -403,3 +403,13 @@ async def sanction_history(conn: Connection, user_id: uuid.UUID) -> list[Sanctio
 
 async def limit_history(conn: Connection, user_id: uuid.UUID) -> list[LimitRecordRow]:
     return await fetch_all(conn, LimitRecordRow, LIMIT_HISTORY, {"user_id": user_id})
+
+
+EMAILS_OF = """SELECT user_id, email FROM accounts
+WHERE user_id = ANY(%(user_ids)s) AND deleted_at IS NULL"""
+
+
+async def emails_of(conn: Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Where to mail these users (live accounts only)."""
+    cursor = await conn.execute(EMAILS_OF, {"user_ids": user_ids})
+    return {row[0]: row[1] for row in await cursor.fetchall()}
