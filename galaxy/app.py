@@ -31,6 +31,7 @@ from galaxy.actors import (
     Strategy,
     Supervisor,
 )
+from galaxy.actors.lobby_sweeper import LobbySweeper
 from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
@@ -47,9 +48,11 @@ from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
 from galaxy.services.container import Services
+from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
+from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
 from galaxy.services.sessions import Sessions
 from galaxy.services.user_hooks import NoGeoSignals, UserHooks
@@ -224,9 +227,20 @@ class Service:
             geo=NoGeoSignals(),
             telemetry=telemetry,
         )
+        race_names = RaceNames(
+            db, accounts, notifier, pending_ttl=config.lobby.pending_registration_ttl
+        )
+        lobby = LobbyContext(
+            db, accounts, notifier, race_names, invite_ttl=config.lobby.invite_default_ttl
+        )
+        events = LobbyEvents(lobby)
+        hooks.on_deleted("lobby", events.on_user_deleted)
+        hooks.on_blocked("lobby", events.on_user_blocked)
         admin = await self._admin(db)
         await sessions.warm()
         await accounts.warm()
+        await race_names.warm()
+        await lobby.warm()
         return Services(
             config=config,
             db=db,
@@ -239,6 +253,10 @@ class Service:
             sessions=sessions,
             accounts=accounts,
             auth=auth,
+            games=Games(lobby),
+            enrollment=Enrollment(lobby),
+            lobby_events=events,
+            race_names=race_names,
             telemetry=telemetry,
         )
 
@@ -307,6 +325,7 @@ class Service:
             for n in range(self.config.mail.workers)
         ]
         children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
+        children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
         return Supervisor(
             Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
         )
@@ -326,6 +345,10 @@ class Service:
             ),
             telemetry=self.telemetry,
         )
+
+    def _lobby_sweeper(self) -> LobbySweeper:
+        assert self.services is not None
+        return LobbySweeper(self.services.lobby_events, interval=self.config.lobby.sweeper_interval)
 
     def _notify_router(self) -> NotifyRouter:
         assert self.services is not None

@@ -164,6 +164,13 @@ LIMITS: dict[str, str] = {
     "diplomail_daily_messages": "diplomatic messages the user may send per day",
 }
 LIMIT_MAX = 1_000_000
+# The platform quotas when no override is active.
+DEFAULT_LIMITS: dict[str, int] = {
+    "max_owned_games": 10,
+    "max_active_memberships": 20,
+    "max_pending_applications": 20,
+    "diplomail_daily_messages": 200,
+}
 
 
 def check_limit_kind(raw: object) -> str:

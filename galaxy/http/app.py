@@ -15,10 +15,12 @@ from galaxy.domain.errors import GalaxyError, TooManyRequests
 from galaxy.http import (
     admin,
     admin_accounts,
+    admin_games,
     admin_mail,
     admin_notifications,
     admin_users,
     internal,
+    lobby,
     public,
     user,
 )
@@ -54,9 +56,11 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     surfaces = (
         public,
         user,
+        lobby,
         internal,
         admin,
         admin_accounts,
+        admin_games,
         admin_users,
         admin_mail,
         admin_notifications,

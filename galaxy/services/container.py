@@ -9,9 +9,11 @@ from galaxy.config import Config
 from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
+from galaxy.services.lobby import Enrollment, Games, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
+from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
 from galaxy.services.sessions import Sessions
 from galaxy.store.database import Database
@@ -31,4 +33,8 @@ class Services:
     sessions: Sessions
     accounts: Accounts
     auth: Auth
+    games: Games
+    enrollment: Enrollment
+    lobby_events: LobbyEvents
+    race_names: RaceNames
     telemetry: Telemetry

@@ -135,6 +135,17 @@ LIST_ALL = f"""SELECT {_GAME} FROM games g WHERE {_STATUS}
 ORDER BY g.created_at DESC, g.game_id LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_ALL = f"SELECT count(*) FROM games g WHERE {_STATUS}"
 
+COUNT_OWNED_LIVE = """SELECT count(*) FROM games
+WHERE owner_user_id = %(user_id)s AND status NOT IN ('finished', 'cancelled')"""
+
+# How a user who is not the owner relates to a game: member, invited, or nothing.
+VIEWER_ROLE = """SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM memberships WHERE game_id = %(game_id)s
+                 AND user_id = %(user_id)s AND status = 'active') THEN 'member'
+    WHEN EXISTS (SELECT 1 FROM invites WHERE game_id = %(game_id)s
+                 AND invited_user_id = %(user_id)s AND status = 'pending') THEN 'invited'
+    END"""
+
 LIVE_GAMES = f"""SELECT {_GAME} FROM games g
 WHERE g.status NOT IN ('finished', 'cancelled')"""
 
@@ -153,6 +164,10 @@ VALUES (%(application_id)s, %(game_id)s, %(user_id)s, %(race_name)s, %(message)s
 RETURNING {_APPLICATION}
 """
 
+LIVE_APPLICATION = f"""SELECT {_APPLICATION} FROM applications
+WHERE game_id = %(game_id)s AND applicant_user_id = %(user_id)s
+  AND status IN ('pending', 'approved')"""
+
 LOCK_APPLICATION = f"""SELECT {_APPLICATION} FROM applications
 WHERE application_id = %(application_id)s AND game_id = %(game_id)s FOR UPDATE"""
 
@@ -169,6 +184,8 @@ USER_APPLICATIONS = f"""SELECT {_APPLICATION} FROM applications
 WHERE applicant_user_id = %(user_id)s ORDER BY created_at DESC
 LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_USER_APPLICATIONS = "SELECT count(*) FROM applications WHERE applicant_user_id = %(user_id)s"
+COUNT_USER_PENDING_APPLICATIONS = """SELECT count(*) FROM applications
+WHERE applicant_user_id = %(user_id)s AND status = 'pending'"""
 
 # -- invites ---------------------------------------------------------------------
 
@@ -237,6 +254,13 @@ COUNT_GAME_MEMBERSHIPS = "SELECT count(*) FROM memberships WHERE game_id = %(gam
 
 ACTIVE_MEMBERSHIPS = f"""SELECT {_MEMBERSHIP} FROM memberships
 WHERE game_id = %(game_id)s AND status = 'active' ORDER BY joined_at, membership_id"""
+
+COUNT_USER_ACTIVE_MEMBERSHIPS = """SELECT count(*) FROM memberships m
+WHERE m.user_id = %(user_id)s AND m.status = 'active' AND m.game_id IN (
+    SELECT game_id FROM games WHERE status NOT IN ('finished', 'cancelled'))"""
+
+COUNT_ACTIVE_MEMBERS = """SELECT count(*) FROM memberships
+WHERE game_id = %(game_id)s AND status = 'active'"""
 
 LIVE_MEMBERSHIPS = f"""SELECT {_MEMBERSHIP} FROM memberships m
 WHERE m.status = 'active' AND m.game_id IN (

@@ -1,0 +1,156 @@
+"""What every lobby unit of work shares: lookups, permissions, the cache, notifications."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from galaxy.domain.accounts import DEFAULT_LIMITS
+from galaxy.domain.errors import Conflict, Forbidden, NotFound
+from galaxy.domain.lobby import OVER, Action, transition
+from galaxy.domain.notifications import Intent, Recipient
+from galaxy.services.accounts import Accounts
+from galaxy.services.notifications import Notifier
+from galaxy.services.race_names import RaceNames
+from galaxy.services.unit_of_work import AfterCommit
+from galaxy.store import accounts as account_queries
+from galaxy.store import lobby as queries
+from galaxy.store.database import Connection, Database, fetch_all
+from galaxy.store.lobby import GameRow, MembershipRow
+
+
+@dataclass
+class LiveGame:
+    """A game that is not over, and who plays in it (the cache's entry)."""
+
+    game: GameRow
+    members: dict[uuid.UUID, MembershipRow] = field(default_factory=dict)  # by user
+
+
+class LobbyCache:
+    """Live games and their active members, warmed at start, written after each commit."""
+
+    def __init__(self) -> None:
+        self.games: dict[uuid.UUID, LiveGame] = {}
+
+    def put(self, game: GameRow, members: Iterable[MembershipRow]) -> None:
+        if game.status in OVER:
+            self.games.pop(game.game_id, None)
+            return
+        self.games[game.game_id] = LiveGame(game, {m.user_id: m for m in members})
+
+    def membership(self, game_id: uuid.UUID, user_id: uuid.UUID) -> MembershipRow | None:
+        live = self.games.get(game_id)
+        return live.members.get(user_id) if live else None
+
+
+@dataclass
+class LobbyContext:
+    db: Database
+    accounts: Accounts
+    notifier: Notifier
+    race_names: RaceNames
+    invite_ttl: float
+    cache: LobbyCache = field(default_factory=LobbyCache)
+
+    async def warm(self) -> None:
+        async def read(conn: Connection) -> tuple[list[GameRow], list[MembershipRow]]:
+            games = await fetch_all(conn, GameRow, queries.LIVE_GAMES)
+            members = await fetch_all(conn, MembershipRow, queries.LIVE_MEMBERSHIPS)
+            return games, members
+
+        games, members = await self.db.run(read, name="lobby.warm")
+        for game in games:
+            self.cache.put(game, [m for m in members if m.game_id == game.game_id])
+
+    # -- lookups --------------------------------------------------------------------
+
+    async def live_account(self, conn: Connection, user_id: uuid.UUID) -> None:
+        row = await account_queries.get_account(conn, user_id)
+        if row is None or row.deleted_at is not None:
+            raise NotFound("no such account", code="account_not_found")
+        if row.permanent_block:
+            raise Forbidden("this account is blocked", code="account_blocked")
+
+    async def not_banned(self, conn: Connection, user_id: uuid.UUID) -> None:
+        kinds = {s.kind for s in await account_queries.active_sanctions(conn, user_id)}
+        if "lobby_ban" in kinds:
+            raise Forbidden("you may not take part in games for now", code="lobby_banned")
+
+    async def quota(self, conn: Connection, user_id: uuid.UUID, kind: str) -> int:
+        for limit in await account_queries.active_limits(conn, user_id):
+            if limit.kind == kind:
+                return limit.value
+        return DEFAULT_LIMITS[kind]
+
+    async def game(self, conn: Connection, game_id: uuid.UUID, *, lock: bool = False) -> GameRow:
+        row = await queries.get_game(conn, game_id, lock=lock)
+        if row is None:
+            raise NotFound("no such game", code="game_not_found")
+        return row
+
+    @staticmethod
+    def owner_only(game: GameRow, user_id: uuid.UUID) -> None:
+        if game.owner_user_id != user_id:
+            raise Forbidden("only the game's owner may do that", code="not_owner")
+
+    # -- changes --------------------------------------------------------------------
+
+    async def move(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        game: GameRow,
+        action: Action,
+        reason: str | None = None,
+    ) -> GameRow:
+        """Apply `action` to a locked game (409 from the wrong state) and refresh the cache."""
+        target = transition(game.status, action)
+        params = {"game_id": game.game_id, "status": target.value, "reason": reason}
+        await conn.execute(queries.SET_STATUS, params)
+        return await self.refresh(conn, after, game.game_id)
+
+    async def refresh(self, conn: Connection, after: AfterCommit, game_id: uuid.UUID) -> GameRow:
+        """Re-read the game and its members; the cache takes them once committed."""
+        game = await self.game(conn, game_id)
+        members = await fetch_all(
+            conn, MembershipRow, queries.ACTIVE_MEMBERSHIPS, {"game_id": game_id}
+        )
+        after.add(lambda: self.cache.put(game, members))
+        return game
+
+    async def seat_free(self, conn: Connection, game: GameRow) -> None:
+        """On a locked game: 409 `game_full` when every seat is taken.
+
+        Counted by a statement of its own, after the lock: in READ COMMITTED
+        it sees the member that the transaction we waited for has just added.
+        """
+        cursor = await conn.execute(queries.COUNT_ACTIVE_MEMBERS, {"game_id": game.game_id})
+        row: Any = await cursor.fetchone()
+        if int(row[0]) >= game.max_players:
+            raise Conflict("every seat of this game is taken", code="game_full")
+
+    async def notify(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        kind: str,
+        key: str,
+        payload: Mapping[str, Any],
+        user_ids: Iterable[uuid.UUID],
+    ) -> None:
+        """A notification to each user, written in this transaction."""
+        users = sorted(set(user_ids))
+        if not users:
+            return
+        emails = await account_queries.emails_of(conn, users)
+        recipients = tuple(Recipient(str(u), emails.get(u)) for u in users)
+        await self.notifier.submit(Intent(kind, key, dict(payload), recipients), conn=conn)
+        after.add(self.notifier.notify)
+
+
+def ensure(condition: bool, error: Exception) -> None:
+    if not condition:
+        raise error

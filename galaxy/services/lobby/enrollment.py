@@ -1,0 +1,486 @@
+"""Joining games: applications, invites and memberships.
+
+Every path to a seat (an approval, an automatic approval, a redeemed invite)
+locks the game row first and counts the members after the lock, so two
+players taking the last seat at once are serialised and exactly one gets it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from galaxy.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from galaxy.domain.lobby import ENROLLING, Status
+from galaxy.services.lobby.context import LobbyContext
+from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.store import lobby as queries
+from galaxy.store.database import Connection, fetch_one
+from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
+
+log = structlog.get_logger("galaxy.lobby")
+
+
+def _enrolling(game: GameRow) -> None:
+    if game.status not in ENROLLING:
+        raise Conflict(
+            f"the game is {game.status.replace('_', ' ')}, not enrolling",
+            code=f"game_{game.status}",
+        )
+
+
+class Enrollment:
+    def __init__(self, ctx: LobbyContext) -> None:
+        self.ctx = ctx
+
+    # -- seats ------------------------------------------------------------------------
+
+    async def _seat(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        game: GameRow,
+        user_id: uuid.UUID,
+        race_name: str,
+    ) -> MembershipRow:
+        """Give `user_id` a seat in the locked `game` under `race_name`."""
+        ctx = self.ctx
+        await ctx.seat_free(conn, game)
+        previous = await fetch_one(
+            conn,
+            MembershipRow,
+            queries.GET_USER_MEMBERSHIP,
+            {"game_id": game.game_id, "user_id": user_id},
+        )
+        if previous is not None:
+            if previous.status == "blocked":
+                raise Forbidden("you are blocked from this game", code="blocked_from_game")
+            raise Conflict("you have played in this game already", code="already_member")
+        joined = await ctx.quota(conn, user_id, "max_active_memberships")
+        if (
+            await _count(conn, queries.COUNT_USER_ACTIVE_MEMBERSHIPS, {"user_id": user_id})
+            >= joined
+        ):
+            raise Conflict(f"you may play {joined} games at once", code="quota_exceeded")
+        await ctx.race_names.claim(conn, after, race_name, user_id, game.game_id)
+        row = await fetch_one(
+            conn,
+            MembershipRow,
+            queries.INSERT_MEMBERSHIP,
+            {
+                "membership_id": uuid.uuid4(),
+                "game_id": game.game_id,
+                "user_id": user_id,
+                "race_name": race_name,
+            },
+        )
+        if row is None:
+            raise Conflict("you have played in this game already", code="already_member")
+        await ctx.refresh(conn, after, game.game_id)
+        return row
+
+    # -- applications ---------------------------------------------------------------
+
+    async def apply(
+        self, user_id: uuid.UUID, game_id: uuid.UUID, race_name: str, message: str
+    ) -> dict[str, Any]:
+        """Apply to a public game; with auto_approve, a free seat is taken at once."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            await ctx.live_account(conn, user_id)
+            await ctx.not_banned(conn, user_id)
+            game = await ctx.game(conn, game_id, lock=True)
+            if game.visibility != "public" and game.owner_user_id != user_id:
+                raise Forbidden("a private game is joined by invitation", code="private_game")
+            _enrolling(game)
+            await ctx.race_names.check_available(conn, race_name, user_id)
+            pending = await _count(
+                conn, queries.COUNT_USER_PENDING_APPLICATIONS, {"user_id": user_id}
+            )
+            allowed = await ctx.quota(conn, user_id, "max_pending_applications")
+            if pending >= allowed:
+                raise Conflict(
+                    f"you may have {allowed} applications awaiting an answer",
+                    code="quota_exceeded",
+                )
+            existing = await fetch_one(
+                conn,
+                MembershipRow,
+                queries.GET_USER_MEMBERSHIP,
+                {"game_id": game_id, "user_id": user_id},
+            )
+            if existing is not None and existing.status == "blocked":
+                raise Forbidden("you are blocked from this game", code="blocked_from_game")
+            if existing is not None:
+                raise Conflict("you have played in this game already", code="already_member")
+            live = await fetch_one(
+                conn,
+                ApplicationRow,
+                queries.LIVE_APPLICATION,
+                {"game_id": game_id, "user_id": user_id},
+            )
+            if live is not None:
+                raise Conflict("you have applied to this game already", code="already_applied")
+            application = await fetch_one(
+                conn,
+                ApplicationRow,
+                queries.INSERT_APPLICATION,
+                {
+                    "application_id": uuid.uuid4(),
+                    "game_id": game_id,
+                    "user_id": user_id,
+                    "race_name": race_name,
+                    "message": message,
+                },
+            )
+            assert application is not None
+            result: dict[str, Any] = {"application": application, "membership": None}
+            if game.auto_approve:
+                result["membership"] = await self._seat(conn, after, game, user_id, race_name)
+                result["application"] = await _decide(conn, application, "approved", None)
+            else:
+                await ctx.notify(
+                    conn,
+                    after,
+                    "lobby.application.submitted",
+                    f"application:{application.application_id}:submitted",
+                    {"game_id": str(game_id), "application_id": str(application.application_id)},
+                    [game.owner_user_id],
+                )
+            return result
+
+        return await run_unit(ctx.db, work, name="lobby.apply")
+
+    async def decide(
+        self,
+        owner: uuid.UUID,
+        game_id: uuid.UUID,
+        application_id: uuid.UUID,
+        *,
+        approve: bool,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            game = await ctx.game(conn, game_id, lock=True)
+            ctx.owner_only(game, owner)
+            application = await fetch_one(
+                conn,
+                ApplicationRow,
+                queries.LOCK_APPLICATION,
+                {"application_id": application_id, "game_id": game_id},
+            )
+            if application is None:
+                raise NotFound("no such application", code="application_not_found")
+            if application.status != "pending":
+                raise Conflict(
+                    f"the application is {application.status} already",
+                    code=f"application_{application.status}",
+                )
+            membership = None
+            if approve:
+                _enrolling(game)
+                membership = await self._seat(
+                    conn, after, game, application.applicant_user_id, application.race_name
+                )
+            decided = await _decide(
+                conn, application, "approved" if approve else "rejected", reason
+            )
+            kind = "lobby.application.approved" if approve else "lobby.application.rejected"
+            await ctx.notify(
+                conn,
+                after,
+                kind,
+                f"application:{application_id}:{decided.status}",
+                {"game_id": str(game_id)},
+                [application.applicant_user_id],
+            )
+            return {"application": decided, "membership": membership}
+
+        return await run_unit(ctx.db, work, name="lobby.decide_application")
+
+    async def applications_of(self, user_id: uuid.UUID, page: int) -> Page:
+        return await self._page(
+            ApplicationRow,
+            queries.USER_APPLICATIONS,
+            queries.COUNT_USER_APPLICATIONS,
+            {"user_id": user_id},
+            page,
+        )
+
+    # -- invites ------------------------------------------------------------------------
+
+    async def invite(
+        self,
+        owner: uuid.UUID,
+        game_id: uuid.UUID,
+        invited: uuid.UUID,
+        expires_at: datetime | None,
+    ) -> InviteRow:
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> InviteRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            ctx.owner_only(game, owner)
+            if game.status not in (Status.DRAFT, *ENROLLING):
+                raise Conflict(
+                    f"the game is {game.status.replace('_', ' ')}; invites are for drafts "
+                    "and enrolling games",
+                    code=f"game_{game.status}",
+                )
+            if invited == owner:
+                raise InvalidInput("you cannot invite yourself", code="invalid_invitee")
+            await ctx.live_account(conn, invited)
+            if ctx.cache.membership(game_id, invited) is not None:
+                raise Conflict("that player has joined already", code="already_member")
+            invite = await fetch_one(
+                conn,
+                InviteRow,
+                queries.INSERT_INVITE,
+                {
+                    "invite_id": uuid.uuid4(),
+                    "game_id": game_id,
+                    "inviter": owner,
+                    "invited": invited,
+                    "expires_at": expires_at,
+                    "default_ttl": ctx.invite_ttl,
+                },
+            )
+            assert invite is not None
+            await ctx.notify(
+                conn,
+                after,
+                "lobby.invite.received",
+                f"invite:{invite.invite_id}:received",
+                {"game_id": str(game_id), "inviter_user_id": str(owner)},
+                [invited],
+            )
+            return invite
+
+        return await run_unit(ctx.db, work, name="lobby.invite")
+
+    async def _locked_invite(
+        self, conn: Connection, game_id: uuid.UUID, invite_id: uuid.UUID
+    ) -> tuple[InviteRow, bool]:
+        cursor = await conn.execute(
+            queries.LOCK_INVITE, {"invite_id": invite_id, "game_id": game_id}
+        )
+        row: Any = await cursor.fetchone()
+        if row is None:
+            raise NotFound("no such invite", code="invite_not_found")
+        invite = InviteRow(*row[:-1])
+        if invite.status != "pending":
+            raise Conflict(f"the invite is {invite.status}", code=f"invite_{invite.status}")
+        return invite, bool(row[-1])
+
+    async def answer(
+        self,
+        user_id: uuid.UUID,
+        game_id: uuid.UUID,
+        invite_id: uuid.UUID,
+        *,
+        race_name: str | None,
+    ) -> dict[str, Any]:
+        """Redeem (with a race name) or decline (without) an invite sent to `user_id`."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            game = await ctx.game(conn, game_id, lock=True)
+            invite, expired = await self._locked_invite(conn, game_id, invite_id)
+            if invite.invited_user_id != user_id:
+                raise Forbidden("this invite is for another player", code="not_invitee")
+            if race_name is None:
+                return {
+                    "invite": await _decide_invite(conn, invite, "declined"),
+                    "membership": None,
+                }
+            if expired:
+                await _decide_invite(conn, invite, "expired")
+                return {"error": Conflict("the invite has expired", code="invite_expired")}
+            await ctx.live_account(conn, user_id)
+            await ctx.not_banned(conn, user_id)
+            _enrolling(game)
+            membership = await self._seat(conn, after, game, user_id, race_name)
+            return {
+                "invite": await _decide_invite(conn, invite, "redeemed"),
+                "membership": membership,
+            }
+
+        result = await run_unit(ctx.db, work, name="lobby.answer_invite")
+        if "error" in result:
+            raise result["error"]  # the expiry is recorded, then refused
+        return result
+
+    async def revoke(self, owner: uuid.UUID, game_id: uuid.UUID, invite_id: uuid.UUID) -> InviteRow:
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> InviteRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            ctx.owner_only(game, owner)
+            invite, _ = await self._locked_invite(conn, game_id, invite_id)
+            revoked = await _decide_invite(conn, invite, "revoked")
+            await ctx.notify(
+                conn,
+                after,
+                "lobby.invite.revoked",
+                f"invite:{invite_id}:revoked",
+                {"game_id": str(game_id)},
+                [invite.invited_user_id],
+            )
+            return revoked
+
+        return await run_unit(ctx.db, work, name="lobby.revoke_invite")
+
+    async def invites_of(self, user_id: uuid.UUID, page: int) -> Page:
+        return await self._page(
+            InviteRow, queries.USER_INVITES, queries.COUNT_USER_INVITES, {"user_id": user_id}, page
+        )
+
+    # -- memberships --------------------------------------------------------------------
+
+    async def memberships(self, viewer: uuid.UUID | None, game_id: uuid.UUID, page: int) -> Page:
+        """A game's members: for its owner and members, and for anyone on a public game."""
+        ctx = self.ctx
+        offset = page_offset(page)
+
+        async def read(conn: Connection) -> tuple[list[Any], int]:
+            game = await ctx.game(conn, game_id)
+            if viewer is not None and not (
+                game.owner_user_id == viewer
+                or ctx.cache.membership(game_id, viewer) is not None
+                or (game.visibility == "public" and game.status != Status.DRAFT)
+            ):
+                raise NotFound("no such game", code="game_not_found")
+            params = {"game_id": game_id, "limit": PAGE_SIZE, "offset": offset}
+            return await queries.page_of(
+                conn,
+                MembershipRow,
+                queries.GAME_MEMBERSHIPS,
+                queries.COUNT_GAME_MEMBERSHIPS,
+                params,
+            )
+
+        rows, total = await ctx.db.run(read, name="lobby.memberships")
+        return Page(rows, page, PAGE_SIZE, total)
+
+    async def end_membership(
+        self,
+        actor: uuid.UUID | None,
+        game_id: uuid.UUID,
+        *,
+        membership_id: uuid.UUID | None = None,
+        user_id: uuid.UUID | None = None,
+        block: bool,
+        reason: str,
+    ) -> MembershipRow:
+        """Remove or block a member. `actor` None is an operator; otherwise the owner,
+        or the member themself leaving (remove only)."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> MembershipRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            member = await self._locked_member(conn, game_id, membership_id, user_id)
+            leaving = actor is not None and actor == member.user_id and not block
+            if actor is not None and not leaving:
+                ctx.owner_only(game, actor)
+            if member.status != "active":
+                raise Conflict(
+                    f"the membership is {member.status}", code=f"membership_{member.status}"
+                )
+            ended = await fetch_one(
+                conn,
+                MembershipRow,
+                queries.END_MEMBERSHIP,
+                {
+                    "membership_id": member.membership_id,
+                    "status": "blocked" if block else "removed",
+                    "reason": reason,
+                },
+            )
+            assert ended is not None
+            await ctx.race_names.release_member(conn, after, game_id, member)
+            await ctx.refresh(conn, after, game_id)
+            if not leaving:
+                kind = "lobby.membership.blocked" if block else "lobby.membership.removed"
+                payload = {"game_id": str(game_id)} | ({} if block else {"reason": reason})
+                await ctx.notify(
+                    conn,
+                    after,
+                    kind,
+                    f"membership:{member.membership_id}:{ended.status}",
+                    payload,
+                    [member.user_id],
+                )
+            return ended
+
+        return await run_unit(ctx.db, work, name="lobby.end_membership")
+
+    async def _locked_member(
+        self,
+        conn: Connection,
+        game_id: uuid.UUID,
+        membership_id: uuid.UUID | None,
+        user_id: uuid.UUID | None,
+    ) -> MembershipRow:
+        if membership_id is not None:
+            found = await fetch_one(
+                conn,
+                MembershipRow,
+                queries.LOCK_MEMBERSHIP,
+                {"membership_id": membership_id, "game_id": game_id},
+            )
+        else:
+            found = await fetch_one(
+                conn,
+                MembershipRow,
+                queries.GET_USER_MEMBERSHIP,
+                {"game_id": game_id, "user_id": user_id},
+            )
+        if found is None:
+            raise NotFound("no such membership", code="membership_not_found")
+        return found
+
+    async def _page(
+        self, row: type[Any], query: str, count: str, params: dict[str, Any], page: int
+    ) -> Page:
+        offset = page_offset(page)
+        params = {**params, "limit": PAGE_SIZE, "offset": offset}
+
+        async def read(conn: Connection) -> tuple[list[Any], int]:
+            return await queries.page_of(conn, row, query, count, params)
+
+        rows, total = await self.ctx.db.run(read, name="lobby.page")
+        return Page(rows, page, PAGE_SIZE, total)
+
+
+async def _count(conn: Connection, query: str, params: dict[str, Any]) -> int:
+    cursor = await conn.execute(query, params)
+    row: Any = await cursor.fetchone()
+    return int(row[0])
+
+
+async def _decide(
+    conn: Connection, application: ApplicationRow, status: str, reason: str | None
+) -> ApplicationRow:
+    row = await fetch_one(
+        conn,
+        ApplicationRow,
+        queries.DECIDE_APPLICATION,
+        {"application_id": application.application_id, "status": status, "reason": reason},
+    )
+    assert row is not None
+    return row
+
+
+async def _decide_invite(conn: Connection, invite: InviteRow, status: str) -> InviteRow:
+    row = await fetch_one(
+        conn, InviteRow, queries.DECIDE_INVITE, {"invite_id": invite.invite_id, "status": status}
+    )
+    assert row is not None
+    return row

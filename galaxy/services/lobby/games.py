@@ -1,0 +1,227 @@
+"""Games: create, show, change settings, and move through the state machine."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol
+
+import structlog
+
+from galaxy.domain.errors import Conflict, InvalidInput, NotFound
+from galaxy.domain.lobby import ENROLLING, Action, GameSettings, Status, game_settings
+from galaxy.services.lobby.context import LobbyContext
+from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.store import lobby as queries
+from galaxy.store.database import Connection, fetch_all
+from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
+
+log = structlog.get_logger("galaxy.lobby")
+
+# What the owner may do with a plain POST, and the state machine's name for it.
+OWNER_ACTIONS = {
+    "open-enrollment": Action.OPEN_ENROLLMENT,
+    "ready-to-start": Action.READY_TO_START,
+    "start": Action.START,
+    "pause": Action.PAUSE,
+    "resume": Action.RESUME,
+    "cancel": Action.CANCEL,
+    "retry-start": Action.RETRY_START,
+}
+STARTS = frozenset({Action.START, Action.RETRY_START, Action.FORCE_START})
+
+
+class GameStarter(Protocol):
+    """The runtime's entry point: a game has moved to `starting` (issue 8 implements it)."""
+
+    async def start_game(self, game_id: uuid.UUID) -> None: ...
+
+
+class NoRuntime:
+    """No runtime wired: a starting game waits for one to report."""
+
+    async def start_game(self, game_id: uuid.UUID) -> None:
+        log.info("lobby.start_requested", game_id=str(game_id))
+
+
+def settings_of(game: GameRow) -> GameSettings:
+    return GameSettings(
+        name=game.name,
+        description=game.description,
+        visibility=game.visibility,
+        min_players=game.min_players,
+        max_players=game.max_players,
+        auto_approve=game.auto_approve,
+        enrollment_deadline=game.enrollment_deadline,
+        turn_schedule=game.turn_schedule,
+        engine_version=game.engine_version,
+    )
+
+
+class Games:
+    def __init__(self, ctx: LobbyContext, starter: GameStarter | None = None) -> None:
+        self.ctx = ctx
+        self.starter: GameStarter = starter or NoRuntime()
+
+    async def create(self, owner: uuid.UUID, body: dict[str, Any]) -> GameRow:
+        settings = game_settings(body)
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            await ctx.live_account(conn, owner)
+            await ctx.not_banned(conn, owner)
+            owned = await _count(conn, queries.COUNT_OWNED_LIVE, {"user_id": owner})
+            allowed = await ctx.quota(conn, owner, "max_owned_games")
+            if owned >= allowed:
+                raise Conflict(f"you may own {allowed} unfinished games", code="quota_exceeded")
+            game_id = uuid.uuid4()
+            await conn.execute(
+                queries.INSERT_GAME,
+                {"game_id": game_id, "owner_user_id": owner, **settings.to_row()},
+            )
+            return await ctx.refresh(conn, after, game_id)
+
+        game = await run_unit(ctx.db, work, name="lobby.create_game")
+        log.info("lobby.game_created", game_id=str(game.game_id), owner=str(owner))
+        return game
+
+    async def view(self, viewer: uuid.UUID, game_id: uuid.UUID) -> dict[str, Any]:
+        """The game as `viewer` may see it; a private game is 404 to strangers."""
+        ctx = self.ctx
+
+        async def read(conn: Connection) -> dict[str, Any]:
+            game = await ctx.game(conn, game_id)
+            role = await _role(conn, game, viewer)
+            if role is None:
+                raise NotFound("no such game", code="game_not_found")
+            view: dict[str, Any] = {"game": game, "viewer_role": role}
+            if role == "owner":
+                view["applications"] = await fetch_all(
+                    conn, ApplicationRow, queries.PENDING_APPLICATIONS, {"game_id": game_id}
+                )
+                view["invites"] = await fetch_all(
+                    conn, InviteRow, queries.PENDING_INVITES, {"game_id": game_id}
+                )
+            return view
+
+        return await ctx.db.run(read, name="lobby.view_game")
+
+    async def admin_view(self, game_id: uuid.UUID) -> dict[str, Any]:
+        ctx = self.ctx
+
+        async def read(conn: Connection) -> dict[str, Any]:
+            game = await ctx.game(conn, game_id)
+            params = {"game_id": game_id, "limit": 1000, "offset": 0}
+            return {
+                "game": game,
+                "memberships": await fetch_all(
+                    conn, MembershipRow, queries.GAME_MEMBERSHIPS, params
+                ),
+                "applications": await fetch_all(
+                    conn, ApplicationRow, queries.PENDING_APPLICATIONS, params
+                ),
+                "invites": await fetch_all(conn, InviteRow, queries.PENDING_INVITES, params),
+            }
+
+        return await ctx.db.run(read, name="lobby.admin_view_game")
+
+    async def listing(
+        self, which: str, page: int, *, status: str | None, user_id: uuid.UUID | None = None
+    ) -> Page:
+        """`public`: everyone's public games; `mine`: owned or played; `all`: operators."""
+        if status is not None and status not in {s.value for s in Status}:
+            raise _bad_status()
+        offset = page_offset(page)
+        query, count = {
+            "public": (queries.LIST_PUBLIC, queries.COUNT_PUBLIC),
+            "mine": (queries.LIST_MINE, queries.COUNT_MINE),
+            "all": (queries.LIST_ALL, queries.COUNT_ALL),
+        }[which]
+        params = {"status": status, "user_id": user_id, "limit": PAGE_SIZE, "offset": offset}
+
+        async def read(conn: Connection) -> tuple[list[Any], int]:
+            return await queries.page_of(conn, GameRow, query, count, params)
+
+        rows, total = await self.ctx.db.run(read, name=f"lobby.list_{which}")
+        return Page(rows, page, PAGE_SIZE, total)
+
+    async def update(self, user_id: uuid.UUID, game_id: uuid.UUID, body: dict[str, Any]) -> GameRow:
+        """Change settings while the game is a draft or enrolling."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            ctx.owner_only(game, user_id)
+            if game.status not in (Status.DRAFT, *ENROLLING):
+                raise Conflict(
+                    f"settings are fixed once a game is {game.status.replace('_', ' ')}",
+                    code=f"game_{game.status}",
+                )
+            settings = game_settings(body, settings_of(game))
+            members = await _count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+            if settings.max_players < members:
+                raise Conflict(
+                    f"{members} players have joined; max_players cannot go below that",
+                    code="below_members",
+                )
+            await conn.execute(queries.UPDATE_SETTINGS, {"game_id": game_id, **settings.to_row()})
+            return await ctx.refresh(conn, after, game_id)
+
+        return await run_unit(ctx.db, work, name="lobby.update_game")
+
+    async def act(
+        self,
+        game_id: uuid.UUID,
+        action: Action,
+        *,
+        owner: uuid.UUID | None = None,
+        reason: str | None = None,
+    ) -> GameRow:
+        """Move a game; with `owner`, only that user may (403 otherwise)."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            if owner is not None:
+                ctx.owner_only(game, owner)
+            if action is Action.READY_TO_START:
+                members = await _count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+                if members < game.min_players:
+                    raise Conflict(
+                        f"{members} of at least {game.min_players} players have joined",
+                        code="not_enough_players",
+                    )
+            moved = await ctx.move(conn, after, game, action, reason)
+            if action in (Action.CANCEL,):
+                await ctx.race_names.release_game(conn, after, game_id)
+            return moved
+
+        game = await run_unit(ctx.db, work, name=f"lobby.{action.value}")
+        log.info("lobby.game_moved", game_id=str(game_id), action=action.value, status=game.status)
+        if action in STARTS:
+            await self.starter.start_game(game_id)
+        return game
+
+
+async def _count(conn: Connection, query: str, params: dict[str, Any]) -> int:
+    cursor = await conn.execute(query, params)
+    row: Any = await cursor.fetchone()
+    return int(row[0])
+
+
+async def _role(conn: Connection, game: GameRow, viewer: uuid.UUID) -> str | None:
+    if game.owner_user_id == viewer:
+        return "owner"
+    cursor = await conn.execute(queries.VIEWER_ROLE, {"game_id": game.game_id, "user_id": viewer})
+    row: Any = await cursor.fetchone()
+    if row is not None and row[0]:
+        return str(row[0])
+    if game.visibility == "public" and game.status != Status.DRAFT:
+        return "public"
+    return None
+
+
+def _bad_status() -> Exception:
+    return InvalidInput(
+        f"status must be one of {', '.join(s.value for s in Status)}", code="invalid_status"
+    )
