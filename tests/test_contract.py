@@ -6,12 +6,16 @@ without an exercise fails `test_every_operation_has_an_exercise`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from galaxy.domain.notifications import Intent, Recipient
 from tests.conftest import Running, admin_auth
+from tests.lobby.conftest import join, make_user
+from tests.lobby.conftest import services as lobby_services
+from tests.lobby.test_race_names import _finished_game
 from tests.services.conftest import eventually
 from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
 from tests.services.test_notifications import USER, exercise_admin_notifications
@@ -143,6 +147,87 @@ async def admin_users(http: ContractClient, running: Running) -> None:
     http.client.auth = None
 
 
+async def lobby_flow(http: ContractClient, running: Running) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    a = await make_user(running, http, "a@example.org")
+    b = await make_user(running, http, "b@example.org")
+    gid = (await owner.game(min_players=1))["game_id"]
+    assert (await owner.patch(f"/games/{gid}", {"description": "A test"})).status_code == 200
+    assert (await owner.post(f"/games/{gid}/open-enrollment")).status_code == 200
+    assert (await owner.get("/games")).json()["total"] == 1
+    await join(owner, a, gid, "Vogons")  # apply + approve
+    b_app = (await b.post(f"/games/{gid}/applications", {"race_name": "Zorgons"})).json()
+    reject = f"/games/{gid}/applications/{b_app['application']['application_id']}/reject"
+    assert (await owner.post(reject, {"reason": "no"})).status_code == 200
+    assert (await owner.get(f"/games/{gid}")).json()["viewer_role"] == "owner"
+    assert (await a.get(f"/games/{gid}/memberships")).json()["total"] == 1
+    assert (await owner.get("/my/games")).json()["total"] == 1
+    assert (await b.get("/my/applications")).json()["total"] == 1
+    assert (await owner.post(f"/games/{gid}/ready-to-start")).status_code == 200
+    assert (await owner.post(f"/games/{gid}/start")).status_code == 200
+    events = lobby_services(running).lobby_events
+    await events.on_start_result(uuid.UUID(gid), ok=False, reason="test")
+    assert (await owner.post(f"/games/{gid}/retry-start")).status_code == 200
+    await events.on_start_result(uuid.UUID(gid), ok=True)
+    assert (await owner.post(f"/games/{gid}/pause")).status_code == 200
+    assert (await owner.post(f"/games/{gid}/resume")).status_code == 200
+    assert_error_body(await owner.post(f"/games/{gid}/cancel"), 409, "game_running")
+    other = (await owner.game())["game_id"]
+    assert (await owner.post(f"/games/{other}/cancel", json={"reason": "test"})).status_code == 200
+
+
+async def lobby_invites(http: ContractClient, running: Running) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    players = [await make_user(running, http, f"p{n}@example.org") for n in range(4)]
+    gid = (await owner.enrolling(visibility="private"))["game_id"]
+    invites = [
+        (await owner.post(f"/games/{gid}/invites", {"user_id": p.user_id})).json() for p in players
+    ]
+    assert (await players[0].get("/my/invites")).json()["total"] == 1
+    seats = []
+    for player, invite, name in zip(players[:2], invites[:2], ("Vogons", "Zorgons"), strict=True):
+        redeemed = await player.post(
+            f"/games/{gid}/invites/{invite['invite_id']}/redeem", {"race_name": name}
+        )
+        seats.append(redeemed.json()["membership"])
+    declined = await players[2].post(f"/games/{gid}/invites/{invites[2]['invite_id']}/decline")
+    assert declined.status_code == 200
+    revoked = await owner.post(f"/games/{gid}/invites/{invites[3]['invite_id']}/revoke")
+    assert revoked.status_code == 200
+    removed = await owner.post(f"/games/{gid}/memberships/{seats[0]['membership_id']}/remove")
+    assert removed.status_code == 200
+    blocked = await owner.post(f"/games/{gid}/memberships/{seats[1]['membership_id']}/block")
+    assert blocked.status_code == 200
+
+
+async def lobby_race_names(http: ContractClient, running: Running) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    player = await make_user(running, http, "player@example.org")
+    await _finished_game(running, owner, [(player, "Vogons", True)])
+    assert (await player.get("/my/race-names")).json()["items"][0]["status"] == (
+        "pending_registration"
+    )
+    registered = await player.post("/race-names/register", {"race_name": "Vogons"})
+    assert registered.json()["status"] == "registered"
+
+
+async def admin_games(http: ContractClient, running: Running) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    player = await make_user(running, http, "player@example.org")
+    gid = (await owner.enrolling(min_players=1))["game_id"]
+    await join(owner, player, gid, "Vogons")
+    http.client.auth = admin_auth()
+    base = f"/api/v1/admin/games/{gid}"
+    assert (await http.get("/api/v1/admin/games")).json()["total"] == 1
+    assert (await http.get(base)).status_code == 200
+    banned = await http.post(f"{base}/ban-member", json={"user_id": player.user_id, "reason": "x"})
+    assert banned.status_code == 200
+    assert (await http.post(f"{base}/force-start")).status_code == 200
+    await lobby_services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
+    assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
+    http.client.auth = None
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -178,6 +263,52 @@ EXERCISES: dict[str, Exercise] = {
     "adminSetUserLimit": admin_users,
     "adminSetUserEntitlement": admin_users,
     "adminSoftDeleteUser": admin_users,
+    **dict.fromkeys(
+        [
+            "lobbyCreateGame",
+            "lobbyListGames",
+            "lobbyGetGame",
+            "lobbyUpdateGame",
+            "lobbyOpenEnrollmentGame",
+            "lobbyApply",
+            "lobbyApproveApplication",
+            "lobbyRejectApplication",
+            "lobbyListMemberships",
+            "lobbyMyGames",
+            "lobbyMyApplications",
+            "lobbyReadyToStartGame",
+            "lobbyStartGame",
+            "lobbyRetryStartGame",
+            "lobbyPauseGame",
+            "lobbyResumeGame",
+            "lobbyCancelGame",
+        ],
+        lobby_flow,
+    ),
+    **dict.fromkeys(
+        [
+            "lobbyInvite",
+            "lobbyMyInvites",
+            "lobbyRedeemInvite",
+            "lobbyDeclineInvite",
+            "lobbyRevokeInvite",
+            "lobbyRemoveMember",
+            "lobbyBlockMember",
+        ],
+        lobby_invites,
+    ),
+    "lobbyMyRaceNames": lobby_race_names,
+    "lobbyRegisterRaceName": lobby_race_names,
+    **dict.fromkeys(
+        [
+            "adminListGames",
+            "adminGetGame",
+            "adminForceStartGame",
+            "adminForceStopGame",
+            "adminBanMember",
+        ],
+        admin_games,
+    ),
 }
 
 
