@@ -34,6 +34,11 @@ EXPECTED_TABLES = {
     "sanction_active",
     "limit_records",
     "limit_active",
+    "games",
+    "applications",
+    "invites",
+    "memberships",
+    "race_names",
 }
 
 
