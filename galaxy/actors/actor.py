@@ -176,6 +176,9 @@ class Actor(Generic[M]):
     # Actors that run helper tasks (ctx.nursery) say so: a nursery per idle
     # actor is memory the thousands of game actors should not pay for.
     helpers: ClassVar[bool] = False
+    # Actors whose timetable depends on what they are told (a game told to
+    # start now has turns to run) recompute it after every message.
+    retime_after_messages: ClassVar[bool] = False
 
     _stop_requested: bool = False
     _receive_scope: trio.CancelScope | None = None
@@ -215,7 +218,7 @@ class Actor(Generic[M]):
         assert mailbox is not None
         await self.on_start(ctx)
         started()
-        next_tick = self._next_tick()
+        next_tick = self.next_tick_at()
         while not self._stop_requested:
             envelope: Envelope | None = None
             with trio.CancelScope(deadline=next_tick) as scope:
@@ -226,14 +229,17 @@ class Actor(Generic[M]):
             self._receive_scope = None
             if envelope is not None:
                 await self._deliver(cell, envelope)
+                if self.retime_after_messages:
+                    next_tick = self.next_tick_at()
             elif not self._stop_requested and trio.current_time() >= next_tick:
                 cell.set_activity("tick")
                 await self.on_tick()
                 cell.set_activity(None)
-                next_tick = self._next_tick()
+                next_tick = self.next_tick_at()
         await self.on_stop()
 
-    def _next_tick(self) -> float:
+    def next_tick_at(self) -> float:
+        """When `on_tick` runs next (trio clock): every `tick_interval` by default."""
         if self.tick_interval is None:
             return math.inf
         return trio.current_time() + self.tick_interval

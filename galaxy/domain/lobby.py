@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cronsim import CronSim, CronSimError
-
 from galaxy.domain.accounts import parse_timestamp
 from galaxy.domain.errors import Conflict, InvalidInput
+from galaxy.domain.schedule import check_schedule
 
 
 class Status(StrEnum):
@@ -199,19 +198,6 @@ def game_settings(body: dict[str, Any], current: GameSettings | None = None) -> 
         turn_schedule=schedule,
         engine_version=version,
     )
-
-
-def check_schedule(raw: object) -> str:
-    """A five-field cron expression, evaluated in UTC (`0 18 * * *`: 18:00 every day)."""
-    if not isinstance(raw, str) or len(raw) > 100:
-        raise InvalidInput("turn_schedule must be a cron expression", code="invalid_schedule")
-    try:
-        CronSim(raw, datetime.now(UTC))
-    except CronSimError as error:
-        raise InvalidInput(
-            f"turn_schedule is not a cron expression: {error}", code="invalid_schedule"
-        ) from None
-    return raw
 
 
 def _whole(raw: object, name: str) -> int:

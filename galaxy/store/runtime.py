@@ -1,0 +1,199 @@
+"""Named queries for engine versions, runtime records, player mappings and the operation log."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from galaxy.store.database import Connection, fetch_all, fetch_one
+
+
+@dataclass(frozen=True)
+class EngineVersionRow:
+    version: str
+    image_ref: str
+    enabled: bool
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RuntimeRow:
+    game_id: uuid.UUID
+    driver: str
+    status: str
+    engine_version: str
+    image_ref: str
+    container_id: str | None
+    endpoint: str | None
+    turn: int
+    next_turn_at: datetime | None
+    skip_next_turn: bool
+    probe_failures: int
+    last_error: str | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    last_observed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OperationRow:
+    operation_id: uuid.UUID
+    game_id: uuid.UUID
+    op: str
+    status: str
+    detail: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PlayerMappingRow:
+    game_id: uuid.UUID
+    user_id: uuid.UUID
+    race_name: str
+    engine_player_uuid: uuid.UUID
+
+
+# -- engine versions ---------------------------------------------------------------
+
+_VERSION = "version, image_ref, enabled, notes, created_at, updated_at"
+ALL_VERSIONS = f"SELECT {_VERSION} FROM engine_versions"
+INSERT_VERSION = f"""
+INSERT INTO engine_versions (version, image_ref, notes) VALUES (%(version)s, %(image_ref)s, %(notes)s)
+RETURNING {_VERSION}
+"""
+UPDATE_VERSION = f"""
+UPDATE engine_versions SET image_ref = coalesce(%(image_ref)s, image_ref),
+    notes = coalesce(%(notes)s, notes), enabled = coalesce(%(enabled)s, enabled), updated_at = now()
+WHERE version = %(version)s
+RETURNING {_VERSION}
+"""
+
+# -- runtime records -----------------------------------------------------------------
+
+_RECORD = """game_id, driver, status, engine_version, image_ref, container_id, endpoint, turn,
+       next_turn_at, skip_next_turn, probe_failures, last_error, started_at, stopped_at,
+       last_observed_at, created_at, updated_at"""
+
+GET_RECORD = f"SELECT {_RECORD} FROM runtime_records WHERE game_id = %(game_id)s"
+ALL_RECORDS = f"SELECT {_RECORD} FROM runtime_records"
+LIVE_RECORDS = f"SELECT {_RECORD} FROM runtime_records WHERE status IN ('starting', 'running')"
+
+UPSERT_RECORD = f"""
+INSERT INTO runtime_records (game_id, driver, status, engine_version, image_ref)
+VALUES (%(game_id)s, %(driver)s, 'starting', %(engine_version)s, %(image_ref)s)
+ON CONFLICT (game_id) DO UPDATE SET driver = excluded.driver, status = 'starting',
+    engine_version = excluded.engine_version, image_ref = excluded.image_ref,
+    last_error = NULL, probe_failures = 0, updated_at = now()
+RETURNING {_RECORD}
+"""
+
+# One statement for every change of a record: only the fields given move.
+UPDATE_RECORD = f"""
+UPDATE runtime_records SET
+    status = coalesce(%(status)s, status),
+    container_id = CASE WHEN %(set_container)s THEN %(container_id)s ELSE container_id END,
+    endpoint = CASE WHEN %(set_container)s THEN %(endpoint)s ELSE endpoint END,
+    engine_version = coalesce(%(engine_version)s, engine_version),
+    image_ref = coalesce(%(image_ref)s, image_ref),
+    turn = coalesce(%(turn)s, turn),
+    next_turn_at = CASE WHEN %(set_next)s THEN %(next_turn_at)s ELSE next_turn_at END,
+    skip_next_turn = coalesce(%(skip_next_turn)s, skip_next_turn),
+    probe_failures = coalesce(%(probe_failures)s, probe_failures),
+    last_error = CASE WHEN %(set_error)s THEN %(last_error)s ELSE last_error END,
+    started_at = CASE WHEN %(status)s = 'running' THEN coalesce(started_at, now())
+                      ELSE started_at END,
+    stopped_at = CASE WHEN %(status)s IN ('stopped', 'removed', 'failed') THEN now()
+                      ELSE stopped_at END,
+    last_observed_at = CASE WHEN %(observed)s THEN now() ELSE last_observed_at END,
+    updated_at = now()
+WHERE game_id = %(game_id)s
+RETURNING {_RECORD}
+"""
+
+_CHANGE_DEFAULTS: dict[str, Any] = {
+    "status": None,
+    "set_container": False,
+    "container_id": None,
+    "endpoint": None,
+    "engine_version": None,
+    "image_ref": None,
+    "turn": None,
+    "set_next": False,
+    "next_turn_at": None,
+    "skip_next_turn": None,
+    "probe_failures": None,
+    "set_error": False,
+    "last_error": None,
+    "observed": False,
+}
+
+# -- player mappings -------------------------------------------------------------------
+
+INSERT_MAPPING = """
+INSERT INTO player_mappings (game_id, user_id, race_name, engine_player_uuid)
+VALUES (%(game_id)s, %(user_id)s, %(race_name)s, %(player)s)
+ON CONFLICT (game_id, user_id) DO UPDATE SET race_name = excluded.race_name,
+    engine_player_uuid = excluded.engine_player_uuid
+"""
+GAME_MAPPINGS = """SELECT game_id, user_id, race_name, engine_player_uuid FROM player_mappings
+WHERE game_id = %(game_id)s ORDER BY race_name"""
+
+# -- the operation log and health snapshots ---------------------------------------------
+
+BEGIN_OPERATION = """
+INSERT INTO runtime_operation_log (operation_id, game_id, op, status, detail)
+VALUES (%(operation_id)s, %(game_id)s, %(op)s, 'running', %(detail)s)
+"""
+END_OPERATION = """
+UPDATE runtime_operation_log SET status = %(status)s, error = %(error)s, finished_at = now()
+WHERE operation_id = %(operation_id)s
+"""
+GAME_OPERATIONS = """SELECT operation_id, game_id, op, status, detail, error, started_at, finished_at
+FROM runtime_operation_log WHERE game_id = %(game_id)s ORDER BY started_at DESC LIMIT 50"""
+INSERT_SNAPSHOT = """
+INSERT INTO runtime_health_snapshots (snapshot_id, game_id, payload)
+VALUES (%(snapshot_id)s, %(game_id)s, %(payload)s)
+"""
+
+
+async def all_versions(conn: Connection) -> list[EngineVersionRow]:
+    return await fetch_all(conn, EngineVersionRow, ALL_VERSIONS)
+
+
+async def get_record(conn: Connection, game_id: uuid.UUID) -> RuntimeRow | None:
+    return await fetch_one(conn, RuntimeRow, GET_RECORD, {"game_id": game_id})
+
+
+async def live_records(conn: Connection) -> list[RuntimeRow]:
+    return await fetch_all(conn, RuntimeRow, LIVE_RECORDS)
+
+
+async def all_records(conn: Connection) -> list[RuntimeRow]:
+    return await fetch_all(conn, RuntimeRow, ALL_RECORDS)
+
+
+async def change_record(conn: Connection, game_id: uuid.UUID, **change: Any) -> RuntimeRow:
+    unknown = set(change) - set(_CHANGE_DEFAULTS)
+    assert not unknown, unknown
+    row = await fetch_one(
+        conn, RuntimeRow, UPDATE_RECORD, {**_CHANGE_DEFAULTS, **change, "game_id": game_id}
+    )
+    assert row is not None
+    return row
+
+
+async def snapshot(conn: Connection, game_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    await conn.execute(
+        INSERT_SNAPSHOT,
+        {"snapshot_id": uuid.uuid4(), "game_id": game_id, "payload": Jsonb(payload)},
+    )
