@@ -68,7 +68,8 @@ class PlayerMappingRow:
 _VERSION = "version, image_ref, enabled, notes, created_at, updated_at"
 ALL_VERSIONS = f"SELECT {_VERSION} FROM engine_versions"
 INSERT_VERSION = f"""
-INSERT INTO engine_versions (version, image_ref, notes) VALUES (%(version)s, %(image_ref)s, %(notes)s)
+INSERT INTO engine_versions (version, image_ref, notes)
+VALUES (%(version)s, %(image_ref)s, %(notes)s)
 RETURNING {_VERSION}
 """
 UPDATE_VERSION = f"""
@@ -158,7 +159,8 @@ END_OPERATION = """
 UPDATE runtime_operation_log SET status = %(status)s, error = %(error)s, finished_at = now()
 WHERE operation_id = %(operation_id)s
 """
-GAME_OPERATIONS = """SELECT operation_id, game_id, op, status, detail, error, started_at, finished_at
+GAME_OPERATIONS = """
+SELECT operation_id, game_id, op, status, detail, error, started_at, finished_at
 FROM runtime_operation_log WHERE game_id = %(game_id)s ORDER BY started_at DESC LIMIT 50"""
 INSERT_SNAPSHOT = """
 INSERT INTO runtime_health_snapshots (snapshot_id, game_id, payload)
