@@ -42,6 +42,7 @@ class Action(StrEnum):
     STARTED = "started"
     START_FAILED = "start_failed"
     ENGINE_TROUBLE = "engine_trouble"
+    RECOVERED = "recovered"
     FINISH = "finish"
     # operators
     FORCE_START = "force_start"
@@ -66,6 +67,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     Action.STARTED: (frozenset({S.STARTING}), S.RUNNING),
     Action.START_FAILED: (frozenset({S.STARTING}), S.START_FAILED),
     Action.ENGINE_TROUBLE: (frozenset({S.RUNNING}), S.PAUSED),
+    Action.RECOVERED: (frozenset({S.PAUSED}), S.RUNNING),
     Action.FINISH: (frozenset({S.RUNNING, S.PAUSED}), S.FINISHED),
     Action.FORCE_START: (
         frozenset({S.ENROLLMENT_OPEN, S.READY_TO_START, S.START_FAILED}),

@@ -156,7 +156,8 @@ INSERT INTO runtime_operation_log (operation_id, game_id, op, status, detail)
 VALUES (%(operation_id)s, %(game_id)s, %(op)s, 'running', %(detail)s)
 """
 END_OPERATION = """
-UPDATE runtime_operation_log SET status = %(status)s, error = %(error)s, finished_at = now()
+UPDATE runtime_operation_log
+SET status = %(status)s, error = %(error)s, detail = %(detail)s, finished_at = now()
 WHERE operation_id = %(operation_id)s
 """
 GAME_OPERATIONS = """

@@ -101,6 +101,18 @@ class LobbyEvents:
 
         return await run_unit(ctx.db, work, name="lobby.start_result")
 
+    async def on_runtime_recovered(self, game_id: uuid.UUID) -> GameRow:
+        """The engine serves again after trouble: a game the trouble paused runs again."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            game = await ctx.game(conn, game_id, lock=True)
+            if game.status == Status.PAUSED and game.status_reason in TROUBLE:
+                return await ctx.move(conn, after, game, Action.RECOVERED, None)
+            return game
+
+        return await run_unit(ctx.db, work, name="lobby.runtime_recovered")
+
     async def on_runtime_snapshot(self, snapshot: RuntimeSnapshot) -> GameRow:
         ctx = self.ctx
         game_id = snapshot.game_id

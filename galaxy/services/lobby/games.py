@@ -32,16 +32,21 @@ STARTS = frozenset({Action.START, Action.RETRY_START, Action.FORCE_START})
 
 
 class GameStarter(Protocol):
-    """The runtime's entry point: a game has moved to `starting` (issue 8 implements it)."""
+    """The runtime's entry points: a game moved to `starting`, or was stopped by an operator."""
 
     async def start_game(self, game_id: uuid.UUID) -> None: ...
 
+    async def stop_game(self, game_id: uuid.UUID) -> None: ...
+
 
 class NoRuntime:
-    """No runtime wired: a starting game waits for one to report."""
+    """No runtime wired (tests of the lobby alone): a starting game waits for a report."""
 
     async def start_game(self, game_id: uuid.UUID) -> None:
         log.info("lobby.start_requested", game_id=str(game_id))
+
+    async def stop_game(self, game_id: uuid.UUID) -> None:
+        log.info("lobby.stop_requested", game_id=str(game_id))
 
 
 def settings_of(game: GameRow) -> GameSettings:
@@ -200,6 +205,8 @@ class Games:
         log.info("lobby.game_moved", game_id=str(game_id), action=action.value, status=game.status)
         if action in STARTS:
             await self.starter.start_game(game_id)
+        elif action is Action.FORCE_STOP:
+            await self.starter.stop_game(game_id)
         return game
 
 

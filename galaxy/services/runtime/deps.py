@@ -1,0 +1,69 @@
+"""What a game actor needs from the rest of the service, in one place."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from galaxy.clients.containers import ContainerDriver
+from galaxy.clients.engine import EngineClient, EngineStatus, OrderResult, Report, Seat, Verdict
+from galaxy.services.lobby import LobbyEvents
+from galaxy.services.notifications import Notifier
+from galaxy.services.runtime.versions import EngineVersions
+from galaxy.store.database import Database
+
+
+class EngineApi(Protocol):
+    """The engine calls a game actor makes (EngineClient; a stand-in in the benchmark)."""
+
+    async def healthz(self) -> bool: ...
+    async def status(self) -> EngineStatus: ...
+    async def init(
+        self, game_id: str, seats: Sequence[Seat], settings: Mapping[str, Any] | None = None
+    ) -> EngineStatus: ...
+    async def turn(self) -> EngineStatus: ...
+    async def banish(self, race_name: str) -> EngineStatus: ...
+    async def command(
+        self, race_name: str, commands: Sequence[Mapping[str, Any]]
+    ) -> list[Verdict]: ...
+    async def order(
+        self, race_name: str, turn: int, orders: Sequence[Mapping[str, Any]]
+    ) -> OrderResult: ...
+    async def report(self, race_name: str, turn: int | None = None) -> Report: ...
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    state_root: Path
+    probe_interval: float
+    probe_failures: int
+    start_timeout: float
+    call_timeout: float
+    probe_timeout: float
+
+
+@dataclass
+class RuntimeDeps:
+    db: Database
+    driver: ContainerDriver
+    versions: EngineVersions
+    lobby: LobbyEvents
+    notifier: Notifier
+    settings: RuntimeSettings
+    client_factory: Callable[[str], EngineApi] | None = None
+
+    def client(self, endpoint: str) -> EngineApi:
+        if self.client_factory is not None:
+            return self.client_factory(endpoint)
+        return EngineClient(
+            endpoint,
+            call_timeout=self.settings.call_timeout,
+            probe_timeout=self.settings.probe_timeout,
+        )
+
+    def state_dir(self, game_id: uuid.UUID) -> Path:
+        return self.settings.state_root / str(game_id)
