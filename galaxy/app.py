@@ -35,6 +35,8 @@ from galaxy.actors.lobby_sweeper import LobbySweeper
 from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
+from galaxy.actors.reconciler import Reconciler
+from galaxy.clients.containers import ContainerDriver, ProcessDriver
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
@@ -54,6 +56,9 @@ from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
+from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
+from galaxy.services.runtime.service import GAMES, Runtime
+from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
 from galaxy.services.user_hooks import NoGeoSignals, UserHooks
 from galaxy.store.bridge import open_asyncio_loop
@@ -140,6 +145,7 @@ class Service:
             telemetry=self.telemetry,
         )
         self.services: Services | None = None
+        self.driver: ContainerDriver | None = None
         # Leases taken by this process run carry this id (ARCHITECTURE.md §5).
         self.run_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._sink_port: int | None = None
@@ -178,6 +184,8 @@ class Service:
                     await self._run_tree(db, task_status)
                 finally:
                     with trio.CancelScope(shield=True):
+                        if self.driver is not None:
+                            await self.driver.aclose()  # after the game actors, before the pool
                         await db.close()
         finally:
             self.telemetry.shutdown()
@@ -236,11 +244,33 @@ class Service:
         events = LobbyEvents(lobby)
         hooks.on_deleted("lobby", events.on_user_deleted)
         hooks.on_blocked("lobby", events.on_user_blocked)
+        versions = EngineVersions(db)
+        self.driver = self._driver()
+        runtime = Runtime(
+            RuntimeDeps(
+                db=db,
+                driver=self.driver,
+                versions=versions,
+                lobby=events,
+                notifier=notifier,
+                settings=RuntimeSettings(
+                    state_root=config.runtime.game_state_root,
+                    probe_interval=config.runtime.probe_interval,
+                    probe_failures=config.runtime.probe_failures,
+                    start_timeout=config.runtime.start_timeout,
+                    call_timeout=config.engine.call_timeout,
+                    probe_timeout=config.engine.probe_timeout,
+                ),
+            ),
+            self.system,
+        )
         admin = await self._admin(db)
         await sessions.warm()
         await accounts.warm()
         await race_names.warm()
         await lobby.warm()
+        await versions.warm()
+        await versions.ensure_default(__version__, f"galaxy-engine:{__version__}")
         return Services(
             config=config,
             db=db,
@@ -253,10 +283,12 @@ class Service:
             sessions=sessions,
             accounts=accounts,
             auth=auth,
-            games=Games(lobby),
+            games=Games(lobby, starter=runtime),
             enrollment=Enrollment(lobby),
             lobby_events=events,
             race_names=race_names,
+            runtime=runtime,
+            engine_versions=versions,
             telemetry=telemetry,
         )
 
@@ -326,6 +358,11 @@ class Service:
         ]
         children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
         children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
+        games = lambda: Supervisor(
+            Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=100, within=60.0)
+        )
+        children.append(ChildSpec(GAMES, games, shutdown_timeout=self.config.shutdown_timeout))
+        children.append(ChildSpec("runtime.reconciler", self._reconciler, shutdown_timeout=10.0))
         return Supervisor(
             Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
         )
@@ -345,6 +382,15 @@ class Service:
             ),
             telemetry=self.telemetry,
         )
+
+    def _reconciler(self) -> Reconciler:
+        assert self.services is not None
+        return Reconciler(self.services.runtime, interval=self.config.runtime.reconcile_interval)
+
+    def _driver(self) -> ContainerDriver:
+        """`process` unless Docker is asked for (the docker driver: issue 8, in progress)."""
+        runtime = self.config.runtime
+        return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
 
     def _lobby_sweeper(self) -> LobbySweeper:
         assert self.services is not None

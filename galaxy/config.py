@@ -139,6 +139,10 @@ class RuntimeConfig:
     container_state_mount: str
     stop_grace_period: float
     stack_label: str | None
+    driver: str  # auto, docker or process
+    probe_interval: float
+    probe_failures: int
+    start_timeout: float
 
 
 @dataclass(frozen=True)
@@ -520,6 +524,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
             container_state_mount=state_mount,
             stop_grace_period=r.duration("BACKEND_RUNTIME_STOP_GRACE_PERIOD", "10s"),
             stack_label=r.text("BACKEND_STACK_LABEL"),
+            driver=r.choice("BACKEND_RUNTIME_DRIVER", "auto", ("auto", "docker", "process")),
+            probe_interval=r.duration("BACKEND_RUNTIME_PROBE_INTERVAL", "15s"),
+            probe_failures=r.integer("BACKEND_RUNTIME_PROBE_FAILURES", 3, minimum=1),
+            start_timeout=r.duration("BACKEND_RUNTIME_START_TIMEOUT", "60s"),
         ),
         admin=AdminConfig(bootstrap_user=bootstrap_user, bootstrap_password=bootstrap_password),
         geo=GeoConfig(db_path=Path(geoip_path) if geoip_path else None),

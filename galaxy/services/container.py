@@ -15,6 +15,8 @@ from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
+from galaxy.services.runtime.service import Runtime
+from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
 from galaxy.store.database import Database
 from galaxy.telemetry import Telemetry
@@ -37,4 +39,6 @@ class Services:
     enrollment: Enrollment
     lobby_events: LobbyEvents
     race_names: RaceNames
+    runtime: Runtime
+    engine_versions: EngineVersions
     telemetry: Telemetry

@@ -1,0 +1,69 @@
+"""`/api/v1/user/games/{game_id}/*`: a player's engine calls, as their own race."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, g
+
+from galaxy.domain.errors import InvalidInput
+from galaxy.http.body import json_object
+from galaxy.http.guards import services
+from galaxy.http.rows import jsonable, uuid_param
+
+blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
+
+MAX_ITEMS = 1000
+
+
+def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = body.get(key)
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        raise InvalidInput(
+            f"{key} must be a list of at most {MAX_ITEMS} objects", code=f"invalid_{key}"
+        )
+    if not all(isinstance(item, dict) for item in items):
+        raise InvalidInput(f"each of {key} must be an object", code=f"invalid_{key}")
+    return items
+
+
+def _verdicts(verdicts: Any) -> list[dict[str, Any]]:
+    return [
+        {"index": v.index, "status": "accepted" if v.accepted else "rejected", "reason": v.reason}
+        for v in verdicts
+    ]
+
+
+@blueprint.post("/<game_id>/commands")
+async def commands(game_id: str) -> dict[str, Any]:
+    body = await json_object(allowed={"commands"})
+    verdicts = await services().runtime.command(
+        g.user_id, uuid_param(game_id, "game_id"), _items(body, "commands")
+    )
+    return {"results": _verdicts(verdicts)}
+
+
+@blueprint.post("/<game_id>/orders")
+async def orders(game_id: str) -> dict[str, Any]:
+    body = await json_object(allowed={"turn", "orders"})
+    turn = body.get("turn")
+    if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
+        raise InvalidInput("turn must be a whole number", code="invalid_turn")
+    result = await services().runtime.order(
+        g.user_id, uuid_param(game_id, "game_id"), turn, _items(body, "orders")
+    )
+    return {"turn": result.turn, "results": _verdicts(result.verdicts)}
+
+
+@blueprint.get("/<game_id>/reports/<turn>")
+async def report(game_id: str, turn: str) -> dict[str, Any]:
+    if turn == "latest":
+        wanted = None
+    elif turn.isdigit() and len(turn) < 10:
+        wanted = int(turn)
+    else:
+        raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
+    found: dict[str, Any] = jsonable(
+        await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)
+    )
+    return found

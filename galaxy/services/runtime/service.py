@@ -1,0 +1,145 @@
+"""The runtime's front door: game actors on demand, and what the edges ask of them.
+
+Implements the lobby's `GameStarter`. Every call for a game becomes a message
+to its `game:<id>` actor under `runtime.games` (spawned on first use, and for
+every live record when the service starts, which brings the games and their
+schedules back after a restart).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from galaxy.actors import ActorSystem, ChildSpec
+from galaxy.actors.actor import Ref
+from galaxy.actors.game import (
+    Command,
+    Describe,
+    EngineGone,
+    ForceNextTurn,
+    GameActor,
+    Order,
+    Patch,
+    ReadReport,
+    Restart,
+    Start,
+    Stop,
+)
+from galaxy.actors.supervisor import Restart as RestartType
+from galaxy.domain.errors import NotFound
+from galaxy.services.runtime.deps import RuntimeDeps
+from galaxy.store import runtime as queries
+from galaxy.store.database import Connection, fetch_all
+
+log = structlog.get_logger("galaxy.runtime")
+
+GAMES = "runtime.games"
+
+
+def actor_name(game_id: uuid.UUID) -> str:
+    return f"game:{game_id}"
+
+
+class Runtime:
+    def __init__(self, deps: RuntimeDeps, system: ActorSystem) -> None:
+        self.deps = deps
+        self.system = system
+        settings = deps.settings
+        # An operation may start an engine and wait for it, then call it.
+        self.long_timeout = settings.start_timeout + settings.call_timeout + 10
+
+    async def game(self, game_id: uuid.UUID) -> Ref[Any]:
+        """The game's actor, spawned if it is not running (idempotent)."""
+        existing = self.system.find(actor_name(game_id))
+        if existing is not None:
+            return existing
+        spec = ChildSpec(
+            actor_name(game_id),
+            lambda: GameActor(self.deps, game_id),
+            restart=RestartType.TRANSIENT,
+            shutdown_timeout=self.deps.settings.call_timeout + 5,
+        )
+        return await self.system.spawn(GAMES, spec)
+
+    # -- the lobby's calls (GameStarter) ------------------------------------------------
+
+    async def start_game(self, game_id: uuid.UUID) -> None:
+        # Told, not asked: the owner's request returns while the engine starts.
+        await (await self.game(game_id)).tell(Start())
+
+    async def stop_game(self, game_id: uuid.UUID) -> None:
+        await (await self.game(game_id)).tell(Stop("stopped by an operator"))
+
+    # -- recovery and reconciliation -------------------------------------------------------
+
+    async def recover(self) -> int:
+        """A game actor for every live record: each reattaches to or restarts its engine."""
+        records = await self.deps.db.run(queries.live_records, name="runtime.recover")
+        for record in records:
+            await self.game(record.game_id)
+        if records:
+            log.info("runtime.recovered", games=len(records))
+        return len(records)
+
+    async def engine_gone(self, game_id: uuid.UUID) -> None:
+        await (await self.game(game_id)).tell(EngineGone())
+
+    # -- operators -------------------------------------------------------------------------
+
+    async def describe(self, game_id: uuid.UUID) -> dict[str, Any]:
+        async def read(conn: Connection) -> dict[str, Any]:
+            record = await queries.get_record(conn, game_id)
+            if record is None:
+                raise NotFound("the game has no runtime", code="runtime_not_found")
+            operations = await fetch_all(
+                conn, queries.OperationRow, queries.GAME_OPERATIONS, {"game_id": game_id}
+            )
+            mappings = await fetch_all(
+                conn, queries.PlayerMappingRow, queries.GAME_MAPPINGS, {"game_id": game_id}
+            )
+            return {"record": record, "operations": operations, "players": mappings}
+
+        view = await self.deps.db.run(read, name="runtime.describe")
+        ref = self.system.find(actor_name(game_id))
+        view["actor"] = await ref.ask(Describe()) if ref is not None else None
+        return view
+
+    async def restart(self, game_id: uuid.UUID) -> Any:
+        return await (await self.game(game_id)).ask(Restart(), timeout=self.long_timeout)
+
+    async def patch(self, game_id: uuid.UUID, version: str) -> Any:
+        return await (await self.game(game_id)).ask(Patch(version), timeout=self.long_timeout)
+
+    async def force_next_turn(self, game_id: uuid.UUID) -> Any:
+        return await (await self.game(game_id)).ask(ForceNextTurn(), timeout=self.long_timeout)
+
+    # -- players ---------------------------------------------------------------------------
+
+    async def command(
+        self, user_id: uuid.UUID, game_id: uuid.UUID, commands: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        return await self._ask(game_id, Command(user_id, commands))
+
+    async def order(
+        self,
+        user_id: uuid.UUID,
+        game_id: uuid.UUID,
+        turn: int,
+        orders: Sequence[Mapping[str, Any]],
+    ) -> Any:
+        return await self._ask(game_id, Order(user_id, turn, orders))
+
+    async def report(self, user_id: uuid.UUID, game_id: uuid.UUID, turn: int | None) -> Any:
+        return await self._ask(game_id, ReadReport(user_id, turn))
+
+    async def _ask(self, game_id: uuid.UUID, message: Any) -> Any:
+        if self.deps.lobby.ctx.cache.games.get(game_id) is None:
+            raise NotFound("no such game", code="game_not_found")
+        ref = self.system.find(actor_name(game_id))
+        if ref is None:
+            raise NotFound("the game's engine is not running", code="runtime_not_found")
+        return await ref.ask(message, timeout=self.deps.settings.call_timeout + 5)
