@@ -1,0 +1,199 @@
+"""A game's engine through its whole life, with the process driver and the real engine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from galaxy.config import load_config
+from tests.conftest import Running, admin_auth, service_environ, start_service
+from tests.lobby.conftest import User, join, make_user
+from tests.services.conftest import eventually
+from tests.support.contract import ContractClient, assert_error_body
+from tests.support.players import sql
+
+RUNTIME = {
+    "BACKEND_RUNTIME_PROBE_INTERVAL": "100ms",
+    "BACKEND_RUNTIME_PROBE_FAILURES": "2",
+    "BACKEND_RUNTIME_RECONCILE_INTERVAL": "1h",
+}
+
+
+async def started_game(
+    running: Running, http: ContractClient, schedule: str = "1h"
+) -> tuple[User, list[User], str]:
+    owner = await make_user(running, http, "owner@example.org")
+    players = [await make_user(running, http, f"p{n}@example.org") for n in range(2)]
+    gid = (await owner.enrolling(min_players=1, turn_schedule=schedule))["game_id"]
+    for player, name in zip(players, ("Vogons", "Zorgons"), strict=True):
+        await join(owner, player, gid, name)
+    await owner.post(f"/games/{gid}/ready-to-start")
+    assert (await owner.post(f"/games/{gid}/start")).json()["status"] == "starting"
+    await wait_status(owner, gid, "running")
+    return owner, players, gid
+
+
+async def wait_status(user: User, gid: str, status: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        found.update((await user.get(f"/games/{gid}")).json()["game"])
+        return found["status"] == status
+
+    await eventually(reached, timeout=60)
+    return found
+
+
+def engine_pid(running: Running, gid: str) -> int:
+    ((container,),) = sql(
+        running, "SELECT container_id FROM runtime_records WHERE game_id = %s", uuid.UUID(gid)
+    )
+    assert container.startswith("pid-")
+    return int(container[4:])
+
+
+def kinds(running: Running, kind: str) -> list[dict[str, Any]]:
+    return [
+        row[0] for row in sql(running, "SELECT payload FROM notifications WHERE kind = %s", kind)
+    ]
+
+
+@pytest.mark.parametrize("running", [RUNTIME], indirect=True)
+async def test_a_game_starts_plays_survives_a_killed_engine_and_is_patched(
+    running: Running, http: ContractClient
+) -> None:
+    owner, (vogon, zorgon), gid = await started_game(running, http)
+    admin = f"/api/v1/admin/runtimes/{gid}"
+    runtime = (await http.get(admin, auth=admin_auth())).json()
+    assert runtime["record"]["status"] == "running" and runtime["record"]["driver"] == "process"
+    assert sorted(p["race_name"] for p in runtime["players"]) == ["Vogons", "Zorgons"]
+
+    games = f"/api/v1/user/games/{gid}"
+    report = await http.get(f"{games}/reports/latest", headers=vogon.headers)
+    assert report.status_code == 200 and report.json()["race"]["name"] == "Vogons"
+    stranger = await make_user(running, http, "stranger@example.org")
+    assert_error_body(
+        await http.get(f"{games}/reports/0", headers=stranger.headers), 403, "not_a_member"
+    )
+    prime = next(p for p in report.json()["planets"] if p["kind"] == "local" and p["size"] == 1000)
+    answer = await http.post(
+        f"{games}/orders",
+        json={
+            "turn": 0,
+            "orders": [{"op": "produce", "planet": prime["id"], "what": "drive"}, {"op": "warp"}],
+        },
+        headers=vogon.headers,
+    )
+    assert [r["status"] for r in answer.json()["results"]] == ["accepted", "rejected"]
+    said = await http.post(
+        f"{games}/commands",
+        json={"commands": [{"op": "message", "to": "Zorgons", "text": "hello"}]},
+        headers=vogon.headers,
+    )
+    assert said.json()["results"][0]["status"] == "accepted"
+
+    forced = await http.post(f"{admin}/force-next-turn", auth=admin_auth())
+    assert forced.json()["turn"] == 1 and forced.json()["skip_next_turn"] is True
+    game = (await owner.get(f"/games/{gid}")).json()["game"]
+    assert game["current_turn"] == 1
+    assert kinds(running, "game.turn.ready") == [{"game_id": gid, "turn": 1}]
+    theirs = (await http.get(f"{games}/reports/1", headers=zorgon.headers)).json()
+    assert theirs["messages"] == [{"from": "Vogons", "turn": 0, "text": "hello"}]
+    mine = (await http.get(f"{games}/reports/1", headers=vogon.headers)).json()
+    assert mine["race"]["tech"]["drive"] > 1  # the order was carried out
+
+    os.kill(engine_pid(running, gid), signal.SIGKILL)  # the engine dies
+    paused = await wait_status(owner, gid, "paused")
+    assert paused["status_reason"] == "engine_unreachable"
+    assert kinds(running, "game.paused") == [
+        {"game_id": gid, "turn": 1, "reason": "engine_unreachable"}
+    ]
+
+    restarted = await http.post(f"{admin}/restart", auth=admin_auth())
+    assert restarted.json()["status"] == "running" and restarted.json()["turn"] == 1
+    await wait_status(owner, gid, "running")
+    assert (await http.post(f"{admin}/force-next-turn", auth=admin_auth())).json()["turn"] == 2
+
+    await http.post(
+        "/api/v1/admin/engine-versions",
+        json={"version": "0.1.1", "image_ref": "galaxy-engine:0.1.1"},
+        auth=admin_auth(),
+    )
+    await http.post(
+        "/api/v1/admin/engine-versions",
+        json={"version": "0.2.0", "image_ref": "galaxy-engine:0.2.0"},
+        auth=admin_auth(),
+    )
+    assert_error_body(
+        await http.post(f"{admin}/patch", json={"version": "0.2.0"}, auth=admin_auth()),
+        409,
+        "not_a_patch_upgrade",
+    )
+    patched = await http.post(f"{admin}/patch", json={"version": "0.1.1"}, auth=admin_auth())
+    assert patched.json()["engine_version"] == "0.1.1" and patched.json()["turn"] == 2
+    operations = (await http.get(admin, auth=admin_auth())).json()["operations"]
+    assert [(o["op"], o["status"]) for o in reversed(operations)] == [
+        ("start", "succeeded"),
+        ("force-next-turn", "succeeded"),
+        ("restart", "succeeded"),
+        ("force-next-turn", "succeeded"),
+        ("patch", "failed"),  # 0.2.0: not a patch upgrade, and logged as such
+        ("patch", "succeeded"),
+    ]
+
+
+@pytest.mark.parametrize("running", [RUNTIME], indirect=True)
+async def test_turns_follow_the_schedule_and_a_forced_turn_takes_the_next_slot(
+    running: Running, http: ContractClient
+) -> None:
+    owner, _, gid = await started_game(running, http, schedule="1s")
+    game: dict[str, Any] = {}
+
+    async def turned() -> bool:
+        game.update((await owner.get(f"/games/{gid}")).json()["game"])
+        return game["current_turn"] >= 2
+
+    await eventually(turned, timeout=60)
+    assert kinds(running, "game.turn.ready")[:2] == [
+        {"game_id": gid, "turn": 1},
+        {"game_id": gid, "turn": 2},
+    ]
+
+
+async def test_the_games_come_back_after_a_backend_restart(db_dsn: str, tmp_path: Path) -> None:
+    environ = service_environ(db_dsn, tmp_path, **RUNTIME)
+    async with trio.open_nursery() as nursery:
+        first = await start_service(nursery, load_config(environ))
+        async with httpx.AsyncClient(base_url=first.http, timeout=30) as client:
+            http = ContractClient(client)
+            owner, (vogon, _), gid = await started_game(first, http)
+            await http.post(f"/api/v1/admin/runtimes/{gid}/force-next-turn", auth=admin_auth())
+        first.service.stop()
+        await first.service.stopped.wait()  # the process driver stops its engines
+
+        second = await start_service(nursery, load_config(environ))
+        async with httpx.AsyncClient(base_url=second.http, timeout=30) as client:
+            http = ContractClient(client)
+            vogon = User(vogon.user_id, http)
+
+            async def served() -> bool:
+                response = await http.get(
+                    f"/api/v1/user/games/{gid}/reports/latest", headers=vogon.headers
+                )
+                return response.status_code == 200 and response.json()["turn"] == 1
+
+            await eventually(served, timeout=60)
+            again = await http.post(
+                f"/api/v1/admin/runtimes/{gid}/force-next-turn", auth=admin_auth()
+            )
+            assert again.json()["turn"] == 2
+        second.service.stop()
+        await second.service.stopped.wait()
+        nursery.cancel_scope.cancel()
