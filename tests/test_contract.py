@@ -16,6 +16,7 @@ from tests.conftest import Running, admin_auth
 from tests.lobby.conftest import join, make_user
 from tests.lobby.conftest import services as lobby_services
 from tests.lobby.test_race_names import _finished_game
+from tests.runtime.test_lifecycle import started_game
 from tests.services.conftest import eventually
 from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
 from tests.services.test_notifications import USER, exercise_admin_notifications
@@ -228,6 +229,42 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     http.client.auth = None
 
 
+async def runtime_flow(http: ContractClient, running: Running) -> None:
+    _, (vogon, _), gid = await started_game(running, http)
+    games = f"/api/v1/user/games/{gid}"
+    report = await http.get(f"{games}/reports/latest", headers=vogon.headers)
+    assert report.status_code == 200
+    assert_error_body(await http.get(f"{games}/reports/soon", headers=vogon.headers), 400)
+    orders = await http.post(
+        f"{games}/orders", json={"turn": 0, "orders": []}, headers=vogon.headers
+    )
+    assert orders.status_code == 200
+    message = {"op": "message", "to": "Zorgons", "text": "hi"}
+    said = await http.post(f"{games}/commands", json={"commands": [message]}, headers=vogon.headers)
+    assert said.status_code == 200
+    http.client.auth = admin_auth()
+    admin = f"/api/v1/admin/runtimes/{gid}"
+    assert (await http.post(f"{admin}/force-next-turn")).status_code == 200
+    assert (await http.post(f"{admin}/restart")).status_code == 200
+    await http.post("/api/v1/admin/engine-versions", json={"version": "0.1.1", "image_ref": "e:1"})
+    assert (await http.post(f"{admin}/patch", json={"version": "0.1.1"})).status_code == 200
+    assert (await http.get(admin)).status_code == 200
+    http.client.auth = None
+
+
+async def engine_versions(http: ContractClient, running: Running) -> None:
+    http.client.auth = admin_auth()
+    base = "/api/v1/admin/engine-versions"
+    created = await http.post(base, json={"version": "1.2.3", "image_ref": "galaxy-engine:1.2.3"})
+    assert created.status_code == 201
+    assert_error_body(await http.post(base, json={"version": "v1", "image_ref": "x"}), 400)
+    assert next(v["version"] for v in (await http.get(base)).json()["items"]) == "1.2.3"
+    changed = await http.patch(f"{base}/1.2.3", json={"notes": "the good one"})
+    assert changed.json()["notes"] == "the good one"
+    assert (await http.post(f"{base}/1.2.3/disable")).json()["enabled"] is False
+    http.client.auth = None
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -308,6 +345,27 @@ EXERCISES: dict[str, Exercise] = {
             "adminBanMember",
         ],
         admin_games,
+    ),
+    **dict.fromkeys(
+        [
+            "gameCommands",
+            "gameOrders",
+            "gameReport",
+            "adminGetRuntime",
+            "adminRestartRuntime",
+            "adminPatchRuntime",
+            "adminForceNextTurn",
+        ],
+        runtime_flow,
+    ),
+    **dict.fromkeys(
+        [
+            "adminListEngineVersions",
+            "adminCreateEngineVersion",
+            "adminUpdateEngineVersion",
+            "adminDisableEngineVersion",
+        ],
+        engine_versions,
     ),
 }
 

@@ -173,7 +173,7 @@ async def test_the_games_come_back_after_a_backend_restart(db_dsn: str, tmp_path
         first = await start_service(nursery, load_config(environ))
         async with httpx.AsyncClient(base_url=first.http, timeout=30) as client:
             http = ContractClient(client)
-            owner, (vogon, _), gid = await started_game(first, http)
+            _, (vogon, _), gid = await started_game(first, http)
             await http.post(f"/api/v1/admin/runtimes/{gid}/force-next-turn", auth=admin_auth())
         first.service.stop()
         await first.service.stopped.wait()  # the process driver stops its engines
