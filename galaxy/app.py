@@ -37,6 +37,7 @@ from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
 from galaxy.actors.reconciler import Reconciler
 from galaxy.clients.containers import ContainerDriver, ProcessDriver
+from galaxy.clients.docker import DockerDriver
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
@@ -245,7 +246,7 @@ class Service:
         hooks.on_deleted("lobby", events.on_user_deleted)
         hooks.on_blocked("lobby", events.on_user_blocked)
         versions = EngineVersions(db)
-        self.driver = self._driver()
+        self.driver = await self._driver()
         runtime = Runtime(
             RuntimeDeps(
                 db=db,
@@ -387,10 +388,18 @@ class Service:
         assert self.services is not None
         return Reconciler(self.services.runtime, interval=self.config.runtime.reconcile_interval)
 
-    def _driver(self) -> ContainerDriver:
-        """`process` unless Docker is asked for (the docker driver: issue 8, in progress)."""
+    async def _driver(self) -> ContainerDriver:
+        """`auto`: engines as local processes in embedded mode, Docker otherwise.
+
+        Embedded mode never picks Docker by itself: a laptop's Docker has no
+        engine image, and the default pull policy would reach for a registry.
+        """
         runtime = self.config.runtime
-        return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
+        if runtime.driver == "process" or (runtime.driver == "auto" and self.config.embedded):
+            return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
+        docker = DockerDriver(self.config.docker, runtime)
+        await docker.open()  # DriverError: no Docker engine answers, a startup error
+        return docker
 
     def _lobby_sweeper(self) -> LobbySweeper:
         assert self.services is not None

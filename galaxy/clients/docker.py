@@ -1,0 +1,216 @@
+"""The `docker` driver: the engine image, one container per game, through aiodocker.
+
+aiodocker is asyncio-only: every driver call crosses the bridge once and does
+its whole job on the asyncio side. Containers carry `galaxy.backend=1`, the
+game id and their endpoint as labels (and `galaxy.stack=<label>` when
+`BACKEND_STACK_LABEL` is set), so the reconciler can list them and a
+restarted backend can reach them; they keep running across backend restarts.
+On the `host` network (single-host setups, the sandbox) each engine listens
+on a loopback port of its own; on a user-defined network it is reached as
+`http://galaxy-game-<game_id>:8080`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aiodocker
+import structlog
+from aiodocker.exceptions import DockerError
+
+from galaxy.clients.containers import (
+    ContainerDriver,
+    DriverError,
+    EngineHandle,
+    EngineSpec,
+    free_loopback_port,
+)
+from galaxy.config import DockerConfig, RuntimeConfig
+from galaxy.store.bridge import current_asyncio_loop, to_asyncio
+
+log = structlog.get_logger("galaxy.runtime")
+
+BACKEND_LABEL = "galaxy.backend"
+GAME_LABEL = "galaxy.game_id"
+ENDPOINT_LABEL = "galaxy.endpoint"
+STACK_LABEL = "galaxy.stack"
+ENGINE_PORT = 8080
+
+
+def container_name(game_id: uuid.UUID) -> str:
+    return f"galaxy-game-{game_id}"
+
+
+class DockerDriver(ContainerDriver):
+    name = "docker"
+
+    def __init__(self, docker: DockerConfig, runtime: RuntimeConfig) -> None:
+        self.docker_config = docker
+        self.runtime = runtime
+        self._client: aiodocker.Docker | None = None
+        self._loop: Any = None
+
+    async def open(self) -> None:
+        """Connect and ask the engine for its version: DriverError when none answers."""
+        self._loop = current_asyncio_loop()
+
+        async def ping() -> str:
+            client = aiodocker.Docker(url=self.docker_config.host)
+            self._client = client
+            version = await client.version()
+            return str(version.get("Version", "?"))
+
+        try:
+            version = await to_asyncio(ping, self._loop)()
+        except (DockerError, OSError, AssertionError, ValueError) as error:
+            # aiodocker raises a bare AssertionError when the socket is missing.
+            await self.aclose()
+            raise DriverError(f"no Docker engine at {self.docker_config.host}: {error!r}") from None
+        log.info("runtime.docker_connected", host=self.docker_config.host, version=version)
+
+    def _docker(self) -> aiodocker.Docker:
+        assert self._client is not None, "DockerDriver.open() first"
+        return self._client
+
+    async def start(self, spec: EngineSpec) -> EngineHandle:
+        runtime = self.runtime
+        host_network = self.docker_config.network == "host"
+        port = free_loopback_port() if host_network else ENGINE_PORT
+        listen = f"127.0.0.1:{port}" if host_network else f"0.0.0.0:{ENGINE_PORT}"
+        endpoint = (
+            f"http://127.0.0.1:{port}"
+            if host_network
+            else f"http://{container_name(spec.game_id)}:{ENGINE_PORT}"
+        )
+        labels = {
+            BACKEND_LABEL: "1",
+            GAME_LABEL: str(spec.game_id),
+            ENDPOINT_LABEL: endpoint,
+        }
+        if runtime.stack_label:
+            labels[STACK_LABEL] = runtime.stack_label
+        config: dict[str, Any] = {
+            "Image": spec.image_ref,
+            "Cmd": ["--state-dir", runtime.container_state_mount, "--listen", listen],
+            "Labels": labels,
+            "HostConfig": {
+                "NetworkMode": self.docker_config.network,
+                "Binds": [f"{spec.state_dir}:{runtime.container_state_mount}"],
+                "NanoCpus": int(runtime.container_cpu_quota * 1e9),
+                "Memory": runtime.container_memory_bytes,
+                "PidsLimit": runtime.container_pids_limit,
+                "LogConfig": {
+                    "Type": runtime.container_log_driver,
+                    "Config": dict(runtime.container_log_opts),
+                },
+                "Init": True,  # the engine is PID 1's child: SIGTERM stops it at once
+            },
+        }
+        spec.state_dir.mkdir(parents=True, exist_ok=True)
+
+        async def run() -> str:
+            docker = self._docker()
+            await self._ensure_image(docker, spec.image_ref)
+            try:
+                old = await docker.containers.get(container_name(spec.game_id))
+                await old.delete(force=True)
+            except DockerError as error:
+                if error.status != 404:
+                    raise
+            container = await docker.containers.create(config, name=container_name(spec.game_id))
+            await container.start()
+            return str(container.id)
+
+        try:
+            container_id = await to_asyncio(run, self._loop)()
+        except DockerError as error:
+            raise DriverError(f"docker: {error.message}") from None
+        log.info(
+            "runtime.container_started", game_id=str(spec.game_id), container=container_id[:12]
+        )
+        return EngineHandle(container_id, spec.game_id, endpoint, True)
+
+    async def _ensure_image(self, docker: aiodocker.Docker, image: str) -> None:
+        policy = self.runtime.image_pull_policy
+        present = True
+        try:
+            await docker.images.inspect(image)
+        except DockerError as error:
+            if error.status != 404:
+                raise
+            present = False
+        if policy == "always" or (policy == "if_missing" and not present):
+            try:
+                await docker.images.pull(image)
+                return
+            except DockerError as error:
+                raise DriverError(
+                    f"could not pull {image}: {error.message}", kind="runtime.image_pull_failed"
+                ) from None
+        if not present:
+            raise DriverError(
+                f"the image {image} is not on this host and the pull policy is never",
+                kind="runtime.image_pull_failed",
+            )
+
+    async def stop(self, container_id: str) -> None:
+        grace = int(self.runtime.stop_grace_period)
+
+        async def run() -> None:
+            try:
+                container = await self._docker().containers.get(container_id)
+                await container.stop(t=grace)
+                await container.delete(force=True)
+            except DockerError as error:
+                if error.status != 404:
+                    raise
+
+        try:
+            await to_asyncio(run, self._loop)()
+        except DockerError as error:
+            raise DriverError(f"docker: {error.message}") from None
+
+    async def inspect(self, container_id: str) -> EngineHandle | None:
+        async def run() -> EngineHandle | None:
+            try:
+                container = await self._docker().containers.get(container_id)
+            except DockerError as error:
+                if error.status == 404:
+                    return None
+                raise
+            return _handle(await container.show())
+
+        return await to_asyncio(run, self._loop)()
+
+    async def list(self) -> list[EngineHandle]:
+        labels = [f"{BACKEND_LABEL}=1"]
+        if self.runtime.stack_label:
+            labels.append(f"{STACK_LABEL}={self.runtime.stack_label}")
+
+        async def run() -> list[EngineHandle]:
+            containers = await self._docker().containers.list(all=True, filters={"label": labels})
+            found = [
+                _handle({"Id": c["Id"], "Labels": c["Labels"], "State": c["State"]})
+                for c in containers
+            ]
+            return [h for h in found if h is not None]
+
+        return await to_asyncio(run, self._loop)()
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._loop is not None:
+            await to_asyncio(client.close, self._loop)()
+
+
+def _handle(data: dict[str, Any]) -> EngineHandle | None:
+    """A container's handle from `docker inspect` or `docker ps` data."""
+    labels = data.get("Labels") or (data.get("Config") or {}).get("Labels") or {}
+    try:
+        game_id = uuid.UUID(labels[GAME_LABEL])
+    except (KeyError, ValueError):
+        return None
+    state = data.get("State")
+    running = state.get("Running", False) if isinstance(state, dict) else state == "running"
+    return EngineHandle(str(data["Id"]), game_id, labels.get(ENDPOINT_LABEL, ""), bool(running))
