@@ -261,6 +261,8 @@ class Service:
                     start_timeout=config.runtime.start_timeout,
                     call_timeout=config.engine.call_timeout,
                     probe_timeout=config.engine.probe_timeout,
+                    long_operations=config.runtime.worker_pool_size,
+                    mailbox=config.runtime.job_queue_size,
                 ),
             ),
             self.system,

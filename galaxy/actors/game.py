@@ -126,13 +126,14 @@ FAILED_TURN = "generation_failed"
 
 class GameActor(Actor[GameMessage]):
     kind: ClassVar[str] = "game"
-    mailbox_capacity = 32
     overflow = Overflow.REJECT  # a flood of calls for one game is refused (503), not queued
     retime_after_messages = True
 
     def __init__(self, deps: RuntimeDeps, game_id: uuid.UUID) -> None:
         self.deps = deps
         self.game_id = game_id
+        if deps is not None:
+            self.mailbox_capacity = deps.settings.mailbox
         self.record: RuntimeRow | None = None
         self.client: EngineApi | None = None
         self.schedule: str | None = None
@@ -264,6 +265,12 @@ class GameActor(Actor[GameMessage]):
         """Run the engine on the game's state directory and wait until it answers."""
         deps = self.deps
         spec = EngineSpec(self.game_id, image_ref, deps.state_dir(self.game_id))
+        assert deps.long_operations is not None
+        async with deps.long_operations:  # at most BACKEND_RUNTIME_WORKER_POOL_SIZE at once
+            await self._launch_on(spec)
+
+    async def _launch_on(self, spec: EngineSpec) -> None:
+        deps = self.deps
         handle = await deps.driver.start(spec)
         self.record = await self._change(
             set_container=True, container_id=handle.container_id, endpoint=handle.endpoint

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import trio
+
 from galaxy.clients.containers import ContainerDriver
 from galaxy.clients.engine import EngineClient, EngineStatus, OrderResult, Report, Seat, Verdict
 from galaxy.services.lobby import LobbyEvents
@@ -44,6 +46,8 @@ class RuntimeSettings:
     start_timeout: float
     call_timeout: float
     probe_timeout: float
+    long_operations: int = 4  # BACKEND_RUNTIME_WORKER_POOL_SIZE: engines starting at once
+    mailbox: int = 64  # BACKEND_RUNTIME_JOB_QUEUE_SIZE: a game actor's mailbox
 
 
 @dataclass
@@ -55,6 +59,11 @@ class RuntimeDeps:
     notifier: Notifier
     settings: RuntimeSettings
     client_factory: Callable[[str], EngineApi] | None = None
+    long_operations: trio.CapacityLimiter | None = None
+
+    def __post_init__(self) -> None:
+        if self.long_operations is None:
+            self.long_operations = trio.CapacityLimiter(self.settings.long_operations)
 
     def client(self, endpoint: str) -> EngineApi:
         if self.client_factory is not None:
