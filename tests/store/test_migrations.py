@@ -39,6 +39,11 @@ EXPECTED_TABLES = {
     "invites",
     "memberships",
     "race_names",
+    "engine_versions",
+    "runtime_records",
+    "player_mappings",
+    "runtime_operation_log",
+    "runtime_health_snapshots",
 }
 
 
