@@ -31,6 +31,7 @@ from galaxy.actors import (
     Strategy,
     Supervisor,
 )
+from galaxy.actors.geo_counters import GeoCounters
 from galaxy.actors.lobby_sweeper import LobbySweeper
 from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.notify_router import NotifyRouter
@@ -38,6 +39,7 @@ from galaxy.actors.push_hub import PushHubActor
 from galaxy.actors.reconciler import Reconciler
 from galaxy.clients.containers import ContainerDriver, ProcessDriver
 from galaxy.clients.docker import DockerDriver
+from galaxy.clients.geoip import open_lookup
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
@@ -51,6 +53,7 @@ from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
 from galaxy.services.container import Services
+from galaxy.services.geo import Geo
 from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
@@ -61,7 +64,7 @@ from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
 from galaxy.services.runtime.service import GAMES, Runtime
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
-from galaxy.services.user_hooks import NoGeoSignals, UserHooks
+from galaxy.services.user_hooks import UserHooks
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
 from galaxy.store.migrate import migrate
@@ -225,6 +228,8 @@ class Service:
         notifier = Notifier(db, admin_email=config.notification.admin_email, telemetry=telemetry)
         hooks = UserHooks(telemetry)
         hooks.on_deleted("notifications", notifier.on_user_deleted)
+        geo = Geo(db, open_lookup(config.geo.db_path), telemetry=telemetry)
+        hooks.on_deleted("geo", geo.on_user_deleted)
         sessions = Sessions(db, self.push)
         accounts = Accounts(db, sessions, hooks)
         auth = Auth(
@@ -233,7 +238,7 @@ class Service:
             mail=mail,
             accounts=accounts,
             sessions=sessions,
-            geo=NoGeoSignals(),
+            geo=geo,
             telemetry=telemetry,
         )
         race_names = RaceNames(
@@ -292,6 +297,7 @@ class Service:
             race_names=race_names,
             runtime=runtime,
             engine_versions=versions,
+            geo=geo,
             telemetry=telemetry,
         )
 
@@ -361,6 +367,7 @@ class Service:
         ]
         children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
         children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
+        children.append(ChildSpec("geo.counters", self._geo_counters, shutdown_timeout=10.0))
         games = lambda: Supervisor(
             Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=100, within=60.0)
         )
@@ -385,6 +392,10 @@ class Service:
             ),
             telemetry=self.telemetry,
         )
+
+    def _geo_counters(self) -> GeoCounters:
+        assert self.services is not None
+        return GeoCounters(self.services.geo)
 
     def _reconciler(self) -> Reconciler:
         assert self.services is not None

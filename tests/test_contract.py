@@ -265,6 +265,13 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     http.client.auth = None
 
 
+async def admin_geo(http: ContractClient, running: Running) -> None:
+    player = await make_user(running, http, "geo@example.org")
+    url = f"/api/v1/admin/geo/users/{player.user_id}/countries"
+    assert (await http.get(url, auth=admin_auth())).json() == {"items": []}
+    assert_error_body(await http.get(url), 401, "unauthorized")
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -367,6 +374,7 @@ EXERCISES: dict[str, Exercise] = {
         ],
         engine_versions,
     ),
+    "adminGeoCountries": admin_geo,
 }
 
 

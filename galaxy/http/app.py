@@ -16,6 +16,7 @@ from galaxy.http import (
     admin,
     admin_accounts,
     admin_games,
+    admin_geo,
     admin_mail,
     admin_notifications,
     admin_runtime,
@@ -28,7 +29,7 @@ from galaxy.http import (
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
-from galaxy.http.guards import AdminUnauthorized, guard_surfaces
+from galaxy.http.guards import AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
 from galaxy.services.container import Services
 
@@ -64,6 +65,7 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         admin,
         admin_accounts,
         admin_games,
+        admin_geo,
         admin_runtime,
         admin_users,
         admin_mail,
@@ -82,6 +84,11 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         await guard_surfaces()
         if request.method in BODY_METHODS and request.content_length:
             check_json_content_type()
+
+    @app.after_request
+    async def geo_counters(response: Response) -> Response:
+        count_country(response.status_code)
+        return response
 
     @app.errorhandler(GalaxyError)
     async def domain_error(error: GalaxyError) -> Response:

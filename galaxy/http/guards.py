@@ -61,6 +61,20 @@ async def _admin() -> object:
     return principal
 
 
+def source_ip() -> str | None:
+    """The end user's address: the leftmost X-Forwarded-For (the gateway's), else the peer."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    first = forwarded.split(",", 1)[0].strip()
+    return first or request.remote_addr
+
+
+def count_country(status: int) -> None:
+    """After a successful user-surface call: one more request from the caller's country."""
+    user_id = g.get("user_id")
+    if user_id is not None and status < 400:
+        services().geo.count_request(user_id, source_ip())
+
+
 def _user_id() -> uuid.UUID:
     raw = request.headers.get("X-User-ID")
     if raw is None:

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, request
+from quart import Blueprint
 
 from galaxy.domain.accounts import check_language, check_time_zone
 from galaxy.domain.auth import check_code_format, decode_public_key, normalize_email
 from galaxy.http.body import json_object
-from galaxy.http.guards import services
+from galaxy.http.guards import services, source_ip
 from galaxy.http.rows import uuid_param
 
 blueprint = Blueprint("public", __name__, url_prefix="/api/v1/public")
-
-
-def source_ip() -> str | None:
-    """The end user's address: the gateway's X-Forwarded-For, else the peer."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    first = forwarded.split(",", 1)[0].strip()
-    return first or request.remote_addr
 
 
 @blueprint.post("/auth/send-email-code")

@@ -9,6 +9,7 @@ from galaxy.config import Config
 from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
+from galaxy.services.geo import Geo
 from galaxy.services.lobby import Enrollment, Games, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
@@ -41,4 +42,5 @@ class Services:
     race_names: RaceNames
     runtime: Runtime
     engine_versions: EngineVersions
+    geo: Geo
     telemetry: Telemetry

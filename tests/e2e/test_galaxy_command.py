@@ -52,6 +52,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "mail.worker.1": 2,
         "notify.router": 2,
         "lobby.sweeper": 2,
+        "geo.counters": 2,
         "runtime.games": 2,
         "runtime.reconciler": 2,
         "edges": 1,

@@ -44,6 +44,7 @@ EXPECTED_TABLES = {
     "player_mappings",
     "runtime_operation_log",
     "runtime_health_snapshots",
+    "user_country_counters",
 }
 
 

@@ -1,0 +1,179 @@
+"""Geo signals: the country declared at registration, and per-request country counters.
+
+Counting is fire-and-forget and batched: a request only adds one to an
+in-memory tally (after a microsecond lookup); the `geo.counters` actor
+writes the tallies with one upsert per flush, so a burst of a thousand
+requests costs a handful of writes. Lookup failures are counted in
+`geo_lookups_total{outcome}` and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from galaxy.clients.geoip import CountryLookup
+from galaxy.store.database import Connection, Database, fetch_all
+from galaxy.telemetry import Telemetry
+
+log = structlog.get_logger("galaxy.geo")
+
+SET_DECLARED = """
+UPDATE accounts SET declared_country = %(country)s, updated_at = now()
+WHERE user_id = %(user_id)s AND declared_country IS NULL
+"""
+
+# One statement for a whole batch of tallies.
+UPSERT_COUNTS = """
+INSERT INTO user_country_counters AS c (user_id, country, count, last_seen_at)
+SELECT user_id, country, count, last_seen
+FROM unnest(%(user_ids)s::uuid[], %(countries)s::text[], %(counts)s::bigint[],
+            %(seen)s::timestamptz[]) AS t(user_id, country, count, last_seen)
+WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = t.user_id AND a.deleted_at IS NULL)
+ON CONFLICT (user_id, country) DO UPDATE
+SET count = c.count + excluded.count, last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at)
+"""
+
+DELETE_USER = "DELETE FROM user_country_counters WHERE user_id = %(user_id)s"
+
+USER_COUNTRIES = """SELECT country, count, last_seen_at FROM user_country_counters
+WHERE user_id = %(user_id)s ORDER BY count DESC, country"""
+
+
+@dataclass(frozen=True)
+class CountryCount:
+    country: str
+    count: int
+    last_seen_at: datetime
+
+
+class Geo:
+    def __init__(
+        self,
+        db: Database,
+        lookup: CountryLookup | None,
+        *,
+        telemetry: Telemetry | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._db = db
+        self.lookup = lookup
+        self._tally: dict[tuple[uuid.UUID, str], tuple[int, datetime]] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._lookups = (
+            telemetry.counter("geo_lookups_total", "Country lookups by outcome")
+            if telemetry is not None
+            else None
+        )
+        self._now = clock or (lambda: datetime.now(UTC))
+        self.flushes = 0
+        self.batch_wake = 500  # a tally this large wakes the flusher early
+
+    def _country(self, ip: str | None) -> str | None:
+        if self.lookup is None:
+            self._count("disabled")
+            return None
+        if not ip:
+            self._count("no_address")
+            return None
+        try:
+            country = self.lookup.country(ip)
+        except Exception as error:  # a broken database must not break a request
+            log.warning("geo.lookup_failed", error=repr(error))
+            self._count("error")
+            return None
+        self._count("found" if country else "unknown")
+        return country
+
+    def _count(self, outcome: str) -> None:
+        if self._lookups is not None:
+            self._lookups.add(1, {"outcome": outcome})
+
+    # -- identity's call site -----------------------------------------------------------
+
+    async def set_declared_country_at_registration(
+        self, user_id: uuid.UUID, source_ip: str | None
+    ) -> None:
+        country = self._country(source_ip)
+        if country is None:
+            return
+
+        async def write(conn: Connection) -> None:
+            await conn.execute(SET_DECLARED, {"user_id": user_id, "country": country})
+
+        await self._db.run(write, name="geo.declared_country")
+
+    # -- per-request counters ------------------------------------------------------------
+
+    def count_request(self, user_id: uuid.UUID, source_ip: str | None) -> None:
+        """Fire-and-forget: a tally in memory, written by the `geo.counters` actor."""
+        country = self._country(source_ip)
+        if country is None:
+            return
+        key = (user_id, country)
+        count, _ = self._tally.get(key, (0, self._now()))
+        self._tally[key] = (count + 1, self._now())
+        if len(self._tally) >= self.batch_wake:
+            for listener in list(self._listeners):
+                listener()
+
+    def on_pending(self, listener: Callable[[], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def flush(self) -> int:
+        """Write every tally in one statement; a failed write keeps them for the next try."""
+        if not self._tally:
+            return 0
+        tally, self._tally = self._tally, {}
+        keys = list(tally)
+        params = {
+            "user_ids": [user for user, _ in keys],
+            "countries": [country for _, country in keys],
+            "counts": [tally[k][0] for k in keys],
+            "seen": [tally[k][1] for k in keys],
+        }
+
+        async def write(conn: Connection) -> None:
+            await conn.execute(UPSERT_COUNTS, params)
+
+        try:
+            await self._db.run(write, name="geo.flush")
+        except Exception:
+            for key, (count, seen) in tally.items():  # merge back, nothing lost
+                pending, _ = self._tally.get(key, (0, seen))
+                self._tally[key] = (pending + count, seen)
+            raise
+        self.flushes += 1
+        return len(keys)
+
+    def pending(self) -> int:
+        return len(self._tally)
+
+    # -- cascade and operators -------------------------------------------------------------
+
+    async def on_user_deleted(self, user_id: uuid.UUID) -> None:
+        self._tally = {k: v for k, v in self._tally.items() if k[0] != user_id}
+
+        async def delete(conn: Connection) -> None:
+            await conn.execute(DELETE_USER, {"user_id": user_id})
+
+        await self._db.run(delete, name="geo.user_deleted")
+
+    async def countries(self, user_id: uuid.UUID) -> list[CountryCount]:
+        async def read(conn: Connection) -> list[CountryCount]:
+            return await fetch_all(conn, CountryCount, USER_COUNTRIES, {"user_id": user_id})
+
+        return await self._db.run(read, name="geo.countries")
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "enabled": self.lookup is not None,
+            "pending": self.pending(),
+            "flushes": self.flushes,
+        }
