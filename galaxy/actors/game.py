@@ -409,10 +409,11 @@ class GameActor(Actor[GameMessage]):
         following = next_turn(self.schedule, datetime.now(UTC))
         self._turn_at = _trio_at(following)
         if record.skip_next_turn:
-            # A forced turn stood in for this one.
-            self.record = await self._change(
-                skip_next_turn=False, set_next=True, next_turn_at=following
-            )
+            async with self._operation("skip") as note:
+                note["detail"] = "a forced turn took this slot"
+                self.record = await self._change(
+                    skip_next_turn=False, set_next=True, next_turn_at=following
+                )
             return
         self.record = await self._change(set_next=True, next_turn_at=following)
         live = self.deps.lobby.ctx.cache.games.get(self.game_id)

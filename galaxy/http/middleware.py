@@ -10,7 +10,6 @@ dropped connection.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 import uuid
@@ -71,6 +70,25 @@ def _is_session_lookup(path: str) -> bool:
     )
 
 
+class _Reply:
+    """The ASGI `send` of one request, adding X-Request-ID and noting the status."""
+
+    __slots__ = ("_request_id", "_send", "started", "status")
+
+    def __init__(self, send: Any, request_id: str) -> None:
+        self._send = send
+        self._request_id = request_id.encode()
+        self.started = False
+        self.status = 500
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", self._request_id)]
+        await self._send(message)
+
+
 class EdgeMiddleware:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
@@ -89,42 +107,41 @@ class EdgeMiddleware:
             return
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        state = RequestState(request_id)
-        scope["galaxy"] = state
         path: str = scope["path"]
         method: str = scope["method"]
-        group = route_group(path)
-        # Served here, from memory: the hot reads that get no span (see _span).
-        direct = path in PROBES or (method == "GET" and _is_session_lookup(path))
-        status = 500
-        response_started = False
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
-
+        reply = _Reply(send, request_id)
         began = time.perf_counter()
-        with (
-            structlog.contextvars.bound_contextvars(request_id=request_id),
-            self._span(group, method, request_id, traced=not direct) as span,
-        ):
+        if path in PROBES or (method == "GET" and _is_session_lookup(path)):
+            # The hot memory reads: no span, no log context, an access line at
+            # debug (they come with every orchestrator tick and every gateway
+            # request), counted and timed always.
+            route = path if path in PROBES else SESSION_LOOKUP_ROUTE
             try:
                 if path in PROBES:
-                    state.route = path
-                    await self._probe(path, method, send_with_id)
-                elif method == "GET" and _is_session_lookup(path):
-                    state.route = SESSION_LOOKUP_ROUTE
-                    await self._session_lookup(path[len(SESSION_LOOKUP_PREFIX) :], send_with_id)
-                elif self._declared_too_large(scope):
+                    await self._probe(path, method, reply.send)
+                else:
+                    await self._session_lookup(path[len(SESSION_LOOKUP_PREFIX) :], reply.send)
+            except Exception:
+                await self._crashed(reply, path, method)
+            finally:
+                group = "probes" if path in PROBES else "internal"
+                self._observe(group, method, path, route, reply.status, began, quiet=True)
+            return
+        state = RequestState(request_id)
+        scope["galaxy"] = state
+        group = route_group(path)
+        with (
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+            tracer.start_as_current_span(
+                f"{method} {group}",
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "request_id": request_id},
+            ) as span,
+        ):
+            try:
+                if self._declared_too_large(scope):
                     await send_json(
-                        send_with_id,
+                        reply.send,
                         413,
                         error_body(
                             "payload_too_large",
@@ -132,45 +149,44 @@ class EdgeMiddleware:
                         ),
                     )
                 else:
-                    await self.app(scope, receive, send_with_id)
+                    await self.app(scope, receive, reply.send)
             except Exception:
-                log.exception("http.unhandled", path=path, method=method)
-                if not response_started:
-                    await send_json(
-                        send_with_id, 500, error_body("internal", "internal server error")
-                    )
+                await self._crashed(reply, path, method)
             finally:
-                elapsed = time.perf_counter() - began
                 route = state.route or "unmatched"
-                span.set_attribute("http.response.status_code", status)
+                span.set_attribute("http.response.status_code", reply.status)
                 span.set_attribute("http.route", route)
-                labels = {"group": group, "method": method, "path": route, "status": str(status)}
-                self._requests.add(1, labels)
-                self._durations.record(elapsed, labels)
-                # Probes and session lookups come with every orchestrator tick and
-                # every gateway request: logged at debug, counted always.
-                emit = log.debug if direct else log.info
-                emit(
-                    "http.access",
-                    method=method,
-                    path=path,
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                    group=group,
-                )
+                self._observe(group, method, path, route, reply.status, began, quiet=False)
 
-    def _span(self, group: str, method: str, request_id: str, *, traced: bool) -> Any:
-        # Probes arrive every few seconds from every orchestrator, and session
-        # lookups with every gateway request: spans of these memory reads would
-        # drown the traces and cost a third of the lookup, so they get none
-        # (they are still counted and timed in the metrics).
-        if not traced:
-            return contextlib.nullcontext(trace.INVALID_SPAN)
-        return tracer.start_as_current_span(
-            f"{method} {group}",
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "request_id": request_id},
+    async def _crashed(self, reply: _Reply, path: str, method: str) -> None:
+        log.exception("http.unhandled", path=path, method=method)
+        if not reply.started:
+            await send_json(reply.send, 500, error_body("internal", "internal server error"))
+
+    def _observe(
+        self,
+        group: str,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        began: float,
+        *,
+        quiet: bool,
+    ) -> None:
+        elapsed = time.perf_counter() - began
+        labels = {"group": group, "method": method, "path": route, "status": str(status)}
+        self._requests.add(1, labels)
+        self._durations.record(elapsed, labels)
+        emit = log.debug if quiet else log.info
+        emit(
+            "http.access",
+            method=method,
+            path=path,
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+            group=group,
         )
 
     async def _session_lookup(self, device_session_id: str, send: Any) -> None:

@@ -165,6 +165,26 @@ async def test_turns_follow_the_schedule_and_a_forced_turn_takes_the_next_slot(
         {"game_id": gid, "turn": 1},
         {"game_id": gid, "turn": 2},
     ]
+    admin = f"/api/v1/admin/runtimes/{gid}"
+    forced = await http.post(f"{admin}/force-next-turn", auth=admin_auth())
+    assert forced.json()["skip_next_turn"] is True
+
+    def ops() -> list[str]:
+        rows = sql(
+            running,
+            "SELECT op FROM runtime_operation_log WHERE game_id = %s ORDER BY started_at",
+            uuid.UUID(gid),
+        )
+        return [op for (op,) in rows]
+
+    async def slot_taken() -> bool:
+        after = ops()[ops().index("force-next-turn") + 1 :]
+        return "turn" in after
+
+    await eventually(slot_taken, timeout=60)
+    # The tick after the forced turn was consumed by the flag, not run as a turn.
+    after = ops()[ops().index("force-next-turn") + 1 :]
+    assert after[:2] == ["skip", "turn"], after
 
 
 async def test_the_games_come_back_after_a_backend_restart(db_dsn: str, tmp_path: Path) -> None:
