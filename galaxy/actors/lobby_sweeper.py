@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from galaxy.actors.worker import Listener, WakeableWorker
+from galaxy.actors.worker import WakeableWorker, timer_only
 from galaxy.services.lobby import LobbyEvents
-
-
-def _never(_listener: Listener) -> Any:
-    return lambda: None  # nothing wakes the sweeper early: it runs on its timer
 
 
 class LobbySweeper(WakeableWorker):
     kind: ClassVar[str] = "lobby.sweeper"
 
     def __init__(self, events: LobbyEvents, *, interval: float) -> None:
-        super().__init__(_never, interval)
+        super().__init__(timer_only, interval)
         self.events = events
         self.rounds = 0
         self.last: dict[str, int] = {}

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import structlog
 
 from galaxy.actors.actor import Context
-from galaxy.actors.worker import Listener, WakeableWorker
+from galaxy.actors.worker import WakeableWorker, timer_only
 from galaxy.services.runtime.service import Runtime
 from galaxy.store import lobby as lobby_queries
 from galaxy.store import runtime as queries
@@ -23,15 +23,11 @@ from galaxy.store.database import Connection
 log = structlog.get_logger("galaxy.runtime")
 
 
-def _never(_listener: Listener) -> Any:
-    return lambda: None
-
-
 class Reconciler(WakeableWorker):
     kind: ClassVar[str] = "runtime.reconciler"
 
     def __init__(self, runtime: Runtime, *, interval: float) -> None:
-        super().__init__(_never, interval)
+        super().__init__(timer_only, interval)
         self.runtime = runtime
         self.rounds = 0
         self.adopted = 0

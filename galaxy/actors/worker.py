@@ -13,6 +13,11 @@ Listener = Callable[[], None]
 Subscribe = Callable[[Listener], Callable[[], None]]
 
 
+def timer_only(_listener: Listener) -> Callable[[], None]:
+    """A subscription for workers nothing wakes early: they run on their timer."""
+    return lambda: None
+
+
 @dataclass(frozen=True)
 class Wake:
     """New work was committed: scan now."""

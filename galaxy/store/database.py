@@ -154,6 +154,13 @@ async def fetch_page(
     return rows, int(total[0])
 
 
+async def fetch_count(conn: Connection, query: str, params: Any = None) -> int:
+    """The single number a `SELECT count(*) ...` answers."""
+    cursor = await conn.execute(query, params)
+    row: Any = await cursor.fetchone()
+    return int(row[0])
+
+
 async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = None) -> T | None:
     async with conn.cursor(row_factory=class_row(row)) as cursor:
         await cursor.execute(query, params)

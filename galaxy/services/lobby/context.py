@@ -17,7 +17,7 @@ from galaxy.services.race_names import RaceNames
 from galaxy.services.unit_of_work import AfterCommit
 from galaxy.store import accounts as account_queries
 from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, Database, fetch_all
+from galaxy.store.database import Connection, Database, fetch_all, fetch_count
 from galaxy.store.lobby import GameRow, MembershipRow
 
 
@@ -127,9 +127,8 @@ class LobbyContext:
         Counted by a statement of its own, after the lock: in READ COMMITTED
         it sees the member that the transaction we waited for has just added.
         """
-        cursor = await conn.execute(queries.COUNT_ACTIVE_MEMBERS, {"game_id": game.game_id})
-        row: Any = await cursor.fetchone()
-        if int(row[0]) >= game.max_players:
+        members = await fetch_count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game.game_id})
+        if members >= game.max_players:
             raise Conflict("every seat of this game is taken", code="game_full")
 
     async def notify(

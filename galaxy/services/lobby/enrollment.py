@@ -19,7 +19,7 @@ from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_one
+from galaxy.store.database import Connection, fetch_count, fetch_one
 from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
@@ -62,7 +62,7 @@ class Enrollment:
             raise Conflict("you have played in this game already", code="already_member")
         joined = await ctx.quota(conn, user_id, "max_active_memberships")
         if (
-            await _count(conn, queries.COUNT_USER_ACTIVE_MEMBERSHIPS, {"user_id": user_id})
+            await fetch_count(conn, queries.COUNT_USER_ACTIVE_MEMBERSHIPS, {"user_id": user_id})
             >= joined
         ):
             raise Conflict(f"you may play {joined} games at once", code="quota_exceeded")
@@ -99,7 +99,7 @@ class Enrollment:
                 raise Forbidden("a private game is joined by invitation", code="private_game")
             _enrolling(game)
             await ctx.race_names.check_available(conn, race_name, user_id)
-            pending = await _count(
+            pending = await fetch_count(
                 conn, queries.COUNT_USER_PENDING_APPLICATIONS, {"user_id": user_id}
             )
             allowed = await ctx.quota(conn, user_id, "max_pending_applications")
@@ -457,12 +457,6 @@ class Enrollment:
 
         rows, total = await self.ctx.db.run(read, name="lobby.page")
         return Page(rows, page, PAGE_SIZE, total)
-
-
-async def _count(conn: Connection, query: str, params: dict[str, Any]) -> int:
-    cursor = await conn.execute(query, params)
-    row: Any = await cursor.fetchone()
-    return int(row[0])
 
 
 async def _decide(

@@ -13,7 +13,7 @@ from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_all
+from galaxy.store.database import Connection, fetch_all, fetch_count
 from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
@@ -75,7 +75,7 @@ class Games:
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             await ctx.live_account(conn, owner)
             await ctx.not_banned(conn, owner)
-            owned = await _count(conn, queries.COUNT_OWNED_LIVE, {"user_id": owner})
+            owned = await fetch_count(conn, queries.COUNT_OWNED_LIVE, {"user_id": owner})
             allowed = await ctx.quota(conn, owner, "max_owned_games")
             if owned >= allowed:
                 raise Conflict(f"you may own {allowed} unfinished games", code="quota_exceeded")
@@ -163,7 +163,7 @@ class Games:
                     code=f"game_{game.status}",
                 )
             settings = game_settings(body, settings_of(game))
-            members = await _count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+            members = await fetch_count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
             if settings.max_players < members:
                 raise Conflict(
                     f"{members} players have joined; max_players cannot go below that",
@@ -190,7 +190,9 @@ class Games:
             if owner is not None:
                 ctx.owner_only(game, owner)
             if action is Action.READY_TO_START:
-                members = await _count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+                members = await fetch_count(
+                    conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id}
+                )
                 if members < game.min_players:
                     raise Conflict(
                         f"{members} of at least {game.min_players} players have joined",
@@ -208,12 +210,6 @@ class Games:
         elif action is Action.FORCE_STOP:
             await self.starter.stop_game(game_id)
         return game
-
-
-async def _count(conn: Connection, query: str, params: dict[str, Any]) -> int:
-    cursor = await conn.execute(query, params)
-    row: Any = await cursor.fetchone()
-    return int(row[0])
 
 
 async def _role(conn: Connection, game: GameRow, viewer: uuid.UUID) -> str | None:
