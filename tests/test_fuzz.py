@@ -14,7 +14,6 @@ import base64
 import os
 from typing import Any
 
-import pytest
 import schemathesis
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -46,33 +45,41 @@ def fuzz(base_url: str, headers: dict[str, str]) -> tuple[list[str], dict[str, i
     calls: dict[str, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.definition.raw.get("operationId") in SPARED:
-            continue
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def run(case: Any) -> None:
-            calls[operation.label] = calls.get(operation.label, 0) + 1
-            try:
-                case.call_and_validate(
-                    base_url=base_url, headers=headers, checks=CHECKS, timeout=30
-                )
-            except Exception as error:  # collect, so one run reports every operation
-                failures.append(f"{operation.label}: {str(error).splitlines()[0:6]}")
-                raise
-
-        try:
-            run()
-        except Exception as error:
-            if not failures or not failures[-1].startswith(operation.label):
-                failures.append(f"{operation.label}: could not fuzz: {error!r}"[:300])
+        if operation.definition.raw.get("operationId") not in SPARED:
+            fuzz_one(operation, base_url, headers, failures, calls)
     return failures, calls
+
+
+def fuzz_one(
+    operation: Any,
+    base_url: str,
+    headers: dict[str, str],
+    failures: list[str],
+    calls: dict[str, int],
+) -> None:
+    label = operation.label
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        calls[label] = calls.get(label, 0) + 1
+        try:
+            case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=30)
+        except Exception as error:  # noted, so one run reports every failing operation
+            failures.append(f"{label}: {str(error).splitlines()[:6]}")
+            raise
+
+    try:
+        run()
+    except Exception as error:
+        if not failures or not failures[-1].startswith(label):
+            failures.append(f"{label}: could not fuzz: {error!r}"[:300])
 
 
 async def test_no_operation_answers_5xx_or_off_contract(
