@@ -37,10 +37,12 @@ from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
 from galaxy.actors.reconciler import Reconciler
+from galaxy.actors.translator import DiplomailTranslator
 from galaxy.clients.containers import ContainerDriver, ProcessDriver
 from galaxy.clients.docker import DockerDriver
 from galaxy.clients.geoip import open_lookup
 from galaxy.clients.smtp import SmtpTarget
+from galaxy.clients.translator import Translator
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
 from galaxy.embedded.postgres import start_embedded_postgres
@@ -53,6 +55,7 @@ from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
 from galaxy.services.container import Services
+from galaxy.services.diplomail import Diplomail
 from galaxy.services.geo import Geo
 from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
@@ -250,6 +253,12 @@ class Service:
         events = LobbyEvents(lobby)
         hooks.on_deleted("lobby", events.on_user_deleted)
         hooks.on_blocked("lobby", events.on_user_blocked)
+        translator = (
+            Translator(config.diplomail.translator_url, timeout=config.diplomail.translator_timeout)
+            if config.diplomail.translator_url
+            else None
+        )
+        diplomail = Diplomail(lobby, config.diplomail, translator)
         versions = EngineVersions(db)
         self.driver = await self._driver()
         runtime = Runtime(
@@ -298,6 +307,7 @@ class Service:
             runtime=runtime,
             engine_versions=versions,
             geo=geo,
+            diplomail=diplomail,
             telemetry=telemetry,
         )
 
@@ -368,6 +378,10 @@ class Service:
         children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
         children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
         children.append(ChildSpec("geo.counters", self._geo_counters, shutdown_timeout=10.0))
+        if self.config.diplomail.translator_url:
+            children.append(
+                ChildSpec("diplomail.translator", self._translator, shutdown_timeout=10.0)
+            )
         games = lambda: Supervisor(
             Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=100, within=60.0)
         )
@@ -392,6 +406,11 @@ class Service:
             ),
             telemetry=self.telemetry,
         )
+
+    def _translator(self) -> DiplomailTranslator:
+        assert self.services is not None
+        interval = self.config.diplomail.worker_interval
+        return DiplomailTranslator(self.services.diplomail, interval=interval)
 
     def _geo_counters(self) -> GeoCounters:
         assert self.services is not None

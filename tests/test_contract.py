@@ -272,6 +272,22 @@ async def admin_geo(http: ContractClient, running: Running) -> None:
     assert_error_body(await http.get(url), 401, "unauthorized")
 
 
+async def diplomail(http: ContractClient, running: Running) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    a = await make_user(running, http, "a@example.org")
+    b = await make_user(running, http, "b@example.org")
+    gid = (await owner.enrolling())["game_id"]
+    await join(owner, a, gid, "Vogons")
+    await join(owner, b, gid, "Zorgons")
+    mail = f"/api/v1/user/games/{gid}/mail"
+    sent = await http.post(mail, json={"to": ["Zorgons"], "body": "hi"}, headers=a.headers)
+    assert sent.status_code == 201
+    (item,) = (await http.get(f"{mail}/inbox", headers=b.headers)).json()["items"]
+    read = await http.post(f"{mail}/{item['message_id']}/read", headers=b.headers)
+    assert read.status_code == 200
+    assert (await http.get(f"{mail}/sent", headers=a.headers)).json()["total"] == 1
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -375,6 +391,9 @@ EXERCISES: dict[str, Exercise] = {
         engine_versions,
     ),
     "adminGeoCountries": admin_geo,
+    **dict.fromkeys(
+        ["diplomailSend", "diplomailInbox", "diplomailSent", "diplomailMarkRead"], diplomail
+    ),
 }
 
 

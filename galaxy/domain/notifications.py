@@ -44,6 +44,9 @@ CATALOG: Mapping[str, Kind] = {
     "runtime.start_config_invalid": _kind("admin_email", game_id=str, reason=str),
     "game.turn.ready": _kind("push", game_id=str, turn=int),
     "game.paused": _kind("push", game_id=str, turn=int, reason=str),
+    "diplomail.message.received": _kind(
+        "push", game_id=str, message_id=str, from_race=str, subject=str
+    ),
 }
 
 

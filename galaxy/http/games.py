@@ -9,7 +9,7 @@ from quart import Blueprint, g
 from galaxy.domain.errors import InvalidInput
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable, uuid_param
+from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
 
 blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
 
@@ -67,3 +67,42 @@ async def report(game_id: str, turn: str) -> dict[str, Any]:
         await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)
     )
     return found
+
+
+# -- diplomatic mail ----------------------------------------------------------------------
+
+
+@blueprint.post("/<game_id>/mail")
+async def send_mail(game_id: str) -> tuple[dict[str, Any], int]:
+    body = await json_object(allowed={"to", "subject", "body"})
+    to = body.get("to")
+    if not isinstance(to, list) or not to or not all(isinstance(r, str) for r in to):
+        raise InvalidInput("to must list the recipients' race names", code="unknown_recipient")
+    subject = body.get("subject", "")
+    text = body.get("body")
+    if not isinstance(subject, str) or not isinstance(text, str):
+        raise InvalidInput("subject and body must be text", code="invalid_body")
+    sent = await services().diplomail.send(
+        g.user_id, uuid_param(game_id, "game_id"), to, subject, text
+    )
+    return dict(jsonable(sent)), 201
+
+
+@blueprint.get("/<game_id>/mail/inbox")
+async def inbox(game_id: str) -> dict[str, Any]:
+    page = await services().diplomail.inbox(g.user_id, uuid_param(game_id, "game_id"), page_param())
+    return page_json(page)
+
+
+@blueprint.get("/<game_id>/mail/sent")
+async def sent(game_id: str) -> dict[str, Any]:
+    page = await services().diplomail.sent(g.user_id, uuid_param(game_id, "game_id"), page_param())
+    return page_json(page)
+
+
+@blueprint.post("/<game_id>/mail/<message_id>/read")
+async def mark_read(game_id: str, message_id: str) -> dict[str, Any]:
+    read_at = await services().diplomail.mark_read(
+        g.user_id, uuid_param(game_id, "game_id"), uuid_param(message_id, "message_id")
+    )
+    return {"message_id": message_id, "read_at": read_at.isoformat()}

@@ -9,6 +9,7 @@ from galaxy.config import Config
 from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
+from galaxy.services.diplomail import Diplomail
 from galaxy.services.geo import Geo
 from galaxy.services.lobby import Enrollment, Games, LobbyEvents
 from galaxy.services.mail import MailOutbox
@@ -43,4 +44,5 @@ class Services:
     runtime: Runtime
     engine_versions: EngineVersions
     geo: Geo
+    diplomail: Diplomail
     telemetry: Telemetry

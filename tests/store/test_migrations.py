@@ -45,6 +45,8 @@ EXPECTED_TABLES = {
     "runtime_operation_log",
     "runtime_health_snapshots",
     "user_country_counters",
+    "diplomail_messages",
+    "diplomail_recipients",
 }
 
 

@@ -112,3 +112,15 @@ class GamePaused(_message.Message):
     turn: int
     reason: str
     def __init__(self, game_id: _Optional[str] = ..., turn: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DiplomailMessageReceived(_message.Message):
+    __slots__ = ("game_id", "message_id", "from_race", "subject")
+    GAME_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_RACE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    game_id: str
+    message_id: str
+    from_race: str
+    subject: str
+    def __init__(self, game_id: _Optional[str] = ..., message_id: _Optional[str] = ..., from_race: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
