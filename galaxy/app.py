@@ -71,7 +71,7 @@ from galaxy.services.user_hooks import UserHooks
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
 from galaxy.store.migrate import migrate
-from galaxy.telemetry import Telemetry, setup_telemetry
+from galaxy.telemetry import Telemetry, observe_pool, setup_telemetry
 
 log = structlog.get_logger("galaxy.app")
 
@@ -186,6 +186,7 @@ class Service:
                     operation_timeout=config.postgres.operation_timeout,
                 )
                 await db.open()
+                observe_pool(self.telemetry, db)
                 try:
                     self.readiness.attach_database(db.ping)
                     await self._run_tree(db, task_status)
@@ -278,6 +279,7 @@ class Service:
                     long_operations=config.runtime.worker_pool_size,
                     mailbox=config.runtime.job_queue_size,
                 ),
+                telemetry=telemetry,
             ),
             self.system,
         )

@@ -10,10 +10,12 @@ share state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -37,11 +39,26 @@ class Telemetry:
     prometheus_registry: Any | None = None
     instruments: dict[str, Any] = field(default_factory=dict)
 
-    def counter(self, name: str, description: str, unit: str = "1") -> metrics.Counter:
+    def counter(
+        self, name: str, description: str, unit: str = "1", *, from_zero: bool = False
+    ) -> metrics.Counter:
+        """The counter `name`; `from_zero` shows it at 0 before anything happens (a rare
+        event's counter, so a scrape finds it and an alert can tell "none" from "unknown")."""
         if name not in self.instruments:
-            self.instruments[name] = self.meter.create_counter(name, unit, description)
+            self.instruments[name] = created = self.meter.create_counter(name, unit, description)
+            if from_zero:
+                created.add(0)
         counter: metrics.Counter = self.instruments[name]
         return counter
+
+    def up_down_counter(self, name: str, description: str) -> metrics.UpDownCounter:
+        """A gauge kept by increments (open streams); shown at 0 from the start."""
+        if name not in self.instruments:
+            created = self.meter.create_up_down_counter(name, description=description)
+            created.add(0)
+            self.instruments[name] = created
+        found: metrics.UpDownCounter = self.instruments[name]
+        return found
 
     def histogram(self, name: str, description: str, unit: str = "s") -> metrics.Histogram:
         if name not in self.instruments:
@@ -106,3 +123,28 @@ def _otlp_metric_exporter(config: TelemetryConfig) -> Any:
             OTLPMetricExporter,
         )
     return OTLPMetricExporter(endpoint=config.endpoint) if config.endpoint else OTLPMetricExporter()
+
+
+def observe_pool(telemetry: Telemetry, db: Any) -> None:
+    """`db_pool_acquires_total`, `db_pool_waits_total` and `db_pool_in_use`, read at collection."""
+    labels = {"pool": "galaxy"}
+
+    def acquires(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(db.stats().acquires_total, labels)
+
+    def waits(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(db.stats().waits_total, labels)
+
+    def in_use(_options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(db.stats().in_use, labels)
+
+    meter = telemetry.meter
+    meter.create_observable_counter(
+        "db_pool_acquires_total", [acquires], description="Units of work run on the pool"
+    )
+    meter.create_observable_counter(
+        "db_pool_waits_total", [waits], description="Connection requests that had to wait"
+    )
+    meter.create_observable_gauge(
+        "db_pool_in_use", [in_use], description="Pooled connections in use now"
+    )

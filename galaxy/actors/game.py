@@ -455,6 +455,7 @@ class GameActor(Actor[GameMessage]):
             healthy = self.client is not None and await self.client.healthz()
         except GalaxyError:
             healthy = False
+        self.deps.count_probe("healthy" if healthy else "failed")
         if healthy:
             if self._failures:
                 self._failures = 0
@@ -598,6 +599,7 @@ class GameActor(Actor[GameMessage]):
             if reraise:
                 raise
         finally:
+            self.deps.count_operation(op, "failed" if note["error"] else "succeeded")
             with trio.CancelScope(shield=True):
                 await self.deps.db.run(end, name="runtime.op_end")
 

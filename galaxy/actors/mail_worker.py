@@ -78,7 +78,9 @@ class MailWorker(WakeableWorker):
             else None
         )
         self._dead = (
-            telemetry.counter("mail_dead_letters_total", "Mail deliveries dead-lettered")
+            telemetry.counter(
+                "mail_dead_letters_total", "Mail deliveries dead-lettered", from_zero=True
+            )
             if telemetry
             else None
         )

@@ -113,14 +113,14 @@ class GatewaySubscription(Actor[push_pb2.PushEvent]):
         self.batches = 0  # crossings to the asyncio side
         self._gap: tuple[str, str, int] | None = None  # first, last cursor, count not yet logged
         self._subscribers = (
-            telemetry.meter.create_up_down_counter(
-                "grpc_push_subscribers", description="Open SubscribePush streams"
-            )
+            telemetry.up_down_counter("grpc_push_subscribers", "Open SubscribePush streams")
             if telemetry is not None
             else None
         )
         self._dropped_total = (
-            telemetry.counter("grpc_push_dropped_total", "Push events dropped for slow gateways")
+            telemetry.counter(
+                "grpc_push_dropped_total", "Push events dropped for slow gateways", from_zero=True
+            )
             if telemetry is not None
             else None
         )

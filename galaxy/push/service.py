@@ -49,6 +49,11 @@ class PushService(push_grpc.PushBase):
         self._queue_capacity = queue_capacity
         self._drain_timeout = drain_timeout
         self._telemetry = telemetry
+        if telemetry is not None:  # exported from the start, before any gateway connects
+            telemetry.up_down_counter("grpc_push_subscribers", "Open SubscribePush streams")
+            telemetry.counter(
+                "grpc_push_dropped_total", "Push events dropped for slow gateways", from_zero=True
+            )
         self._active: dict[str, GatewaySubscription] = {}
         self._opening = trio.Lock()  # serialises replacements of the same id
         self._handlers: set[asyncio.Task[Any]] = set()  # SubscribePush calls in progress

@@ -16,6 +16,7 @@ from galaxy.services.lobby import LobbyEvents
 from galaxy.services.notifications import Notifier
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.store.database import Database
+from galaxy.telemetry import Telemetry
 
 
 class EngineApi(Protocol):
@@ -60,10 +61,23 @@ class RuntimeDeps:
     settings: RuntimeSettings
     client_factory: Callable[[str], EngineApi] | None = None
     long_operations: trio.CapacityLimiter | None = None
+    telemetry: Telemetry | None = None
 
     def __post_init__(self) -> None:
         if self.long_operations is None:
             self.long_operations = trio.CapacityLimiter(self.settings.long_operations)
+
+    def count_operation(self, op: str, outcome: str) -> None:
+        if self.telemetry is not None:
+            self.telemetry.counter(
+                "runtime_container_ops_total", "Runtime operations by op and outcome"
+            ).add(1, {"op": op, "outcome": outcome})
+
+    def count_probe(self, outcome: str) -> None:
+        if self.telemetry is not None:
+            self.telemetry.counter(
+                "runtime_health_probes_total", "Engine health probes by outcome"
+            ).add(1, {"outcome": outcome})
 
     def client(self, endpoint: str) -> EngineApi:
         if self.client_factory is not None:

@@ -1,0 +1,81 @@
+"""Every metric of seeds/backend-README.md §15, found in a Prometheus scrape of a live service."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import pytest
+import trio
+
+from galaxy.domain.notifications import Intent, Recipient
+from galaxy.services.push import typed_event
+from tests.conftest import Running
+from tests.runtime.test_lifecycle import started_game
+from tests.services.conftest import eventually
+from tests.support.contract import ContractClient
+from tests.support.players import login
+
+REQUIRED = [
+    "http_requests_total",
+    "http_request_duration_seconds",
+    "grpc_push_subscribers",
+    "grpc_push_events_total",
+    "grpc_push_dropped_total",
+    "mail_outbox_depth",
+    "mail_attempts_total",
+    "mail_dead_letters_total",
+    "notification_intents_total",
+    "notification_routes_total",
+    "runtime_container_ops_total",
+    "runtime_health_probes_total",
+    "geo_lookups_total",
+    "db_pool_acquires_total",
+    "db_pool_in_use",
+    "db_pool_waits_total",
+]
+
+
+@pytest.mark.parametrize(
+    "running",
+    [{"BACKEND_OTEL_METRICS_EXPORTER": "prometheus", "BACKEND_RUNTIME_PROBE_INTERVAL": "100ms"}],
+    indirect=True,
+)
+async def test_every_required_metric_is_exported(running: Running, http: ContractClient) -> None:
+    services = running.service.services
+    assert services is not None
+    player = await login(http, running, "metrics@example.org")  # HTTP, mail, geo
+    await http.get("/api/v1/user/account", headers=player.headers)
+    services.push.publish_client_event(
+        player.user_id, None, typed_event("game.turn.ready", {"game_id": "g", "turn": 1})
+    )
+    await services.notifier.submit(
+        Intent(
+            "game.turn.ready",
+            "metrics:1",
+            {"game_id": "g", "turn": 1},
+            (Recipient(player.user_id),),
+        )
+    )
+    await started_game(running, http)  # runtime operations, then probes every 100 ms
+    assert running.endpoints.metrics is not None
+    missing: list[str] = []
+
+    async def all_exported() -> bool:
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped = (await client.get(running.endpoints.metrics)).text
+        names = {
+            line.split("{")[0].split(" ")[0]
+            for line in scraped.splitlines()
+            if line and not line.startswith("#")
+        }
+        missing[:] = [
+            name
+            for name in REQUIRED
+            if not any(found == name or found.startswith(f"{name}_") for found in names)
+        ]
+        return not missing
+
+    with contextlib.suppress(trio.TooSlowError):
+        await eventually(all_exported, timeout=20)
+    assert missing == []
