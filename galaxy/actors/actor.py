@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
 import trio
+from opentelemetry import context as otel_context
 
 from galaxy.actors.mailbox import Mailbox, Overflow
 from galaxy.domain.errors import ActorCrashed, ActorStopped, AskTimeout, GalaxyError
@@ -77,6 +78,9 @@ class _Reply:
 class Envelope:
     message: Any
     reply: _Reply | None
+    # The sender's trace context: the handler's spans join the sender's trace,
+    # so a request's trace follows it into the actors it calls.
+    context: otel_context.Context | None = None
 
 
 class Ref(Generic[M]):
@@ -97,11 +101,13 @@ class Ref(Generic[M]):
 
     async def tell(self, message: M) -> None:
         """Deliver without waiting for handling (may wait for room under WAIT)."""
-        await self._cell.mailbox_or_raise().put(Envelope(message, None))
+        await self._cell.mailbox_or_raise().put(Envelope(message, None, otel_context.get_current()))
 
     def tell_nowait(self, message: M) -> None:
         """Deliver or fail at once: ActorBusy when a WAIT/REJECT mailbox is full."""
-        self._cell.mailbox_or_raise().put_nowait(Envelope(message, None))
+        self._cell.mailbox_or_raise().put_nowait(
+            Envelope(message, None, otel_context.get_current())
+        )
 
     async def ask(self, message: M, timeout: float = DEFAULT_ASK_TIMEOUT) -> Any:  # noqa: ASYNC109 - the timeout is part of the ask contract
         """Deliver and wait for the handler's result, at most `timeout` seconds in all.
@@ -110,7 +116,8 @@ class Ref(Generic[M]):
         """
         reply = _Reply()
         with trio.move_on_after(timeout):
-            await self._cell.mailbox_or_raise().put(Envelope(message, reply))
+            envelope = Envelope(message, reply, otel_context.get_current())
+            await self._cell.mailbox_or_raise().put(envelope)
             return await reply.wait()
         raise AskTimeout(f"{self.path} did not answer within {timeout:g}s")
 
@@ -246,6 +253,7 @@ class Actor(Generic[M]):
 
     async def _deliver(self, cell: Cell, envelope: Envelope) -> None:
         cell.set_activity(type(envelope.message).__name__)
+        token = otel_context.attach(envelope.context) if envelope.context else None
         try:
             result = await self.handle(envelope.message)
         except GalaxyError as error:
@@ -262,6 +270,8 @@ class Actor(Generic[M]):
             if envelope.reply is not None:
                 envelope.reply.resolve(result)
         finally:
+            if token is not None:
+                otel_context.detach(token)
             cell.handled += 1
             cell.set_activity(None)
 

@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 import structlog
 import trio
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from galaxy.actors.actor import Actor, Context
 from galaxy.actors.mailbox import Overflow
@@ -52,6 +54,7 @@ from galaxy.store.lobby import GameRow, MembershipRow
 from galaxy.store.runtime import RuntimeRow
 
 log = structlog.get_logger("galaxy.runtime")
+tracer = trace.get_tracer("galaxy.runtime")
 
 
 @dataclass(frozen=True)
@@ -592,6 +595,8 @@ class GameActor(Actor[GameMessage]):
             )
 
         await self.deps.db.run(begin, name="runtime.op_begin")
+        span = tracer.start_span(f"runtime.{op}", attributes={"game_id": str(self.game_id)})
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield note
         except Exception as error:
@@ -599,6 +604,9 @@ class GameActor(Actor[GameMessage]):
             if reraise:
                 raise
         finally:
+            otel_context.detach(token)
+            span.set_attribute("outcome", "failed" if note["error"] else "succeeded")
+            span.end()
             self.deps.count_operation(op, "failed" if note["error"] else "succeeded")
             with trio.CancelScope(shield=True):
                 await self.deps.db.run(end, name="runtime.op_end")

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import structlog
 import trio
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from galaxy.actors.worker import WakeableWorker
 from galaxy.clients import smtp
@@ -35,6 +37,7 @@ from galaxy.store.database import Connection, Database
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.mail")
+tracer = trace.get_tracer("galaxy.mail")
 
 BATCH = 20
 
@@ -126,7 +129,10 @@ class MailWorker(WakeableWorker):
                 # Rendering will not fix itself: dead-letter now, keep the worker going.
                 outcomes.append(_Outcome(delivery, "render_failed", str(error), dead=True))
         if sendable:
-            errors = await to_asyncio(smtp.send_batch)(self.target(), [m for _, m in sendable])
+            with tracer.start_as_current_span(
+                "smtp send", kind=SpanKind.CLIENT, attributes={"messages": len(sendable)}
+            ):
+                errors = await to_asyncio(smtp.send_batch)(self.target(), [m for _, m in sendable])
             for (delivery, _), failure in zip(sendable, errors, strict=True):
                 if failure is None:
                     outcomes.append(_Outcome(delivery, "sent", None))

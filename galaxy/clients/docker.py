@@ -18,6 +18,8 @@ from typing import Any
 import aiodocker
 import structlog
 from aiodocker.exceptions import DockerError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from galaxy.clients.containers import (
     ContainerDriver,
@@ -30,6 +32,7 @@ from galaxy.config import DockerConfig, RuntimeConfig
 from galaxy.store.bridge import current_asyncio_loop, to_asyncio
 
 log = structlog.get_logger("galaxy.runtime")
+tracer = trace.get_tracer("galaxy.docker")
 
 BACKEND_LABEL = "galaxy.backend"
 GAME_LABEL = "galaxy.game_id"
@@ -123,7 +126,8 @@ class DockerDriver(ContainerDriver):
             return str(container.id)
 
         try:
-            container_id = await to_asyncio(run, self._loop)()
+            with _span("docker start", spec.game_id):
+                container_id = await to_asyncio(run, self._loop)()
         except DockerError as error:
             raise DriverError(f"docker: {error.message}") from None
         log.info(
@@ -167,7 +171,8 @@ class DockerDriver(ContainerDriver):
                     raise
 
         try:
-            await to_asyncio(run, self._loop)()
+            with _span("docker stop", None):
+                await to_asyncio(run, self._loop)()
         except DockerError as error:
             raise DriverError(f"docker: {error.message}") from None
 
@@ -202,6 +207,11 @@ class DockerDriver(ContainerDriver):
         client, self._client = self._client, None
         if client is not None and self._loop is not None:
             await to_asyncio(client.close, self._loop)()
+
+
+def _span(name: str, game_id: uuid.UUID | None) -> Any:
+    attributes = {"game_id": str(game_id)} if game_id else {}
+    return tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
 
 def _handle(data: dict[str, Any]) -> EngineHandle | None:

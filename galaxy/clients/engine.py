@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from galaxy.domain.errors import EngineFailure, EngineRejected, EngineTimeout, EngineUnreachable
 
 Report = dict[str, Any]
+tracer = trace.get_tracer("galaxy.engine_client")
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,12 @@ class EngineClient:
     ) -> dict[str, Any]:
         timeout = self._probe_timeout if probe else self._call_timeout
         try:
-            response = await self._http.request(method, path, timeout=timeout, **kwargs)
+            with tracer.start_as_current_span(
+                f"engine {method} {path}",
+                kind=SpanKind.CLIENT,
+                attributes={"http.request.method": method, "url.full": f"{self.base_url}{path}"},
+            ):
+                response = await self._http.request(method, path, timeout=timeout, **kwargs)
         except httpx.TimeoutException:
             raise EngineTimeout(
                 f"the engine did not answer {method} {path} within {timeout:g}s"
