@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 WHEELS := build/engine-wheels
 
-.PHONY: install run test lint format bench proto engine-wheels clean
+.PHONY: install run test lint format bench proto engine-wheels browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ $(WHEELS)/.stamp: docker/engine-requirements.txt $(STAMP)
 
 engine-wheels: $(WHEELS)/.stamp
 
-test: install engine-wheels
+# Debian's chromium and its driver, for the console's browser test (skipped without them).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  echo "could not install chromium: the console's browser test will be skipped"
+
+test: install engine-wheels browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

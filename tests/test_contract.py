@@ -288,6 +288,14 @@ async def diplomail(http: ContractClient, running: Running) -> None:
     assert (await http.get(f"{mail}/sent", headers=a.headers)).json()["total"] == 1
 
 
+async def console(http: ContractClient, running: Running) -> None:
+    page = await http.get("/api/v1/admin/console", auth=admin_auth())
+    assert page.status_code == 200 and "Galaxy operator console" in page.text
+    summary = await http.get("/api/v1/admin/console/summary", auth=admin_auth())
+    assert summary.json()["actors"]["running"] >= 10
+    assert_error_body(await http.get("/api/v1/admin/console"), 401, "unauthorized")
+
+
 EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
@@ -391,6 +399,8 @@ EXERCISES: dict[str, Exercise] = {
         engine_versions,
     ),
     "adminGeoCountries": admin_geo,
+    "adminConsole": console,
+    "adminConsoleSummary": console,
     **dict.fromkeys(
         ["diplomailSend", "diplomailInbox", "diplomailSent", "diplomailMarkRead"], diplomail
     ),

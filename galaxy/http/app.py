@@ -21,6 +21,7 @@ from galaxy.http import (
     admin_notifications,
     admin_runtime,
     admin_users,
+    console,
     games,
     internal,
     lobby,
@@ -70,6 +71,7 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         admin_users,
         admin_mail,
         admin_notifications,
+        console,
     )
     for blueprint in (surface.blueprint for surface in surfaces):
         app.register_blueprint(blueprint)
