@@ -34,6 +34,7 @@ CATALOG_PUSH_KINDS = {
     "runtime.start_config_invalid",
     "game.turn.ready",
     "game.paused",
+    "diplomail.message.received",
 }
 
 
