@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,30 @@ class GalaxyProcess:
     process: subprocess.Popen[str]
     ready: dict[str, Any]
     lines: list[dict[str, Any]]
+    reader: threading.Thread | None = None
+
+    def drain(self) -> None:
+        """Keep reading the log, so a chatty process never blocks on a full pipe."""
+
+        def read() -> None:
+            assert self.process.stdout is not None
+            for raw in self.process.stdout:
+                if raw.strip():
+                    self.lines.append(json.loads(raw))
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
 
     def stop(self, signum: int = signal.SIGINT) -> tuple[int, list[dict[str, Any]], str]:
         self.process.send_signal(signum)
-        out, err = self.process.communicate(timeout=60)
-        self.lines += [json.loads(line) for line in out.splitlines() if line.strip()]
+        if self.reader is None:
+            out, err = self.process.communicate(timeout=60)
+            self.lines += [json.loads(line) for line in out.splitlines() if line.strip()]
+        else:
+            self.process.wait(timeout=60)
+            self.reader.join(timeout=10)
+            assert self.process.stderr is not None
+            err = self.process.stderr.read()
         return self.process.returncode, self.lines, err
 
 

@@ -42,7 +42,12 @@ def public_key(key: SigningKey) -> str:
 def codes_for(running: Running, email: str) -> list[str]:
     """Every login code mailed to `email` so far, oldest first (from the sink's Maildir)."""
     assert running.endpoints.maildir is not None
-    box = mailbox.Maildir(Path(running.endpoints.maildir), create=False)
+    return codes_in(Path(running.endpoints.maildir), email)
+
+
+def codes_in(maildir: Path, email: str) -> list[str]:
+    """Every login code in `maildir` for `email`, oldest first."""
+    box = mailbox.Maildir(maildir, create=False)
     found: list[tuple[tuple[int, ...], str]] = []
     for key, message in box.items():
         if str(message["To"]).lower() != email.lower():
