@@ -71,7 +71,8 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
     galaxy = start_galaxy(environ)
     galaxy.drain()
     ready = galaxy.ready
-    admin = (ready["admin_user"], Path(ready["admin_password_file"]).read_text().strip())
+    password = await trio.Path(ready["admin_password_file"]).read_text()
+    admin = (ready["admin_user"], password.strip())
     grpc_port = int(ready["grpc"].rsplit(":", 1)[1])
     gateway = await Gateway(grpc_port, "gw-e2e").start()
     try:
@@ -112,8 +113,8 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
             assert (await gw.call(owner, "POST", f"/lobby/games/{gid}/start")).json()[
                 "status"
             ] == "starting"
-            with trio.fail_after(60):
-                while (await gw.call(owner, "GET", f"/lobby/games/{gid}")).json()["game"][
+            with trio.fail_after(60):  # the engine starts; a game's state has no event
+                while (await gw.call(owner, "GET", f"/lobby/games/{gid}")).json()["game"][  # noqa: ASYNC110
                     "status"
                 ] != "running":
                     await trio.sleep(0.1)
