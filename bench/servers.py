@@ -84,27 +84,33 @@ async def run_galaxy() -> None:
         binds = await nursery.start(
             partial(serve, app, _config(0), shutdown_trigger=trio.sleep_forever)
         )
-        session_id = await _session(service.services)
-        announced = {"url": endpoints.http, "bench_url": binds[0], "session_id": session_id}
+        session_id, user_id = await _session(service.services)
+        announced = {
+            "url": endpoints.http,
+            "bench_url": binds[0],
+            "session_id": session_id,
+            "user_id": user_id,
+            "dsn": service.services.db.dsn,
+        }
         print(json.dumps(announced), flush=True)
 
 
-async def _session(services: Any) -> str:
+async def _session(services: Any) -> tuple[str, str]:
     """A player with one active device session, made as a first login makes them."""
     from nacl.signing import SigningKey
 
     from galaxy.services.unit_of_work import AfterCommit, run_unit
 
-    async def work(conn: Any, after: AfterCommit) -> str:
+    async def work(conn: Any, after: AfterCommit) -> tuple[str, str]:
         account, _ = await services.accounts.ensure_by_email(
             conn, after, "bench@example.org", language="en", time_zone="UTC", name_retries=10
         )
         key = bytes(SigningKey.generate().verify_key)
         session = await services.sessions.create(conn, after, account.user_id, key)
-        return str(session.device_session_id)
+        return str(session.device_session_id), str(account.user_id)
 
-    session_id: str = await run_unit(services.db, work, name="bench.session")
-    return session_id
+    made: tuple[str, str] = await run_unit(services.db, work, name="bench.session")
+    return made
 
 
 def main() -> None:
