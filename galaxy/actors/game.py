@@ -37,7 +37,6 @@ from galaxy.domain.errors import (
     EngineRejected,
     EngineTimeout,
     EngineUnreachable,
-    Forbidden,
     GalaxyError,
     NotFound,
 )
@@ -508,10 +507,7 @@ class GameActor(Actor[GameMessage]):
         return self.client
 
     def _race_of(self, user_id: uuid.UUID) -> str:
-        member = self.deps.lobby.ctx.cache.membership(self.game_id, user_id)
-        if member is None:
-            raise Forbidden("you are not playing this game", code="not_a_member")
-        return member.race_name
+        return self.deps.lobby.ctx.member_race(self.game_id, user_id)
 
     def _require_record(self) -> RuntimeRow:
         if self.record is None:

@@ -14,17 +14,10 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from galaxy.actors.snapshot import ActorSnapshot
 from galaxy.http.guards import services
-from galaxy.store.database import Connection
+from galaxy.services import console
 
 blueprint = Blueprint("console", __name__, url_prefix="/api/v1/admin/console")
-
-OUTBOX_STATES = ("pending", "retrying", "sent", "dead_lettered")
-_COUNT_BY_STATUS = {
-    "runtimes": "SELECT status, count(*) FROM runtime_records GROUP BY status ORDER BY status",
-    "games": "SELECT status, count(*) FROM games GROUP BY status ORDER BY status",
-}
 
 
 @blueprint.get("")
@@ -33,35 +26,7 @@ async def page() -> Response:
     return Response(html, content_type="text/html; charset=utf-8")
 
 
-def _walk(snapshot: ActorSnapshot) -> list[ActorSnapshot]:
-    found = [snapshot]
-    for child in snapshot.children:
-        found += _walk(child)
-    return found
-
-
 @blueprint.get("/summary")
 async def summary() -> dict[str, Any]:
     found = services()
-
-    async def read(conn: Connection) -> dict[str, dict[str, int]]:
-        counted = {}
-        for name, query in _COUNT_BY_STATUS.items():
-            cursor = await conn.execute(query)
-            counted[name] = {str(status): int(n) for status, n in await cursor.fetchall()}
-        return counted
-
-    counted = await found.db.run(read, name="console.summary")
-    await found.mail.refresh_depth()
-    snapshot = found.actors.snapshot()
-    actors = _walk(snapshot) if snapshot is not None else []
-    return {
-        "actors": {
-            "total": len(actors),
-            "running": sum(a.status == "running" for a in actors),
-            "failed": sum(a.status == "failed" for a in actors),
-            "restarts": sum(a.restarts for a in actors),
-        },
-        "outbox": {state: found.mail.depth.get(state, 0) for state in OUTBOX_STATES},
-        **counted,
-    }
+    return await console.summary(found.db, found.actors)

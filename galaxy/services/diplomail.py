@@ -24,10 +24,10 @@ from galaxy.domain.accounts import DEFAULT_LIMITS
 from galaxy.domain.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.paging import Page, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import accounts as account_queries
-from galaxy.store.database import Connection, fetch_all, fetch_count, fetch_one
+from galaxy.store.database import Connection, fetch_count, fetch_one
 
 log = structlog.get_logger("galaxy.diplomail")
 
@@ -175,10 +175,7 @@ class Diplomail:
             listener()
 
     def _race(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        member = self.lobby.cache.membership(game_id, user_id)
-        if member is None:
-            raise Forbidden("you are not playing this game", code="not_a_member")
-        return member.race_name
+        return self.lobby.member_race(game_id, user_id)
 
     def check_sizes(self, subject: str, body: str) -> None:
         if len(subject.encode()) > self.config.max_subject_bytes:
@@ -314,18 +311,10 @@ class Diplomail:
         game_id: uuid.UUID,
         page: int,
     ) -> Page:
-        params = {
-            "user_id": user_id,
-            "game_id": game_id,
-            "limit": PAGE_SIZE,
-            "offset": page_offset(page),
-        }
-
-        async def read(conn: Connection) -> tuple[list[Any], int]:
-            return await fetch_all(conn, row, query, params), await fetch_count(conn, count, params)
-
-        rows, total = await self.lobby.db.run(read, name="diplomail.page")
-        return Page(rows, page, PAGE_SIZE, total)
+        params = {"user_id": user_id, "game_id": game_id}
+        return await read_page(
+            self.lobby.db, row, query, count, page, name="diplomail.page", params=params
+        )
 
     async def mark_read(
         self, user_id: uuid.UUID, game_id: uuid.UUID, message_id: uuid.UUID

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +33,20 @@ def page_offset(page: int) -> int:
 
 
 async def read_page(
-    db: Database, row: type[Any], query: str, count_query: str, page: int, *, name: str
+    db: Database,
+    row: type[Any],
+    query: str,
+    count_query: str,
+    page: int,
+    *,
+    name: str,
+    params: Mapping[str, Any] | None = None,
 ) -> Page:
-    """A page of rows of a named listing query, in one unit of work."""
+    """A page of rows of a named listing query (filtered by `params`), in one unit of work."""
     offset = page_offset(page)
 
     async def read(conn: Connection) -> tuple[list[Any], int]:
-        return await fetch_page(conn, row, query, count_query, PAGE_SIZE, offset)
+        return await fetch_page(conn, row, query, count_query, PAGE_SIZE, offset, params)
 
     items, total = await db.run(read, name=name)
     return Page(items, page, PAGE_SIZE, total)

@@ -8,7 +8,7 @@ errors here and nowhere else: a lost or unreachable server is
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -145,13 +145,19 @@ async def fetch_all(conn: Connection, row: type[T], query: str, params: Any = No
 
 
 async def fetch_page(
-    conn: Connection, row: type[T], query: str, count_query: str, limit: int, offset: int
+    conn: Connection,
+    row: type[T],
+    query: str,
+    count_query: str,
+    limit: int,
+    offset: int,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[list[T], int]:
-    """One page of `query` (which takes %(limit)s and %(offset)s) and the total count."""
-    rows = await fetch_all(conn, row, query, {"limit": limit, "offset": offset})
-    cursor = await conn.execute(count_query)
-    total: Any = await cursor.fetchone()
-    return rows, int(total[0])
+    """One page of `query` (which takes %(limit)s and %(offset)s besides `params`) and the
+    total count of `count_query` (which takes `params`)."""
+    given = dict(params or {})
+    rows = await fetch_all(conn, row, query, {**given, "limit": limit, "offset": offset})
+    return rows, await fetch_count(conn, count_query, given or None)
 
 
 async def fetch_count(conn: Connection, query: str, params: Any = None) -> int:

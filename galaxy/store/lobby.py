@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection, fetch_one
 
 
 @dataclass(frozen=True)
@@ -312,12 +311,3 @@ RETURNING game_id
 
 async def get_game(conn: Connection, game_id: uuid.UUID, *, lock: bool = False) -> GameRow | None:
     return await fetch_one(conn, GameRow, LOCK_GAME if lock else GET_GAME, {"game_id": game_id})
-
-
-async def page_of(
-    conn: Connection, row: type[Any], query: str, count: str, params: dict[str, Any]
-) -> tuple[list[Any], int]:
-    rows = await fetch_all(conn, row, query, params)
-    cursor = await conn.execute(count, params)
-    total: Any = await cursor.fetchone()
-    return rows, int(total[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -12,6 +11,7 @@ import httpx
 import pytest
 import trio
 
+from galaxy.clients.containers import free_loopback_port
 from galaxy.clients.engine import EngineClient, Seat
 from galaxy.domain.errors import EngineFailure, EngineRejected, EngineTimeout, EngineUnreachable
 from tests.engine.conftest import start_engine
@@ -90,15 +90,9 @@ async def test_refusals_carry_the_engines_status_and_reason(
         assert refused.value.http_status == 400 and refused.value.results
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_nothing_listening_is_unreachable() -> None:
     async with EngineClient(
-        f"http://127.0.0.1:{free_port()}", call_timeout=5, probe_timeout=5
+        f"http://127.0.0.1:{free_loopback_port()}", call_timeout=5, probe_timeout=5
     ) as client:
         with pytest.raises(EngineUnreachable):
             await client.status()

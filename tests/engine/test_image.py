@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import tomllib
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 import trio
 
+from galaxy.clients.containers import free_loopback_port
 from tests.engine.support import GAME_ID, PLAYERS
 from tests.support.docker import BASE_IMAGE, ROOT, docker, docker_answers, engine_image, has_image
 
@@ -32,12 +32,6 @@ def test_the_image_requirements_match_the_project_pins() -> None:
     for line in wanted:
         name, version = line.split("==")
         assert pins[name] == version, f"{name}: image {version}, project {pins[name]}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def wait_healthy(url: str) -> None:
@@ -80,7 +74,7 @@ async def test_the_engine_image_plays_and_keeps_its_state_across_containers(tmp_
         pytest.skip(f"no {BASE_IMAGE}: run ../shared/tools/dockerd-sandbox base-image")
     state = tmp_path / "state"
     state.mkdir()
-    port = free_port()
+    port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     container = run_engine(state, port)
     try:

@@ -91,6 +91,13 @@ class LobbyContext:
             raise NotFound("no such game", code="game_not_found")
         return row
 
+    def member_race(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
+        """The race `user_id` plays in `game_id`, from the cache; 403 for a non-member."""
+        member = self.cache.membership(game_id, user_id)
+        if member is None:
+            raise Forbidden("you are not playing this game", code="not_a_member")
+        return member.race_name
+
     @staticmethod
     def owner_only(game: GameRow, user_id: uuid.UUID) -> None:
         if game.owner_user_id != user_id:

@@ -16,10 +16,10 @@ import structlog
 from galaxy.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from galaxy.domain.lobby import ENROLLING, Status
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_count, fetch_one
+from galaxy.store.database import Connection, fetch_count, fetch_one, fetch_page
 from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
@@ -357,13 +357,14 @@ class Enrollment:
                 or (game.visibility == "public" and game.status != Status.DRAFT)
             ):
                 raise NotFound("no such game", code="game_not_found")
-            params = {"game_id": game_id, "limit": PAGE_SIZE, "offset": offset}
-            return await queries.page_of(
+            return await fetch_page(
                 conn,
                 MembershipRow,
                 queries.GAME_MEMBERSHIPS,
                 queries.COUNT_GAME_MEMBERSHIPS,
-                params,
+                PAGE_SIZE,
+                offset,
+                {"game_id": game_id},
             )
 
         rows, total = await ctx.db.run(read, name="lobby.memberships")
@@ -449,14 +450,9 @@ class Enrollment:
     async def _page(
         self, row: type[Any], query: str, count: str, params: dict[str, Any], page: int
     ) -> Page:
-        offset = page_offset(page)
-        params = {**params, "limit": PAGE_SIZE, "offset": offset}
-
-        async def read(conn: Connection) -> tuple[list[Any], int]:
-            return await queries.page_of(conn, row, query, count, params)
-
-        rows, total = await self.ctx.db.run(read, name="lobby.page")
-        return Page(rows, page, PAGE_SIZE, total)
+        return await read_page(
+            self.ctx.db, row, query, count, page, name="lobby.page", params=params
+        )
 
 
 async def _decide(

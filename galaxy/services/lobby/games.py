@@ -10,7 +10,7 @@ import structlog
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.lobby import ENROLLING, Action, GameSettings, Status, game_settings
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import PAGE_SIZE, Page, page_offset
+from galaxy.services.paging import Page, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as queries
 from galaxy.store.database import Connection, fetch_all, fetch_count
@@ -136,19 +136,15 @@ class Games:
         """`public`: everyone's public games; `mine`: owned or played; `all`: operators."""
         if status is not None and status not in {s.value for s in Status}:
             raise _bad_status()
-        offset = page_offset(page)
         query, count = {
             "public": (queries.LIST_PUBLIC, queries.COUNT_PUBLIC),
             "mine": (queries.LIST_MINE, queries.COUNT_MINE),
             "all": (queries.LIST_ALL, queries.COUNT_ALL),
         }[which]
-        params = {"status": status, "user_id": user_id, "limit": PAGE_SIZE, "offset": offset}
-
-        async def read(conn: Connection) -> tuple[list[Any], int]:
-            return await queries.page_of(conn, GameRow, query, count, params)
-
-        rows, total = await self.ctx.db.run(read, name=f"lobby.list_{which}")
-        return Page(rows, page, PAGE_SIZE, total)
+        params = {"status": status, "user_id": user_id}
+        return await read_page(
+            self.ctx.db, GameRow, query, count, page, name=f"lobby.list_{which}", params=params
+        )
 
     async def update(self, user_id: uuid.UUID, game_id: uuid.UUID, body: dict[str, Any]) -> GameRow:
         """Change settings while the game is a draft or enrolling."""
