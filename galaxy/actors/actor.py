@@ -27,7 +27,13 @@ import trio
 from opentelemetry import context as otel_context
 
 from galaxy.actors.mailbox import Mailbox, Overflow
-from galaxy.domain.errors import ActorCrashed, ActorStopped, AskTimeout, GalaxyError
+from galaxy.domain.errors import (
+    ActorCrashed,
+    ActorStopped,
+    AskTimeout,
+    GalaxyError,
+    ServiceUnavailable,
+)
 
 if TYPE_CHECKING:
     from galaxy.actors.system import ActorSystem
@@ -240,7 +246,13 @@ class Actor(Generic[M]):
                     next_tick = self.next_tick_at()
             elif not self._stop_requested and trio.current_time() >= next_tick:
                 cell.set_activity("tick")
-                await self.on_tick()
+                try:
+                    await self.on_tick()
+                except ServiceUnavailable as error:
+                    # A dependency is away (PostgreSQL restarting, say): the periodic
+                    # work waits for the next tick; a crash and restart would not help.
+                    cell.ticks_deferred += 1
+                    log.warning("actor.tick_deferred", actor=cell.path, error=str(error))
                 cell.set_activity(None)
                 next_tick = self.next_tick_at()
         await self.on_stop()
@@ -307,6 +319,7 @@ class Cell:
         self.mailbox = mailbox
         self.status = Status.STARTING
         self.handled = 0
+        self.ticks_deferred = 0  # periodic work put off while a dependency was away
         # The last restarts, made on the first one: most actors never restart.
         self.restarts: deque[RestartRecord] | tuple[()] = ()
         self.restart_count = 0

@@ -150,7 +150,10 @@ class GameActor(Actor[GameMessage]):
     async def on_start(self, ctx: Context) -> None:
         ctx.cell.details = self.details
         self.record = await self._read_record()
-        if self.record is not None and self.record.status in ("starting", "running"):
+        if self.record is None:
+            return
+        await self._close_interrupted_operations()
+        if self.record.status in ("starting", "running"):
             await self._recover()
 
     async def on_stop(self) -> None:
@@ -394,7 +397,23 @@ class GameActor(Actor[GameMessage]):
         if record.next_turn_at is not None and not status.finished:
             self._turn_at = _trio_at(record.next_turn_at)
         self._probe_at = trio.current_time() + self.deps.settings.probe_interval
+        # A turn may have finished while no backend listened (killed mid-turn):
+        # the lobby hears of it now. It is idempotent for a turn it knows.
+        await self._report_to_lobby(status, "running")
         log.info("runtime.game_recovered", game_id=str(self.game_id), turn=status.turn)
+
+    async def _close_interrupted_operations(self) -> None:
+        """Operations this game's actor began but never ended (the backend died in them)."""
+
+        async def close(conn: Connection) -> int:
+            cursor = await conn.execute(
+                queries.INTERRUPT_OPERATIONS,
+                {"game_id": self.game_id, "error": "interrupted: the backend stopped during it"},
+            )
+            return cursor.rowcount
+
+        if closed := await self.deps.db.run(close, name="runtime.interrupted"):
+            log.warning("runtime.operations_interrupted", game_id=str(self.game_id), count=closed)
 
     async def _engine_gone(self) -> None:
         if self.record is None or self.record.status not in ("starting", "running"):

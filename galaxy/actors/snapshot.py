@@ -27,6 +27,7 @@ class ActorSnapshot:
     overflow: str | None
     dropped: int
     handled: int
+    ticks_deferred: int
     restarts: int
     recent_restarts: tuple[RestartSnapshot, ...]
     last_error: str | None
@@ -55,6 +56,7 @@ def snapshot_of(cell: Cell, now: float) -> ActorSnapshot:
         overflow=mailbox.overflow.value if mailbox is not None else None,
         dropped=mailbox.dropped if mailbox is not None else 0,
         handled=cell.handled,
+        ticks_deferred=cell.ticks_deferred,
         restarts=cell.restart_count,
         recent_restarts=tuple(
             RestartSnapshot(datetime.fromtimestamp(r.at, UTC).isoformat(), r.reason)

@@ -173,9 +173,14 @@ class ProcessDriver(ContainerDriver):
         return found
 
     async def aclose(self) -> None:
-        """Engines of an embedded instance end with it (their games resume at the next start)."""
-        for pid in list(self._children):
-            await self.stop(f"pid-{pid}")
+        """Engines of an embedded instance end with it (their games resume at the next start).
+
+        All of them: those it started, and those it adopted from a backend that
+        died without stopping them (every engine under the state root is ours).
+        """
+        for handle in await self.list():
+            if handle.running:
+                await self.stop(handle.container_id)
 
 
 def _pid(container_id: str) -> int | None:

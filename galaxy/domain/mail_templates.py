@@ -72,6 +72,14 @@ TEMPLATES: Mapping[str, Template] = {
         subject="[galaxy] engine container failed to start for game {game_id}",
         body="The engine container of game {game_id} failed to start. See the runtime log.\n",
     ),
+    "game.paused": Template(
+        subject="[galaxy] game {game_id} paused at turn {turn}: {reason}",
+        body=(
+            "Game {game_id} was paused at turn {turn} ({reason}).\n"
+            "Restart its engine (POST /api/v1/admin/runtimes/{game_id}/restart) or\n"
+            "patch it to a fixed engine version; see the runbook.\n"
+        ),
+    ),
     "runtime.start_config_invalid": Template(
         subject="[galaxy] invalid start configuration for game {game_id}",
         body="Game {game_id} could not start: {reason}.\n",

@@ -43,7 +43,9 @@ CATALOG: Mapping[str, Kind] = {
     "runtime.container_start_failed": _kind("admin_email", game_id=str),
     "runtime.start_config_invalid": _kind("admin_email", game_id=str, reason=str),
     "game.turn.ready": _kind("push", game_id=str, turn=int),
-    "game.paused": _kind("push", game_id=str, turn=int, reason=str),
+    # Players hear of it on the push stream; operators by mail, since a paused
+    # game waits for one of them (restart or patch).
+    "game.paused": _kind("push admin_email", game_id=str, turn=int, reason=str),
     "diplomail.message.received": _kind(
         "push", game_id=str, message_id=str, from_race=str, subject=str
     ),

@@ -17,12 +17,18 @@ from galaxy.engine.setup import SetupError, new_game, parse_init
 from galaxy.engine.store import StateStore
 from galaxy.engine.turn import run_turn
 
-# Fault injection for the crash tests: with this set, a turn stops for good
-# after writing its reports and before writing its state, and says so with a
-# marker file, so a test can kill the engine at exactly that instant.
+# Fault injection for the crash tests, off unless the variable names a fault.
+# `pause-before-state`: a turn stops for good after writing its reports and
+# before writing its state, and says so with a marker file, so a test can kill
+# the engine at exactly that instant. `hold-turn`: while the state directory
+# holds HOLD_FILE, a turn waits before it starts (saying so with HELD_MARKER),
+# so a test can kill the backend while a turn is in flight, then let it go.
 FAULT_VARIABLE = "GALAXY_ENGINE_FAULT"
 PAUSE_BEFORE_STATE = "pause-before-state"
 PAUSED_MARKER = ".paused-before-state"
+HOLD_TURN = "hold-turn"
+HOLD_FILE = ".hold-turn"
+HELD_MARKER = ".turn-held"
 
 
 class EngineError(Exception):
@@ -76,8 +82,11 @@ class Engine:
             self.game = game
             return status(game)
 
-    def status(self) -> dict[str, Any]:
-        return status(self._game())
+    async def status(self) -> dict[str, Any]:
+        # After the turn in flight, if any: a backend that restarted mid-turn
+        # reads the turn's outcome, not the state before it.
+        async with self._lock:
+            return status(self._game())
 
     async def turn(self) -> dict[str, Any]:
         async with self._lock:
@@ -89,6 +98,8 @@ class Engine:
             return status(self.game)
 
     def _run_turn(self, game: Game) -> Game:
+        if self._fault == HOLD_TURN:
+            self._hold()
         done = run_turn(game)
         self.store.save_reports(done.turn, all_reports(done))
         if self._fault == PAUSE_BEFORE_STATE:
@@ -97,6 +108,14 @@ class Engine:
                 time.sleep(3600)
         self.store.save_state(done)
         return done
+
+    def _hold(self) -> None:
+        hold, held = self.store.directory / HOLD_FILE, self.store.directory / HELD_MARKER
+        if hold.exists():
+            held.touch()
+            while hold.exists():  # until the test lets the turn go
+                time.sleep(0.02)
+            held.unlink()
 
     async def banish(self, body: Any) -> dict[str, Any]:
         async with self._lock:

@@ -46,7 +46,7 @@ def create_app(engine: Engine) -> QuartTrio:
 
     @app.get("/api/v1/admin/status")
     async def status() -> dict[str, Any]:
-        return engine.status()
+        return await engine.status()
 
     @app.put("/api/v1/admin/turn")
     async def turn() -> dict[str, Any]:

@@ -160,6 +160,11 @@ UPDATE runtime_operation_log
 SET status = %(status)s, error = %(error)s, detail = %(detail)s, finished_at = now()
 WHERE operation_id = %(operation_id)s
 """
+INTERRUPT_OPERATIONS = """
+UPDATE runtime_operation_log
+SET status = 'failed', error = %(error)s, finished_at = now()
+WHERE game_id = %(game_id)s AND status = 'running'
+"""
 GAME_OPERATIONS = """
 SELECT operation_id, game_id, op, status, detail, error, started_at, finished_at
 FROM runtime_operation_log WHERE game_id = %(game_id)s ORDER BY started_at DESC LIMIT 50"""

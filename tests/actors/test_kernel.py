@@ -27,7 +27,14 @@ from galaxy.actors import (
 )
 from galaxy.actors.supervisor import ChildStartFailed
 from galaxy.domain.backoff import Backoff
-from galaxy.domain.errors import ActorBusy, ActorCrashed, ActorStopped, AskTimeout, NotFound
+from galaxy.domain.errors import (
+    ActorBusy,
+    ActorCrashed,
+    ActorStopped,
+    AskTimeout,
+    DatabaseUnavailable,
+    NotFound,
+)
 
 
 @dataclass(frozen=True)
@@ -308,6 +315,34 @@ async def test_restart_backoff_grows_exponentially(
                 await ref.ask("crash", timeout=100)
         gaps = [round(b - a, 6) for a, b in itertools.pairwise(starts)]
         assert gaps == [1.0, 2.0, 4.0]
+        system.request_stop()
+
+
+async def test_a_tick_put_off_by_an_unavailable_dependency_neither_crashes_nor_stops_ticking(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    ticks: list[float] = []
+
+    class Poller(Actor[Any]):
+        kind = "poller"
+        tick_interval = 2.0
+
+        async def on_tick(self) -> None:
+            ticks.append(trio.current_time())
+            if len(ticks) <= 2:  # the database is away for the first two rounds
+                raise DatabaseUnavailable("the database is unavailable")
+
+        async def handle(self, message: Any) -> Any:
+            return len(ticks)
+
+    async with trio.open_nursery() as nursery:
+        await start_tree(nursery, system, lambda: Supervisor(children=[spec("p", Poller)]))
+        await trio.sleep(7)
+        assert [round(t, 6) for t in ticks] == [2.0, 4.0, 6.0]  # on time, every time
+        snapshot = system.snapshot()
+        assert snapshot is not None
+        [poller] = snapshot.children
+        assert (poller.restarts, poller.ticks_deferred, poller.status) == (0, 2, "running")
         system.request_stop()
 
 

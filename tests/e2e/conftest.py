@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from galaxy.clients.containers import ENGINE_FILE
+from galaxy.embedded.postgres import start_embedded_postgres
 
 GALAXY = [sys.executable, "-m", "galaxy"]
 
@@ -75,12 +79,14 @@ def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, An
 @pytest.fixture
 def start_galaxy() -> Iterator[Any]:
     started: list[subprocess.Popen[str]] = []
+    data_dirs: set[Path] = set()
 
     def start(environ: dict[str, str]) -> GalaxyProcess:
         process = subprocess.Popen(
             [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         started.append(process)
+        data_dirs.add(Path(environ["BACKEND_DATA_DIR"]))
         assert process.stdout is not None
         ready, lines = read_until_ready(process.stdout)
         return GalaxyProcess(process, ready, lines)
@@ -90,3 +96,15 @@ def start_galaxy() -> Iterator[Any]:
         if process.poll() is None:
             process.kill()
             process.wait()
+    for data_dir in data_dirs:
+        reap_leftovers(data_dir)
+
+
+def reap_leftovers(data_dir: Path) -> None:
+    """What a killed backend leaves running: its engines and its embedded PostgreSQL."""
+    for note in data_dir.glob(f"games/*/{ENGINE_FILE}"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            os.kill(int(json.loads(note.read_text())["pid"]), signal.SIGKILL)
+    if (data_dir / "postgres" / "postmaster.pid").exists():
+        with contextlib.suppress(Exception):  # already stopped, or never started
+            start_embedded_postgres(data_dir / "postgres").stop()

@@ -11,57 +11,19 @@ bootstrap admin hands over to a second one.
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from nacl.signing import SigningKey
 
 from tests.e2e.conftest import clean_environ
+from tests.e2e.driving import Gatewayish, admin_credentials
 from tests.engine import bot
 from tests.support.gateway import Gateway
-from tests.support.players import codes_in
 
 pytestmark = pytest.mark.e2e
-
-
-class Gatewayish:
-    """The gateway's side of REST: sessions looked up, X-User-ID injected."""
-
-    def __init__(self, client: httpx.AsyncClient, maildir: Path) -> None:
-        self.client = client
-        self.maildir = maildir
-
-    async def register(self, email: str) -> dict[str, str]:
-        sent = await self.client.post("/api/v1/public/auth/send-email-code", json={"email": email})
-        assert sent.status_code == 200, sent.text
-        with trio.fail_after(30):
-            while not codes_in(self.maildir, email):  # noqa: ASYNC110 - a Maildir has no event
-                await trio.sleep(0.05)
-        key = SigningKey.generate()
-        confirmed = await self.client.post(
-            "/api/v1/public/auth/confirm-email-code",
-            json={
-                "challenge_id": sent.json()["challenge_id"],
-                "code": codes_in(self.maildir, email)[-1],
-                "client_public_key": base64.b64encode(bytes(key.verify_key)).decode(),
-                "time_zone": "Europe/Berlin",
-            },
-        )
-        assert confirmed.status_code == 200, confirmed.text
-        session = confirmed.json()["device_session_id"]
-        looked = await self.client.get(f"/api/v1/internal/sessions/{session}")
-        return {"session": session, "user": looked.json()["user_id"]}
-
-    async def call(self, user: dict[str, str], method: str, path: str, **kwargs: Any) -> Any:
-        # The gateway checks the session on every request, then injects the user.
-        looked = await self.client.get(f"/api/v1/internal/sessions/{user['session']}")
-        assert looked.status_code == 200, looked.text
-        headers = {"X-User-ID": looked.json()["user_id"]}
-        return await self.client.request(method, f"/api/v1/user{path}", headers=headers, **kwargs)
 
 
 async def test_a_whole_game_from_registration_to_a_registered_race_name(
@@ -71,8 +33,7 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
     galaxy = start_galaxy(environ)
     galaxy.drain()
     ready = galaxy.ready
-    password = await trio.Path(ready["admin_password_file"]).read_text()
-    admin = (ready["admin_user"], password.strip())
+    admin = await admin_credentials(ready)
     grpc_port = int(ready["grpc"].rsplit(":", 1)[1])
     gateway = await Gateway(grpc_port, "gw-e2e").start()
     try:
@@ -81,43 +42,7 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
             owner = await gw.register("owner@example.org")
             guest = await gw.register("guest@example.org")
 
-            created = await gw.call(
-                owner,
-                "POST",
-                "/lobby/games",
-                json={
-                    "name": "Journey",
-                    "min_players": 2,
-                    "max_players": 2,
-                    "turn_schedule": "1h",
-                },
-            )
-            gid = created.json()["game_id"]
-            await gw.call(owner, "POST", f"/lobby/games/{gid}/open-enrollment")
-            invite = await gw.call(
-                owner, "POST", f"/lobby/games/{gid}/invites", json={"user_id": guest["user"]}
-            )
-            applied = await gw.call(
-                owner, "POST", f"/lobby/games/{gid}/applications", json={"race_name": "Vogons"}
-            )
-            application = applied.json()["application"]["application_id"]
-            await gw.call(owner, "POST", f"/lobby/games/{gid}/applications/{application}/approve")
-            redeemed = await gw.call(
-                guest,
-                "POST",
-                f"/lobby/games/{gid}/invites/{invite.json()['invite_id']}/redeem",
-                json={"race_name": "Zorgons"},
-            )
-            assert redeemed.status_code == 200, redeemed.text
-            await gw.call(owner, "POST", f"/lobby/games/{gid}/ready-to-start")
-            assert (await gw.call(owner, "POST", f"/lobby/games/{gid}/start")).json()[
-                "status"
-            ] == "starting"
-            with trio.fail_after(60):  # the engine starts; a game's state has no event
-                while (await gw.call(owner, "GET", f"/lobby/games/{gid}")).json()["game"][  # noqa: ASYNC110
-                    "status"
-                ] != "running":
-                    await trio.sleep(0.1)
+            gid = await gw.running_game(owner, guest, "Journey")
 
             # Both players play their bot through the engine proxies; an operator turns.
             status = "running"
@@ -138,9 +63,7 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
                 )
                 assert forced.status_code == 200, forced.text
                 turns += 1
-                status = (await gw.call(owner, "GET", f"/lobby/games/{gid}")).json()["game"][
-                    "status"
-                ]
+                status = (await gw.game(owner, gid))["status"]
             assert status == "finished"
 
             # The players heard of the turns on the push stream.

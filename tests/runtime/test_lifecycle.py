@@ -17,12 +17,13 @@ from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.lobby.conftest import User, join, make_user
 from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
-from tests.support.players import sql
+from tests.support.players import mail_to, sql
 
 RUNTIME = {
     "BACKEND_RUNTIME_PROBE_INTERVAL": "100ms",
     "BACKEND_RUNTIME_PROBE_FAILURES": "2",
     "BACKEND_RUNTIME_RECONCILE_INTERVAL": "1h",
+    "BACKEND_NOTIFICATION_ADMIN_EMAIL": "ops@example.org",
 }
 
 
@@ -115,6 +116,10 @@ async def test_a_game_starts_plays_survives_a_killed_engine_and_is_patched(
     assert kinds(running, "game.paused") == [
         {"game_id": gid, "turn": 1, "reason": "engine_unreachable"}
     ]
+    # The operators hear of it by mail: a paused game waits for one of them.
+    [alert] = await mail_to(running, "ops@example.org")
+    subject = " ".join(str(alert["Subject"]).split())  # unfolded
+    assert subject == f"[galaxy] game {gid} paused at turn 1: engine_unreachable"
 
     restarted = await http.post(f"{admin}/restart", auth=admin_auth())
     assert restarted.json()["status"] == "running" and restarted.json()["turn"] == 1

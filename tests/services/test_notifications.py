@@ -174,10 +174,7 @@ async def test_a_route_that_keeps_failing_is_dead_lettered(mail_service: Running
 async def test_a_deleted_users_pending_routes_are_skipped_and_kept(mail_service: Running) -> None:
     await mail_service.service.system.stop("core", "notify.router")  # hold routes pending
     intent = Intent(
-        "game.paused",
-        "paused:g:3",
-        {"game_id": "g", "turn": 3, "reason": "engine_unreachable"},
-        (Recipient(USER),),
+        "game.turn.ready", "turn-ready:g:3", {"game_id": "g", "turn": 3}, (Recipient(USER),)
     )
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None

@@ -45,17 +45,31 @@ def codes_for(running: Running, email: str) -> list[str]:
     return codes_in(Path(running.endpoints.maildir), email)
 
 
+def mails_in(maildir: Path, email: str) -> list[Message]:
+    """Every message in `maildir` for `email`, oldest first."""
+    box = mailbox.Maildir(maildir, create=False)
+    found = [
+        (_arrival(key), message)
+        for key, message in box.items()
+        if str(message["To"]).lower() == email.lower()
+    ]
+    return [message for _, message in sorted(found, key=lambda item: item[0])]
+
+
 def codes_in(maildir: Path, email: str) -> list[str]:
     """Every login code in `maildir` for `email`, oldest first."""
-    box = mailbox.Maildir(maildir, create=False)
-    found: list[tuple[tuple[int, ...], str]] = []
-    for key, message in box.items():
-        if str(message["To"]).lower() != email.lower():
-            continue
-        match = _CODE.search(_text(message))
-        if match:
-            found.append((_arrival(key), match.group(1)))
-    return [code for _, code in sorted(found)]
+    matches = (_CODE.search(_text(message)) for message in mails_in(maildir, email))
+    return [match.group(1) for match in matches if match]
+
+
+async def mail_to(running: Running, email: str, count: int = 1) -> list[Message]:
+    """Wait until `count` messages for `email` are in the service's Maildir; all of them."""
+    assert running.endpoints.maildir is not None
+    maildir = Path(running.endpoints.maildir)
+    with trio.fail_after(20):
+        while len(found := mails_in(maildir, email)) < count:  # noqa: ASYNC110 - a Maildir has no event
+            await trio.sleep(0.02)
+    return found
 
 
 def _arrival(key: str) -> tuple[int, ...]:

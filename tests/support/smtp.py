@@ -45,6 +45,7 @@ class SmtpSink:
     """`tls`: "none", "starttls" (required) or "tls" (implicit), with `context` as the server's.
 
     With `credentials`, clients must log in (over TLS) with that user and password.
+    `port`: a given one (a sink back on the address of one that went away).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class SmtpSink:
         tls: str = "none",
         context: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
         self.handler = _Handler()
         self.tls = tls
@@ -74,7 +76,7 @@ class SmtpSink:
         self._controller = Controller(
             self.handler,
             hostname="127.0.0.1",
-            port=_free_port(),
+            port=port or _free_port(),
             loop=asyncio.SelectorEventLoop(),
             **options,
         )
