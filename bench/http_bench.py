@@ -16,7 +16,8 @@ from bench.process import announced_server
 from bench.report import Report, Row
 
 DURATION = "5s"
-ROUNDS = 3
+ROUNDS = 7  # of the floor and the hot routes, each ROUND_DURATION long
+ROUND_DURATION = "3s"
 CONNECTIONS = "16"
 
 
@@ -24,10 +25,10 @@ def server(kind: str) -> AbstractContextManager[dict[str, Any]]:
     return announced_server("bench.servers", kind, key="url")
 
 
-def wrk(url: str, headers: dict[str, str] | None = None) -> float:
+def wrk(url: str, headers: dict[str, str] | None = None, duration: str = DURATION) -> float:
     # One request first: measure the steady state, not the first credential check.
     httpx.get(url, headers=headers, timeout=30).raise_for_status()
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
@@ -44,17 +45,21 @@ def run(report: Report) -> None:
         print("wrk is not installed (apt-get install wrk): HTTP benchmarks skipped", flush=True)
         return
     # Both servers stay up (an idle one costs nothing) and the floor is measured
-    # between the candidates, ROUNDS times, medians kept: a drift of the
-    # machine during the run then moves floor and candidates alike.
+    # between the candidates, ROUNDS short rounds in a rotating order, medians
+    # kept: on a shared machine one 5 s run drifts by ±10 %, and a drift then
+    # moves floor and candidates alike.
     with server("plain") as plain, server("galaxy") as galaxy:
-        floors, healthzs, sessions = [], [], []
-        lookup = galaxy["url"] + f"/api/v1/internal/sessions/{galaxy['session_id']}"
-        for _ in range(ROUNDS):
-            floors.append(wrk(plain["url"] + "/"))
-            healthzs.append(wrk(galaxy["url"] + "/healthz"))
-            sessions.append(wrk(lookup))
-        floor = statistics.median(floors)
-        healthz, session = statistics.median(healthzs), statistics.median(sessions)
+        urls = {
+            "floor": plain["url"] + "/",
+            "healthz": galaxy["url"] + "/healthz",
+            "session": galaxy["url"] + f"/api/v1/internal/sessions/{galaxy['session_id']}",
+        }
+        figures: dict[str, list[float]] = {name: [] for name in urls}
+        for round_no in range(ROUNDS):
+            names = list(urls)
+            for name in names[round_no % 3 :] + names[: round_no % 3]:
+                figures[name].append(wrk(urls[name], duration=ROUND_DURATION))
+        floor, healthz, session = (statistics.median(figures[name]) for name in urls)
         user = wrk(
             galaxy["bench_url"] + "/api/v1/user/bench/noop",
             {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},

@@ -10,6 +10,7 @@ Each prints one JSON line with its URL(s) once it listens.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 from functools import partial
@@ -76,23 +77,35 @@ async def run_galaxy() -> None:
     async def admin_noop() -> dict[str, str]:
         return {"status": "ok"}
 
-    async with trio.open_nursery() as nursery:
-        service = Service(config)
-        endpoints = await nursery.start(service.run)
-        assert service.services is not None
-        app = create_app(service.services, [bench])
-        binds = await nursery.start(
-            partial(serve, app, _config(0), shutdown_trigger=trio.sleep_forever)
-        )
-        session_id, user_id = await _session(service.services)
-        announced = {
-            "url": endpoints.http,
-            "bench_url": binds[0],
-            "session_id": session_id,
-            "user_id": user_id,
-            "dsn": service.services.db.dsn,
-        }
-        print(json.dumps(announced), flush=True)
+    # Terminated, it stops as `galaxy run` does: gracefully, its embedded
+    # PostgreSQL last (killed, it would leave that server running).
+    bench_stopped = trio.Event()
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            service = Service(config)
+            endpoints = await nursery.start(service.run)
+            assert service.services is not None
+            app = create_app(service.services, [bench])
+            binds = await nursery.start(
+                partial(serve, app, _config(0), shutdown_trigger=bench_stopped.wait)
+            )
+            await _announce(service, endpoints, binds)
+            async for _ in signals:
+                bench_stopped.set()
+                service.stop()
+                break
+
+
+async def _announce(service: Any, endpoints: Any, binds: list[str]) -> None:
+    session_id, user_id = await _session(service.services)
+    announced = {
+        "url": endpoints.http,
+        "bench_url": binds[0],
+        "session_id": session_id,
+        "user_id": user_id,
+        "dsn": service.services.db.dsn,
+    }
+    print(json.dumps(announced), flush=True)
 
 
 async def _session(services: Any) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -29,6 +30,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from galaxy.config import TelemetryConfig
 
 _global_tracer_installed = False
+SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 @dataclass
@@ -60,9 +62,21 @@ class Telemetry:
         found: metrics.UpDownCounter = self.instruments[name]
         return found
 
+    @cached_property
+    def http(self) -> HttpMetrics:
+        """The HTTP edge's request metrics, one set for every listener of this service."""
+        return HttpMetrics(self)
+
     def histogram(self, name: str, description: str, unit: str = "s") -> metrics.Histogram:
+        """A histogram; durations (unit `s`) get buckets from 0.5 ms to 10 s (the SDK's
+        default buckets are for milliseconds and would put every request in one)."""
         if name not in self.instruments:
-            self.instruments[name] = self.meter.create_histogram(name, unit, description)
+            self.instruments[name] = self.meter.create_histogram(
+                name,
+                unit,
+                description,
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS if unit == "s" else None,
+            )
         histogram: metrics.Histogram = self.instruments[name]
         return histogram
 
@@ -148,3 +162,70 @@ def observe_pool(telemetry: Telemetry, db: Any) -> None:
     meter.create_observable_gauge(
         "db_pool_in_use", [in_use], description="Pooled connections in use now"
     )
+
+
+# HTTP request metrics, cheap enough for the hottest routes.
+#
+# `http_requests_total` is an observable counter over tallies kept in a dict:
+# a request costs one dict update, and every collection reads exact totals.
+# `http_request_duration_seconds` is a histogram; recording in it costs ~7 µs
+# (the SDK cleans and hashes the attributes on every call), more than serving
+# a probe or a gateway's session lookup from memory. So on those hot routes
+# one request in `HOT_SAMPLE_EVERY` is timed into it: quantiles and the mean
+# stay unbiased, and rates come from the exact counter. Every other route
+# records every request. `http_duration_sample_ratio` says which routes are
+# sampled and how, so a dashboard never has to guess.
+HOT_SAMPLE_EVERY = 16
+
+RequestKey = tuple[str, str, str, str]  # group, method, route, status
+
+
+def _request_labels(key: RequestKey) -> dict[str, str]:
+    group, method, route, status = key
+    return {"group": group, "method": method, "path": route, "status": status}
+
+
+class HttpMetrics:
+    """`http_requests_total` and `http_request_duration_seconds` (see above)."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        # Written only by the event loop's thread; a periodic exporter's thread
+        # reads a copy made in one C call (under the GIL), so no lock is needed.
+        self._tallies: dict[RequestKey, int] = {}
+        self._hot_routes: dict[tuple[str, str], None] = {}
+        self._durations = telemetry.histogram(
+            "http_request_duration_seconds", "HTTP request duration"
+        )
+        telemetry.meter.create_observable_counter(
+            "http_requests_total",
+            callbacks=[self._observe_tallies],
+            unit="1",
+            description="HTTP requests by route group, method, route and status",
+        )
+        telemetry.meter.create_observable_gauge(
+            "http_duration_sample_ratio",
+            callbacks=[self._observe_sampling],
+            unit="1",
+            description="Share of requests timed into http_request_duration_seconds, by route",
+        )
+
+    def request(self, group: str, method: str, route: str, status: int, elapsed: float) -> None:
+        key = (group, method, route, str(status))
+        self._tallies[key] = self._tallies.get(key, 0) + 1
+        self._durations.record(elapsed, _request_labels(key))
+
+    def hot_request(self, group: str, method: str, route: str, status: int, elapsed: float) -> None:
+        key = (group, method, route, str(status))
+        count = self._tallies.get(key, 0) + 1
+        self._tallies[key] = count
+        if count % HOT_SAMPLE_EVERY == 1:  # the first of every HOT_SAMPLE_EVERY
+            self._hot_routes[(group, route)] = None
+            self._durations.record(elapsed, _request_labels(key))
+
+    def _observe_tallies(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for key, count in list(self._tallies.items()):
+            yield Observation(count, _request_labels(key))
+
+    def _observe_sampling(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for group, route in list(self._hot_routes):
+            yield Observation(1 / HOT_SAMPLE_EVERY, {"group": group, "path": route})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import uuid
 
 import httpx
 import pytest
@@ -74,6 +76,52 @@ async def test_http_metrics_are_scraped_from_the_prometheus_listener(running: Ru
     )
     assert 'group="admin"' in scraped and 'status="401"' in scraped
     assert "http_request_duration_seconds_bucket" in scraped
+
+
+@pytest.mark.parametrize(
+    "running", [{"BACKEND_OTEL_METRICS_EXPORTER": "prometheus"}], indirect=True
+)
+async def test_hot_routes_are_counted_exactly_and_timed_one_in_sixteen(running: Running) -> None:
+    lookup = "/api/v1/internal/sessions/<device_session_id>"
+    async with httpx.AsyncClient(base_url=running.http) as client:
+        for _ in range(40):
+            await client.get(f"/api/v1/internal/sessions/{uuid.uuid4()}")  # 404: unknown
+        for _ in range(3):
+            await client.get("/api/v1/admin/actors")  # 401: not a hot route
+    assert running.endpoints.metrics is not None
+    async with httpx.AsyncClient() as client:
+        samples = scrape(await client.get(running.endpoints.metrics))
+    hot = {"group": "internal", "method": "GET", "path": lookup, "status": "404"}
+    assert value(samples, "http_requests_total", hot) == 40  # exact
+    assert value(samples, "http_request_duration_seconds_count", hot) == 3  # 1st, 17th, 33rd
+    assert value(samples, "http_duration_sample_ratio", {"path": lookup}) == 1 / 16
+    cold = {"group": "admin", "method": "GET", "path": "/api/v1/admin/actors", "status": "401"}
+    assert value(samples, "http_requests_total", cold) == 3
+    assert value(samples, "http_request_duration_seconds_count", cold) == 3  # every one
+    # Durations in seconds get buckets that tell a millisecond from a second.
+    fast = value(samples, "http_request_duration_seconds_bucket", {**cold, "le": "0.1"})
+    assert fast == 3
+
+
+Sample = tuple[str, dict[str, str], float]
+
+
+def scrape(response: httpx.Response) -> list[Sample]:
+    """A Prometheus text exposition as (name, labels, value) samples."""
+    samples = []
+    for line in response.text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, number = line.rpartition(" ")
+            name, _, labelled = series.partition("{")
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', labelled))
+            samples.append((name, labels, float(number)))
+    return samples
+
+
+def value(samples: list[Sample], name: str, labels: dict[str, str]) -> float:
+    """The one sample named `name` whose labels include `labels`."""
+    [found] = [v for n, have, v in samples if n == name and labels.items() <= have.items()]
+    return found
 
 
 async def test_addresses_never_reach_the_logs(

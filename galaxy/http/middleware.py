@@ -10,9 +10,11 @@ dropped connection.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,16 @@ class RequestState:
 
     request_id: str
     route: str | None = None
+
+
+# Request ids: a random per-process prefix and a counter, 32 hex digits. Unique
+# across processes and restarts like a UUID, without a urandom call per request.
+_REQUEST_ID_PREFIX = secrets.token_hex(8)
+_request_numbers = itertools.count()
+
+
+def _new_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
 
 
 def route_group(path: str) -> str:
@@ -94,19 +106,15 @@ class EdgeMiddleware:
         self.app = app
         self.services = services
         self.max_body = services.config.http.max_body_bytes
-        self._requests = services.telemetry.counter(
-            "http_requests_total", "HTTP requests by route group, method, route and status"
-        )
-        self._durations = services.telemetry.histogram(
-            "http_request_duration_seconds", "HTTP request duration"
-        )
+        self.metrics = services.telemetry.http
+        self._debug = log.is_enabled_for(logging.DEBUG)  # the level is fixed at start
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
         path: str = scope["path"]
         method: str = scope["method"]
         reply = _Reply(send, request_id)
@@ -175,9 +183,12 @@ class EdgeMiddleware:
         quiet: bool,
     ) -> None:
         elapsed = time.perf_counter() - began
-        labels = {"group": group, "method": method, "path": route, "status": str(status)}
-        self._requests.add(1, labels)
-        self._durations.record(elapsed, labels)
+        if quiet:
+            self.metrics.hot_request(group, method, route, status, elapsed)
+            if not self._debug:
+                return
+        else:
+            self.metrics.request(group, method, route, status, elapsed)
         emit = log.debug if quiet else log.info
         emit(
             "http.access",
