@@ -18,7 +18,7 @@ import trio
 from galaxy.services.mail import MailOutbox
 from galaxy.store.database import Connection, Database
 from tests.e2e.conftest import clean_environ
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import SmtpSink, smtp_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -38,10 +38,7 @@ async def test_no_delivery_is_lost_when_the_backend_is_killed_mid_batch(
         environ = clean_environ(
             tmp_path,
             BACKEND_POSTGRES_DSN=db_dsn,
-            BACKEND_SMTP_HOST="127.0.0.1",
-            BACKEND_SMTP_PORT=str(sink.port),
-            BACKEND_SMTP_TLS_MODE="none",
-            BACKEND_SMTP_FROM="galaxy@test.example",
+            **smtp_environ(sink.port),
             BACKEND_SMTP_TIMEOUT="1s",  # a lease of 7 s: a restart waits at most that
             BACKEND_MAIL_WORKER_INTERVAL="100ms",
         )

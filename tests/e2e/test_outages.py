@@ -23,7 +23,7 @@ import trio
 from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
 from tests.e2e.conftest import GalaxyProcess, clean_environ
 from tests.e2e.driving import Gatewayish, admin_credentials
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import SmtpSink, smtp_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -173,10 +173,7 @@ async def test_mail_waits_out_an_smtp_outage_and_is_delivered(
     port = sink.port
     environ = clean_environ(
         tmp_path,
-        BACKEND_SMTP_HOST="127.0.0.1",
-        BACKEND_SMTP_PORT=str(port),
-        BACKEND_SMTP_TLS_MODE="none",
-        BACKEND_SMTP_FROM="galaxy@test.example",
+        **smtp_environ(port),
         BACKEND_SMTP_TIMEOUT="1s",
         BACKEND_MAIL_WORKER_INTERVAL="100ms",
         BACKEND_MAIL_RETRY_INITIAL="200ms",

@@ -98,18 +98,43 @@ async def force_a_turn_and_kill_the_backend_in_it(
         await trio.to_thread.run_sync(first.galaxy.process.wait)
 
 
+@dataclass(frozen=True)
+class KilledMidTurn:
+    game_id: str
+    state_dir: Path
+    engine: dict[str, Any]  # the engine's note: pid and port
+    owner: dict[str, str]
+
+
+async def a_game_whose_backend_died_mid_turn(
+    galaxy: GalaxyProcess, data_dir: Path, name: str, marker: str, *, hold: bool = False
+) -> KilledMidTurn:
+    """A running two-player game; a forced turn reaches its engine, which stops at `marker`
+    (with `hold`, told to by the test), and the backend is killed there."""
+    async with running(galaxy) as first:
+        guest = await first.gw.register("guest@example.org")
+        game_id = await first.gw.running_game(first.owner, guest, name)
+        state_dir = data_dir / "games" / game_id
+        engine = engine_note(state_dir)
+        if hold:
+            (state_dir / HOLD_FILE).touch()
+        await force_a_turn_and_kill_the_backend_in_it(first, game_id, state_dir / marker)
+        return KilledMidTurn(game_id, state_dir, engine, first.owner)
+
+
 async def test_a_turn_in_flight_when_the_backend_dies_is_kept_and_the_game_goes_on(
     tmp_path: Path, start_galaxy: Any
 ) -> None:
     environ = clean_environ(tmp_path, **{FAULT_VARIABLE: HOLD_TURN})
-    async with running(start_galaxy(environ)) as first:
-        guest = await first.gw.register("guest@example.org")
-        game_id = await first.gw.running_game(first.owner, guest, "Held")
-        state_dir = tmp_path / "games" / game_id
-        engine = engine_note(state_dir)
-        (state_dir / HOLD_FILE).touch()
-        await force_a_turn_and_kill_the_backend_in_it(first, game_id, state_dir / HELD_MARKER)
-        owner = first.owner
+    killed = await a_game_whose_backend_died_mid_turn(
+        start_galaxy(environ), tmp_path, "Held", HELD_MARKER, hold=True
+    )
+    game_id, state_dir, engine, owner = (
+        killed.game_id,
+        killed.state_dir,
+        killed.engine,
+        killed.owner,
+    )
 
     # With no backend, the engine lets the turn go and saves it.
     (state_dir / HOLD_FILE).unlink()
@@ -146,13 +171,15 @@ async def test_when_the_engine_dies_with_the_backend_the_game_resumes_from_its_s
 ) -> None:
     # The first engine stops in its turn after the reports, before the state.
     faulty = clean_environ(tmp_path, **{FAULT_VARIABLE: PAUSE_BEFORE_STATE})
-    async with running(start_galaxy(faulty)) as first:
-        guest = await first.gw.register("guest@example.org")
-        game_id = await first.gw.running_game(first.owner, guest, "Blackout")
-        state_dir = tmp_path / "games" / game_id
-        engine = engine_note(state_dir)
-        await force_a_turn_and_kill_the_backend_in_it(first, game_id, state_dir / PAUSED_MARKER)
-        owner = first.owner
+    killed = await a_game_whose_backend_died_mid_turn(
+        start_galaxy(faulty), tmp_path, "Blackout", PAUSED_MARKER
+    )
+    game_id, state_dir, engine, owner = (
+        killed.game_id,
+        killed.state_dir,
+        killed.engine,
+        killed.owner,
+    )
     await kill(engine["pid"])
 
     async with running(start_galaxy(clean_environ(tmp_path)), owner) as second:

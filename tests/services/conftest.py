@@ -11,7 +11,7 @@ import trio
 from galaxy.config import load_config
 from galaxy.services.mail import MailOutbox
 from tests.conftest import Running, service_environ, start_service
-from tests.support.smtp import SmtpSink
+from tests.support.smtp import SmtpSink, smtp_environ
 
 
 @pytest.fixture
@@ -33,10 +33,7 @@ async def mail_service(
     environ = service_environ(
         db_dsn,
         tmp_path,
-        BACKEND_SMTP_HOST="127.0.0.1",
-        BACKEND_SMTP_PORT=str(sink.port),
-        BACKEND_SMTP_TLS_MODE="none",
-        BACKEND_SMTP_FROM="galaxy@test.example",
+        **smtp_environ(sink.port),
         BACKEND_MAIL_MAX_ATTEMPTS="3",
         BACKEND_MAIL_RETRY_INITIAL="10ms",
         BACKEND_MAIL_RETRY_MAX="40ms",

@@ -111,3 +111,13 @@ class SmtpSink:
 
         assert await trio.to_thread.run_sync(wait), f"{len(self.messages)} of {count} arrived"
         return self.messages
+
+
+def smtp_environ(port: int) -> dict[str, str]:
+    """The service's SMTP settings for a plain (no TLS, no login) sink on `port`."""
+    return {
+        "BACKEND_SMTP_HOST": "127.0.0.1",
+        "BACKEND_SMTP_PORT": str(port),
+        "BACKEND_SMTP_TLS_MODE": "none",
+        "BACKEND_SMTP_FROM": "galaxy@test.example",
+    }
