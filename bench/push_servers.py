@@ -12,6 +12,7 @@ Each prints one JSON line with its gRPC port once it listens.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -76,32 +77,39 @@ def run_galaxy(mode: str, args: list[str]) -> None:
         }
     )
 
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            service = Service(config)
-            endpoints = await nursery.start(service.run)
-            print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
-            hub = service.push
-            await hub.wait_subscribers(1)
-            if mode == "galaxy":
-                count = int(args[0])
-                for start in range(0, count, BURST):
-                    for n in range(start, min(start + BURST, count)):
-                        hub.publish_client_event(
-                            "u",
-                            None,
-                            typed_event("game.turn.ready", {"game_id": "bench", "turn": n}),
-                        )
-                    await trio.lowlevel.checkpoint()  # let the gateway actor hand the burst over
-            else:
-                rate, seconds = float(args[0]), float(args[1])
-                began = trio.current_time()
-                for n in range(int(rate * seconds)):
-                    await trio.sleep_until(began + n / rate)
+    async def publish(hub: Any) -> None:
+        await hub.wait_subscribers(1)
+        if mode == "galaxy":
+            count = int(args[0])
+            for start in range(0, count, BURST):
+                for n in range(start, min(start + BURST, count)):
                     hub.publish_client_event(
-                        "u", None, JSONEvent("bench.tick", {"t": time.time_ns()})
+                        "u",
+                        None,
+                        typed_event("game.turn.ready", {"game_id": "bench", "turn": n}),
                     )
-            await trio.sleep_forever()
+                await trio.lowlevel.checkpoint()  # let the gateway actor hand the burst over
+        else:
+            rate, seconds = float(args[0]), float(args[1])
+            began = trio.current_time()
+            for n in range(int(rate * seconds)):
+                await trio.sleep_until(began + n / rate)
+                hub.publish_client_event("u", None, JSONEvent("bench.tick", {"t": time.time_ns()}))
+
+    async def main() -> None:
+        # Terminated, it stops as `galaxy run` does: gracefully, its embedded
+        # PostgreSQL last (killed, it would leave that server running).
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                service = Service(config)
+                endpoints = await nursery.start(service.run)
+                print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
+                async with trio.open_nursery() as publishing:
+                    publishing.start_soon(publish, service.push)
+                    async for _ in signals:
+                        break
+                    publishing.cancel_scope.cancel()
+                service.stop()
 
     trio.run(main)
 

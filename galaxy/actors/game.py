@@ -11,6 +11,9 @@ force-next-turn runs a turn now and sets the one-shot skip flag, which the
 next scheduled tick consumes instead of running a turn. After every turn the
 lobby gets a snapshot; a failing turn or a failing engine (after
 `probe_failures` probes in a row) pauses the game there and tells players.
+Before each turn the engine's races are brought in line with the lobby's
+members: the race of a player who left, was removed or blocked, or deleted
+their account is banished (its orders dropped, its planets neutral).
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ class GameActor(Actor[GameMessage]):
         self._probe_at = math.inf
         self._failures = 0
         self._troubled = False
+        self._racing: frozenset[str] = frozenset()  # the engine's active races, last seen
         self.turns = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -248,6 +252,7 @@ class GameActor(Actor[GameMessage]):
                     kind, str(error), reason=f"the engine did not start: {error}"
                 )
                 raise Conflict(f"the engine did not start: {error}", code="start_failed") from None
+            self._saw(status)
             first = next_turn(game.turn_schedule, datetime.now(UTC))
             self.record = await self._change(
                 status="running",
@@ -359,6 +364,7 @@ class GameActor(Actor[GameMessage]):
     async def _back_in_service(self) -> None:
         """After a restart or patch: status read, schedule kept, a troubled game resumed."""
         status = await self._engine().status()
+        self._saw(status)
         self._failures = 0
         self._troubled = False
         self.record = await self._change(
@@ -393,6 +399,7 @@ class GameActor(Actor[GameMessage]):
             log.warning("runtime.recover_failed", game_id=str(self.game_id), error=str(error))
             self._probe_at = trio.current_time()  # the probes take it from here
             return
+        self._saw(status)
         self.record = await self._change(status="running", turn=status.turn, observed=True)
         if record.next_turn_at is not None and not status.finished:
             self._turn_at = _trio_at(record.next_turn_at)
@@ -453,6 +460,7 @@ class GameActor(Actor[GameMessage]):
     async def _run_turn(self, op: str) -> EngineStatus | None:
         async with self._operation(op, reraise=False) as note:
             try:
+                banished = await self._banish_departed()
                 status = await self._engine().turn()
             except (EngineUnreachable, EngineTimeout) as error:
                 note["error"] = str(error)
@@ -462,13 +470,31 @@ class GameActor(Actor[GameMessage]):
                 note["error"] = str(error)
                 await self._trouble(FAILED_TURN)
                 return None
-            note["detail"] = f"turn {status.turn}"
+            note["detail"] = f"turn {status.turn}" + (
+                f"; banished {', '.join(banished)}" if banished else ""
+            )
+        self._saw(status)
         self.turns += 1
         self.record = await self._change(turn=status.turn, observed=True)
         if status.finished:
             self._turn_at = math.inf
         await self._report_to_lobby(status, "running")
         return status
+
+    async def _banish_departed(self) -> list[str]:
+        """Banish the races whose players are no longer members; returns their names."""
+        live = self.deps.lobby.ctx.cache.games.get(self.game_id)
+        if live is None:
+            return []
+        playing = {member.race_name for member in live.members.values()}
+        departed = sorted(self._racing - playing)
+        for race in departed:
+            self._saw(await self._engine().banish(race))
+            log.info("runtime.race_banished", game_id=str(self.game_id), race=race)
+        return departed
+
+    def _saw(self, status: EngineStatus) -> None:
+        self._racing = frozenset(r.name for r in status.races if r.status == "active")
 
     async def _probe(self) -> None:
         self._probe_at = trio.current_time() + self.deps.settings.probe_interval

@@ -28,12 +28,15 @@ RUNTIME = {
 
 
 async def started_game(
-    running: Running, http: ContractClient, schedule: str = "1h"
+    running: Running,
+    http: ContractClient,
+    schedule: str = "1h",
+    races: tuple[str, ...] = ("Vogons", "Zorgons"),
 ) -> tuple[User, list[User], str]:
     owner = await make_user(running, http, "owner@example.org")
-    players = [await make_user(running, http, f"p{n}@example.org") for n in range(2)]
+    players = [await make_user(running, http, f"p{n}@example.org") for n in range(len(races))]
     gid = (await owner.enrolling(min_players=1, turn_schedule=schedule))["game_id"]
-    for player, name in zip(players, ("Vogons", "Zorgons"), strict=True):
+    for player, name in zip(players, races, strict=True):
         await join(owner, player, gid, name)
     await owner.post(f"/games/{gid}/ready-to-start")
     assert (await owner.post(f"/games/{gid}/start")).json()["status"] == "starting"
@@ -190,6 +193,42 @@ async def test_turns_follow_the_schedule_and_a_forced_turn_takes_the_next_slot(
     # The tick after the forced turn was consumed by the flag, not run as a turn.
     after = ops()[ops().index("force-next-turn") + 1 :]
     assert after[:2] == ["skip", "turn"], after
+
+
+@pytest.mark.parametrize("running", [RUNTIME], indirect=True)
+async def test_a_removed_players_race_is_banished_before_the_next_turn(
+    running: Running, http: ContractClient
+) -> None:
+    owner, (vogon, zorgon, _), gid = await started_game(
+        running, http, races=("Vogons", "Zorgons", "Dentrassi")
+    )
+    games = f"/api/v1/user/games/{gid}"
+    members = (await owner.get(f"/games/{gid}/memberships")).json()["items"]
+    [theirs] = [m for m in members if m["race_name"] == "Zorgons"]
+    removed = await owner.post(f"/games/{gid}/memberships/{theirs['membership_id']}/remove")
+    assert removed.status_code == 200, removed.text
+    # Gone from the lobby, they can no longer play...
+    refused = await http.post(
+        f"{games}/orders", json={"turn": 0, "orders": []}, headers=zorgon.headers
+    )
+    assert_error_body(refused, 403, "not_a_member")
+
+    # ...and their race leaves the engine before the next turn runs.
+    admin = f"/api/v1/admin/runtimes/{gid}"
+    assert (await http.post(f"{admin}/force-next-turn", auth=admin_auth())).json()["turn"] == 1
+    report = (await http.get(f"{games}/reports/1", headers=vogon.headers)).json()
+    stances = {r["name"]: r["status"] for r in report["races"]}
+    assert stances == {"Dentrassi": "active", "Zorgons": "banished"}
+    [turn] = [
+        o
+        for o in (await http.get(admin, auth=admin_auth())).json()["operations"]
+        if o["op"] == "force-next-turn"
+    ]
+    assert turn["detail"] == "turn 1; banished Zorgons"
+    # Once only: the next turn has nobody left to banish.
+    assert (await http.post(f"{admin}/force-next-turn", auth=admin_auth())).json()["turn"] == 2
+    details = [o["detail"] for o in (await http.get(admin, auth=admin_auth())).json()["operations"]]
+    assert "turn 2" in details
 
 
 async def test_the_games_come_back_after_a_backend_restart(db_dsn: str, tmp_path: Path) -> None:
