@@ -24,10 +24,13 @@ from psycopg_pool import AsyncConnectionPool
 from galaxy.store import accounts as queries
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _listening() -> tuple[socket.socket, str]:
+    """A loopback socket already listening, and its URL: announced before the server
+    runs, early connections wait in the backlog instead of being refused."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 async def account(pool: AsyncConnectionPool, user_id: str) -> dict[str, Any] | None:
@@ -67,11 +70,11 @@ async def run_quart(dsn: str) -> None:
             encode(found), status=200 if found else 404, content_type="application/json"
         )
 
-    port = _port()
+    listener, url = _listening()
     config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
+    config.bind = [f"fd://{listener.fileno()}"]
     config.accesslog = config.errorlog = None
-    print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
+    print(json.dumps({"url": url}), flush=True)
     await serve(app, config)
 
 
@@ -97,9 +100,10 @@ def run_starlette(dsn: str) -> None:
         await pool.close()
 
     app = Starlette(routes=[Route("/api/v1/user/account", get_account)], lifespan=lifespan)
-    port = _port()
-    print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    listener, url = _listening()
+    print(json.dumps({"url": url}), flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    asyncio.run(server.serve(sockets=[listener]))
 
 
 def main() -> None:
