@@ -129,16 +129,12 @@ async def test_a_turn_in_flight_when_the_backend_dies_is_kept_and_the_game_goes_
     killed = await a_game_whose_backend_died_mid_turn(
         start_galaxy(environ), tmp_path, "Held", HELD_MARKER, hold=True
     )
-    game_id, state_dir, engine, owner = (
-        killed.game_id,
-        killed.state_dir,
-        killed.engine,
-        killed.owner,
-    )
+    game_id, state_dir, owner = killed.game_id, killed.state_dir, killed.owner
 
     # With no backend, the engine lets the turn go and saves it.
     (state_dir / HOLD_FILE).unlink()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{engine['port']}") as engine_api:
+    engine_url = f"http://127.0.0.1:{killed.engine['port']}"
+    async with httpx.AsyncClient(base_url=engine_url) as engine_api:
         status = await engine_api.get("/api/v1/admin/status", timeout=30)  # after the turn
     assert status.json()["turn"] == 1
 
@@ -155,7 +151,7 @@ async def test_a_turn_in_flight_when_the_backend_dies_is_kept_and_the_game_goes_
         interrupted = [o for o in described["operations"] if o["op"] == "force-next-turn"]
         assert [o["status"] for o in interrupted] == ["failed"]
         assert "interrupted" in interrupted[0]["error"]
-        assert engine_note(state_dir)["pid"] == engine["pid"]  # adopted, not started again
+        assert engine_note(state_dir)["pid"] == killed.engine["pid"]  # adopted, not started again
 
         # The game goes on.
         forced = await second.force_next_turn(game_id)
@@ -174,19 +170,14 @@ async def test_when_the_engine_dies_with_the_backend_the_game_resumes_from_its_s
     killed = await a_game_whose_backend_died_mid_turn(
         start_galaxy(faulty), tmp_path, "Blackout", PAUSED_MARKER
     )
-    game_id, state_dir, engine, owner = (
-        killed.game_id,
-        killed.state_dir,
-        killed.engine,
-        killed.owner,
-    )
-    await kill(engine["pid"])
+    game_id, state_dir, owner = killed.game_id, killed.state_dir, killed.owner
+    await kill(killed.engine["pid"])
 
     async with running(start_galaxy(clean_environ(tmp_path)), owner) as second:
         described = await second.runtime(game_id)
         assert described["record"]["status"] == "running"
         assert described["record"]["turn"] == 0  # the half-written turn never happened
-        assert engine_note(state_dir)["pid"] != engine["pid"]  # run again on its state
+        assert engine_note(state_dir)["pid"] != killed.engine["pid"]  # run again on its state
         game = await second.gw.game(owner, game_id)
         assert (game["status"], game["current_turn"]) == ("running", 0)
 
