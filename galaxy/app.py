@@ -32,6 +32,7 @@ from galaxy.actors import (
     Supervisor,
 )
 from galaxy.actors.geo_counters import GeoCounters
+from galaxy.actors.last_seen import LastSeen
 from galaxy.actors.lobby_sweeper import LobbySweeper
 from galaxy.actors.mail_worker import MailWorker
 from galaxy.actors.notify_router import NotifyRouter
@@ -380,6 +381,7 @@ class Service:
         children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
         children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
         children.append(ChildSpec("geo.counters", self._geo_counters, shutdown_timeout=10.0))
+        children.append(ChildSpec("sessions.last_seen", self._last_seen, shutdown_timeout=10.0))
         if self.config.diplomail.translator_url:
             children.append(
                 ChildSpec("diplomail.translator", self._translator, shutdown_timeout=10.0)
@@ -417,6 +419,10 @@ class Service:
     def _geo_counters(self) -> GeoCounters:
         assert self.services is not None
         return GeoCounters(self.services.geo)
+
+    def _last_seen(self) -> LastSeen:
+        assert self.services is not None
+        return LastSeen(self.services.sessions)
 
     def _reconciler(self) -> Reconciler:
         assert self.services is not None

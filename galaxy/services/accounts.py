@@ -196,7 +196,10 @@ class Accounts:
                 "sanctions": await queries.sanction_history(conn, user_id),
                 "limits": await queries.limit_history(conn, user_id),
             }
-            view["sessions"] = [session_json(s) for s in await user_sessions(conn, user_id)]
+            view["sessions"] = [
+                session_json(s) | {"last_seen_at": s.last_seen_at}
+                for s in await user_sessions(conn, user_id)
+            ]
             return view
 
         return await self._db.run(read, name="accounts.admin_view")

@@ -10,8 +10,10 @@ cache, because it is read far more often than written.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 
@@ -91,6 +93,10 @@ class Sessions:
         self._db = db
         self._push = push
         self.cache = SessionCache()
+        # When each session was last looked up (epoch seconds), not yet written:
+        # the lookup only notes it; the `sessions.last_seen` actor writes them in batches.
+        self._seen: dict[str, float] = {}
+        self.last_seen_flushes = 0
 
     async def warm(self) -> None:
         self.cache.replace_all(await self._db.run(queries.active_sessions, name="sessions.warm"))
@@ -101,11 +107,35 @@ class Sessions:
         cached = self.cache.get(device_session_id)
         if cached is None:
             try:
-                canonical = str(uuid.UUID(device_session_id))
+                device_session_id = str(uuid.UUID(device_session_id))
             except ValueError:
                 return None
-            cached = self.cache.get(canonical)
-        return cached.lookup_body if cached is not None else None
+            cached = self.cache.get(device_session_id)
+            if cached is None:
+                return None
+        self._seen[device_session_id] = time.time()
+        return cached.lookup_body
+
+    async def flush_last_seen(self) -> int:
+        """Write the noted lookups to `last_seen_at` in one statement; a failed write keeps
+        them for the next try. Returns how many sessions were written."""
+        if not self._seen:
+            return 0
+        seen, self._seen = self._seen, {}
+        moments = {uuid.UUID(key): datetime.fromtimestamp(at, UTC) for key, at in seen.items()}
+        try:
+            written = await self._db.run(
+                lambda conn: queries.touch_sessions(conn, moments), name="sessions.last_seen"
+            )
+        except Exception:
+            for key, at in seen.items():  # later lookups win
+                self._seen[key] = max(at, self._seen.get(key, at))
+            raise
+        self.last_seen_flushes += 1
+        return written
+
+    def last_seen_pending(self) -> int:
+        return len(self._seen)
 
     # -- inside a caller's unit of work -----------------------------------------
 

@@ -31,6 +31,7 @@ class SessionRow:
     revoke_reason: str | None
     created_at: datetime
     revoked_at: datetime | None
+    last_seen_at: datetime | None
 
 
 # -- challenges ---------------------------------------------------------------
@@ -117,7 +118,7 @@ async def consume(conn: Connection, challenge_id: uuid.UUID) -> None:
 # -- device sessions ----------------------------------------------------------
 
 _SESSION_COLUMNS = """device_session_id, user_id, client_public_key, status, revoke_reason,
-       created_at, revoked_at"""
+       created_at, revoked_at, last_seen_at"""
 
 INSERT_SESSION = f"""
 INSERT INTO device_sessions (device_session_id, user_id, client_public_key)
@@ -144,6 +145,12 @@ REVOKE_USER_SESSIONS = """
 UPDATE device_sessions SET status = 'revoked', revoked_at = now(), revoke_reason = %(reason)s
 WHERE user_id = %(user_id)s AND status = 'active'
 RETURNING device_session_id
+"""
+
+TOUCH_SESSIONS = """
+UPDATE device_sessions AS s SET last_seen_at = greatest(s.last_seen_at, t.seen)
+FROM unnest(%(ids)s::uuid[], %(seen)s::timestamptz[]) AS t(id, seen)
+WHERE s.device_session_id = t.id
 """
 
 USER_SESSIONS = f"""
@@ -186,6 +193,12 @@ async def revoke_user_sessions(
 ) -> list[uuid.UUID]:
     cursor = await conn.execute(REVOKE_USER_SESSIONS, {"user_id": user_id, "reason": reason})
     return [row[0] for row in await cursor.fetchall()]
+
+
+async def touch_sessions(conn: Connection, seen: dict[uuid.UUID, datetime]) -> int:
+    """Move each session's `last_seen_at` forward to its moment in `seen`, in one statement."""
+    cursor = await conn.execute(TOUCH_SESSIONS, {"ids": list(seen), "seen": list(seen.values())})
+    return cursor.rowcount
 
 
 async def user_sessions(conn: Connection, user_id: uuid.UUID) -> list[SessionRow]:

@@ -53,6 +53,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "notify.router": 2,
         "lobby.sweeper": 2,
         "geo.counters": 2,
+        "sessions.last_seen": 2,
         "runtime.games": 2,
         "runtime.reconciler": 2,
         "edges": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,7 @@ import trio
 
 from galaxy.config import load_config
 from galaxy.services.container import Services
-from tests.conftest import Running, service_environ, start_service
+from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
 from tests.support.players import confirm, login, mailed_code, public_key, request_code, sql
@@ -47,6 +48,28 @@ async def test_a_lookup_is_served_from_the_cache_without_the_database(
     upper = await http.get(f"{SESSIONS}/{player.device_session_id.upper()}")
     assert upper.status_code == 200 and upper.json() == body
     assert_error_body(await http.get(f"{SESSIONS}/not-a-uuid"), 404, "session_not_found")
+
+
+async def test_lookups_are_remembered_as_last_seen_in_batches(
+    http: ContractClient, running: Running
+) -> None:
+    player = await login(http, running, "seen@example.org")
+    sessions = services(running).sessions
+
+    async def last_seen() -> str | None:
+        view = await http.get(f"/api/v1/admin/users/{player.user_id}", auth=admin_auth())
+        [session] = view.json()["sessions"]
+        found: str | None = session["last_seen_at"]
+        return found
+
+    before = datetime.now(UTC)
+    assert (await http.get(f"{SESSIONS}/{player.device_session_id}")).status_code == 200
+    assert sessions.last_seen_pending() == 1  # noted in memory: the lookup stays a memory read
+    # The actor writes the notes on its timer and when it stops.
+    await running.service.system.stop("core", "sessions.last_seen")
+    assert sessions.last_seen_pending() == 0
+    written = await last_seen()
+    assert written is not None and before <= datetime.fromisoformat(written) <= datetime.now(UTC)
 
 
 async def test_revoking_a_session_ends_lookups_and_tells_the_gateways(
