@@ -195,6 +195,9 @@ class Service:
                     with trio.CancelScope(shield=True):
                         if self.driver is not None:
                             await self.driver.aclose()  # after the game actors, before the pool
+                        if self.services is not None:  # the outgoing clients the actors used
+                            await self.services.diplomail.aclose()
+                            self.services.geo.close()
                         await db.close()
         finally:
             self.telemetry.shutdown()

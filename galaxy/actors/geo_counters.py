@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from galaxy.actors.worker import WakeableWorker
+from galaxy.actors.worker import FlushingWorker
 from galaxy.services.geo import Geo
 
 FLUSH_INTERVAL = 1.0
 
 
-class GeoCounters(WakeableWorker):
+class GeoCounters(FlushingWorker):
     kind: ClassVar[str] = "geo.counters"
 
     def __init__(self, geo: Geo, *, interval: float = FLUSH_INTERVAL) -> None:
@@ -26,7 +26,3 @@ class GeoCounters(WakeableWorker):
 
     async def work(self) -> None:
         await self.geo.flush()
-
-    async def on_stop(self) -> None:
-        await self.geo.flush()
-        await super().on_stop()

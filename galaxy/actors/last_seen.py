@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from galaxy.actors.worker import WakeableWorker, timer_only
+from galaxy.actors.worker import FlushingWorker, timer_only
 from galaxy.services.sessions import Sessions
 
 FLUSH_INTERVAL = 10.0
 
 
-class LastSeen(WakeableWorker):
+class LastSeen(FlushingWorker):
     kind: ClassVar[str] = "sessions.last_seen"
 
     def __init__(self, sessions: Sessions, *, interval: float = FLUSH_INTERVAL) -> None:
@@ -31,7 +31,3 @@ class LastSeen(WakeableWorker):
 
     async def work(self) -> None:
         await self.sessions.flush_last_seen()
-
-    async def on_stop(self) -> None:
-        await self.sessions.flush_last_seen()
-        await super().on_stop()

@@ -65,3 +65,12 @@ class WakeableWorker(Actor[Wake]):
 
     async def on_tick(self) -> None:
         await self.work()
+
+
+class FlushingWorker(WakeableWorker):
+    """Writes what a service tallies in memory: on its timer, when woken, and once more at
+    a graceful stop, so a shutdown loses nothing. `work` is the flush."""
+
+    async def on_stop(self) -> None:
+        await self.work()
+        await super().on_stop()

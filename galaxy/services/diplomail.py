@@ -22,7 +22,6 @@ from galaxy.clients.translator import TranslationFailed, Translator
 from galaxy.config import DiplomailConfig
 from galaxy.domain.accounts import DEFAULT_LIMITS
 from galaxy.domain.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
-from galaxy.domain.notifications import Intent, Recipient
 from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import Page, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -94,7 +93,7 @@ DELIVER = """
 UPDATE diplomail_recipients
 SET status = 'delivered', delivered_at = now(), translation = %(translation)s,
     translated_subject = %(subject)s, translated_body = %(body)s, last_error = %(error)s,
-    attempts = attempts + %(attempt)s
+    attempts = attempts + 1
 WHERE message_id = %(message_id)s AND recipient_user_id = %(user_id)s AND status = 'translating'
 """
 RETRY = """
@@ -166,6 +165,10 @@ class Diplomail:
         self.translated = 0
         self.fallbacks = 0
 
+    async def aclose(self) -> None:
+        if self.translator is not None:
+            await self.translator.aclose()
+
     def on_pending(self, listener: Callable[[], None]) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
@@ -235,10 +238,11 @@ class Diplomail:
                     "language": language,
                 },
             )
+            readers = await account_queries.languages_of(conn, [m.user_id for m in recipients])
             translating = 0
             for member in recipients:
-                reader = await account_queries.get_account(conn, member.user_id)
-                target = language_of(reader.preferred_language) if reader else language
+                reader = readers.get(member.user_id)
+                target = language_of(reader) if reader else language
                 needs = self.translator is not None and target != language
                 status = "translating" if needs else "delivered"
                 await conn.execute(
@@ -278,21 +282,19 @@ class Diplomail:
         from_race: str,
         subject: str,
     ) -> None:
-        await self.lobby.notifier.submit(
-            Intent(
-                "diplomail.message.received",
-                f"diplomail:{message_id}:{recipient}",
-                {
-                    "game_id": str(game_id),
-                    "message_id": str(message_id),
-                    "from_race": from_race,
-                    "subject": subject,
-                },
-                (Recipient(str(recipient)),),
-            ),
-            conn=conn,
+        await self.lobby.notify(
+            conn,
+            after,
+            "diplomail.message.received",
+            f"diplomail:{message_id}:{recipient}",
+            {
+                "game_id": str(game_id),
+                "message_id": str(message_id),
+                "from_race": from_race,
+                "subject": subject,
+            },
+            [recipient],
         )
-        after.add(self.lobby.notifier.notify)
 
     async def inbox(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
         self._race(game_id, user_id)
@@ -351,7 +353,7 @@ class Diplomail:
         except TranslationFailed as error:
             await self._failed(pair, str(error))
             return True
-        await self._deliver(pair, "translated", subject, body, None, attempt=1)
+        await self._deliver(pair, "translated", subject, body, None)
         self.translated += 1
         return True
 
@@ -364,7 +366,7 @@ class Diplomail:
                 attempts=attempts,
                 error=error,
             )
-            await self._deliver(pair, "failed", None, None, error, attempt=1)
+            await self._deliver(pair, "failed", None, None, error)
             self.fallbacks += 1
             return
         delay = min(60.0, 2.0**attempts * self.config.worker_interval / 2)
@@ -389,8 +391,6 @@ class Diplomail:
         subject: str | None,
         body: str | None,
         error: str | None,
-        *,
-        attempt: int,
     ) -> None:
         async def work(conn: Connection, after: AfterCommit) -> None:
             await conn.execute(
@@ -402,7 +402,6 @@ class Diplomail:
                     "subject": subject,
                     "body": body,
                     "error": error,
-                    "attempt": attempt,
                 },
             )
             await self._announce(

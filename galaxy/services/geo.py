@@ -146,14 +146,18 @@ class Geo:
             await self._db.run(write, name="geo.flush")
         except Exception:
             for key, (count, seen) in tally.items():  # merge back, nothing lost
-                pending, _ = self._tally.get(key, (0, seen))
-                self._tally[key] = (pending + count, seen)
+                pending, later = self._tally.get(key, (0, seen))
+                self._tally[key] = (pending + count, max(seen, later))
             raise
         self.flushes += 1
         return len(keys)
 
     def pending(self) -> int:
         return len(self._tally)
+
+    def close(self) -> None:
+        if self.lookup is not None:
+            self.lookup.close()
 
     # -- cascade and operators -------------------------------------------------------------
 

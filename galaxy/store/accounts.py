@@ -409,6 +409,16 @@ EMAILS_OF = """SELECT user_id, email FROM accounts
 WHERE user_id = ANY(%(user_ids)s) AND deleted_at IS NULL"""
 
 
+LANGUAGES_OF = """SELECT user_id, preferred_language FROM accounts
+WHERE user_id = ANY(%(user_ids)s)"""
+
+
+async def languages_of(conn: Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each user's preferred language (a BCP 47 tag)."""
+    cursor = await conn.execute(LANGUAGES_OF, {"user_ids": user_ids})
+    return {row[0]: row[1] for row in await cursor.fetchall()}
+
+
 async def emails_of(conn: Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Where to mail these users (live accounts only)."""
     cursor = await conn.execute(EMAILS_OF, {"user_ids": user_ids})

@@ -10,7 +10,7 @@ from typing import Any
 from galaxy.domain.accounts import DEFAULT_LIMITS
 from galaxy.domain.errors import Conflict, Forbidden, NotFound
 from galaxy.domain.lobby import OVER, Action, transition
-from galaxy.domain.notifications import Intent, Recipient
+from galaxy.domain.notifications import CATALOG, Channel, Intent, Recipient
 from galaxy.services.accounts import Accounts
 from galaxy.services.notifications import Notifier
 from galaxy.services.race_names import RaceNames
@@ -147,11 +147,14 @@ class LobbyContext:
         payload: Mapping[str, Any],
         user_ids: Iterable[uuid.UUID],
     ) -> None:
-        """A notification to each user, written in this transaction."""
+        """A notification to each user, written in this transaction (their addresses
+        looked up only when the kind goes by mail)."""
         users = sorted(set(user_ids))
         if not users:
             return
-        emails = await account_queries.emails_of(conn, users)
+        catalogued = CATALOG.get(kind)  # an unknown kind is the notifier's to record
+        mailed = catalogued is None or Channel.EMAIL in catalogued.channels
+        emails = await account_queries.emails_of(conn, users) if mailed else {}
         recipients = tuple(Recipient(str(u), emails.get(u)) for u in users)
         await self.notifier.submit(Intent(kind, key, dict(payload), recipients), conn=conn)
         after.add(self.notifier.notify)
