@@ -25,6 +25,7 @@ from galaxy.domain.errors import Forbidden, InvalidInput, NotFound, TooManyReque
 from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import Page, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.services.wakeups import Wakeups
 from galaxy.store import accounts as account_queries
 from galaxy.store.database import Connection, fetch_count, fetch_one
 
@@ -161,7 +162,7 @@ class Diplomail:
         self.lobby = lobby
         self.config = config
         self.translator = translator
-        self._listeners: list[Callable[[], None]] = []
+        self._wakeups = Wakeups()
         self.translated = 0
         self.fallbacks = 0
 
@@ -170,12 +171,7 @@ class Diplomail:
             await self.translator.aclose()
 
     def on_pending(self, listener: Callable[[], None]) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    def _wake(self) -> None:
-        for listener in list(self._listeners):
-            listener()
+        return self._wakeups.subscribe(listener)
 
     def _race(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
         return self.lobby.member_race(game_id, user_id)
@@ -262,7 +258,7 @@ class Diplomail:
                         conn, after, game_id, message_id, member.user_id, sender_race, subject
                     )
             if translating:
-                after.add(self._wake)
+                after.add(self._wakeups.wake)
             return {
                 "message_id": message_id,
                 "game_id": game_id,

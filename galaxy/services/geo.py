@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from galaxy.clients.geoip import CountryLookup
+from galaxy.services.wakeups import Wakeups
 from galaxy.store.database import Connection, Database, fetch_all
 from galaxy.telemetry import Telemetry
 
@@ -64,7 +65,7 @@ class Geo:
         self._db = db
         self.lookup = lookup
         self._tally: dict[tuple[uuid.UUID, str], tuple[int, datetime]] = {}
-        self._listeners: list[Callable[[], None]] = []
+        self._wakeups = Wakeups()
         self._lookups = (
             telemetry.counter("geo_lookups_total", "Country lookups by outcome")
             if telemetry is not None
@@ -119,12 +120,10 @@ class Geo:
         count, _ = self._tally.get(key, (0, self._now()))
         self._tally[key] = (count + 1, self._now())
         if len(self._tally) >= self.batch_wake:
-            for listener in list(self._listeners):
-                listener()
+            self._wakeups.wake()
 
     def on_pending(self, listener: Callable[[], None]) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._wakeups.subscribe(listener)
 
     async def flush(self) -> int:
         """Write every tally in one statement; a failed write keeps them for the next try."""

@@ -21,6 +21,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.mail_templates import TEMPLATES, RenderedMail, fields_of, render
 from galaxy.services.paging import Page, read_page
+from galaxy.services.wakeups import Wakeups
 from galaxy.store import mail as queries
 from galaxy.store.database import Connection, Database
 from galaxy.telemetry import Telemetry
@@ -38,7 +39,7 @@ class MailOutbox:
         self._db = db
         self.from_address = from_address
         self._domain = from_address.rpartition("@")[2] or "galaxy.local"
-        self._listeners: list[Callable[[], None]] = []
+        self._wakeups = Wakeups()
         self.depth: dict[str, int] = {}  # by status, refreshed by the workers' scans
         if telemetry is not None:
             telemetry.meter.create_observable_gauge(
@@ -144,13 +145,11 @@ class MailOutbox:
 
     def on_enqueue(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` after each committed enqueue; returns the unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._wakeups.subscribe(listener)
 
     def notify(self) -> None:
         """New rows are committed: wake the workers instead of waiting for their scan."""
-        for listener in list(self._listeners):
-            listener()
+        self._wakeups.wake()
 
     # -- composing -----------------------------------------------------------
 

@@ -21,6 +21,7 @@ from galaxy.domain.errors import NotFound
 from galaxy.domain.notifications import CATALOG, Channel, Intent, problems
 from galaxy.logging import email_hash
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
+from galaxy.services.wakeups import Wakeups
 from galaxy.store import notifications as queries
 from galaxy.store.database import Connection, Database, fetch_page
 from galaxy.telemetry import Telemetry
@@ -34,7 +35,7 @@ class Notifier:
     ) -> None:
         self._db = db
         self.admin_email = admin_email
-        self._listeners: list[Callable[[], None]] = []
+        self._wakeups = Wakeups()
         self._intents = (
             telemetry.counter(
                 "notification_intents_total", "Notification intents by kind and outcome"
@@ -50,8 +51,7 @@ class Notifier:
 
     def on_submit(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener` after each committed submit; returns the unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._wakeups.subscribe(listener)
 
     async def submit(self, intent: Intent, *, conn: Connection | None = None) -> uuid.UUID | None:
         """Record the intent and its routes; the notification id, or None when malformed.
@@ -107,8 +107,7 @@ class Notifier:
 
     def notify(self) -> None:
         """New routes are committed: wake the router instead of waiting for its scan."""
-        for listener in list(self._listeners):
-            listener()
+        self._wakeups.wake()
 
     def _counted(self, intent: Intent, routes: list[dict[str, Any]], created: bool) -> None:
         self._count(intent.kind, "accepted" if created else "duplicate")
