@@ -90,7 +90,9 @@ class PushConfig:
 
 @dataclass(frozen=True)
 class PostgresConfig:
-    dsn: str | None  # None: embedded PostgreSQL under the data directory
+    # libpq conninfo, normalised once here (`store.dsn.normalize_dsn`) from whichever form
+    # the operator wrote; every consumer uses it as is. None: embedded PostgreSQL.
+    dsn: str | None = field(repr=False)
     max_conns: int
     min_conns: int
     operation_timeout: float
@@ -284,12 +286,88 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not a boolean (true or false)")
 
 
+def check_email_address(text: str) -> None:
+    """A bare address (`galaxy@example.org`); deliverability is the relay's business."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(text, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not an e-mail address ({exc})") from None
+
+
+def check_absolute_path(text: str) -> None:
+    if not Path(text).is_absolute():
+        raise ValueError(f"{text!r} is not an absolute path")
+
+
+def check_country_database(text: str) -> None:
+    """A readable MaxMind database (GeoLite2/GeoIP2 Country): opened once, here, so a wrong
+    file stops the start instead of silently switching geo off."""
+    import maxminddb
+
+    try:
+        with maxminddb.open_database(text) as reader:
+            kind = reader.metadata().database_type
+    except FileNotFoundError:
+        raise ValueError(f"{text} does not exist") from None
+    except (OSError, maxminddb.InvalidDatabaseError) as exc:
+        raise ValueError(f"{text} is not a readable MaxMind database ({exc})") from None
+    if "Country" not in kind and "City" not in kind:
+        raise ValueError(f"{text} is a {kind!r} database, not a Country (or City) one")
+
+
+_DOCKER_HOST_SCHEMES = ("unix", "tcp", "http", "https")
+
+
+def check_docker_host(text: str) -> None:
+    """`unix:///var/run/docker.sock`, `tcp://docker:2376`, `http(s)://host:port`."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in _DOCKER_HOST_SCHEMES:
+        raise ValueError(
+            f"{text!r} is not a Docker address: use unix:///path/to/docker.sock or tcp://HOST:PORT"
+        )
+    if parts.scheme == "unix":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ValueError(f"{text!r}: a unix socket address is unix:///absolute/path")
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{text!r} has no valid port") from None
+    if not parts.hostname or (parts.scheme == "tcp" and port is None):
+        raise ValueError(f"{text!r}: a TCP address is tcp://HOST:PORT")
+
+
 class _Reader:
     """Reads variables and collects every problem instead of stopping at the first."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
         self.problems: list[str] = []
+        self.embedded = True  # set from BACKEND_EMBEDDED before any required variable is read
+        self.fallbacks: list[Fallback] = []
+
+    def required(self, name: str, replacement: str) -> str | None:
+        """A variable production must set; embedded mode records a fallback instead."""
+        value = self.raw(name)
+        if value is None:
+            if self.embedded:
+                self.fallbacks.append(Fallback(name, replacement))
+            else:
+                self.problems.append(f"{name}: required (set it, or BACKEND_EMBEDDED=true)")
+        return value
+
+    def check(self, name: str, value: T | None, checker: Callable[[T], object]) -> None:
+        """Run `checker` on a value that is set; its ValueError becomes a problem of `name`."""
+        if value is None:
+            return
+        try:
+            checker(value)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
 
     def raw(self, name: str) -> str | None:
         value = self._environ.get(name)
@@ -313,14 +391,15 @@ class _Reader:
     def duration(self, name: str, default: str) -> float:
         return self._parse(name, default, parse_duration)
 
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         def parse(text: str) -> int:
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a whole number") from None
+            if not text.strip().isascii() or not text.strip().lstrip("-").isdigit():
+                raise ValueError(f"{text!r} is not a whole number")
+            value = int(text)
             if value < minimum:
                 raise ValueError(f"{value} is below the minimum {minimum}")
+            if maximum is not None and value > maximum:
+                raise ValueError(f"{value} is above the maximum {maximum}")
             return value
 
         return self._parse(name, str(default), parse)
@@ -370,44 +449,65 @@ REQUIRED_VARIABLES = (
 )
 
 
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """What `galaxy migrate` needs, and so all it validates."""
+
+    embedded: bool
+    data_dir: Path
+    dsn: str | None = field(repr=False)  # normalised; None: embedded PostgreSQL
+    fallbacks: tuple[Fallback, ...] = ()
+
+
+def load_database_config(environ: Mapping[str, str]) -> DatabaseConfig:
+    """The database part of the config alone; raise `ConfigError` listing every problem."""
+    r = _Reader(environ)
+    database = _database(r)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return database
+
+
+def _database(r: _Reader) -> DatabaseConfig:
+    r.embedded = r.boolean("BACKEND_EMBEDDED", True)
+    data_dir = Path(r.text_default("BACKEND_DATA_DIR", "./.galaxy")).expanduser().absolute()
+    written = r.required("BACKEND_POSTGRES_DSN", f"embedded PostgreSQL in {data_dir / 'postgres'}")
+    dsn = None
+    if written is not None:
+        from galaxy.store.dsn import normalize_dsn  # the store owns the DSN rules
+
+        try:
+            dsn = normalize_dsn(written)
+        except ValueError as exc:
+            r.problems.append(f"BACKEND_POSTGRES_DSN: {exc}")
+    return DatabaseConfig(r.embedded, data_dir, dsn, tuple(r.fallbacks))
+
+
 def load_config(environ: Mapping[str, str]) -> Config:
     """Build the config from `environ`; raise `ConfigError` listing every problem."""
     r = _Reader(environ)
-    embedded = r.boolean("BACKEND_EMBEDDED", True)
-    data_dir = Path(r.text_default("BACKEND_DATA_DIR", "./.galaxy")).expanduser().absolute()
-
-    fallbacks: list[Fallback] = []
+    database = _database(r)
+    embedded, data_dir, required = database.embedded, database.data_dir, r.required
+    fallbacks = r.fallbacks
     explicit_exporters = {
         "traces": r.raw("BACKEND_OTEL_TRACES_EXPORTER"),
         "metrics": r.raw("BACKEND_OTEL_METRICS_EXPORTER"),
     }
 
-    def required(name: str, replacement: str) -> str | None:
-        value = r.raw(name)
-        if value is None:
-            if embedded:
-                fallbacks.append(Fallback(name, replacement))
-            else:
-                r.problems.append(f"{name}: required (set it, or BACKEND_EMBEDDED=true)")
-        return value
-
-    dsn = required("BACKEND_POSTGRES_DSN", f"embedded PostgreSQL in {data_dir / 'postgres'}")
-    if dsn is not None:
-        from galaxy.store.dsn import normalize_dsn  # the store owns DSN rules
-
-        try:
-            normalize_dsn(dsn)
-        except ValueError as exc:
-            r.problems.append(f"BACKEND_POSTGRES_DSN: {exc}")
     smtp_host = required(
         "BACKEND_SMTP_HOST", f"embedded SMTP sink keeping mail in {data_dir / 'mail'}"
     )
     smtp_from = required("BACKEND_SMTP_FROM", "galaxy@localhost")
+    r.check("BACKEND_SMTP_FROM", smtp_from, check_email_address)
     docker_network = required("BACKEND_DOCKER_NETWORK", "host")
     state_root = required("BACKEND_GAME_STATE_ROOT", str(data_dir / "games"))
+    r.check("BACKEND_GAME_STATE_ROOT", state_root, check_absolute_path)
     geoip_path = required("BACKEND_GEOIP_DB_PATH", "geo lookups disabled")
-    if geoip_path is not None and not Path(geoip_path).is_file():
-        r.problems.append(f"BACKEND_GEOIP_DB_PATH: {geoip_path} is not a readable file")
+    r.check("BACKEND_GEOIP_DB_PATH", geoip_path, check_country_database)
+    docker_host = r.text_default("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock")
+    r.check("BACKEND_DOCKER_HOST", docker_host, check_docker_host)
+    admin_email = r.text("BACKEND_NOTIFICATION_ADMIN_EMAIL")
+    r.check("BACKEND_NOTIFICATION_ADMIN_EMAIL", admin_email, check_email_address)
 
     # An OTLP exporter with no collector logs export failures forever; with no
     # exporter chosen, a developer's embedded instance exports nothing.
@@ -435,7 +535,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             )
         )
 
-    smtp_port = r.integer("BACKEND_SMTP_PORT", 587, minimum=1)
+    smtp_port = r.integer("BACKEND_SMTP_PORT", 587, minimum=1, maximum=65535)
     smtp_ca = r.text("BACKEND_SMTP_CA_FILE")
     if smtp_ca and not Path(smtp_ca).is_file():
         r.problems.append(f"BACKEND_SMTP_CA_FILE: {smtp_ca} is not a readable file")
@@ -479,7 +579,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             subscriber_queue=r.integer("BACKEND_PUSH_SUBSCRIBER_QUEUE", 1024, minimum=1),
         ),
         postgres=PostgresConfig(
-            dsn=dsn,
+            dsn=database.dsn,
             max_conns=max_conns,
             min_conns=min_conns,
             operation_timeout=r.duration("BACKEND_POSTGRES_OPERATION_TIMEOUT", "5s"),
@@ -503,7 +603,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             retry_max=r.duration("BACKEND_MAIL_RETRY_MAX", "1h"),
         ),
         docker=DockerConfig(
-            host=r.text_default("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock"),
+            host=docker_host,
             network=docker_network or "host",
         ),
         runtime=RuntimeConfig(
@@ -562,7 +662,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             probe_timeout=r.duration("BACKEND_ENGINE_PROBE_TIMEOUT", "5s"),
         ),
         notification=NotificationConfig(
-            admin_email=r.text("BACKEND_NOTIFICATION_ADMIN_EMAIL"),
+            admin_email=admin_email,
             worker_interval=r.duration("BACKEND_NOTIFICATION_WORKER_INTERVAL", "5s"),
             max_attempts=r.integer("BACKEND_NOTIFICATION_MAX_ATTEMPTS", 8, minimum=1),
         ),
@@ -576,7 +676,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
             ),
             worker_interval=r.duration("BACKEND_DIPLOMAIL_WORKER_INTERVAL", "2s"),
         ),
-        fallbacks=tuple(fallbacks),
+        fallbacks=tuple(r.fallbacks),
     )
     if r.problems:
         raise ConfigError(r.problems)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from galaxy.config import REQUIRED_VARIABLES, Address, ConfigError, load_config, parse_address
+from galaxy.config import (
+    REQUIRED_VARIABLES,
+    Address,
+    ConfigError,
+    load_config,
+    load_database_config,
+    parse_address,
+)
 from galaxy.domain.durations import format_duration, parse_duration
+from tests.support.geo import country_database
 
 PRODUCTION = {
     "BACKEND_EMBEDDED": "false",
@@ -21,9 +30,7 @@ PRODUCTION = {
 
 @pytest.fixture
 def geoip(tmp_path: Path) -> str:
-    path = tmp_path / "country.mmdb"
-    path.write_bytes(b"placeholder")
-    return str(path)
+    return str(country_database(tmp_path / "country.mmdb"))
 
 
 def test_seed_defaults(geoip: str) -> None:
@@ -139,6 +146,103 @@ def test_a_dsn_without_search_path_is_rejected(geoip: str) -> None:
     environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
     environ["BACKEND_POSTGRES_DSN"] = "postgres://galaxy@db/galaxy"
     with pytest.raises(ConfigError, match="BACKEND_POSTGRES_DSN: must include search_path"):
+        load_config(environ)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        # the runbook's and the seeds' form
+        "postgres://galaxy:s3cret@127.0.0.1:5432/galaxy?search_path=backend",
+        # with other libpq parameters beside it
+        "postgresql://galaxy:s3cret@127.0.0.1:5432/galaxy?sslmode=prefer&search_path=backend",
+        # libpq's own spelling
+        "postgres://galaxy:s3cret@127.0.0.1:5432/galaxy?options=-csearch_path%3Dbackend",
+        # key=value, as psql and libpq document it
+        "host=127.0.0.1 port=5432 user=galaxy password=s3cret dbname=galaxy search_path=backend",
+        "host=127.0.0.1 port=5432 user=galaxy password=s3cret dbname=galaxy "
+        "options='-c search_path=backend'",
+    ],
+)
+def test_the_dsn_is_normalised_once_whichever_form_the_operator_writes(
+    geoip: str, written: str
+) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip, "BACKEND_POSTGRES_DSN": written}
+    dsn = load_config(environ).postgres.dsn
+    assert dsn is not None
+    params = conninfo_to_dict(dsn)  # libpq accepts it: no unknown parameter is left
+    assert "search_path" not in params
+    assert params["options"].replace(" ", "") == "-csearch_path=backend"
+    assert (params["host"], params["port"], params["user"]) == ("127.0.0.1", "5432", "galaxy")
+    assert params["dbname"] == "galaxy" and params["password"] == "s3cret"
+    if "sslmode" in written:
+        assert params["sslmode"] == "prefer"
+    assert "s3cret" not in repr(load_config(environ))
+    assert load_database_config(environ).dsn == dsn  # `galaxy migrate` reads the same
+
+
+def test_migrate_validates_only_the_database(tmp_path: Path) -> None:
+    environ = {
+        "BACKEND_EMBEDDED": "false",
+        "BACKEND_POSTGRES_DSN": "postgres://galaxy@db/galaxy?search_path=backend",
+        "BACKEND_SMTP_PORT": "99999",  # wrong, but a migration sends no mail
+    }
+    database = load_database_config(environ)
+    assert database.dsn is not None and not database.embedded
+    with pytest.raises(ConfigError, match="BACKEND_POSTGRES_DSN: required"):
+        load_database_config({"BACKEND_EMBEDDED": "false"})
+    with pytest.raises(ConfigError, match="BACKEND_POSTGRES_DSN: must include search_path"):
+        load_database_config({**environ, "BACKEND_POSTGRES_DSN": "postgres://galaxy@db/galaxy"})
+    embedded = load_database_config({"BACKEND_DATA_DIR": str(tmp_path)})
+    assert embedded.dsn is None and embedded.data_dir == tmp_path
+    assert [f.variable for f in embedded.fallbacks] == ["BACKEND_POSTGRES_DSN"]
+
+
+def test_values_that_would_fail_later_are_refused_at_start(tmp_path: Path) -> None:
+    not_mmdb = tmp_path / "country.mmdb"
+    not_mmdb.write_bytes(b"this is not a MaxMind database")
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            {
+                **PRODUCTION,
+                "BACKEND_SMTP_PORT": "99999",
+                "BACKEND_SMTP_FROM": "not-an-address",
+                "BACKEND_GAME_STATE_ROOT": "var/lib/galaxy",
+                "BACKEND_DOCKER_HOST": "docker.internal:2375",
+                "BACKEND_NOTIFICATION_ADMIN_EMAIL": "operators",
+                "BACKEND_GEOIP_DB_PATH": str(not_mmdb),
+            }
+        )
+    problems = dict(problem.split(": ", 1) for problem in info.value.problems)
+    assert set(problems) == {
+        "BACKEND_SMTP_PORT",
+        "BACKEND_SMTP_FROM",
+        "BACKEND_GAME_STATE_ROOT",
+        "BACKEND_DOCKER_HOST",
+        "BACKEND_NOTIFICATION_ADMIN_EMAIL",
+        "BACKEND_GEOIP_DB_PATH",
+    }
+    assert "above the maximum 65535" in problems["BACKEND_SMTP_PORT"]
+    assert "not an e-mail address" in problems["BACKEND_SMTP_FROM"]
+    assert "not an absolute path" in problems["BACKEND_GAME_STATE_ROOT"]
+    assert "not a readable MaxMind database" in problems["BACKEND_GEOIP_DB_PATH"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["unix:///var/run/docker.sock", "tcp://10.0.0.5:2376", "https://docker.internal:2376"],
+)
+def test_docker_addresses_in_their_usual_forms(geoip: str, host: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip, "BACKEND_DOCKER_HOST": host}
+    assert load_config(environ).docker.host == host
+
+
+@pytest.mark.parametrize(
+    "host", ["/var/run/docker.sock", "unix://var/run/docker.sock", "tcp://docker", "ftp://x:1"]
+)
+def test_malformed_docker_addresses(geoip: str, host: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip, "BACKEND_DOCKER_HOST": host}
+    with pytest.raises(ConfigError, match="BACKEND_DOCKER_HOST"):
         load_config(environ)
 
 

@@ -1,9 +1,12 @@
 """DSN rules: the service owns schema `backend`, so every DSN must select it.
 
 Operators write DSNs the way the seeds show them (pgx style, with
-`search_path=backend` as a URI parameter). libpq rejects unknown URI
-parameters, so `normalize_dsn` moves `search_path` into libpq's `options`
-(`-c search_path=backend`), which sets it for every pooled connection.
+`search_path=backend` as a URI parameter), in libpq's spelling (`options`),
+or as key=value pairs. libpq rejects an unknown parameter, so `normalize_dsn`
+moves `search_path` into libpq's `options` (`-c search_path=backend`), which
+sets it for every pooled connection. The config normalises once, when it is
+read; everything after it (migrations, the pool, readiness, the banner) gets
+the normalised form.
 """
 
 import re
@@ -53,6 +56,36 @@ def normalize_dsn(dsn: str) -> str:
     if option_path is None:
         params["options"] = f"{options} -c search_path={chosen}".strip()
     return make_conninfo("", **params)
+
+
+def redact(dsn: str) -> str:
+    """A normalised DSN fit for a log line or the banner: no password, no options."""
+    params = conninfo_to_dict(dsn)
+    if params.get("password"):
+        params["password"] = "***"
+    params.pop("options", None)
+    return make_conninfo("", **params)
+
+
+def server_of(dsn: str) -> str:
+    """Where a normalised DSN points, as an operator would name it: `127.0.0.1:5432`."""
+    params = conninfo_to_dict(dsn)
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = str(params.get("port") or "5432")
+    return f"{host}:{port}" if not host.startswith("/") else f"{host} (socket, port {port})"
+
+
+def connection_failure(dsn: str, error: Exception) -> str:
+    """libpq's reason for a failed connection, on one line, with the server it tried.
+
+    libpq writes `connection to server at "h" (addr), port p failed: FATAL:  reason`
+    and sometimes a hint on the next line; the reason is what an operator acts on.
+    """
+    text = str(error).strip()
+    reason = text.rsplit("failed:", 1)[-1] if "failed:" in text else text
+    reason = reason.strip().splitlines()[0].strip() if reason.strip() else text
+    reason = reason.removeprefix("FATAL:").strip()
+    return f"PostgreSQL at {server_of(dsn)}: {reason}"
 
 
 def _parses(dsn: str) -> bool:

@@ -9,25 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from mmdb_writer import MMDBWriter
 from nacl.signing import SigningKey
-from netaddr import IPSet
 
 from galaxy.config import load_config
 from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.geo import BRITAIN, SWEDEN, country_database
 from tests.support.players import CONFIRM, confirm, mailed_code, public_key, request_code, sql
-
-BRITAIN, SWEDEN = "81.2.69.10", "89.160.20.5"
-
-
-def country_database(path: Path) -> Path:
-    writer = MMDBWriter(ip_version=4, database_type="GeoIP2-Country")
-    writer.insert_network(IPSet(["81.2.69.0/24"]), {"country": {"iso_code": "GB"}})
-    writer.insert_network(IPSet(["89.160.20.0/24"]), {"country": {"iso_code": "SE"}})
-    writer.to_db_file(str(path))
-    return path
 
 
 @pytest.fixture
