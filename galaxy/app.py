@@ -21,7 +21,6 @@ from typing import Any
 
 import structlog
 import trio
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from galaxy import __version__
 from galaxy.actors import (
@@ -39,13 +38,14 @@ from galaxy.actors.notify_router import NotifyRouter
 from galaxy.actors.push_hub import PushHubActor
 from galaxy.actors.reconciler import Reconciler
 from galaxy.actors.translator import DiplomailTranslator
-from galaxy.clients.containers import ContainerDriver, ProcessDriver
+from galaxy.clients.containers import ContainerDriver, DriverError, ProcessDriver
 from galaxy.clients.docker import DockerDriver
 from galaxy.clients.geoip import open_lookup
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.clients.translator import Translator
 from galaxy.config import Config
 from galaxy.domain.backoff import Backoff
+from galaxy.domain.errors import StartupFailure
 from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.embedded.smtp_sink import SmtpSink
 from galaxy.http.app import create_app
@@ -71,6 +71,7 @@ from galaxy.services.sessions import Sessions
 from galaxy.services.user_hooks import UserHooks
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
+from galaxy.store.dsn import redact
 from galaxy.store.migrate import migrate
 from galaxy.telemetry import Telemetry, observe_pool, setup_telemetry
 
@@ -95,14 +96,6 @@ class Endpoints:
     fallbacks: list[str] = field(default_factory=list)
 
 
-def redact_dsn(dsn: str) -> str:
-    params = conninfo_to_dict(dsn)
-    if params.get("password"):
-        params["password"] = "***"
-    params.pop("options", None)
-    return make_conninfo("", **params)
-
-
 def embedded_admin_password(data_dir: Path) -> str:
     """The generated admin password of an embedded instance, made once and kept."""
     path = data_dir / ADMIN_PASSWORD_FILE
@@ -117,15 +110,16 @@ def embedded_admin_password(data_dir: Path) -> str:
 
 
 @asynccontextmanager
-async def database_dsn(config: Config) -> AsyncIterator[str]:
-    """The configured DSN, or an embedded PostgreSQL's for as long as the block runs.
+async def database_dsn(dsn: str | None, data_dir: Path) -> AsyncIterator[str]:
+    """The configured (normalised) DSN, or, for None, an embedded PostgreSQL's under
+    `data_dir` for as long as the block runs.
 
     The embedded server stops when the block ends, after everything using it.
     """
-    if config.postgres.dsn is not None:
-        yield config.postgres.dsn
+    if dsn is not None:
+        yield dsn
         return
-    embedded = await trio.to_thread.run_sync(start_embedded_postgres, config.data_dir / "postgres")
+    embedded = await trio.to_thread.run_sync(start_embedded_postgres, data_dir / "postgres")
     try:
         await trio.to_thread.run_sync(embedded.ensure_database)
         yield embedded.dsn()
@@ -172,8 +166,11 @@ class Service:
             log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
             self.endpoints.fallbacks.append(fallback.variable)
         try:
-            async with database_dsn(config) as dsn, open_asyncio_loop():
-                self.endpoints.database = redact_dsn(dsn)
+            async with (
+                database_dsn(config.postgres.dsn, config.data_dir) as dsn,
+                open_asyncio_loop(),
+            ):
+                self.endpoints.database = redact(dsn)
                 config.runtime.game_state_root.mkdir(parents=True, exist_ok=True)
                 report = await migrate(dsn)
                 log.info(
@@ -441,7 +438,10 @@ class Service:
         if runtime.driver == "process" or (runtime.driver == "auto" and self.config.embedded):
             return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
         docker = DockerDriver(self.config.docker, runtime)
-        await docker.open()  # DriverError: no Docker engine answers, a startup error
+        try:
+            await docker.open()
+        except DriverError as error:
+            raise StartupFailure(str(error)) from error
         return docker
 
     def _lobby_sweeper(self) -> LobbySweeper:
@@ -503,6 +503,7 @@ class Service:
                 lambda: make_asgi_app(registry),
                 config.telemetry.prometheus_listen,
                 graceful_timeout=2.0,
+                label="Prometheus metrics",
             )
             specs.append(ChildSpec("metrics", edge, shutdown_timeout=3.0))
         return Supervisor(

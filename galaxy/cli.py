@@ -14,7 +14,15 @@ from pathlib import Path
 import trio
 
 from galaxy import __version__
-from galaxy.config import Config, ConfigError, load_config, parse_address
+from galaxy.config import (
+    Config,
+    ConfigError,
+    DatabaseConfig,
+    load_config,
+    load_database_config,
+    parse_address,
+)
+from galaxy.domain.errors import StartupFailure, find_error
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -117,6 +125,19 @@ def _load(environ: Mapping[str, str] | None = None) -> Config | None:
         return None
 
 
+def _load_database() -> DatabaseConfig | None:
+    try:
+        return load_database_config(os.environ)
+    except ConfigError as error:
+        print(f"galaxy: {error}", file=sys.stderr)
+        return None
+
+
+def startup_failure(error: BaseException) -> StartupFailure | None:
+    """The `StartupFailure` inside whatever the nurseries wrapped it in, if there is one."""
+    return find_error(error, StartupFailure)
+
+
 # -- run -----------------------------------------------------------------------
 
 
@@ -139,10 +160,26 @@ def _cmd_run(_args: argparse.Namespace) -> int:
     except Exception as error:
         import structlog
 
-        structlog.get_logger("galaxy").error("galaxy.failed", error=str(error))
-        traceback.print_exception(error, file=sys.stderr)  # crash dumps go to stderr
+        log = structlog.get_logger("galaxy")
+        failure = startup_failure(error)
+        if failure is None:  # a bug, not the environment: the whole traceback, for its report
+            log.error("galaxy.failed", error=_one_line(error))  # noqa: TRY400 (on stderr below)
+            traceback.print_exception(error, file=sys.stderr)
+            return EXIT_FAILURE
+        # The environment stopped the start (a port in use, a wrong password): one line says
+        # what and where; the traceback is for developers, at debug level.
+        log.error("galaxy.failed", error=str(failure))  # noqa: TRY400 (debug only, below)
+        log.debug("galaxy.failed_traceback", exc_info=error)
+        print(f"galaxy: {failure}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """The innermost error of a nursery's group, as `Type: message`."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}"
 
 
 async def _run_until_signalled(config: Config) -> None:
@@ -184,21 +221,20 @@ async def _run_until_signalled(config: Config) -> None:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    config = _load()
-    if config is None:
+    database = _load_database()  # a migration needs the database, and validates nothing else
+    if database is None:
         return EXIT_CONFIG
 
     async def go() -> int:
         from galaxy.app import database_dsn
         from galaxy.store.bridge import open_asyncio_loop
-        from galaxy.store.migrate import MigrationError, migrate
+        from galaxy.store.migrate import migrate
 
-        try:
-            async with database_dsn(config) as dsn, open_asyncio_loop():
-                report = await migrate(dsn, apply=not args.dry_run)
-        except MigrationError as error:
-            print(f"galaxy: {error.message}", file=sys.stderr)
-            return EXIT_FAILURE
+        async with (
+            database_dsn(database.dsn, database.data_dir) as dsn,
+            open_asyncio_loop(),
+        ):
+            report = await migrate(dsn, apply=not args.dry_run)
         for label in report.applied:
             marker = " (applied now)" if label in report.applied_now else ""
             print(f"applied  {label}{marker}")
@@ -206,7 +242,18 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             print(f"pending  {label}")
         return 0
 
-    return trio.run(go)
+    from galaxy.store.migrate import MigrationError
+
+    try:
+        return trio.run(go)
+    except Exception as error:
+        # What the operator must fix (a refused connection, a changed migration), in one
+        # line; anything else is a bug and keeps its traceback.
+        failure = startup_failure(error) or find_error(error, MigrationError)
+        if failure is None:
+            raise
+        print(f"galaxy: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 # -- actors --------------------------------------------------------------------------

@@ -370,7 +370,8 @@ class Cell:
             self.last_error = f"{type(cause).__name__}: {cause}"
             if cause is error:
                 raise
-            raise cause from None
+            # Unwrapped from its group, with its own cause kept (`from None` would drop it).
+            raise cause from cause.__cause__
         finally:
             self.runnable = None
             self.activity = None

@@ -9,7 +9,46 @@ gRPC status numbers are the standard codes (grpc/status.proto), kept as plain
 ints so that this module stays free of any transport import.
 """
 
-from typing import ClassVar
+import errno
+from typing import ClassVar, TypeVar
+
+E = TypeVar("E", bound=BaseException)
+
+
+def find_error(error: BaseException, kind: type[E]) -> E | None:
+    """The first `kind` in `error`, the groups nurseries wrap it in, its causes and contexts."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
+class StartupFailure(Exception):
+    """The service cannot start for a reason an operator can act on.
+
+    Not a `GalaxyError`: no client ever sees it. Its text is the one line
+    `galaxy run` prints and logs as `galaxy.failed` before exiting 1, naming
+    what failed and where (`HTTP listen address 127.0.0.1:8080 is in use`).
+    """
+
+    @classmethod
+    def listen(cls, what: str, address: str, error: OSError) -> "StartupFailure":
+        if error.errno == errno.EADDRINUSE:
+            return cls(f"{what} listen address {address} is in use")
+        if error.errno == errno.EADDRNOTAVAIL:
+            return cls(f"{what} listen address {address} is not an address of this host")
+        if error.errno == errno.EACCES:
+            return cls(f"{what} listen address {address}: permission denied")
+        return cls(f"{what} listen address {address} cannot be bound: {error.strerror or error}")
 
 
 class GalaxyError(Exception):

@@ -13,6 +13,7 @@ from hypercorn.trio import serve
 
 from galaxy.actors import Actor, Context
 from galaxy.config import Address
+from galaxy.domain.errors import StartupFailure, find_error
 
 log = structlog.get_logger("galaxy.http")
 
@@ -36,8 +37,10 @@ class AsgiEdge(Actor[None]):
         graceful_timeout: float,
         read_timeout: float = 30.0,
         on_bound: Callable[[list[str]], None] | None = None,
+        label: str = "HTTP",
     ) -> None:
         self._app_factory = app_factory
+        self.label = label  # names the listener in a start-up failure
         self.address = address
         self._graceful_timeout = graceful_timeout
         self._read_timeout = read_timeout
@@ -68,7 +71,13 @@ class AsgiEdge(Actor[None]):
             finally:
                 self._served.set()
 
-        self.binds = await ctx.nursery.start(run)
+        try:
+            self.binds = await ctx.nursery.start(run)
+        except Exception as error:  # hypercorn's nursery may wrap the bind error in a group
+            refused = find_error(error, OSError)
+            if refused is None:
+                raise
+            raise StartupFailure.listen(self.label, str(self.address), refused) from error
         ctx.cell.details = lambda: {"binds": self.binds}
         if self._on_bound is not None:
             self._on_bound(self.binds)

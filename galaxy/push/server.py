@@ -23,6 +23,7 @@ import trio
 
 from galaxy.actors import Cell, Intensity, Strategy, Supervisor
 from galaxy.config import Address
+from galaxy.domain.errors import StartupFailure
 from galaxy.store.bridge import to_asyncio
 
 log = structlog.get_logger("galaxy.grpc")
@@ -118,7 +119,10 @@ class GrpcEdge(Supervisor):
 
     async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
         # grpclib's Server must be constructed on the asyncio side.
-        self._server = await to_asyncio(self._start_server)()
+        try:
+            self._server = await to_asyncio(self._start_server)()
+        except OSError as error:
+            raise StartupFailure.listen("gRPC push", str(self.address), error) from error
         self.port = self._server._server.sockets[0].getsockname()[1]
         log.info("grpc.listening", address=f"{self.address.bind_host}:{self.port}")
         if self._on_bound is not None:

@@ -16,9 +16,9 @@ from importlib import resources
 
 import psycopg
 
-from galaxy.domain.errors import GalaxyError
+from galaxy.domain.errors import GalaxyError, StartupFailure
 from galaxy.store.bridge import to_asyncio
-from galaxy.store.dsn import SCHEMA
+from galaxy.store.dsn import SCHEMA, connection_failure
 
 # An arbitrary constant: "galaxy" in ASCII, so other tools' locks do not collide.
 ADVISORY_LOCK_KEY = 0x67616C617879
@@ -71,7 +71,11 @@ async def migrate(dsn: str, *, apply: bool = True) -> MigrationReport:
 
 
 async def _migrate(dsn: str, migrations: list[Migration], apply: bool) -> MigrationReport:
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+    try:
+        connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    except psycopg.OperationalError as error:  # the first connection a start makes
+        raise StartupFailure(connection_failure(dsn, error)) from error
+    async with connection as conn:
         # Lock first: even CREATE SCHEMA IF NOT EXISTS races between sessions.
         await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +25,23 @@ async def admin_credentials(ready: dict[str, Any]) -> tuple[str, str]:
 class Gatewayish:
     """The gateway's side of REST: sessions looked up, X-User-ID injected."""
 
-    def __init__(self, client: httpx.AsyncClient, maildir: Path) -> None:
+    def __init__(self, client: httpx.AsyncClient, mail: Path | Callable[[str], list[str]]) -> None:
+        """`mail`: the embedded sink's Maildir, or what reads the codes sent to an address."""
         self.client = client
-        self.maildir = maildir
+        self.codes = mail if callable(mail) else lambda email: codes_in(mail, email)
 
     async def register(self, email: str) -> Player:
         sent = await self.client.post("/api/v1/public/auth/send-email-code", json={"email": email})
         assert sent.status_code == 200, sent.text
         with trio.fail_after(30):
-            while not codes_in(self.maildir, email):  # noqa: ASYNC110 - a Maildir has no event
+            while not self.codes(email):  # noqa: ASYNC110 - a mailbox has no event
                 await trio.sleep(0.05)
         key = SigningKey.generate()
         confirmed = await self.client.post(
             "/api/v1/public/auth/confirm-email-code",
             json={
                 "challenge_id": sent.json()["challenge_id"],
-                "code": codes_in(self.maildir, email)[-1],
+                "code": self.codes(email)[-1],
                 "client_public_key": base64.b64encode(bytes(key.verify_key)).decode(),
                 "time_zone": "Europe/Berlin",
             },

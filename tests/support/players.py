@@ -58,7 +58,12 @@ def mails_in(maildir: Path, email: str) -> list[Message]:
 
 def codes_in(maildir: Path, email: str) -> list[str]:
     """Every login code in `maildir` for `email`, oldest first."""
-    matches = (_CODE.search(_text(message)) for message in mails_in(maildir, email))
+    return codes_of(mails_in(maildir, email))
+
+
+def codes_of(messages: list[Message]) -> list[str]:
+    """The login codes in `messages`, in their order."""
+    matches = (_CODE.search(_text(message)) for message in messages)
     return [match.group(1) for match in matches if match]
 
 
