@@ -13,6 +13,7 @@ default), a missing required variable is not an error; the config records a
 sink, …) and logs once. `BACKEND_EMBEDDED=false` restores fail-fast.
 """
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,6 +350,7 @@ class _Reader:
         self.problems: list[str] = []
         self.embedded = True  # set from BACKEND_EMBEDDED before any required variable is read
         self.fallbacks: list[Fallback] = []
+        self.known: set[str] = set()  # every variable asked for: the ones this build reads
 
     def required(self, name: str, replacement: str) -> str | None:
         """A variable production must set; embedded mode records a fallback instead."""
@@ -370,6 +372,7 @@ class _Reader:
             self.problems.append(f"{name}: {exc}")
 
     def raw(self, name: str) -> str | None:
+        self.known.add(name)
         value = self._environ.get(name)
         return value if value is not None and value.strip() != "" else None
 
@@ -678,9 +681,21 @@ def load_config(environ: Mapping[str, str]) -> Config:
         ),
         fallbacks=tuple(r.fallbacks),
     )
+    r.problems += _unknown_variables(environ, r.known)
     if r.problems:
         raise ConfigError(r.problems)
     return config
+
+
+def _unknown_variables(environ: Mapping[str, str], known: set[str]) -> list[str]:
+    """A `BACKEND_*` variable this build does not read is a typo until proven otherwise: an
+    ignored `BACKEND_LOG_LEVEL` would leave an operator wondering why nothing changed."""
+    problems = []
+    for name in sorted(n for n in environ if n.startswith("BACKEND_") and n not in known):
+        nearest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {nearest[0]}?" if nearest else ""
+        problems.append(f"{name}: not a variable of this service{hint}")
+    return problems
 
 
 def _log_level(r: _Reader) -> LogLevel:

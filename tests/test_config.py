@@ -246,6 +246,20 @@ def test_malformed_docker_addresses(geoip: str, host: str) -> None:
         load_config(environ)
 
 
+def test_unknown_variables_are_reported_with_the_nearest_known_name(geoip: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    environ |= {"BACKEND_LOG_LEVEL": "debug", "BACKEND_SMTP_PASS": "x", "BACKEND_ZZZ": "1"}
+    with pytest.raises(ConfigError) as info:
+        load_config(environ)
+    assert info.value.problems == [
+        "BACKEND_LOG_LEVEL: not a variable of this service; did you mean BACKEND_LOGGING_LEVEL?",
+        "BACKEND_SMTP_PASS: not a variable of this service; did you mean BACKEND_SMTP_PASSWORD?",
+        "BACKEND_ZZZ: not a variable of this service",
+    ]
+    # Other programs' variables are none of its business.
+    assert load_config({**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip, "DOCKER_HOST": "x"})
+
+
 def test_min_conns_above_max_conns_is_rejected(geoip: str) -> None:
     environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
     environ |= {"BACKEND_POSTGRES_MIN_CONNS": "30", "BACKEND_POSTGRES_MAX_CONNS": "10"}
