@@ -1,10 +1,19 @@
 """Race names: what a name may look like, and the canonical key that makes look-alikes collide.
 
 The key is the UTS 39 confusable skeleton (NFD, each character replaced by its
-prototype from Unicode's confusables.txt, NFD again) of the case-folded NFKC
-form, folded and repeated until it no longer changes. So `Vogon`, `VOGON`,
-`V\u043egon` (a Cyrillic o) and `V0gon` (a zero) share one key, and a name can be
-held by one player only, whichever of its looks they chose.
+prototype from Unicode's confusables.txt, NFD again), made case-blind and
+repeated until it no longer changes. So `Vogon`, `VOGON`, `V\u043egon` (a
+Cyrillic o) and `V0gon` (a zero) share one key, and a name can be held by one
+player only, whichever of its looks they chose.
+
+The skeleton must see the capitals: confusables.txt maps a capital I to l,
+while nothing maps the small i, so folding case first let `CaroIingians`
+pass as a name of its own beside `Carolingians`. Each round therefore takes
+the skeleton of the upper-case form, folds case, and takes the skeleton of
+the small letters (`rn` looks like `m`). Case-blindness and look-alikeness
+together then make i and l one letter of the key (`KLINGON` is `klingon`,
+and its I is an l): a stricter directory than either rule alone, which is
+the safe side for names that players use to tell each other apart.
 """
 
 from __future__ import annotations
@@ -45,9 +54,10 @@ def skeleton(text: str) -> str:
 
 def canonical(name: str) -> str:
     """The directory key of `name`: equal keys are names that look or read alike."""
-    key = unicodedata.normalize("NFKC", name).casefold()
+    key = unicodedata.normalize("NFKC", name)
     for _ in range(8):  # folding and mapping settle within a few rounds
-        following = unicodedata.normalize("NFKC", skeleton(key)).casefold()
+        capitals = unicodedata.normalize("NFKC", skeleton(key.upper())).casefold()
+        following = unicodedata.normalize("NFKC", skeleton(capitals)).casefold()
         following = " ".join(following.split())
         if following == key:
             break

@@ -44,8 +44,32 @@ class RaceNames:
         self.keys: set[str] = set()  # live canonical keys, for cheap availability hints
 
     async def warm(self) -> None:
-        self.keys = set(await self._db.run(queries.live_keys, name="race_names.warm"))
+        self.keys = await self._db.run(self._rekeyed, name="race_names.warm")
         log.info("race_names.warmed", live=len(self.keys))
+
+    async def _rekeyed(self, conn: Connection) -> set[str]:
+        """The live keys, after re-keying entries stored under an older key rule.
+
+        Keys are stored, so a better `canonical` (a look-alike it now catches)
+        applies to existing names only once they are re-keyed; that happens
+        here, at start, in one transaction. Two live names that the new rule
+        finds alike both stay (players hold them); the later keeps its old key,
+        and the operators are told.
+        """
+        entries = await queries.live_names(conn)
+        keys = {stored for _, _, stored in entries}
+        for name_id, name, stored in entries:
+            key = canonical(name)
+            if key == stored:
+                continue
+            if key in keys:
+                log.warning("race_names.lookalike_kept", name_id=str(name_id), key=key)
+                continue
+            await queries.rekey(conn, name_id, key)
+            keys.discard(stored)
+            keys.add(key)
+            log.info("race_names.rekeyed", name_id=str(name_id))
+        return keys
 
     def _forget(self, rows: list[RaceNameRow]) -> None:
         for row in rows:

@@ -31,6 +31,10 @@ WHERE canonical = %(canonical)s AND {_LIVE} FOR UPDATE"""
 
 ALL_LIVE_KEYS = f"SELECT canonical FROM race_names WHERE {_LIVE}"
 
+ALL_LIVE_NAMES = f"SELECT name_id, name, canonical FROM race_names WHERE {_LIVE} FOR UPDATE"
+
+REKEY = "UPDATE race_names SET canonical = %(canonical)s WHERE name_id = %(name_id)s"
+
 RESERVE = f"""
 INSERT INTO race_names (name_id, name, canonical, status, owner_user_id, game_id)
 VALUES (%(name_id)s, %(name)s, %(canonical)s, 'reservation', %(owner)s, %(game_id)s)
@@ -74,6 +78,16 @@ async def live(conn: Connection, canonical: str) -> RaceNameRow | None:
 async def live_keys(conn: Connection) -> list[str]:
     cursor = await conn.execute(ALL_LIVE_KEYS)
     return [row[0] for row in await cursor.fetchall()]
+
+
+async def live_names(conn: Connection) -> list[tuple[uuid.UUID, str, str]]:
+    """Every live entry as (name_id, name, stored key), locked for re-keying."""
+    cursor = await conn.execute(ALL_LIVE_NAMES)
+    return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+
+
+async def rekey(conn: Connection, name_id: uuid.UUID, canonical: str) -> None:
+    await conn.execute(REKEY, {"name_id": name_id, "canonical": canonical})
 
 
 async def reserve(

@@ -48,6 +48,14 @@ def test_known_confusables() -> None:
     assert skeleton("\u210d") == skeleton("H")  # DOUBLE-STRUCK CAPITAL H
 
 
+def test_a_capital_i_is_an_l() -> None:
+    # The skeleton sees the capitals before case folding turns I into i, which no l resembles.
+    assert canonical("CaroIingians") == canonical("Carolingians")
+    assert canonical("KIingon") == canonical("Klingon")
+    assert canonical("KLINGON") == canonical("klingon")  # and case still does not matter
+    assert canonical("MaiI") == canonical("Mail")
+
+
 async def _finished_game(
     running: Running, owner: User, players: list[tuple[User, str, bool]]
 ) -> str:
@@ -236,3 +244,37 @@ async def test_runtime_snapshots_tell_members_and_pause_on_trouble(
     assert (members[0]["initial_planets"], members[0]["max_planets"]) == (3, 4)
     summary = (await owner.get(f"/games/{gid}")).json()["game"]
     assert summary["current_turn"] == 2 and summary["runtime_status"] == "engine_unreachable"
+
+
+async def test_names_stored_under_the_old_key_rule_are_rekeyed_at_start(
+    users: list[User], running: Running
+) -> None:
+    owner, first, second, third = users[:4]
+    gid = (await owner.enrolling(max_players=4))["game_id"]
+    await join(owner, first, gid, "Carolingians")
+    await join(owner, second, gid, "KIingon")
+    # As the previous rule stored them: folded first, so I was an i.
+    sql(running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'")
+    sql(running, "UPDATE race_names SET canonical = 'kiingon' WHERE name = 'KIingon'")
+    await services(running).race_names.warm()
+
+    stored = dict(sql(running, "SELECT name, canonical FROM race_names"))
+    assert stored == {"Carolingians": canonical("Carolingians"), "KIingon": canonical("KIingon")}
+    for look_alike in ("CaroIingians", "Klingon"):
+        taken = await third.post(f"/games/{gid}/applications", {"race_name": look_alike})
+        assert_error_body(taken, 409, "race_name_taken")
+
+    # Two live names the new rule finds alike: both stay; one takes the key, one keeps its own.
+    sql(running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'")
+    sql(
+        running,
+        "UPDATE race_names SET name = 'CaroIingians', canonical = 'caroiingians' "
+        "WHERE name = 'KIingon'",
+    )
+    await services(running).race_names.warm()
+    stored = dict(sql(running, "SELECT name, canonical FROM race_names"))
+    key = canonical("Carolingians")
+    assert stored in (
+        {"Carolingians": key, "CaroIingians": "caroiingians"},
+        {"Carolingians": "carolingians", "CaroIingians": key},
+    )
