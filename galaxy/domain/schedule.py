@@ -10,6 +10,9 @@ from galaxy.domain.durations import parse_duration
 from galaxy.domain.errors import InvalidInput
 
 MIN_INTERVAL = 1.0
+# A month between turns is already a game played by letter; past it a schedule is a
+# mistake, and a huge one (99999999999h) overflows the date of the next turn.
+MAX_INTERVAL = 31 * 24 * 3600.0
 
 
 def _interval(raw: str) -> float | None:
@@ -27,14 +30,15 @@ def check_schedule(raw: object) -> str:
         )
     interval = _interval(raw)
     if interval is not None:
-        if interval < MIN_INTERVAL:
+        if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InvalidInput(
-                f"an interval schedule is at least {MIN_INTERVAL:g}s", code="invalid_schedule"
+                f"an interval schedule is {MIN_INTERVAL:g}s to {MAX_INTERVAL / 86400:g} days",
+                code="invalid_schedule",
             )
         return raw
     try:
-        CronSim(raw, datetime.now(UTC))
-    except CronSimError as error:
+        next(CronSim(raw, datetime.now(UTC)))  # an expression that never fires is refused too
+    except (CronSimError, StopIteration) as error:
         raise InvalidInput(
             f"turn_schedule is neither an interval (30s, 24h) nor a cron expression: {error}",
             code="invalid_schedule",

@@ -140,6 +140,7 @@ class Accounts:
 
     async def update_profile(self, user_id: uuid.UUID, display_name: str) -> dict[str, Any]:
         async def write(conn: Connection) -> dict[str, Any]:
+            await _unrestricted(conn, user_id)
             row = await queries.update_profile(conn, user_id, display_name)
             return await self._view(conn, _found(row))
 
@@ -149,6 +150,7 @@ class Accounts:
         self, user_id: uuid.UUID, language: str | None, time_zone: str | None
     ) -> dict[str, Any]:
         async def write(conn: Connection) -> dict[str, Any]:
+            await _unrestricted(conn, user_id)
             row = await queries.update_settings(conn, user_id, language, time_zone)
             return await self._view(conn, _found(row))
 
@@ -341,3 +343,13 @@ def _found(row: AccountRow | None) -> AccountRow:
     if row is None:
         raise NotFound("no such account", code="account_not_found")
     return row
+
+
+async def _unrestricted(conn: Connection, user_id: uuid.UUID) -> None:
+    """A blocked or suspended account changes nothing about itself until the sanction ends
+    (its sessions are gone, but its id may still arrive)."""
+    account = await queries.get_account(conn, user_id)
+    if account is not None and account.permanent_block:
+        raise Forbidden("this account is blocked", code="account_blocked")
+    if any(s.kind == "login_suspension" for s in await queries.active_sanctions(conn, user_id)):
+        raise Forbidden("this account is suspended", code="login_suspended")

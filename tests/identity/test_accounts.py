@@ -207,6 +207,11 @@ async def test_a_permanent_block_ends_everything_and_refuses_the_address(
     assert_error_body(await http.post(SEND, json={"email": player.email}), 400, "email_blocked")
     listed = await http.get(USERS, params={"status": "blocked"}, auth=admin_auth())
     assert [u["user_id"] for u in listed.json()["items"]] == [player.user_id]
+    # Its id may still arrive: a blocked account changes nothing about itself.
+    renamed = await http.patch(
+        f"{ACCOUNT}/profile", json={"display_name": "Sneaky"}, headers=player.headers
+    )
+    assert_error_body(renamed, 403, "account_blocked")
 
     lifted = await admin_post(
         http, url, {"kind": "permanent_block", "reason": "appeal upheld", "lift": True}
@@ -235,6 +240,19 @@ async def test_a_login_suspension_refuses_login_until_lifted(
     challenge_id = await request_code(http, player.email)  # not refused: not permanent
     code = await mailed_code(running, player.email, 2)
     assert_error_body(await confirm(http, challenge_id, code), 403, "login_suspended")
+    # Its id may still arrive: a suspended account changes nothing and starts no game.
+    renamed = await http.patch(
+        f"{ACCOUNT}/profile", json={"display_name": "Sneaky"}, headers=player.headers
+    )
+    assert_error_body(renamed, 403, "login_suspended")
+    moved = await http.patch(
+        f"{ACCOUNT}/settings", json={"time_zone": "Asia/Tokyo"}, headers=player.headers
+    )
+    assert_error_body(moved, 403, "login_suspended")
+    created = await http.post(
+        "/api/v1/user/lobby/games", json={"name": "Mine"}, headers=player.headers
+    )
+    assert_error_body(created, 403, "login_suspended")
     await admin_post(http, url, {"kind": "login_suspension", "reason": "ok", "lift": True})
     assert (await login(http, running, player.email, mail_number=3)).user_id == player.user_id
 

@@ -30,6 +30,9 @@ async def test_a_game_is_created_as_a_draft_with_defaults(users: list[User]) -> 
         ({"max_players": 51}, "invalid_players"),
         ({"min_players": "2"}, "invalid_players"),
         ({"turn_schedule": "every day"}, "invalid_schedule"),
+        ({"turn_schedule": "99999999999h"}, "invalid_schedule"),
+        ({"turn_schedule": "745h"}, "invalid_schedule"),  # past 31 days
+        ({"turn_schedule": "0 0 30 2 *"}, "invalid_schedule"),  # February 30th never comes
         ({"enrollment_deadline": "2001-01-01T00:00:00Z"}, "invalid_time"),
         ({"enrollment_deadline": "soon"}, "invalid_time"),
         ({"engine_version": "latest"}, "invalid_engine_version"),
@@ -118,8 +121,22 @@ async def test_private_games_are_seen_by_their_people_only(users: list[User]) ->
     assert as_owner["viewer_role"] == "owner" and len(as_owner["invites"]) == 1
     listed = (await stranger.get("/games")).json()
     assert gid not in [g["game_id"] for g in listed["items"]]
-    applied = await stranger.post(f"/games/{gid}/applications", {"race_name": "Sneaks"})
-    assert_error_body(applied, 403, "private_game")
+    # To a stranger the game does not exist, whatever the path.
+    probes = [
+        await stranger.post(f"/games/{gid}/applications", {"race_name": "Sneaks"}),
+        await stranger.patch(f"/games/{gid}", {"name": "Mine"}),
+        await stranger.post(f"/games/{gid}/cancel"),
+        await stranger.post(f"/games/{gid}/invites", {"user_id": stranger.user_id}),
+        await stranger.post(
+            f"/games/{gid}/invites/{invite.json()['invite_id']}/redeem", {"race_name": "Sneaks"}
+        ),
+        await stranger.post(f"/games/{gid}/invites/{invite.json()['invite_id']}/revoke"),
+        await stranger.get(f"/games/{gid}/memberships"),
+    ]
+    for probe in probes:
+        assert_error_body(probe, 404, "game_not_found")
+    # Whoever has standing in it learns what they may not do.
+    assert_error_body(await invited.patch(f"/games/{gid}", {"name": "Mine"}), 403, "not_owner")
 
 
 async def test_listings_are_paged_and_filtered(users: list[User], http: ContractClient) -> None:
@@ -162,6 +179,9 @@ async def test_operators_force_games_and_ban_members(
     )
     assert banned.json()["status"] == "blocked"
     await services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
+    started = (await http.get(base, auth=admin_auth())).json()["game"]
+    assert started["status"] == "running"
+    assert started["status_reason"] == forced.json()["status_reason"]  # the operator's words
     stopped = await http.post(f"{base}/force-stop", auth=admin_auth())
     assert stopped.json()["status"] == "finished"
     again = await http.post(f"{base}/force-stop", auth=admin_auth())

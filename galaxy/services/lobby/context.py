@@ -75,7 +75,11 @@ class LobbyContext:
             raise Forbidden("this account is blocked", code="account_blocked")
 
     async def not_banned(self, conn: Connection, user_id: uuid.UUID) -> None:
+        """Refuses a player who may not take part in games now: banned from the lobby, or
+        suspended (a suspended account's session is gone, but its id may still arrive)."""
         kinds = {s.kind for s in await account_queries.active_sanctions(conn, user_id)}
+        if "login_suspension" in kinds:
+            raise Forbidden("this account is suspended", code="login_suspended")
         if "lobby_ban" in kinds:
             raise Forbidden("you may not take part in games for now", code="lobby_banned")
 
@@ -92,16 +96,33 @@ class LobbyContext:
         return row
 
     def member_race(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        """The race `user_id` plays in `game_id`, from the cache; 403 for a non-member."""
+        """The race `user_id` plays in `game_id`, from the cache; 403 for a non-member,
+        404 when the game is private (a stranger does not learn that it exists)."""
         member = self.cache.membership(game_id, user_id)
         if member is None:
+            live = self.cache.games.get(game_id)
+            if live is not None and live.game.visibility == "private":
+                raise NotFound("no such game", code="game_not_found")
             raise Forbidden("you are not playing this game", code="not_a_member")
         return member.race_name
 
-    @staticmethod
-    def owner_only(game: GameRow, user_id: uuid.UUID) -> None:
-        if game.owner_user_id != user_id:
-            raise Forbidden("only the game's owner may do that", code="not_owner")
+    async def owner_only(self, conn: Connection, game: GameRow, user_id: uuid.UUID) -> None:
+        """403 `not_owner` for anyone but the owner; 404 for a stranger to a private game."""
+        if game.owner_user_id == user_id:
+            return
+        await self.not_hidden(conn, game, user_id)
+        raise Forbidden("only the game's owner may do that", code="not_owner")
+
+    async def not_hidden(self, conn: Connection, game: GameRow, user_id: uuid.UUID) -> None:
+        """A private game is 404 to whoever is neither its owner, nor a member (past or
+        present), nor invited: every path answers a stranger as if it did not exist."""
+        if game.visibility != "private" or game.owner_user_id == user_id:
+            return
+        if await fetch_count(
+            conn, queries.KNOWS_GAME, {"game_id": game.game_id, "user_id": user_id}
+        ):
+            return
+        raise NotFound("no such game", code="game_not_found")
 
     # -- changes --------------------------------------------------------------------
 
@@ -115,6 +136,8 @@ class LobbyContext:
     ) -> GameRow:
         """Apply `action` to a locked game (409 from the wrong state) and refresh the cache."""
         target = transition(game.status, action)
+        if action is Action.STARTED and reason is None:
+            reason = game.status_reason  # why it was started (an operator's words) stays
         params = {"game_id": game.game_id, "status": target.value, "reason": reason}
         await conn.execute(queries.SET_STATUS, params)
         return await self.refresh(conn, after, game.game_id)

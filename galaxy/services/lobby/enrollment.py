@@ -95,6 +95,7 @@ class Enrollment:
             await ctx.live_account(conn, user_id)
             await ctx.not_banned(conn, user_id)
             game = await ctx.game(conn, game_id, lock=True)
+            await ctx.not_hidden(conn, game, user_id)
             if game.visibility != "public" and game.owner_user_id != user_id:
                 raise Forbidden("a private game is joined by invitation", code="private_game")
             _enrolling(game)
@@ -169,7 +170,7 @@ class Enrollment:
 
         async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
             game = await ctx.game(conn, game_id, lock=True)
-            ctx.owner_only(game, owner)
+            await ctx.owner_only(conn, game, owner)
             application = await fetch_one(
                 conn,
                 ApplicationRow,
@@ -227,7 +228,7 @@ class Enrollment:
 
         async def work(conn: Connection, after: AfterCommit) -> InviteRow:
             game = await ctx.game(conn, game_id, lock=True)
-            ctx.owner_only(game, owner)
+            await ctx.owner_only(conn, game, owner)
             if game.status not in (Status.DRAFT, *ENROLLING):
                 raise Conflict(
                     f"the game is {game.status.replace('_', ' ')}; invites are for drafts "
@@ -292,6 +293,7 @@ class Enrollment:
 
         async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
             game = await ctx.game(conn, game_id, lock=True)
+            await ctx.not_hidden(conn, game, user_id)
             invite, expired = await self._locked_invite(conn, game_id, invite_id)
             if invite.invited_user_id != user_id:
                 raise Forbidden("this invite is for another player", code="not_invitee")
@@ -322,7 +324,7 @@ class Enrollment:
 
         async def work(conn: Connection, after: AfterCommit) -> InviteRow:
             game = await ctx.game(conn, game_id, lock=True)
-            ctx.owner_only(game, owner)
+            await ctx.owner_only(conn, game, owner)
             invite, _ = await self._locked_invite(conn, game_id, invite_id)
             revoked = await _decide_invite(conn, invite, "revoked")
             await ctx.notify(
@@ -389,7 +391,7 @@ class Enrollment:
             member = await self._locked_member(conn, game_id, membership_id, user_id)
             leaving = actor is not None and actor == member.user_id and not block
             if actor is not None and not leaving:
-                ctx.owner_only(game, actor)
+                await ctx.owner_only(conn, game, actor)
             if member.status != "active":
                 raise Conflict(
                     f"the membership is {member.status}", code=f"membership_{member.status}"

@@ -152,7 +152,7 @@ class Games:
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game = await ctx.game(conn, game_id, lock=True)
-            ctx.owner_only(game, user_id)
+            await ctx.owner_only(conn, game, user_id)
             if game.status not in (Status.DRAFT, *ENROLLING):
                 raise Conflict(
                     f"settings are fixed once a game is {game.status.replace('_', ' ')}",
@@ -184,7 +184,7 @@ class Games:
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game = await ctx.game(conn, game_id, lock=True)
             if owner is not None:
-                ctx.owner_only(game, owner)
+                await ctx.owner_only(conn, game, owner)
             if action is Action.READY_TO_START:
                 members = await fetch_count(
                     conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id}
