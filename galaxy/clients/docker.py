@@ -35,6 +35,7 @@ from galaxy.clients.containers import (
     free_loopback_port,
 )
 from galaxy.config import DockerConfig, RuntimeConfig
+from galaxy.domain.docker_host import parse_docker_host
 from galaxy.store.bridge import current_asyncio_loop, to_asyncio
 
 log = structlog.get_logger("galaxy.runtime")
@@ -64,9 +65,13 @@ class DockerDriver(ContainerDriver):
     async def open(self) -> None:
         """Connect and ask the engine for its version: DriverError when none answers."""
         self._loop = current_asyncio_loop()
+        try:
+            url = parse_docker_host(self.docker_config.host)
+        except ValueError as error:
+            raise DriverError(f"BACKEND_DOCKER_HOST: {error}") from None
 
         async def ping() -> str:
-            client = aiodocker.Docker(url=self.docker_config.host)
+            client = aiodocker.Docker(url=url)
             self._client = client
             version = await client.version()
             return str(version.get("Version", "?"))

@@ -150,6 +150,14 @@ async def test_a_refused_create_is_a_startup_error_naming_the_network(fake: Fake
         await opened(fake, "galaxy-engines")
 
 
+async def test_a_malformed_docker_host_is_refused_with_its_reason() -> None:
+    async with open_asyncio_loop():
+        with pytest.raises(
+            DriverError, match=r"BACKEND_DOCKER_HOST: '/var/run/docker.sock' has no"
+        ):
+            await opened("/var/run/docker.sock", "host")
+
+
 @pytest.mark.docker
 @pytest.mark.skipif(not docker_answers(), reason="no Docker engine answers (dockerd-sandbox)")
 async def test_the_host_network_exists_on_the_real_engine_and_nothing_is_created(
