@@ -32,7 +32,8 @@ engine-wheels: $(WHEELS)/.stamp
 
 # The engine image, galaxy-engine:<galaxy's version>, the one a fresh engine
 # registry registers: the galaxy wheel and the engine wheels installed offline
-# on BASE (docker/build-engine-image.sh says how; the tests build it this way).
+# on BASE, which must be on the Docker host (nothing is pulled); see
+# docker/build-engine-image.sh. The tests build it this way.
 BASE ?= galaxy-python-base:local
 
 engine-image: engine-wheels

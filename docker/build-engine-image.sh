@@ -9,10 +9,10 @@
 # The galaxy wheel (built here from a clean copy of the sources) and the
 # engine's dependency wheels (`make engine-wheels`, build/engine-wheels) go
 # into one wheelhouse; docker/engine.Dockerfile installs them offline, and
-# the build runs with `--network none`. Nothing is pulled on purpose: a BASE
-# that is not on the Docker host is fetched by `docker build` itself, except
-# the default galaxy-python-base:local, which no registry has
-# (`../shared/tools/dockerd-sandbox base-image` makes it).
+# the build runs with `--network none`. Nothing is ever pulled: BASE must be
+# on the Docker host already (galaxy-python-base:local is made with no
+# registry by `../shared/tools/dockerd-sandbox base-image`; another base is
+# `docker pull`ed first by whoever wants it).
 #
 # Environment: BASE, PYTHON (default .venv/bin/python, with galaxy and
 # setuptools installed: `make install`), WHEELS (default build/engine-wheels),
@@ -35,20 +35,24 @@ version=$("$python" -c 'import galaxy; print(galaxy.__version__)') ||
     fail "$python cannot import galaxy: run make install"
 tag="galaxy-engine:$version"
 
-if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
+# Never a pull: `docker build` would fetch a missing FROM image by itself
+# (--pull=false does not stop that), so a base must be on the host already.
+"$docker" image inspect "$base" >/dev/null 2>&1 || {
     [ "$base" != galaxy-python-base:local ] ||
-        fail "no $base on this Docker host: make it with ../shared/tools/dockerd-sandbox base-image, or pass BASE=python:3.11-slim where a registry is reachable"
-    echo "build-engine-image: $base is not on this Docker host: docker build will pull it" >&2
-fi
+        fail "no $base on this Docker host: make it with ../shared/tools/dockerd-sandbox base-image (no registry needed)"
+    fail "no $base on this Docker host: \`docker pull $base\` first (this script never pulls)"
+}
 
 context=$(mktemp -d "${TMPDIR:-/tmp}/engine-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT
 
 # The wheel from a copy: setuptools builds in the source tree, and a module
 # deleted since an earlier build would linger in build/lib and in the wheel.
+# A fixed SOURCE_DATE_EPOCH makes the same sources the same wheel, so an
+# unchanged checkout rebuilds from Docker's cache and leaves no dangling image.
 mkdir "$context/src" "$context/wheelhouse"
 tar -C "$root" --exclude=__pycache__ -cf - pyproject.toml README.md galaxy | tar -C "$context/src" -xf -
-"$python" -m pip wheel --quiet --no-deps --no-build-isolation --no-index \
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-315532800} "$python" -m pip wheel --quiet --no-deps --no-build-isolation --no-index \
     -w "$context/wheelhouse" "$context/src" >&2
 wheel=$(cd "$context/wheelhouse" && echo galaxy-*.whl)
 case "$wheel" in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tomllib
@@ -67,6 +68,23 @@ def test_the_runbook_and_the_dockerfile_header_give_that_command() -> None:
         assert "make engine-image BASE=python:3.11-slim" in text
     script = (ROOT / "docker" / "build-engine-image.sh").read_text()
     assert "--network none" in script and "--pull=false" in script
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not docker_answers(), reason="no Docker engine answers (dockerd-sandbox start)")
+def test_a_base_that_is_not_on_the_host_is_refused_not_pulled() -> None:
+    missing = "galaxy-python-base:not-here"
+    assert not has_image(missing)
+    built = subprocess.run(
+        [str(ROOT / "docker" / "build-engine-image.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BASE": missing},
+        check=False,
+    )
+    assert built.returncode == 1
+    assert f"`docker pull {missing}` first (this script never pulls)" in built.stderr
+    assert "Step 1/" not in built.stdout + built.stderr  # docker build never ran
 
 
 async def wait_healthy(url: str) -> None:
