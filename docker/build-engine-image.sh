@@ -16,7 +16,10 @@
 #
 # Environment: BASE, PYTHON (default .venv/bin/python, with galaxy and
 # setuptools installed: `make install`), WHEELS (default build/engine-wheels),
-# DOCKER (default docker). The last line of stdout is the tag.
+# DOCKER (default docker). The last line of stdout is the tag. The engine
+# wheels include compiled ones (greenlet, markupsafe) made by the venv's
+# Python for this machine: the base needs the same Python minor version
+# (3.11) on the same architecture.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
