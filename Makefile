@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 WHEELS := build/engine-wheels
 
-.PHONY: install run test lint format bench proto engine-wheels browser clean
+.PHONY: install run test lint format bench proto engine-wheels engine-image browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ $(WHEELS)/.stamp: docker/engine-requirements.txt $(STAMP)
 	touch $@
 
 engine-wheels: $(WHEELS)/.stamp
+
+# The engine image, galaxy-engine:<galaxy's version>, the one a fresh engine
+# registry registers: the galaxy wheel and the engine wheels installed offline
+# on BASE, which must be on the Docker host (nothing is pulled); see
+# docker/build-engine-image.sh. The tests build it this way.
+BASE ?= galaxy-python-base:local
+
+engine-image: engine-wheels
+	BASE='$(BASE)' PYTHON='$(BIN)/python' WHEELS='$(WHEELS)' docker/build-engine-image.sh
 
 # Debian's chromium and its driver, for the console's browser test (skipped without them).
 browser:

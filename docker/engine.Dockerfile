@@ -1,9 +1,18 @@
-# The game engine image, built with no registry: the base is made locally
-# (`../shared/tools/dockerd-sandbox base-image`), the wheels are built on the
-# host (`make engine-wheels`) and installed offline.
+# The game engine image, galaxy-engine:<version> (galaxy's version: the image
+# a fresh engine registry registers). Build it with one command:
 #
-#   docker build -f docker/engine.Dockerfile --build-arg BASE=galaxy-python-base:local \
-#       -t galaxy-engine:<version> <context with wheelhouse/>
+#   make engine-image                          # BASE=galaxy-python-base:local
+#   docker pull python:3.11-slim               # where a registry is reachable,
+#   make engine-image BASE=python:3.11-slim    # any Python 3.11 image with pip
+#
+# which runs docker/build-engine-image.sh: the galaxy wheel and the engine's
+# dependency wheels (`make engine-wheels`) go into the build context as
+# wheelhouse/, and this file installs them offline (`docker build --network
+# none`). Nothing is pulled: the base must be on the Docker host; the default
+# one is made without a registry by `../shared/tools/dockerd-sandbox
+# base-image`. Building this file by hand needs that same context: a
+# wheelhouse/ holding galaxy-<version>-*.whl, the engine wheels and
+# engine-requirements.txt.
 ARG BASE=galaxy-python-base:local
 FROM ${BASE}
 

@@ -8,6 +8,12 @@ restarted backend can reach them; they keep running across backend restarts.
 On the `host` network (single-host setups, the sandbox) each engine listens
 on a loopback port of its own; on a user-defined network it is reached as
 `http://galaxy-game-<game_id>:8080`.
+
+`open()` makes sure of `BACKEND_DOCKER_NETWORK`: Docker's own networks
+(`host`, `none`, `bridge`) and any network that already exists are used as
+they are; a missing one is created, a bridge labelled `galaxy.backend=1` (and
+`galaxy.stack=<label>`). Two backends booting at once may both try: Docker's
+409 to the second means the network exists now, which is all either needs.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from galaxy.clients.containers import (
     free_loopback_port,
 )
 from galaxy.config import DockerConfig, RuntimeConfig
+from galaxy.domain.docker_host import parse_docker_host
 from galaxy.store.bridge import current_asyncio_loop, to_asyncio
 
 log = structlog.get_logger("galaxy.runtime")
@@ -39,6 +46,7 @@ GAME_LABEL = "galaxy.game_id"
 ENDPOINT_LABEL = "galaxy.endpoint"
 STACK_LABEL = "galaxy.stack"
 ENGINE_PORT = 8080
+PREDEFINED_NETWORKS = frozenset({"host", "none", "bridge"})  # Docker's own: never created
 
 
 def container_name(game_id: uuid.UUID) -> str:
@@ -57,9 +65,13 @@ class DockerDriver(ContainerDriver):
     async def open(self) -> None:
         """Connect and ask the engine for its version: DriverError when none answers."""
         self._loop = current_asyncio_loop()
+        try:
+            url = parse_docker_host(self.docker_config.host)
+        except ValueError as error:
+            raise DriverError(f"BACKEND_DOCKER_HOST: {error}") from None
 
         async def ping() -> str:
-            client = aiodocker.Docker(url=self.docker_config.host)
+            client = aiodocker.Docker(url=url)
             self._client = client
             version = await client.version()
             return str(version.get("Version", "?"))
@@ -71,6 +83,48 @@ class DockerDriver(ContainerDriver):
             await self.aclose()
             raise DriverError(f"no Docker engine at {self.docker_config.host}: {error!r}") from None
         log.info("runtime.docker_connected", host=self.docker_config.host, version=version)
+        try:
+            await self._ensure_network()
+        except Exception:
+            await self.aclose()
+            raise
+
+    async def _ensure_network(self) -> None:
+        """Inspect BACKEND_DOCKER_NETWORK; create it when it is missing (see the module's doc)."""
+        name = self.docker_config.network
+        labels = {BACKEND_LABEL: "1"}
+        if self.runtime.stack_label:
+            labels[STACK_LABEL] = self.runtime.stack_label
+
+        async def run() -> str | None:
+            """The id of the network this call created; None when it was there already."""
+            docker = self._docker()
+            try:
+                await docker.networks.get(name)
+                return None
+            except DockerError as error:
+                if error.status != 404:
+                    raise
+            if name in PREDEFINED_NETWORKS:
+                raise DriverError(
+                    f"the Docker network {name} does not exist: it is one of Docker's own "
+                    "(host, none, bridge), which only the daemon can provide"
+                )
+            config = {"Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels}
+            try:
+                network = await docker.networks.create(config)
+            except DockerError as error:
+                if error.status == 409:  # another backend created it meanwhile
+                    return None
+                raise
+            return str(network.id)
+
+        try:
+            created = await to_asyncio(run, self._loop)()
+        except DockerError as error:
+            raise DriverError(f"the Docker network {name}: {error.message}") from None
+        if created is not None:
+            log.info("docker.network_created", network=name, id=created[:12])
 
     def _docker(self) -> aiodocker.Docker:
         assert self._client is not None, "DockerDriver.open() first"

@@ -6,14 +6,13 @@ import functools
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
+
+from galaxy import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "galaxy-python-base:local"
-ENGINE_IMAGE = "galaxy-engine:test"
-WHEELS = ROOT / "build" / "engine-wheels"
+ENGINE_IMAGE = f"galaxy-engine:{__version__}"  # what a fresh engine registry registers
 
 
 def docker(
@@ -44,40 +43,25 @@ def has_image(tag: str) -> bool:
 
 @functools.cache
 def engine_image() -> str:
-    """Build the engine image from this checkout (once per test session); returns its tag."""
-    if not (WHEELS / ".stamp").exists():
-        raise RuntimeError("no engine wheels: run `make engine-wheels` (make test does)")
-    with tempfile.TemporaryDirectory(prefix="engine-image-") as context:
-        wheelhouse = Path(context) / "wheelhouse"
-        shutil.copytree(WHEELS, wheelhouse)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--no-index",
-                "-w",
-                str(wheelhouse),
-                str(ROOT),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        docker(
-            "build",
-            "--network",
-            "none",
-            "--pull=false",
-            "-f",
-            str(ROOT / "docker" / "engine.Dockerfile"),
-            "--build-arg",
-            f"BASE={BASE_IMAGE}",
-            "-t",
-            ENGINE_IMAGE,
-            context,
-        )
-    return ENGINE_IMAGE
+    """Build the engine image as the runbook says, `make engine-image` (once per session).
+
+    The base is the local one (never pulled); the engine wheels must be up to
+    date already, so that make does not reinstall the venv in the middle of a test.
+    """
+    wheels = subprocess.run(
+        ["make", "-q", "-C", str(ROOT), "build/engine-wheels/.stamp"], capture_output=True
+    )
+    if wheels.returncode != 0:
+        raise RuntimeError("the engine wheels are missing or stale: run `make engine-wheels`")
+    built = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "engine-image", f"BASE={BASE_IMAGE}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    if built.returncode != 0:
+        raise RuntimeError(f"make engine-image failed:\n{built.stderr[-4000:]}")
+    tag = built.stdout.split()[-1]
+    assert tag == ENGINE_IMAGE, f"make engine-image built {tag}, not {ENGINE_IMAGE}"
+    return tag
