@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from galaxy.domain.docker_host import parse_docker_host
 from galaxy.domain.durations import parse_duration
 
 T = TypeVar("T")
@@ -318,30 +319,6 @@ def check_country_database(text: str) -> None:
         raise ValueError(f"{text} is a {kind!r} database, not a Country (or City) one")
 
 
-_DOCKER_HOST_SCHEMES = ("unix", "tcp", "http", "https")
-
-
-def check_docker_host(text: str) -> None:
-    """`unix:///var/run/docker.sock`, `tcp://docker:2376`, `http(s)://host:port`."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(text)
-    if parts.scheme not in _DOCKER_HOST_SCHEMES:
-        raise ValueError(
-            f"{text!r} is not a Docker address: use unix:///path/to/docker.sock or tcp://HOST:PORT"
-        )
-    if parts.scheme == "unix":
-        if parts.netloc or not parts.path.startswith("/"):
-            raise ValueError(f"{text!r}: a unix socket address is unix:///absolute/path")
-        return
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{text!r} has no valid port") from None
-    if not parts.hostname or (parts.scheme == "tcp" and port is None):
-        raise ValueError(f"{text!r}: a TCP address is tcp://HOST:PORT")
-
-
 class _Reader:
     """Reads variables and collects every problem instead of stopping at the first."""
 
@@ -376,7 +353,7 @@ class _Reader:
         value = self._environ.get(name)
         return value if value is not None and value.strip() != "" else None
 
-    def _parse(self, name: str, default: str, parser: Callable[[str], T]) -> T:
+    def parse(self, name: str, default: str, parser: Callable[[str], T]) -> T:
         text = self.raw(name)
         if text is not None:
             try:
@@ -392,7 +369,7 @@ class _Reader:
         return self.raw(name) or default
 
     def duration(self, name: str, default: str) -> float:
-        return self._parse(name, default, parse_duration)
+        return self.parse(name, default, parse_duration)
 
     def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         def parse(text: str) -> int:
@@ -405,7 +382,7 @@ class _Reader:
                 raise ValueError(f"{value} is above the maximum {maximum}")
             return value
 
-        return self._parse(name, str(default), parse)
+        return self.parse(name, str(default), parse)
 
     def number(self, name: str, default: float, minimum: float = 0.0) -> float:
         def parse(text: str) -> float:
@@ -417,7 +394,7 @@ class _Reader:
                 raise ValueError(f"{value} is below the minimum {minimum}")
             return value
 
-        return self._parse(name, str(default), parse)
+        return self.parse(name, str(default), parse)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         def parse(text: str) -> str:
@@ -426,19 +403,19 @@ class _Reader:
                 raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
             return value
 
-        return self._parse(name, default, parse)
+        return self.parse(name, default, parse)
 
     def address(self, name: str, default: str) -> Address:
-        return self._parse(name, default, parse_address)
+        return self.parse(name, default, parse_address)
 
     def boolean(self, name: str, default: bool) -> bool:
-        return self._parse(name, "true" if default else "false", parse_bool)
+        return self.parse(name, "true" if default else "false", parse_bool)
 
     def byte_size(self, name: str, default: str) -> int:
-        return self._parse(name, default, parse_byte_size)
+        return self.parse(name, default, parse_byte_size)
 
     def key_values(self, name: str) -> dict[str, str]:
-        return self._parse(name, "", parse_key_values)
+        return self.parse(name, "", parse_key_values)
 
 
 # Required variables (seeds §4) and what replaces each in embedded mode.
@@ -507,8 +484,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
     r.check("BACKEND_GAME_STATE_ROOT", state_root, check_absolute_path)
     geoip_path = required("BACKEND_GEOIP_DB_PATH", "geo lookups disabled")
     r.check("BACKEND_GEOIP_DB_PATH", geoip_path, check_country_database)
-    docker_host = r.text_default("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock")
-    r.check("BACKEND_DOCKER_HOST", docker_host, check_docker_host)
+    docker_host = r.parse("BACKEND_DOCKER_HOST", "unix:///var/run/docker.sock", parse_docker_host)
     admin_email = r.text("BACKEND_NOTIFICATION_ADMIN_EMAIL")
     r.check("BACKEND_NOTIFICATION_ADMIN_EMAIL", admin_email, check_email_address)
 
