@@ -117,6 +117,20 @@ async def internal_sessions(http: ContractClient, running: Running) -> None:
     assert everything.status_code == 200
 
 
+async def admin_sessions(http: ContractClient, running: Running) -> None:
+    player = await login(http, running, "contract-admin@example.org")
+    users = "/api/v1/admin/users"
+    one = await http.post(
+        f"{users}/{player.user_id}/sessions/{player.device_session_id}/revoke",
+        json={"reason": "test"},
+        auth=admin_auth(),
+    )
+    assert one.status_code == 200
+    every = await http.post(f"{users}/{player.user_id}/sessions/revoke-all", auth=admin_auth())
+    assert every.status_code == 200
+    assert (await http.post(f"{users}/{player.user_id}/sessions/revoke-all")).status_code == 401
+
+
 async def admin_accounts(http: ContractClient, running: Running) -> None:
     http.client.auth = admin_auth()
     base = "/api/v1/admin/admin-accounts"
@@ -331,6 +345,8 @@ EXERCISES: dict[str, Exercise] = {
     "adminSetUserLimit": admin_users,
     "adminSetUserEntitlement": admin_users,
     "adminSoftDeleteUser": admin_users,
+    "adminRevokeSession": admin_sessions,
+    "adminRevokeAllSessions": admin_sessions,
     **dict.fromkeys(
         [
             "lobbyCreateGame",

@@ -21,6 +21,7 @@ from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
 from galaxy.services.accounts import Change, deletion_json
+from galaxy.services.sessions import session_json
 
 blueprint = Blueprint("admin_users", __name__, url_prefix="/api/v1/admin/users")
 
@@ -105,3 +106,28 @@ async def soft_delete(user_id: str) -> dict[str, Any]:
         uuid_param(user_id, "user_id"), _change(body, reason_required=False)
     )
     return dict(jsonable(deletion_json(row)))
+
+
+async def _revocation_reason() -> str:
+    body = await json_object(required=False, allowed={"reason"})
+    reason = check_reason(body.get("reason"), required=False) or "revoked by an operator"
+    return f"{reason} (admin:{g.admin.username})"
+
+
+@blueprint.post("/<user_id>/sessions/<device_session_id>/revoke")
+async def revoke_session(user_id: str, device_session_id: str) -> dict[str, Any]:
+    row = await services().sessions.revoke(
+        uuid_param(device_session_id, "device_session_id"),
+        await _revocation_reason(),
+        of_user=uuid_param(user_id, "user_id"),
+    )
+    return session_json(row)
+
+
+@blueprint.post("/<user_id>/sessions/revoke-all")
+async def revoke_all_sessions(user_id: str) -> dict[str, Any]:
+    user = uuid_param(user_id, "user_id")
+    revoked = await services().sessions.revoke_all(
+        user, await _revocation_reason(), known_user=True
+    )
+    return {"user_id": str(user), "revoked": [str(s) for s in revoked]}

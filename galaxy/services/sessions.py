@@ -21,6 +21,7 @@ from galaxy.domain.auth import encode_public_key
 from galaxy.domain.errors import NotFound
 from galaxy.services.push import PushHub
 from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.store import accounts as account_queries
 from galaxy.store import auth as queries
 from galaxy.store.auth import SessionRow
 from galaxy.store.database import Connection, Database
@@ -164,10 +165,17 @@ class Sessions:
 
     # -- the internal surface -----------------------------------------------------
 
-    async def revoke(self, device_session_id: uuid.UUID, reason: str) -> SessionRow:
-        """Revoke one session; revoking a revoked session answers its state again."""
+    async def revoke(
+        self, device_session_id: uuid.UUID, reason: str, *, of_user: uuid.UUID | None = None
+    ) -> SessionRow:
+        """Revoke one session (of `of_user`, when given: another's is 404); revoking a
+        revoked session answers its state again."""
 
         async def work(conn: Connection, after: AfterCommit) -> SessionRow:
+            if of_user is not None:
+                found = await queries.get_session(conn, device_session_id)
+                if found is None or found.user_id != of_user:
+                    raise NotFound("no such device session", code="session_not_found")
             row = await queries.revoke_session(conn, device_session_id, reason)
             if row is None:
                 row = await queries.get_session(conn, device_session_id)
@@ -189,8 +197,14 @@ class Sessions:
 
         return await run_unit(self._db, work, name="sessions.revoke")
 
-    async def revoke_all(self, user_id: uuid.UUID, reason: str) -> list[uuid.UUID]:
+    async def revoke_all(
+        self, user_id: uuid.UUID, reason: str, *, known_user: bool = False
+    ) -> list[uuid.UUID]:
+        """Every active session of `user_id`; with `known_user`, an unknown user is 404."""
+
         async def work(conn: Connection, after: AfterCommit) -> list[uuid.UUID]:
+            if known_user and await account_queries.get_account(conn, user_id) is None:
+                raise NotFound("no such account", code="account_not_found")
             return await self.revoke_user(conn, after, user_id, reason)
 
         return await run_unit(self._db, work, name="sessions.revoke_all")

@@ -126,6 +126,45 @@ async def test_revoke_all_ends_every_session_of_the_user(
     assert nothing.json()["revoked"] == []
 
 
+async def test_operators_revoke_sessions_from_the_admin_surface(
+    http: ContractClient, running: Running
+) -> None:
+    phone = await login(http, running, "ops-two@example.org")
+    laptop = await login(http, running, "ops-two@example.org", mail_number=2)
+    other = await login(http, running, "ops-other@example.org")
+    users = "/api/v1/admin/users"
+    gateway = await Gateway(grpc_port(running), "gw-1").start()
+    try:
+        one = await http.post(
+            f"{users}/{phone.user_id}/sessions/{phone.device_session_id}/revoke",
+            json={"reason": "lost phone"},
+            auth=admin_auth(),
+        )
+        assert one.status_code == 200 and one.json()["status"] == "revoked"
+        assert one.json()["revoke_reason"] == "lost phone (admin:root)"
+        (event,) = await gateway.events(1)
+        assert list(event.session_invalidation.device_session_ids) == [phone.device_session_id]
+    finally:
+        await gateway.close()
+    assert_error_body(
+        await http.get(f"{SESSIONS}/{phone.device_session_id}"), 404, "session_not_found"
+    )
+    assert (await http.get(f"{SESSIONS}/{laptop.device_session_id}")).status_code == 200
+    # A session is revoked through its own user only.
+    elsewhere = await http.post(
+        f"{users}/{phone.user_id}/sessions/{other.device_session_id}/revoke", auth=admin_auth()
+    )
+    assert_error_body(elsewhere, 404, "session_not_found")
+    everything = await http.post(f"{users}/{phone.user_id}/sessions/revoke-all", auth=admin_auth())
+    assert everything.json() == {"user_id": phone.user_id, "revoked": [laptop.device_session_id]}
+    assert (await http.get(f"{SESSIONS}/{other.device_session_id}")).status_code == 200
+    unknown = "0b6f6f7e-1d1e-4a8e-8a55-3c1f1a0c2b22"
+    nobody = await http.post(f"{users}/{unknown}/sessions/revoke-all", auth=admin_auth())
+    assert_error_body(nobody, 404, "account_not_found")
+    anonymous = await http.post(f"{users}/{phone.user_id}/sessions/revoke-all")
+    assert anonymous.status_code == 401
+
+
 async def test_the_cache_is_warmed_from_the_database_at_startup(
     http: ContractClient, running: Running, db_dsn: str, tmp_path: Path
 ) -> None:
