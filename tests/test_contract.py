@@ -213,6 +213,12 @@ async def lobby_invites(http: ContractClient, running: Running) -> None:
     assert removed.status_code == 200
     blocked = await owner.post(f"/games/{gid}/memberships/{seats[1]['membership_id']}/block")
     assert blocked.status_code == 200
+    shared = (await owner.post(f"/games/{gid}/invites", {})).json()
+    guest = await make_user(running, http, "guest@example.org")
+    taken = await guest.post(
+        "/invites/redeem-code", {"code": shared["code"], "race_name": "Guests"}
+    )
+    assert taken.status_code == 200
 
 
 async def lobby_race_names(http: ContractClient, running: Running) -> None:
@@ -374,6 +380,7 @@ EXERCISES: dict[str, Exercise] = {
             "lobbyInvite",
             "lobbyMyInvites",
             "lobbyRedeemInvite",
+            "lobbyRedeemInviteCode",
             "lobbyDeclineInvite",
             "lobbyRevokeInvite",
             "lobbyRemoveMember",

@@ -8,6 +8,7 @@ the state the game is in (`game_running`, `game_draft`, ...).
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -206,3 +207,25 @@ def _whole(raw: object, name: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise InvalidInput(f"{name} must be a whole number", code="invalid_players")
     return raw
+
+
+# -- invite codes -------------------------------------------------------------------
+
+# Read aloud and typed by people: no 0/O and 1/I to mistake. 12 of 32 symbols are 60 bits,
+# beyond guessing at any rate the service answers.
+INVITE_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+INVITE_CODE_LENGTH = 12
+
+
+def new_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_CODE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
+
+def check_invite_code(raw: object) -> str:
+    """A code as a person may type it (any case, spaces or dashes between groups)."""
+    code = raw.upper().replace("-", "").replace(" ", "") if isinstance(raw, str) else ""
+    if len(code) != INVITE_CODE_LENGTH or any(c not in INVITE_CODE_ALPHABET for c in code):
+        raise InvalidInput(
+            f"code must be {INVITE_CODE_LENGTH} letters and digits", code="invalid_invite_code"
+        )
+    return code

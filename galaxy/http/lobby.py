@@ -8,7 +8,7 @@ from quart import Blueprint, g, request
 
 from galaxy.domain.accounts import check_reason, parse_timestamp
 from galaxy.domain.errors import InvalidInput
-from galaxy.domain.lobby import SETTING_FIELDS
+from galaxy.domain.lobby import SETTING_FIELDS, check_invite_code
 from galaxy.domain.race_names import check_race_name
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
@@ -122,8 +122,12 @@ async def reject(game_id: str, application_id: str) -> dict[str, Any]:
 @blueprint.post("/games/<game_id>/invites")
 async def invite(game_id: str) -> tuple[dict[str, Any], int]:
     body = await json_object(allowed={"user_id", "expires_at"})
-    raw_user = body.get("user_id")
-    invited = uuid_param(raw_user if isinstance(raw_user, str) else "", "user_id")
+    raw_user = body.get("user_id")  # absent: a shareable invite, redeemed with its code
+    invited = (
+        None
+        if raw_user is None
+        else uuid_param(raw_user if isinstance(raw_user, str) else "", "user_id")
+    )
     expires_at = parse_timestamp(body.get("expires_at"), "expires_at")
     row = await services().enrollment.invite(
         g.user_id, uuid_param(game_id, "game_id"), invited, expires_at
@@ -139,6 +143,17 @@ async def redeem(game_id: str, invite_id: str) -> dict[str, Any]:
         uuid_param(game_id, "game_id"),
         uuid_param(invite_id, "invite_id"),
         race_name=check_race_name(body.get("race_name")),
+    )
+    return _json(result)
+
+
+@blueprint.post("/invites/redeem-code")
+async def redeem_code() -> dict[str, Any]:
+    body = await json_object(allowed={"code", "race_name"})
+    result = await services().enrollment.redeem_code(
+        g.user_id,
+        check_invite_code(body.get("code")),
+        check_race_name(body.get("race_name")),
     )
     return _json(result)
 

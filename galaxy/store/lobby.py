@@ -51,11 +51,12 @@ class InviteRow:
     invite_id: uuid.UUID
     game_id: uuid.UUID
     inviter_user_id: uuid.UUID
-    invited_user_id: uuid.UUID
+    invited_user_id: uuid.UUID | None  # None: a code invite nobody has redeemed yet
     status: str
     expires_at: datetime
     created_at: datetime
     decided_at: datetime | None
+    code: str | None  # a shareable invite's code; None for an invite to a named player
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,20 @@ WHERE applicant_user_id = %(user_id)s AND status = 'pending'"""
 # -- invites ---------------------------------------------------------------------
 
 _INVITE = """invite_id, game_id, inviter_user_id, invited_user_id, status, expires_at,
-       created_at, decided_at"""
+       created_at, decided_at, code"""
 
 INSERT_INVITE = f"""
-INSERT INTO invites (invite_id, game_id, inviter_user_id, invited_user_id, expires_at)
-VALUES (%(invite_id)s, %(game_id)s, %(inviter)s, %(invited)s,
+INSERT INTO invites (invite_id, game_id, inviter_user_id, invited_user_id, code, expires_at)
+VALUES (%(invite_id)s, %(game_id)s, %(inviter)s, %(invited)s, %(code)s,
         coalesce(%(expires_at)s, now() + make_interval(secs => %(default_ttl)s)))
+RETURNING {_INVITE}
+"""
+
+INVITE_BY_CODE = "SELECT invite_id, game_id FROM invites WHERE code = %(code)s"
+
+REDEEM_CODE_INVITE = f"""
+UPDATE invites SET status = 'redeemed', decided_at = now(), invited_user_id = %(user_id)s
+WHERE invite_id = %(invite_id)s
 RETURNING {_INVITE}
 """
 

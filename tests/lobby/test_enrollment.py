@@ -253,3 +253,57 @@ async def test_not_enrolling_games_take_no_applications(users: list[User]) -> No
         404,
         "game_not_found",
     )
+
+
+async def test_a_shareable_invite_seats_whoever_brings_its_code_first(
+    users: list[User], running: Running
+) -> None:
+    owner, first, second, third = users[:4]
+    gid = (await owner.enrolling(visibility="private", max_players=2))["game_id"]
+    shared = (await owner.post(f"/games/{gid}/invites", {})).json()
+    assert shared["invited_user_id"] is None and len(shared["code"]) == 12
+    assert notifications(running, "lobby.invite.received") == []  # nobody to tell
+    # As a person types it: small letters, a dash.
+    typed = f"{shared['code'][:6].lower()}-{shared['code'][6:]}"
+    taken = await first.post("/invites/redeem-code", {"code": typed, "race_name": "Vogons"})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["invite"]["status"] == "redeemed"
+    assert taken.json()["invite"]["invited_user_id"] == first.user_id
+    assert taken.json()["membership"]["race_name"] == "Vogons"
+    again = await second.post(
+        "/invites/redeem-code", {"code": shared["code"], "race_name": "Zorgons"}
+    )
+    assert_error_body(again, 409, "invite_redeemed")
+
+    unknown = await second.post("/invites/redeem-code", {"code": "A" * 12, "race_name": "Zorgons"})
+    assert_error_body(unknown, 404, "invite_not_found")
+    malformed = await second.post("/invites/redeem-code", {"code": "0O1I", "race_name": "Zorgons"})
+    assert_error_body(malformed, 400, "invalid_invite_code")
+
+    # The same seat and expiry rules as a named invite.
+    late = (await owner.post(f"/games/{gid}/invites", {})).json()
+    sql(
+        running,
+        "UPDATE invites SET expires_at = now() - interval '1s' WHERE code = %s",
+        late["code"],
+    )
+    expired = await second.post(
+        "/invites/redeem-code", {"code": late["code"], "race_name": "Zorgons"}
+    )
+    assert_error_body(expired, 409, "invite_expired")
+    last = (await owner.post(f"/games/{gid}/invites", {})).json()
+    await join(owner, owner, gid, "Owners")  # the second and last seat
+    full = await third.post("/invites/redeem-code", {"code": last["code"], "race_name": "Krikkits"})
+    assert_error_body(full, 409, "game_full")
+    revoked = await owner.post(f"/games/{gid}/invites/{last['invite_id']}/revoke")
+    assert revoked.json()["status"] == "revoked"
+
+
+async def test_an_invite_cannot_expire_before_it_is_made(users: list[User]) -> None:
+    owner, player = users[:2]
+    gid = (await owner.enrolling())["game_id"]
+    past = await owner.post(
+        f"/games/{gid}/invites",
+        {"user_id": player.user_id, "expires_at": "2001-01-01T00:00:00Z"},
+    )
+    assert_error_body(past, 400, "invalid_time")

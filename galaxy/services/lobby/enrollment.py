@@ -8,13 +8,13 @@ players taking the last seat at once are serialised and exactly one gets it.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from galaxy.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from galaxy.domain.lobby import ENROLLING, Status
+from galaxy.domain.lobby import ENROLLING, Status, new_invite_code
 from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -221,10 +221,13 @@ class Enrollment:
         self,
         owner: uuid.UUID,
         game_id: uuid.UUID,
-        invited: uuid.UUID,
+        invited: uuid.UUID | None,
         expires_at: datetime | None,
     ) -> InviteRow:
+        """Invite a named player, or (`invited` None) whoever presents the new invite's code."""
         ctx = self.ctx
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            raise InvalidInput("expires_at must be in the future", code="invalid_time")
 
         async def work(conn: Connection, after: AfterCommit) -> InviteRow:
             game = await ctx.game(conn, game_id, lock=True)
@@ -235,11 +238,12 @@ class Enrollment:
                     "and enrolling games",
                     code=f"game_{game.status}",
                 )
-            if invited == owner:
-                raise InvalidInput("you cannot invite yourself", code="invalid_invitee")
-            await ctx.live_account(conn, invited)
-            if ctx.cache.membership(game_id, invited) is not None:
-                raise Conflict("that player has joined already", code="already_member")
+            if invited is not None:
+                if invited == owner:
+                    raise InvalidInput("you cannot invite yourself", code="invalid_invitee")
+                await ctx.live_account(conn, invited)
+                if ctx.cache.membership(game_id, invited) is not None:
+                    raise Conflict("that player has joined already", code="already_member")
             invite = await fetch_one(
                 conn,
                 InviteRow,
@@ -249,11 +253,14 @@ class Enrollment:
                     "game_id": game_id,
                     "inviter": owner,
                     "invited": invited,
+                    "code": new_invite_code() if invited is None else None,
                     "expires_at": expires_at,
                     "default_ttl": ctx.invite_ttl,
                 },
             )
             assert invite is not None
+            if invited is None:
+                return invite  # nobody to tell: the owner hands the code on
             await ctx.notify(
                 conn,
                 after,
@@ -265,6 +272,39 @@ class Enrollment:
             return invite
 
         return await run_unit(ctx.db, work, name="lobby.invite")
+
+    async def redeem_code(self, user_id: uuid.UUID, code: str, race_name: str) -> dict[str, Any]:
+        """Take a seat with a code invite: the first player to present it gets the seat,
+        with the same rules as a named invite (enrolling game, free seat, not expired)."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+            cursor = await conn.execute(queries.INVITE_BY_CODE, {"code": code})
+            found: Any = await cursor.fetchone()
+            if found is None:
+                raise NotFound("no invite has that code", code="invite_not_found")
+            invite_id, game_id = found
+            game = await ctx.game(conn, game_id, lock=True)  # the game first, as everywhere
+            invite, expired = await self._locked_invite(conn, game_id, invite_id)
+            if expired:
+                await _decide_invite(conn, invite, "expired")
+                return {"error": Conflict("the invite has expired", code="invite_expired")}
+            await ctx.live_account(conn, user_id)
+            await ctx.not_banned(conn, user_id)
+            _enrolling(game)
+            membership = await self._seat(conn, after, game, user_id, race_name)
+            redeemed = await fetch_one(
+                conn,
+                InviteRow,
+                queries.REDEEM_CODE_INVITE,
+                {"invite_id": invite_id, "user_id": user_id},
+            )
+            return {"invite": redeemed, "membership": membership}
+
+        result = await run_unit(ctx.db, work, name="lobby.redeem_code")
+        if "error" in result:
+            raise result["error"]  # the expiry is recorded, then refused
+        return result
 
     async def _locked_invite(
         self, conn: Connection, game_id: uuid.UUID, invite_id: uuid.UUID
@@ -333,7 +373,7 @@ class Enrollment:
                 "lobby.invite.revoked",
                 f"invite:{invite_id}:revoked",
                 {"game_id": str(game_id)},
-                [invite.invited_user_id],
+                [invite.invited_user_id] if invite.invited_user_id is not None else [],
             )
             return revoked
 
