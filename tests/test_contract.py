@@ -246,6 +246,8 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/force-start")).status_code == 200
     await lobby_services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
     assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
+    house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 1})
+    assert house.status_code == 201
     http.client.auth = None
 
 
@@ -393,6 +395,7 @@ EXERCISES: dict[str, Exercise] = {
     **dict.fromkeys(
         [
             "adminListGames",
+            "adminCreateGame",
             "adminGetGame",
             "adminForceStartGame",
             "adminForceStopGame",

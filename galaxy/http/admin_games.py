@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, g, request
 
 from galaxy.domain.accounts import check_reason
-from galaxy.domain.lobby import Action
+from galaxy.domain.lobby import SETTING_FIELDS, Action
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
@@ -19,6 +19,14 @@ blueprint = Blueprint("admin_games", __name__, url_prefix="/api/v1/admin/games")
 async def list_games() -> dict[str, Any]:
     page = await services().games.listing("all", page_param(), status=request.args.get("status"))
     return page_json(page)
+
+
+@blueprint.post("")
+async def create_game() -> tuple[dict[str, Any], int]:
+    body = await json_object(allowed=SETTING_FIELDS)
+    game = await services().games.create_house(g.admin.username, body)
+    found: dict[str, Any] = jsonable(game)
+    return found, 201
 
 
 @blueprint.get("/<game_id>")

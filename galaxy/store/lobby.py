@@ -12,7 +12,7 @@ from galaxy.store.database import Connection, fetch_one
 @dataclass(frozen=True)
 class GameRow:
     game_id: uuid.UUID
-    owner_user_id: uuid.UUID
+    owner_user_id: uuid.UUID | None  # None: a house game, made by an operator
     name: str
     description: str
     visibility: str

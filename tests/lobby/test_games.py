@@ -192,3 +192,31 @@ async def test_a_deadline_in_the_past_is_refused_and_a_future_one_kept(users: li
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     game = await users[0].game(enrollment_deadline=later)
     assert game["enrollment_deadline"] is not None
+
+
+async def test_operators_create_house_games_that_no_player_owns(
+    users: list[User], http: ContractClient
+) -> None:
+    player, other = users[:2]
+    created = await http.post(
+        "/api/v1/admin/games",
+        json={"name": "Sunday league", "min_players": 1, "max_players": 4},
+        auth=admin_auth(),
+    )
+    assert created.status_code == 201, created.text
+    house = created.json()
+    assert house["owner_user_id"] is None and house["visibility"] == "public"
+    assert house["status"] == "enrollment_open" and house["auto_approve"] is True
+    assert house["status_reason"] == "created by admin:root"
+    gid = house["game_id"]
+    seated = await player.post(f"/games/{gid}/applications", {"race_name": "Vogons"})
+    assert seated.json()["membership"]["race_name"] == "Vogons"  # nobody needs to approve
+    assert_error_body(await player.post(f"/games/{gid}/start"), 403, "not_owner")
+    assert_error_body(await other.patch(f"/games/{gid}", {"name": "Mine"}), 403, "not_owner")
+    private = await http.post(
+        "/api/v1/admin/games", json={"name": "Hidden", "visibility": "private"}, auth=admin_auth()
+    )
+    assert_error_body(private, 400, "invalid_visibility")
+    forced = await http.post(f"/api/v1/admin/games/{gid}/force-start", auth=admin_auth())
+    assert forced.json()["status"] == "starting"
+    assert (await http.post("/api/v1/admin/games", json={"name": "X"})).status_code == 401

@@ -151,7 +151,7 @@ class Enrollment:
                     "lobby.application.submitted",
                     f"application:{application.application_id}:submitted",
                     {"game_id": str(game_id), "application_id": str(application.application_id)},
-                    [game.owner_user_id],
+                    [game.owner_user_id] if game.owner_user_id is not None else [],
                 )
             return result
 

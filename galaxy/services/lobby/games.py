@@ -90,6 +90,30 @@ class Games:
         log.info("lobby.game_created", game_id=str(game.game_id), owner=str(owner))
         return game
 
+    async def create_house(self, admin: str, body: dict[str, Any]) -> GameRow:
+        """A house game: made by an operator, owned by no player, public, open for
+        enrollment at once and (unless the body says otherwise) seating applicants
+        without an owner's approval; operators start and stop it."""
+        if body.get("visibility", "public") != "public":
+            raise InvalidInput("a house game is public", code="invalid_visibility")
+        settings = game_settings({"auto_approve": True, **body})
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            game_id = uuid.uuid4()
+            await conn.execute(
+                queries.INSERT_GAME,
+                {"game_id": game_id, "owner_user_id": None, **settings.to_row()},
+            )
+            game = await ctx.game(conn, game_id)
+            return await ctx.move(
+                conn, after, game, Action.OPEN_ENROLLMENT, reason=f"created by admin:{admin}"
+            )
+
+        game = await run_unit(ctx.db, work, name="lobby.create_house_game")
+        log.info("lobby.house_game_created", game_id=str(game.game_id), admin=admin)
+        return game
+
     async def view(self, viewer: uuid.UUID, game_id: uuid.UUID) -> dict[str, Any]:
         """The game as `viewer` may see it; a private game is 404 to strangers."""
         ctx = self.ctx
