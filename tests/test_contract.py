@@ -166,7 +166,7 @@ async def lobby_flow(http: ContractClient, running: Running) -> None:
     owner = await make_user(running, http, "owner@example.org")
     a = await make_user(running, http, "a@example.org")
     b = await make_user(running, http, "b@example.org")
-    gid = (await owner.game(min_players=1))["game_id"]
+    gid = (await owner.game(min_players=2))["game_id"]
     assert (await owner.patch(f"/games/{gid}", {"description": "A test"})).status_code == 200
     assert (await owner.post(f"/games/{gid}/open-enrollment")).status_code == 200
     assert (await owner.get("/games")).json()["total"] == 1
@@ -176,6 +176,7 @@ async def lobby_flow(http: ContractClient, running: Running) -> None:
     assert (await owner.post(reject, {"reason": "no"})).status_code == 200
     assert (await owner.get(f"/games/{gid}")).json()["viewer_role"] == "owner"
     assert (await a.get(f"/games/{gid}/memberships")).json()["total"] == 1
+    await join(owner, owner, gid, "Hosts")  # the engine plays no game alone
     assert (await owner.get("/my/games")).json()["total"] == 1
     assert (await b.get("/my/applications")).json()["total"] == 1
     assert (await owner.post(f"/games/{gid}/ready-to-start")).status_code == 200
@@ -235,7 +236,7 @@ async def lobby_race_names(http: ContractClient, running: Running) -> None:
 async def admin_games(http: ContractClient, running: Running) -> None:
     owner = await make_user(running, http, "owner@example.org")
     player = await make_user(running, http, "player@example.org")
-    gid = (await owner.enrolling(min_players=1))["game_id"]
+    gid = (await owner.enrolling(min_players=2))["game_id"]
     await join(owner, player, gid, "Vogons")
     http.client.auth = admin_auth()
     base = f"/api/v1/admin/games/{gid}"
@@ -246,7 +247,7 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/force-start")).status_code == 200
     await lobby_services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
     assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
-    house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 1})
+    house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 2})
     assert house.status_code == 201
     http.client.auth = None
 

@@ -248,6 +248,7 @@ class GameActor(Actor[GameMessage]):
                     if isinstance(error, DriverError)
                     else "runtime.container_start_failed"
                 )
+                await self._stop_launched()  # an engine that would not play is no one's
                 await self._start_failed(
                     kind, str(error), reason=f"the engine did not start: {error}"
                 )
@@ -599,6 +600,18 @@ class GameActor(Actor[GameMessage]):
             return await queries.change_record(conn, self.game_id, **change)
 
         return await self.deps.db.run(write, name="runtime.change")
+
+    async def _stop_launched(self) -> None:
+        """Stop the engine this start launched, if it got that far, and forget it."""
+        record = self.record
+        if record is None or not record.container_id:
+            return
+        try:
+            await self.deps.driver.stop(record.container_id)
+        except DriverError as error:  # the start's own failure is what gets reported
+            log.warning("runtime.stop_failed", game_id=str(self.game_id), error=str(error))
+        await self._drop_client()
+        self.record = await self._change(set_container=True, container_id=None, endpoint=None)
 
     async def _start_failed(self, kind: str, detail: str, *, reason: str) -> None:
         if self.record is not None:

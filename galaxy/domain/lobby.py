@@ -101,6 +101,7 @@ def transition(current: str, action: Action) -> Status:
 # -- settings -------------------------------------------------------------------
 
 MAX_PLAYERS = 50  # the engine's limit
+ENGINE_MIN_RACES = 2  # the engine plays no game with fewer races (ENGINE.md, init)
 NAME_MAX = 64
 DESCRIPTION_MAX = 2000
 DEFAULT_SCHEDULE = "0 0 * * *"  # a turn a day, at midnight UTC
@@ -171,9 +172,10 @@ def game_settings(body: dict[str, Any], current: GameSettings | None = None) -> 
         raise InvalidInput("visibility must be public or private", code="invalid_visibility")
     min_players = _whole(pick("min_players", 2), "min_players")
     max_players = _whole(pick("max_players", 8), "max_players")
-    if not 1 <= min_players <= max_players <= MAX_PLAYERS:
+    if not ENGINE_MIN_RACES <= min_players <= max_players <= MAX_PLAYERS:
         raise InvalidInput(
-            f"players: 1 <= min_players <= max_players <= {MAX_PLAYERS}", code="invalid_players"
+            f"players: {ENGINE_MIN_RACES} <= min_players <= max_players <= {MAX_PLAYERS}",
+            code="invalid_players",
         )
     auto_approve = pick("auto_approve", False)
     if not isinstance(auto_approve, bool):

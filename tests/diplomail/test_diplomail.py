@@ -96,7 +96,7 @@ async def mailroom(db_dsn: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncI
         http = ContractClient(client)
         owner = await make_user(running, http, "owner@example.org")
         players = [await make_user(running, http, f"p{n}@example.org") for n in range(3)]
-        game_id = (await owner.enrolling(min_players=1))["game_id"]
+        game_id = (await owner.enrolling(min_players=2))["game_id"]
         races = ["Vogons", "Zorgons", "Crabs"]
         for player, race in zip(players, races, strict=True):
             await join(owner, player, game_id, race)

@@ -175,7 +175,7 @@ async def test_members_are_listed_removed_blocked_and_may_leave(
 
 async def test_exactly_one_takes_the_last_seat(users: list[User]) -> None:
     owner, a, b, c, d = users[:5]
-    auto = (await owner.enrolling(auto_approve=True, min_players=1, max_players=2))["game_id"]
+    auto = (await owner.enrolling(auto_approve=True, min_players=2, max_players=2))["game_id"]
     await join(owner, a, auto, "Vogons")
     answers: list[int] = []
 
@@ -191,11 +191,15 @@ async def test_exactly_one_takes_the_last_seat(users: list[User]) -> None:
     members = (await owner.get(f"/games/{auto}/memberships")).json()
     assert members["total"] == 2
 
-    private = (await owner.enrolling(visibility="private", min_players=1, max_players=1))["game_id"]
+    private = (await owner.enrolling(visibility="private", min_players=2, max_players=2))["game_id"]
     invites = [
         (await owner.post(f"/games/{private}/invites", {"user_id": p.user_id})).json()
-        for p in (c, d)
+        for p in (a, c, d)
     ]
+    seated = await a.post(
+        f"/games/{private}/invites/{invites.pop(0)['invite_id']}/redeem", {"race_name": "Vogons"}
+    )
+    assert seated.status_code == 200  # one seat left
     results: list[int] = []
 
     async def redeem(player: User, invite_id: str, name: str) -> None:

@@ -58,7 +58,8 @@ async def test_settings_change_only_while_draft_or_enrolling(users: list[User]) 
     await owner.post(f"/games/{gid}/open-enrollment")
     await join(owner, player, gid, "Vogons")
     await join(owner, other, gid, "Zorgons")
-    below = await owner.patch(f"/games/{gid}", {"max_players": 1, "min_players": 1})
+    await join(owner, owner, gid, "Hosts")
+    below = await owner.patch(f"/games/{gid}", {"max_players": 2, "min_players": 2})
     assert_error_body(below, 409, "below_members")
     await owner.post(f"/games/{gid}/ready-to-start")
     fixed = await owner.patch(f"/games/{gid}", {"name": "Late"})
@@ -200,7 +201,7 @@ async def test_operators_create_house_games_that_no_player_owns(
     player, other = users[:2]
     created = await http.post(
         "/api/v1/admin/games",
-        json={"name": "Sunday league", "min_players": 1, "max_players": 4},
+        json={"name": "Sunday league", "min_players": 2, "max_players": 4},
         auth=admin_auth(),
     )
     assert created.status_code == 201, created.text

@@ -59,8 +59,13 @@ def test_a_capital_i_is_an_l() -> None:
 async def _finished_game(
     running: Running, owner: User, players: list[tuple[User, str, bool]]
 ) -> str:
-    """A game played to its end; each player (user, race name, grew?) as given."""
-    gid = (await owner.enrolling(min_players=1))["game_id"]
+    """A game played to its end; each player (user, race name, grew?) as given.
+
+    The owner takes the second seat when only one player is given (the engine
+    plays no game alone)."""
+    if len(players) < 2:
+        players = [*players, (owner, "Hosts", False)]
+    gid = (await owner.enrolling(min_players=2))["game_id"]
     for player, name, _ in players:
         await join(owner, player, gid, name)
     await owner.post(f"/games/{gid}/ready-to-start")
@@ -141,8 +146,9 @@ async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
         "UPDATE race_names SET expires_at = now() - interval '1s'"
         " WHERE status = 'pending_registration'",
     )
-    ready = (await owner.enrolling(min_players=1))["game_id"]
+    ready = (await owner.enrolling(min_players=2))["game_id"]
     await join(owner, a, ready, "Zorgons")
+    await join(owner, owner, ready, "Hosts")
     empty = (await owner.enrolling(min_players=2))["game_id"]
     await join(owner, b, empty, "Crabs")
     invite = (await owner.post(f"/games/{empty}/invites", {"user_id": grower.user_id})).json()
@@ -215,8 +221,9 @@ async def test_runtime_snapshots_tell_members_and_pause_on_trouble(
     users: list[User], running: Running
 ) -> None:
     owner, a = users[:2]
-    gid = (await owner.enrolling(min_players=1))["game_id"]
+    gid = (await owner.enrolling(min_players=2))["game_id"]
     await join(owner, a, gid, "Vogons")
+    await join(owner, owner, gid, "Hosts")
     await owner.post(f"/games/{gid}/ready-to-start")
     await owner.post(f"/games/{gid}/start")
     game_id = uuid.UUID(gid)

@@ -115,8 +115,10 @@ async def test_a_missing_image_fails_the_start_and_tells_the_operators(
     )
     owner = await make_user(running, http, "owner@example.org")
     player = await make_user(running, http, "p@example.org")
-    gid = (await owner.enrolling(min_players=1, engine_version="9.9.9"))["game_id"]
+    second = await make_user(running, http, "q@example.org")
+    gid = (await owner.enrolling(min_players=2, engine_version="9.9.9"))["game_id"]
     await join(owner, player, gid, "Vogons")
+    await join(owner, second, gid, "Zorgons")
     await owner.post(f"/games/{gid}/ready-to-start")
     await owner.post(f"/games/{gid}/start")
     failed = await wait_status(owner, gid, "start_failed")

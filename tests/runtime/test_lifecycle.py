@@ -13,6 +13,8 @@ import pytest
 import trio
 
 from galaxy.config import load_config
+from galaxy.domain.errors import InvalidInput
+from galaxy.domain.lobby import ENGINE_MIN_RACES, game_settings
 from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.lobby.conftest import User, join, make_user
 from tests.services.conftest import eventually
@@ -35,7 +37,7 @@ async def started_game(
 ) -> tuple[User, list[User], str]:
     owner = await make_user(running, http, "owner@example.org")
     players = [await make_user(running, http, f"p{n}@example.org") for n in range(len(races))]
-    gid = (await owner.enrolling(min_players=1, turn_schedule=schedule))["game_id"]
+    gid = (await owner.enrolling(min_players=2, turn_schedule=schedule))["game_id"]
     for player, name in zip(players, races, strict=True):
         await join(owner, player, gid, name)
     await owner.post(f"/games/{gid}/ready-to-start")
@@ -261,3 +263,32 @@ async def test_the_games_come_back_after_a_backend_restart(db_dsn: str, tmp_path
         second.service.stop()
         await second.service.stopped.wait()
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("running", [RUNTIME], indirect=True)
+async def test_a_start_the_engine_refuses_leaves_no_engine_running(
+    running: Running, http: ContractClient
+) -> None:
+    owner = await make_user(running, http, "owner@example.org")
+    lonely = await make_user(running, http, "lonely@example.org")
+    gid = (await owner.enrolling(min_players=2))["game_id"]
+    await join(owner, lonely, gid, "Vogons")
+    # An operator forces a start with one race seated; the engine plays no game alone.
+    forced = await http.post(f"/api/v1/admin/games/{gid}/force-start", auth=admin_auth())
+    assert forced.json()["status"] == "starting"
+    await wait_status(owner, gid, "start_failed")
+    driver = running.service.driver
+    assert driver is not None
+    assert await driver.list() == []  # what it launched for the start is stopped
+    retried = await owner.post(f"/games/{gid}/retry-start")
+    assert retried.json()["status"] == "starting"
+    await wait_status(owner, gid, "start_failed")
+    assert await driver.list() == []
+    record = (await http.get(f"/api/v1/admin/runtimes/{gid}", auth=admin_auth())).json()
+    assert record["record"]["status"] == "failed" and record["record"]["container_id"] is None
+
+
+def test_a_game_needs_as_many_players_as_the_engine() -> None:
+    with pytest.raises(InvalidInput, match="min_players"):
+        game_settings({"name": "Alone", "min_players": 1})
+    assert game_settings({"name": "Pair", "min_players": ENGINE_MIN_RACES}).min_players == 2
