@@ -517,6 +517,7 @@ class Service:
             self.push,
             self.system,
             queue_capacity=self.config.push.subscriber_queue,
+            max_subscribers=self.config.push.max_subscribers,
             drain_timeout=self.config.grpc.shutdown_timeout,
             telemetry=self.telemetry,
         )

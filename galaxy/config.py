@@ -88,6 +88,7 @@ class GRPCConfig:
 class PushConfig:
     buffer_capacity: int  # ring buffer ceiling (events), besides the freshness TTL
     subscriber_queue: int  # per gateway stream; overflow drops the oldest
+    max_subscribers: int = 64  # open streams at once; a new gateway id past it is refused
 
 
 @dataclass(frozen=True)
@@ -556,6 +557,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         push=PushConfig(
             buffer_capacity=r.integer("BACKEND_PUSH_BUFFER_CAPACITY", 10_000, minimum=1),
             subscriber_queue=r.integer("BACKEND_PUSH_SUBSCRIBER_QUEUE", 1024, minimum=1),
+            max_subscribers=r.integer("BACKEND_PUSH_MAX_SUBSCRIBERS", 64, minimum=1),
         ),
         postgres=PostgresConfig(
             dsn=database.dsn,

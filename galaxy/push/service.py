@@ -17,7 +17,7 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.actors import ActorSystem, ChildSpec, Restart
-from galaxy.domain.errors import GalaxyError
+from galaxy.domain.errors import GalaxyError, TooManyRequests
 from galaxy.proto.push.v1 import push_grpc, push_pb2
 from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
 from galaxy.services.push import PushHub, parse_cursor
@@ -42,11 +42,13 @@ class PushService(push_grpc.PushBase):
         *,
         queue_capacity: int,
         drain_timeout: float,
+        max_subscribers: int = 64,
         telemetry: Telemetry | None = None,
     ) -> None:
         self._hub = hub
         self._system = system
         self._queue_capacity = queue_capacity
+        self._max_subscribers = max_subscribers
         self._drain_timeout = drain_timeout
         self._telemetry = telemetry
         if telemetry is not None:  # exported from the start, before any gateway connects
@@ -105,6 +107,15 @@ class PushService(push_grpc.PushBase):
         name = gateway_actor_name(client_id)
         async with self._opening:
             previous = self._active.get(client_id)
+            if previous is None and len(self._active) >= self._max_subscribers:
+                # Each stream holds a queue and an actor: an unbounded number of them is
+                # memory anyone who can reach the port may take. A replacement is no new one.
+                log.warning("gateway.refused", gateway_client_id=client_id, open=len(self._active))
+                raise TooManyRequests(
+                    f"{self._max_subscribers} push streams are open already "
+                    "(BACKEND_PUSH_MAX_SUBSCRIBERS)",
+                    code="too_many_subscribers",
+                )
             if previous is not None:
                 log.info("gateway.replaced", gateway_client_id=client_id)
                 previous.abort()

@@ -13,10 +13,12 @@ import trio.testing
 from grpclib import GRPCError
 from grpclib.const import Status
 
+from galaxy.domain.errors import NotFound
 from galaxy.proto.push.v1 import events_pb2, push_pb2
 from galaxy.push.client import decode_payload, event_to_json
 from galaxy.services.push import JSONEvent, PushHub, typed_event
 from tests.conftest import Running
+from tests.services.conftest import eventually
 from tests.support.gateway import END, Gateway
 
 USER = "7d9f0a2e-7c1b-4e43-9b8e-2b2f6b0c9a11"
@@ -279,3 +281,41 @@ def _grpc_children(running: Running) -> list:  # type: ignore[type-arg]
     edges = next(c for c in snapshot.children if c.name == "edges")
     grpc = next(c for c in edges.children if c.name == "grpc")
     return list(grpc.children)
+
+
+@pytest.mark.parametrize("running", [{"BACKEND_PUSH_MAX_SUBSCRIBERS": "2"}], indirect=True)
+async def test_streams_past_the_cap_are_refused_but_a_replacement_is_not(
+    running: Running,
+) -> None:
+    first = await Gateway(port(running), "gw-1").start()
+    second = await Gateway(port(running), "gw-2").start()
+    try:
+        third = await Gateway(port(running), "gw-3").start()
+        refused = await third.next()
+        assert isinstance(refused, GRPCError), refused
+        assert refused.status is Status.RESOURCE_EXHAUSTED
+        assert "BACKEND_PUSH_MAX_SUBSCRIBERS" in (refused.message or "")
+        # The same gateway reconnecting replaces its stream: that is no new one.
+        again = await Gateway(port(running), "gw-1").start()
+        assert isinstance(await first.next(), GRPCError)  # the old one ended (ABORTED)
+        await again.close()
+    finally:
+        await first.close()
+        await second.close()
+
+    async def closed() -> bool:  # the server side notices a hang-up on its own time
+        for name in ("gateway:gw-1", "gateway:gw-2"):
+            try:
+                running.service.system.lookup(name)
+            except NotFound:
+                continue
+            return False
+        return True
+
+    await eventually(closed)
+    # Once a stream is gone, its place is free.
+    fourth = await Gateway(port(running), "gw-4").start()
+    try:
+        assert fourth.resume == "fresh"
+    finally:
+        await fourth.close()
