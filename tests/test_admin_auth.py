@@ -1,13 +1,18 @@
-"""Admin credentials: bootstrap, bcrypt off the loop, and the short verified cache."""
+"""Admin credentials: bootstrap, bcrypt off the loop, the short verified cache, and the
+budgets that bound guessing and bcrypt work (on trio's MockClock where time matters)."""
 
 from __future__ import annotations
+
+import threading
 
 import bcrypt
 import pytest
 import trio
+import trio.testing
 
+from galaxy.domain.errors import TooManyRequests
 from galaxy.services import admin_auth
-from galaxy.services.admin_auth import AdminAuthenticator
+from galaxy.services.admin_auth import AdminAuthenticator, AdminPrincipal
 from galaxy.store import admin_accounts
 from galaxy.store.database import Connection, Database
 
@@ -88,3 +93,119 @@ async def test_concurrent_checks_of_the_same_credentials_share_one_bcrypt(
             nursery.start_soon(verify)
     assert len(checks) == 1
     assert all(result is not None for result in results) and len(results) == 8
+
+
+async def test_concurrent_checks_of_the_same_wrong_credentials_share_one_bcrypt(
+    database: Database, checks: list[bytes]
+) -> None:
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
+    results: list[object] = []
+
+    async def verify() -> None:
+        results.append(await auth.verify("root", "not it", "10.0.0.1"))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(8):
+            nursery.start_soon(verify)
+    assert checks == [b"not it"]
+    assert results == [None] * 8
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Every bcrypt check waits for the gate to open, then runs the real bcrypt."""
+    opened = threading.Event()
+    real_checkpw = bcrypt.checkpw
+
+    def gated_checkpw(password: bytes, hashed: bytes) -> bool:
+        opened.wait(60)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", gated_checkpw)
+    return opened
+
+
+async def test_bcrypt_work_is_bounded_and_the_excess_refused_at_once(
+    database: Database, gate: threading.Event
+) -> None:
+    assert (admin_auth.BCRYPT_CONCURRENCY, admin_auth.BCRYPT_CONCURRENCY_PER_PEER) == (4, 2)
+    auth = AdminAuthenticator(database)
+    await auth.warm()
+    outcomes: dict[str, object] = {}
+
+    async def attempt(name: str, peer: str) -> None:
+        try:
+            outcomes[name] = await auth.verify(name, "a wrong password", peer)
+        except TooManyRequests as refused:
+            outcomes[name] = refused
+
+    def busy() -> list[str]:
+        return sorted(
+            name
+            for name, outcome in outcomes.items()
+            if isinstance(outcome, TooManyRequests) and outcome.code == "sign_ins_busy"
+        )
+
+    async with trio.open_nursery() as nursery:
+        for number in range(5):  # one peer trying names
+            nursery.start_soon(attempt, f"a{number}", "10.0.0.1")
+        await trio.testing.wait_all_tasks_blocked()
+        assert auth.checks.running == 2  # its share; the other three were answered already
+        assert len(busy()) == 3
+        for number in range(3):
+            nursery.start_soon(attempt, f"b{number}", "10.0.0.2")
+        await trio.testing.wait_all_tasks_blocked()
+        assert auth.checks.running == 4  # the whole bound
+        assert len(busy()) == 4
+        nursery.start_soon(attempt, "c0", "10.0.0.3")
+        await trio.testing.wait_all_tasks_blocked()
+        assert "c0" in busy()  # refused at once, not queued
+        refused = [e for e in outcomes.values() if isinstance(e, TooManyRequests)]
+        assert all(e.retry_after == admin_auth.BUSY_RETRY_AFTER for e in refused)
+        gate.set()
+    assert sum(1 for outcome in outcomes.values() if outcome is None) == 4
+    assert auth.checks.running == 0
+    # The refused ones were charged nothing: the third peer tries again at once.
+    assert await auth.verify("c0", "a wrong password", "10.0.0.3") is None
+
+
+async def test_the_sign_in_budgets_renew_on_trios_clock(
+    database: Database, mock_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_auth, "FAILED_SIGN_INS", 3)
+    monkeypatch.setattr(admin_auth, "FAILED_SIGN_INS_PER_PEER", 5)
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
+    await auth.create("ops", "another secret")
+    proxy = "10.0.0.1"
+    for _ in range(3):
+        assert await auth.verify("root", "wrong", proxy) is None
+    with pytest.raises(TooManyRequests) as spent:
+        await auth.verify("root", "secret", proxy)  # even the right one, from there
+    assert spent.value.code == "too_many_failed_sign_ins"
+    assert spent.value.retry_after == pytest.approx(admin_auth.FAILED_SIGN_IN_WINDOW)
+    # Another name behind the same peer, and the same name from elsewhere, still sign in.
+    assert await auth.verify("ops", "another secret", proxy) == AdminPrincipal("ops")
+    assert await auth.verify("root", "secret", "10.0.0.2") == AdminPrincipal("root")
+    # Across names, the peer's own budget: two more failures spend it.
+    for name in ("ghost", "ops"):
+        assert await auth.verify(name, "wrong", proxy) is None
+    with pytest.raises(TooManyRequests):
+        await auth.verify("nobody", "wrong", proxy)
+    mock_clock.jump(admin_auth.FAILED_SIGN_IN_WINDOW - 1)
+    with pytest.raises(TooManyRequests) as later:
+        await auth.verify("root", "secret", proxy)
+    assert later.value.retry_after == pytest.approx(1)
+    mock_clock.jump(1.5)
+    assert await auth.verify("root", "secret", proxy) == AdminPrincipal("root")
+
+
+async def test_overlong_passwords_are_refused_without_bcrypt(
+    database: Database, checks: list[bytes]
+) -> None:
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
+    assert await auth.verify("root", "x" * 73, "10.0.0.1") is None
+    assert await auth.verify("root", "é" * 37, "10.0.0.1") is None  # 74 bytes
+    assert checks == []

@@ -7,12 +7,11 @@ unauthenticated caller cannot tell which admin routes exist.
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 
 from quart import current_app, g, request
 
-from galaxy.domain.errors import InvalidInput, TooManyRequests, Unauthorized
+from galaxy.domain.errors import InvalidInput, Unauthorized
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
@@ -37,26 +36,17 @@ async def guard_surfaces() -> None:
 
 
 async def _admin() -> object:
-    """The verified admin; failed attempts are budgeted per source address.
+    """The verified admin; attempts are budgeted per (user name, TCP peer) and per peer.
 
-    The budget is keyed by the TCP peer, not X-Forwarded-For, which a caller
-    could vary at will.
+    The budgets are keyed by the TCP peer, not X-Forwarded-For, which a caller
+    could vary at will (`AdminAuthenticator.verify` charges them).
     """
-    authenticator = services().admin_auth
-    peer = request.remote_addr or "unknown"
-    wait = authenticator.failures.retry_after(peer)
-    if wait is not None:
-        raise TooManyRequests(
-            "too many failed admin sign-ins from this address; try again later",
-            code="too_many_failed_sign_ins",
-            retry_after=wait,
-        )
     credentials = _basic_credentials()
     if credentials is None:
         raise AdminUnauthorized("valid admin credentials are required")
-    principal = await authenticator.verify(*credentials)
+    peer = request.remote_addr or "unknown"
+    principal = await services().admin_auth.verify(*credentials, peer)
     if principal is None:
-        authenticator.failures.fail(peer)
         raise AdminUnauthorized("valid admin credentials are required")
     return principal
 
@@ -86,12 +76,17 @@ def _user_id() -> uuid.UUID:
 
 
 def _basic_credentials() -> tuple[str, str] | None:
+    """(user name, password) from `Authorization: Basic`, or None for anything malformed.
+
+    A header that is not ASCII, not base64, or not UTF-8 once decoded is no
+    credential (401), never a crash.
+    """
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a str that is not ASCII
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None

@@ -6,6 +6,14 @@ while: an operator's console polling every second costs one bcrypt a minute,
 not one per call. The accounts themselves are a cache warmed at startup and
 written through after each committed change, so a disabled admin or an old
 password is refused from the next request on.
+
+Guessing is budgeted before bcrypt runs: each check takes a slot of the
+(user name, peer) budget and of the peer's budget across names, and a right
+password gives both back, so concurrent wrong passwords can never verify more
+than the budget. bcrypt work itself is bounded (`BCRYPT_CONCURRENCY`, and
+`BCRYPT_CONCURRENCY_PER_PEER` of it per peer): past it a check is answered
+429 at once, so a flood cannot queue up CPU in front of other operators. The
+budgets are in-process: each backend process keeps its own.
 """
 
 from __future__ import annotations
@@ -14,22 +22,27 @@ import functools
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bcrypt
 import structlog
 import trio
 
-from galaxy.domain.errors import Conflict, NotFound
-from galaxy.services.rate_limit import FailureBudget
+from galaxy.domain.admins import PASSWORD_MAX_BYTES
+from galaxy.domain.errors import Conflict, NotFound, TooManyRequests
+from galaxy.services.rate_limit import Budget, Concurrency
 from galaxy.store import admin_accounts
 from galaxy.store.admin_accounts import AdminAccountRow
 from galaxy.store.database import Connection, Database
 
 BCRYPT_COST = 12
 VERIFIED_TTL = 60.0
-FAILED_SIGN_INS = 10  # per source address per FAILED_SIGN_IN_WINDOW
+FAILED_SIGN_INS = 10  # per (user name, TCP peer) per FAILED_SIGN_IN_WINDOW
+FAILED_SIGN_INS_PER_PEER = 30  # per TCP peer across user names, per FAILED_SIGN_IN_WINDOW
 FAILED_SIGN_IN_WINDOW = 300.0
+BCRYPT_CONCURRENCY = 4  # sign-in checks running at once, in all
+BCRYPT_CONCURRENCY_PER_PEER = 2  # of them from one TCP peer
+BUSY_RETRY_AFTER = 1.0  # a check takes ~250 ms
 log = structlog.get_logger("galaxy.admin")
 
 
@@ -52,14 +65,25 @@ def admin_json(row: AdminAccountRow) -> dict[str, object]:
     }
 
 
+@dataclass
+class _Check:
+    """A bcrypt run in progress, shared by concurrent requests with the same credentials."""
+
+    done: trio.Event = field(default_factory=trio.Event)
+    ok: bool | None = None  # None: refused before bcrypt ran
+
+
 class AdminAuthenticator:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._accounts: dict[str, AdminAccountRow] = {}
         self._verified: dict[bytes, tuple[str, float]] = {}  # digest → (username, valid until)
-        self._inflight: dict[bytes, trio.Event] = {}  # digest → check in progress
+        self._inflight: dict[bytes, _Check] = {}  # digest → check in progress
         self._key = secrets.token_bytes(32)  # the verified-cache keys are never raw passwords
-        self.failures = FailureBudget(FAILED_SIGN_INS, FAILED_SIGN_IN_WINDOW)
+        self.failures = Budget(FAILED_SIGN_INS, FAILED_SIGN_IN_WINDOW)  # per (user name, peer)
+        self.peer_failures = Budget(FAILED_SIGN_INS_PER_PEER, FAILED_SIGN_IN_WINDOW)
+        self.checks = Concurrency(BCRYPT_CONCURRENCY, BCRYPT_CONCURRENCY_PER_PEER)
+        self._threads = trio.CapacityLimiter(BCRYPT_CONCURRENCY)
 
     async def warm(self) -> None:
         rows = await self._db.run(admin_accounts.list_all, name="admin.warm")
@@ -80,39 +104,98 @@ class AdminAuthenticator:
             log.info("admin.bootstrap_inserted", username=username)
         return inserted
 
-    async def verify(self, username: str, password: str) -> AdminPrincipal | None:
+    async def verify(
+        self, username: str, password: str, peer: str = "local"
+    ) -> AdminPrincipal | None:
+        """The admin these credentials sign in, or None; 429 when `peer` may not try now.
+
+        `peer` is the TCP peer, never a header a caller could vary at will.
+        """
+        pair = _pair_key(username, peer)
+        self._refuse_if_spent(pair, peer)
+        secret = password.encode()
+        if len(secret) > PASSWORD_MAX_BYTES:
+            return None  # no account has such a password (bcrypt reads 72 bytes at most)
         account = self._accounts.get(username)
         if account is None or account.disabled_at is not None:
             # Spend the same time as a real check, so timing does not reveal names.
-            await trio.to_thread.run_sync(bcrypt.checkpw, password.encode(), _dummy_hash())
+            await self._bcrypt(pair, peer, secret, _dummy_hash())
             return None
         digest = hmac.new(
             self._key, f"{username}\0{password}".encode() + account.password_hash, hashlib.sha256
         ).digest()
-        now = trio.current_time()
-        cached = self._verified.get(digest)
-        if cached is not None and cached[1] > now:
-            return AdminPrincipal(username)
-        pending = self._inflight.get(digest)
-        if pending is not None:
+        while True:
+            cached = self._verified.get(digest)
+            if cached is not None and cached[1] > trio.current_time():
+                return AdminPrincipal(username)
+            pending = self._inflight.get(digest)
+            if pending is None:
+                break
             # The same credentials are being checked already (a console firing
-            # several requests at once): share that bcrypt run.
-            await pending.wait()
-            return await self.verify(username, password)
-        self._inflight[digest] = done = trio.Event()
+            # several requests at once): that one bcrypt run answers them all,
+            # unless it was refused before it ran.
+            await pending.done.wait()
+            if pending.ok is not None:
+                return AdminPrincipal(username) if pending.ok else None
+        self._inflight[digest] = check = _Check()
         try:
-            ok = await trio.to_thread.run_sync(
-                bcrypt.checkpw, password.encode(), account.password_hash
-            )
-            if ok:
+            check.ok = await self._bcrypt(pair, peer, secret, account.password_hash)
+            if check.ok:
                 await self._touch(username)
+                now = trio.current_time()
                 if len(self._verified) > 1024:
                     self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
-                self._verified[digest] = (username, trio.current_time() + VERIFIED_TTL)
+                self._verified[digest] = (username, now + VERIFIED_TTL)
         finally:
             del self._inflight[digest]
-            done.set()
-        return AdminPrincipal(username) if ok else None
+            check.done.set()
+        return AdminPrincipal(username) if check.ok else None
+
+    def _refuse_if_spent(self, pair: str, peer: str) -> None:
+        waits = (self.failures.retry_after(pair), self.peer_failures.retry_after(peer))
+        spent = [wait for wait in waits if wait is not None]
+        if spent:
+            raise TooManyRequests(
+                "too many failed admin sign-ins from this address; try again later",
+                code="too_many_failed_sign_ins",
+                retry_after=max(spent),
+            )
+
+    async def _bcrypt(self, pair: str, peer: str, secret: bytes, hashed: bytes) -> bool:
+        """One bcrypt check, paid for before it runs: a slot of each budget, given back if right.
+
+        Taking the slots and a place among the running checks happens with no
+        checkpoint in between, so racing requests cannot overdraw either.
+        """
+        wait = self.failures.take(pair)
+        if wait is None:
+            wait = self.peer_failures.take(peer)
+            if wait is not None:
+                self.failures.refund(pair)
+        if wait is not None:
+            raise TooManyRequests(
+                "too many failed admin sign-ins from this address; try again later",
+                code="too_many_failed_sign_ins",
+                retry_after=wait,
+            )
+        if not self.checks.enter(peer):
+            self.failures.refund(pair)
+            self.peer_failures.refund(peer)
+            raise TooManyRequests(
+                "too many admin sign-ins are being checked; try again in a moment",
+                code="sign_ins_busy",
+                retry_after=BUSY_RETRY_AFTER,
+            )
+        try:
+            ok = await trio.to_thread.run_sync(
+                bcrypt.checkpw, secret, hashed, limiter=self._threads
+            )
+        finally:
+            self.checks.leave(peer)
+        if ok:
+            self.failures.refund(pair)
+            self.peer_failures.refund(peer)
+        return ok
 
     # -- managing accounts (the admin surface) ----------------------------------
 
@@ -175,6 +258,12 @@ def _found(row: AdminAccountRow | None) -> AdminAccountRow:
     if row is None:
         raise NotFound("no such admin account", code="admin_not_found")
     return row
+
+
+def _pair_key(username: str, peer: str) -> str:
+    """The budget key of a (user name, peer): fixed-size, whatever the name sent."""
+    name = hashlib.blake2b(username.encode(), digest_size=16).hexdigest()
+    return f"{peer} {name}"
 
 
 @functools.cache

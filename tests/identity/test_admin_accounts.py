@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from galaxy.services.rate_limit import FailureBudget
+from galaxy.services.rate_limit import Budget
 from tests.conftest import ADMIN, Running, admin_auth
 from tests.support.contract import ContractClient, assert_error_body
 
@@ -105,11 +105,12 @@ def test_the_budget_renews_as_failures_age() -> None:
     clock = trio.testing.MockClock()
 
     async def scenario() -> None:
-        budget = FailureBudget(limit=3, window=60)
+        budget = Budget(limit=3, window=60)
         for _ in range(3):
             assert budget.retry_after("10.0.0.1") is None
-            budget.fail("10.0.0.1")
+            assert budget.take("10.0.0.1") is None
         assert budget.retry_after("10.0.0.1") == pytest.approx(60)
+        assert budget.take("10.0.0.1") == pytest.approx(60)  # refused, nothing charged
         assert budget.retry_after("10.0.0.2") is None
         clock.jump(30)
         assert budget.retry_after("10.0.0.1") == pytest.approx(30)
