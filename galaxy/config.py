@@ -178,6 +178,12 @@ class AuthConfig:
     throttle_window: float
     throttle_max: int
     username_max_retries: int
+    wrong_codes_max: int  # per address across challenges, in PostgreSQL
+    wrong_codes_window: float
+    client_send_max: int  # per client address, per process
+    client_send_window: float
+    client_confirm_max: int  # failed confirmations per client address, per process
+    client_confirm_window: float
 
 
 @dataclass(frozen=True)
@@ -632,6 +638,12 @@ def load_config(environ: Mapping[str, str]) -> Config:
             throttle_window=r.duration("BACKEND_AUTH_CHALLENGE_THROTTLE_WINDOW", "60s"),
             throttle_max=r.integer("BACKEND_AUTH_CHALLENGE_THROTTLE_MAX", 3, minimum=1),
             username_max_retries=r.integer("BACKEND_AUTH_USERNAME_MAX_RETRIES", 10, minimum=1),
+            wrong_codes_max=r.integer("BACKEND_AUTH_WRONG_CODES_MAX", 20, minimum=1),
+            wrong_codes_window=r.duration("BACKEND_AUTH_WRONG_CODES_WINDOW", "1h"),
+            client_send_max=r.integer("BACKEND_AUTH_CLIENT_SEND_MAX", 30, minimum=1),
+            client_send_window=r.duration("BACKEND_AUTH_CLIENT_SEND_WINDOW", "10m"),
+            client_confirm_max=r.integer("BACKEND_AUTH_CLIENT_CONFIRM_MAX", 30, minimum=1),
+            client_confirm_window=r.duration("BACKEND_AUTH_CLIENT_CONFIRM_WINDOW", "10m"),
         ),
         lobby=LobbyConfig(
             sweeper_interval=r.duration("BACKEND_LOBBY_SWEEPER_INTERVAL", "60s"),

@@ -20,7 +20,7 @@ async def send_email_code() -> dict[str, Any]:
     body = await json_object(allowed={"email", "locale"})
     email = normalize_email(body.get("email"))
     locale = check_language(body["locale"]) if body.get("locale") is not None else None
-    challenge_id = await services().auth.send_email_code(email, locale)
+    challenge_id = await services().auth.send_email_code(email, locale, source_ip())
     return {"challenge_id": str(challenge_id)}
 
 

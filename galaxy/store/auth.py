@@ -40,12 +40,17 @@ LOCK_EMAIL = "SELECT pg_advisory_xact_lock(hashtextextended('auth:' || %(email)s
 
 IS_BLOCKED = "SELECT 1 FROM blocked_emails WHERE email = %(email)s"
 
+# Usable challenges only: one whose attempts are spent is dead, neither
+# counted by the throttle nor answered again.
 LIVE_IN_WINDOW = """
 SELECT challenge_id FROM auth_challenges
 WHERE email = %(email)s AND consumed_at IS NULL AND expires_at > now()
+  AND attempts < %(max_attempts)s
   AND created_at > now() - make_interval(secs => %(window)s)
 ORDER BY created_at DESC
 """
+
+CHALLENGE_EMAIL = "SELECT email FROM auth_challenges WHERE challenge_id = %(challenge_id)s"
 
 INSERT_CHALLENGE = """
 INSERT INTO auth_challenges (challenge_id, email, code_hash, locale, expires_at)
@@ -62,6 +67,24 @@ FOR UPDATE
 
 COUNT_ATTEMPT = "UPDATE auth_challenges SET attempts = attempts + 1 WHERE challenge_id = %(id)s"
 
+# The `max`th newest wrong code in the window, as seconds until it ages out:
+# no row while the address has fewer than `max`.
+WRONG_CODES_WAIT = """
+SELECT extract(epoch FROM at + make_interval(secs => %(window)s) - now())::float8
+FROM auth_wrong_codes
+WHERE email = %(email)s AND at > now() - make_interval(secs => %(window)s)
+ORDER BY at DESC
+OFFSET %(max)s - 1 LIMIT 1
+"""
+
+RECORD_WRONG_CODE = """
+WITH aged AS (
+    DELETE FROM auth_wrong_codes
+    WHERE email = %(email)s AND at <= now() - make_interval(secs => %(window)s)
+)
+INSERT INTO auth_wrong_codes (email) VALUES (%(email)s)
+"""
+
 CONSUME = """
 UPDATE auth_challenges SET attempts = attempts + 1, consumed_at = now()
 WHERE challenge_id = %(id)s
@@ -69,7 +92,10 @@ WHERE challenge_id = %(id)s
 
 
 async def lock_email(conn: Connection, email: str) -> None:
-    """Serialise challenge issuing per address, so the throttle counts exactly."""
+    """Serialise challenge issuing and checking per address, so its budgets count exactly.
+
+    Taken before any challenge row lock, in every transaction that takes both.
+    """
     await conn.execute(LOCK_EMAIL, {"email": email})
 
 
@@ -78,9 +104,33 @@ async def is_blocked(conn: Connection, email: str) -> bool:
     return await cursor.fetchone() is not None
 
 
-async def live_challenges(conn: Connection, email: str, window: float) -> list[uuid.UUID]:
-    cursor = await conn.execute(LIVE_IN_WINDOW, {"email": email, "window": window})
+async def live_challenges(
+    conn: Connection, email: str, window: float, max_attempts: int
+) -> list[uuid.UUID]:
+    """The usable challenges of `email` issued within `window`, newest first."""
+    cursor = await conn.execute(
+        LIVE_IN_WINDOW, {"email": email, "window": window, "max_attempts": max_attempts}
+    )
     return [row[0] for row in await cursor.fetchall()]
+
+
+async def challenge_email(conn: Connection, challenge_id: uuid.UUID) -> str | None:
+    """The address of a challenge (it never changes, so no lock is needed to read it)."""
+    cursor = await conn.execute(CHALLENGE_EMAIL, {"challenge_id": challenge_id})
+    row = await cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def wrong_codes_wait(conn: Connection, email: str, window: float, most: int) -> float | None:
+    """Seconds until `email` has fewer than `most` wrong codes in `window`; None if it has."""
+    cursor = await conn.execute(WRONG_CODES_WAIT, {"email": email, "window": window, "max": most})
+    row = await cursor.fetchone()
+    return None if row is None else float(row[0])
+
+
+async def record_wrong_code(conn: Connection, email: str, window: float) -> None:
+    """One more wrong code for `email` (and forget its ones older than `window`)."""
+    await conn.execute(RECORD_WRONG_CODE, {"email": email, "window": window})
 
 
 async def insert_challenge(

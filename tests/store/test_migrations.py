@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "accounts",
     "blocked_emails",
     "auth_challenges",
+    "auth_wrong_codes",
     "device_sessions",
     "entitlement_records",
     "entitlement_snapshots",
