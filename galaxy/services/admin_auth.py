@@ -200,11 +200,13 @@ class AdminAuthenticator:
     # -- managing accounts (the admin surface) ----------------------------------
 
     async def _touch(self, username: str) -> None:
-        # Once per verified-cache period per credential, not once per request.
-        async def touch(conn: Connection) -> None:
-            await admin_accounts.touch(conn, username)
-
-        await self._db.run(touch, name="admin.touch")
+        """Note the sign-in as `last_used_at`, in the database and in the account cache the
+        listings read. Once per verified-cache period per credential, not once per request."""
+        row = await self._db.run(
+            lambda conn: admin_accounts.touch(conn, username), name="admin.touch"
+        )
+        if row is not None and username in self._accounts:
+            self._accounts[username] = row
 
     def accounts(self) -> list[AdminAccountRow]:
         return sorted(self._accounts.values(), key=lambda row: row.username)

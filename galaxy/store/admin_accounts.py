@@ -43,7 +43,8 @@ WHERE username = %(username)s
 RETURNING {_COLUMNS}
 """
 
-TOUCH = "UPDATE admin_accounts SET last_used_at = now() WHERE username = %(username)s"
+TOUCH = f"""UPDATE admin_accounts SET last_used_at = now() WHERE username = %(username)s
+RETURNING {_COLUMNS}"""
 
 
 @dataclass(frozen=True)
@@ -98,5 +99,5 @@ async def set_password(
     )
 
 
-async def touch(conn: Connection, username: str) -> None:
-    await conn.execute(TOUCH, {"username": username})
+async def touch(conn: Connection, username: str) -> AdminAccountRow | None:
+    return await fetch_one(conn, AdminAccountRow, TOUCH, {"username": username})

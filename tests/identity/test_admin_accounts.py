@@ -35,9 +35,13 @@ async def test_admins_are_created_listed_and_read(http: ContractClient) -> None:
     assert_error_body(await create(http, "with space"), 400, "invalid_username")
     assert_error_body(await create(http, "short", "too short"), 400, "invalid_password")
     assert_error_body(await create(http, "long", "é" * 40), 400, "invalid_password")  # 80 bytes
-    # The new admin can work at once.
+    assert listed.json()["items"][0]["last_used_at"] is None
+    # The new admin can work at once, and the listing says when they last did.
     actors = await http.get("/api/v1/admin/actors", auth=("ops.anna", PASSWORD))
     assert actors.status_code == 200
+    listed = await http.get(ADMINS, auth=admin_auth())
+    used = {a["username"]: a["last_used_at"] for a in listed.json()["items"]}
+    assert used["ops.anna"] is not None and used["root"] is not None
 
 
 async def test_a_disabled_admin_is_refused_at_once(http: ContractClient) -> None:
