@@ -74,6 +74,7 @@ from galaxy.store.database import Database
 from galaxy.store.dsn import redact
 from galaxy.store.migrate import migrate
 from galaxy.telemetry import Telemetry, observe_pool, setup_telemetry
+from galaxy.tls import server_context
 
 log = structlog.get_logger("galaxy.app")
 
@@ -165,6 +166,13 @@ class Service:
         for fallback in config.fallbacks:
             log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
             self.endpoints.fallbacks.append(fallback.variable)
+        if config.gateway.insecure and not config.gateway.credentials.required:
+            # Every start says it: nothing but the network keeps others off these surfaces.
+            log.warning(
+                "gateway.insecure",
+                detail="BACKEND_GATEWAY_INSECURE=true: the internal and user surfaces and the "
+                "push stream accept any caller that reaches them",
+            )
         try:
             async with (
                 database_dsn(config.postgres.dsn, config.data_dir) as dsn,
@@ -480,6 +488,7 @@ class Service:
                     config.http.listen,
                     graceful_timeout=config.http.shutdown_timeout,
                     read_timeout=config.http.read_timeout,
+                    tls=config.gateway.tls,
                 ),
                 shutdown_timeout=config.http.shutdown_timeout + 1,
             ),
@@ -491,6 +500,9 @@ class Service:
                     shutdown_timeout=config.grpc.shutdown_timeout,
                     on_bound=lambda _port: setattr(self.readiness, "grpc_bound", True),
                     on_unbound=lambda: setattr(self.readiness, "grpc_bound", False),
+                    ssl=server_context(config.gateway.tls, alpn=["h2"])
+                    if config.gateway.tls is not None
+                    else None,
                 ),
                 shutdown_timeout=config.grpc.shutdown_timeout + 2,
             ),
@@ -518,6 +530,7 @@ class Service:
             self.system,
             queue_capacity=self.config.push.subscriber_queue,
             max_subscribers=self.config.push.max_subscribers,
+            credentials=self.config.gateway.credentials,
             drain_timeout=self.config.grpc.shutdown_timeout,
             telemetry=self.telemetry,
         )
@@ -527,8 +540,9 @@ class Service:
         details = self.system.details
         http = details("http").get("binds", [])
         if http:
+            scheme = "https" if self.config.gateway.tls is not None else "http"
             self.endpoints.http = (
-                f"http://{self.config.http.listen.connect_host}:{bound_port(http)}"
+                f"{scheme}://{self.config.http.listen.connect_host}:{bound_port(http)}"
             )
         grpc = details("grpc").get("address")
         if grpc:

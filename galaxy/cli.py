@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         help="HOST:PORT of the gRPC listener (default: from BACKEND_GRPC_PUSH_LISTEN_ADDR)",
     )
     tail.add_argument("--count", type=int, help="stop after this many events")
+    tail.add_argument(
+        "--token",
+        help="the gateway's bearer token (default: GALAXY_GATEWAY_TOKEN, else the first of "
+        "BACKEND_GATEWAY_TOKEN)",
+    )
+    tail.add_argument("--ca-file", help="CA bundle to verify a TLS listener with")
+    tail.add_argument("--cert-file", help="client certificate, for mutual TLS")
+    tail.add_argument("--key-file", help="client key, for mutual TLS")
     tail.set_defaults(handler=_cmd_push_tail)
 
     engine = sub.add_parser(
@@ -305,9 +313,26 @@ def _cmd_push_tail(args: argparse.Namespace) -> int:
         print(f"galaxy: --address: {error}", file=sys.stderr)
         return EXIT_CONFIG
 
+    token = args.token or os.environ.get("GALAXY_GATEWAY_TOKEN")
+    if token is None and os.environ.get("BACKEND_GATEWAY_TOKEN"):
+        token = os.environ["BACKEND_GATEWAY_TOKEN"].split(",")[0].strip()
+    context = None
+    if args.ca_file or args.cert_file:
+        import ssl
+
+        context = ssl.create_default_context(cafile=args.ca_file)
+        context.set_alpn_protocols(["h2"])
+        if args.cert_file:
+            context.load_cert_chain(args.cert_file, args.key_file)
+
     async def tail() -> int:
         async with subscribe(
-            address.connect_host, address.port, args.gateway_id, args.cursor
+            address.connect_host,
+            address.port,
+            args.gateway_id,
+            args.cursor,
+            token=token,
+            ssl=context,
         ) as subscription:
             print(f"subscribed ({subscription.resume})", file=sys.stderr, flush=True)
             seen = 0

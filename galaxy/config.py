@@ -21,6 +21,7 @@ from typing import Literal, TypeVar
 
 from galaxy.domain.docker_host import parse_docker_host
 from galaxy.domain.durations import parse_duration
+from galaxy.domain.gateway_credentials import GatewayCredentials, parse_gateway_tokens
 
 T = TypeVar("T")
 
@@ -217,6 +218,29 @@ class DiplomailConfig:
 
 
 @dataclass(frozen=True)
+class TLSConfig:
+    """The listeners' TLS: a server certificate, and with `client_ca`, mutual TLS (the
+    gateway must present a certificate that CA signed)."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """How the gateway proves itself on the internal and user surfaces and the push stream."""
+
+    credentials: GatewayCredentials = field(default_factory=GatewayCredentials)
+    insecure: bool = False  # BACKEND_GATEWAY_INSECURE: production without a credential, logged
+    tls: TLSConfig | None = None
+
+    @property
+    def mutual_tls(self) -> bool:
+        return self.tls is not None and self.tls.client_ca_file is not None
+
+
+@dataclass(frozen=True)
 class Config:
     embedded: bool
     data_dir: Path
@@ -239,6 +263,7 @@ class Config:
     engine: EngineConfig
     notification: NotificationConfig
     diplomail: DiplomailConfig
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
     fallbacks: tuple[Fallback, ...] = ()
 
 
@@ -475,6 +500,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
     r = _Reader(environ)
     database = _database(r)
     embedded, data_dir, required = database.embedded, database.data_dir, r.required
+    # A developer's embedded instance is for this machine only; production binds what it says.
+    default_host = "127.0.0.1" if embedded else ""
     fallbacks = r.fallbacks
     explicit_exporters = {
         "traces": r.raw("BACKEND_OTEL_TRACES_EXPORTER"),
@@ -550,14 +577,14 @@ def load_config(environ: Mapping[str, str]) -> Config:
         logging_level=_log_level(r),
         freshness_window=r.duration("BACKEND_FRESHNESS_WINDOW", "5m"),
         http=HTTPConfig(
-            listen=r.address("BACKEND_HTTP_LISTEN_ADDR", ":8080"),
+            listen=r.address("BACKEND_HTTP_LISTEN_ADDR", f"{default_host}:8080"),
             read_timeout=r.duration("BACKEND_HTTP_READ_TIMEOUT", "30s"),
             write_timeout=r.duration("BACKEND_HTTP_WRITE_TIMEOUT", "30s"),
             shutdown_timeout=r.duration("BACKEND_HTTP_SHUTDOWN_TIMEOUT", "15s"),
             max_body_bytes=r.byte_size("BACKEND_HTTP_MAX_BODY_BYTES", "1m"),
         ),
         grpc=GRPCConfig(
-            listen=r.address("BACKEND_GRPC_PUSH_LISTEN_ADDR", ":8081"),
+            listen=r.address("BACKEND_GRPC_PUSH_LISTEN_ADDR", f"{default_host}:8081"),
             shutdown_timeout=r.duration("BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT", "10s"),
         ),
         push=PushConfig(
@@ -629,7 +656,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
             ),
             protocol=r.choice("BACKEND_OTEL_PROTOCOL", "grpc", ("grpc", "http/protobuf")),  # type: ignore[arg-type]
             endpoint=r.text("BACKEND_OTEL_ENDPOINT"),
-            prometheus_listen=r.address("BACKEND_OTEL_PROMETHEUS_LISTEN_ADDR", ":9100"),
+            prometheus_listen=r.address(
+                "BACKEND_OTEL_PROMETHEUS_LISTEN_ADDR", f"{default_host}:9100"
+            ),
             service_name=r.text_default("BACKEND_SERVICE_NAME", "galaxy-backend"),
         ),
         auth=AuthConfig(
@@ -669,12 +698,58 @@ def load_config(environ: Mapping[str, str]) -> Config:
             ),
             worker_interval=r.duration("BACKEND_DIPLOMAIL_WORKER_INTERVAL", "2s"),
         ),
+        gateway=_gateway(r, embedded),
         fallbacks=tuple(r.fallbacks),
     )
     r.problems += _unknown_variables(environ, r.known)
     if r.problems:
         raise ConfigError(r.problems)
     return config
+
+
+def _gateway(r: _Reader, embedded: bool) -> GatewayConfig:
+    """The gateway's credential and the listeners' TLS; production needs one of them.
+
+    The seeds trust the network between gateway and backend; a production
+    deployment must not rely on that alone. Without a token or mutual TLS it
+    refuses to start, unless the operator says BACKEND_GATEWAY_INSECURE=true
+    (a network they vouch for), which every start then logs.
+    """
+    tokens = r.parse("BACKEND_GATEWAY_TOKEN", "", lambda t: parse_gateway_tokens(t) if t else ())
+    insecure = r.boolean("BACKEND_GATEWAY_INSECURE", False)
+    cert, key = r.text("BACKEND_TLS_CERT_FILE"), r.text("BACKEND_TLS_KEY_FILE")
+    client_ca = r.text("BACKEND_TLS_CLIENT_CA_FILE")
+    tls = None
+    if (cert is None) != (key is None):
+        r.problems.append("BACKEND_TLS_KEY_FILE: BACKEND_TLS_CERT_FILE and _KEY_FILE go together")
+    elif cert is not None and key is not None:
+        tls = TLSConfig(Path(cert), Path(key), Path(client_ca) if client_ca else None)
+        r.check("BACKEND_TLS_CERT_FILE", tls, check_server_tls)
+    if client_ca is not None and tls is None:
+        r.problems.append(
+            "BACKEND_TLS_CLIENT_CA_FILE: mutual TLS needs BACKEND_TLS_CERT_FILE and _KEY_FILE"
+        )
+    if not embedded and not tokens and client_ca is None and not insecure:
+        r.problems.append(
+            "BACKEND_GATEWAY_TOKEN: required when BACKEND_EMBEDDED=false, so that only the "
+            "gateway reaches the internal and user surfaces and the push stream (or mutual TLS "
+            "with BACKEND_TLS_CLIENT_CA_FILE, or BACKEND_GATEWAY_INSECURE=true on a network "
+            "you trust)"
+        )
+    return GatewayConfig(GatewayCredentials(tokens), insecure=insecure, tls=tls)
+
+
+def check_server_tls(tls: TLSConfig) -> None:
+    """Load the certificate, key and client CA once, here, so a wrong file stops the start."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+        if tls.client_ca_file is not None:
+            context.load_verify_locations(tls.client_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load the TLS certificate, key or client CA ({exc})") from None
 
 
 def _unknown_variables(environ: Mapping[str, str], known: set[str]) -> list[str]:

@@ -25,6 +25,7 @@ PRODUCTION = {
     "BACKEND_SMTP_FROM": "galaxy@example.org",
     "BACKEND_DOCKER_NETWORK": "galaxy",
     "BACKEND_GAME_STATE_ROOT": "/var/lib/galaxy",
+    "BACKEND_GATEWAY_TOKEN": "gateway-token-of-thirty-two-chars",
 }
 
 
@@ -332,3 +333,54 @@ def test_listen_addresses(text: str, address: Address) -> None:
 def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(ValueError, match=r"HOST:PORT|port"):
         parse_address(text)
+
+
+def test_production_needs_a_gateway_credential_or_says_it_does_without(geoip: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    del environ["BACKEND_GATEWAY_TOKEN"]
+    with pytest.raises(ConfigError, match="BACKEND_GATEWAY_TOKEN: required when"):
+        load_config(environ)
+    insecure = load_config({**environ, "BACKEND_GATEWAY_INSECURE": "true"})
+    assert insecure.gateway.insecure and not insecure.gateway.credentials.required
+    rotation = load_config({**environ, "BACKEND_GATEWAY_TOKEN": f"{'a' * 24}, {'b' * 32}"})
+    assert rotation.gateway.credentials.tokens == ("a" * 24, "b" * 32)
+    assert "a" * 24 not in repr(rotation)
+    with pytest.raises(ConfigError, match="BACKEND_GATEWAY_TOKEN: each token must be"):
+        load_config({**environ, "BACKEND_GATEWAY_TOKEN": "short"})
+
+
+def test_mutual_tls_stands_in_for_the_token(geoip: str, tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("backend.internal")
+    cert, key, client_ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    server.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(client_ca))
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    del environ["BACKEND_GATEWAY_TOKEN"]
+    tls = {"BACKEND_TLS_CERT_FILE": str(cert), "BACKEND_TLS_KEY_FILE": str(key)}
+    mutual = load_config({**environ, **tls, "BACKEND_TLS_CLIENT_CA_FILE": str(client_ca)})
+    assert mutual.gateway.mutual_tls and mutual.gateway.tls is not None
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            {
+                **environ,
+                "BACKEND_TLS_CERT_FILE": str(key),  # a key is no certificate
+                "BACKEND_TLS_KEY_FILE": str(key),
+                "BACKEND_TLS_CLIENT_CA_FILE": str(client_ca),
+            }
+        )
+    assert any(p.startswith("BACKEND_TLS_CERT_FILE: cannot load") for p in info.value.problems)
+    with pytest.raises(ConfigError, match="BACKEND_TLS_KEY_FILE: BACKEND_TLS_CERT_FILE and"):
+        load_config({**environ, "BACKEND_TLS_CERT_FILE": str(cert)})
+
+
+def test_an_embedded_instance_listens_on_loopback_only(tmp_path: Path, geoip: str) -> None:
+    embedded = load_config({"BACKEND_DATA_DIR": str(tmp_path)})
+    assert embedded.http.listen == Address("127.0.0.1", 8080)
+    assert embedded.grpc.listen == Address("127.0.0.1", 8081)
+    assert embedded.telemetry.prometheus_listen == Address("127.0.0.1", 9100)
+    production = load_config({**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip})
+    assert production.http.listen == Address("", 8080)  # what the operator's network allows

@@ -15,6 +15,7 @@ from galaxy.domain.errors import InvalidInput, Unauthorized
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
+INTERNAL_PREFIX = "/api/v1/internal/"
 ADMIN_PREFIX = "/api/v1/admin/"
 
 
@@ -30,9 +31,29 @@ def services() -> Services:
 async def guard_surfaces() -> None:
     path = request.path
     if path.startswith(USER_PREFIX):
+        _gateway()
         g.user_id = _user_id()
+    elif path.startswith(INTERNAL_PREFIX):
+        _gateway()
     elif path.startswith(ADMIN_PREFIX):
         g.admin = await _admin()
+
+
+def _gateway() -> None:
+    """The user and internal surfaces trust the caller (X-User-ID names the player): only
+    the gateway may call them, proven by its token when one is configured."""
+    if not gateway_authenticated():
+        raise Unauthorized("the gateway's credential is required", code="gateway_unauthorized")
+
+
+def gateway_authenticated() -> bool:
+    """Whether this request comes from the gateway, as far as the configuration can tell:
+    its token when tokens are configured; otherwise the listener's mutual TLS or the
+    network the operator vouched for (embedded: loopback only)."""
+    credentials = services().config.gateway.credentials
+    return not credentials.required or (
+        credentials.identify(request.headers.get("Authorization")) is not None
+    )
 
 
 async def _admin() -> object:
@@ -52,7 +73,10 @@ async def _admin() -> object:
 
 
 def source_ip() -> str | None:
-    """The end user's address: the leftmost X-Forwarded-For (the gateway's), else the peer."""
+    """The end user's address: the leftmost X-Forwarded-For when the gateway sent the request,
+    else the peer (anyone else could name any address there, and dodge its budgets)."""
+    if not gateway_authenticated():
+        return request.remote_addr
     forwarded = request.headers.get("X-Forwarded-For", "")
     first = forwarded.split(",", 1)[0].strip()
     return first or request.remote_addr

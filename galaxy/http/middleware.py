@@ -101,6 +101,10 @@ class _Reply:
         await self._send(message)
 
 
+# The answer to a call on the gateway's surfaces without the gateway's credential.
+GATEWAY_UNAUTHORIZED = ("gateway_unauthorized", "the gateway's credential is required")
+
+
 class EdgeMiddleware:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
@@ -129,7 +133,9 @@ class EdgeMiddleware:
                 if probe:
                     await self._probe(path, method, reply.send)
                 else:
-                    await self._session_lookup(path[len(SESSION_LOOKUP_PREFIX) :], reply.send)
+                    await self._session_lookup(
+                        scope, path[len(SESSION_LOOKUP_PREFIX) :], reply.send
+                    )
             except Exception:
                 await self._crashed(reply, path, method)
             finally:
@@ -201,7 +207,13 @@ class EdgeMiddleware:
             group=group,
         )
 
-    async def _session_lookup(self, device_session_id: str, send: Any) -> None:
+    async def _session_lookup(
+        self, scope: dict[str, Any], device_session_id: str, send: Any
+    ) -> None:
+        gateway = self.services.config.gateway.credentials
+        if gateway.required and gateway.identify(_header(scope, b"authorization")) is None:
+            await send_json(send, 401, error_body(*GATEWAY_UNAUTHORIZED))
+            return
         body = self.services.sessions.lookup(device_session_id)
         if body is None:
             await send_json(

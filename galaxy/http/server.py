@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -12,7 +13,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from galaxy.actors import Actor, Context
-from galaxy.config import Address
+from galaxy.config import Address, TLSConfig
 from galaxy.domain.errors import StartupFailure, find_error
 
 log = structlog.get_logger("galaxy.http")
@@ -38,9 +39,11 @@ class AsgiEdge(Actor[None]):
         read_timeout: float = 30.0,
         on_bound: Callable[[list[str]], None] | None = None,
         label: str = "HTTP",
+        tls: TLSConfig | None = None,
     ) -> None:
         self._app_factory = app_factory
         self.label = label  # names the listener in a start-up failure
+        self._tls = tls  # the listener's TLS (mutual with a client CA), or None
         self.address = address
         self._graceful_timeout = graceful_timeout
         self._read_timeout = read_timeout
@@ -57,6 +60,12 @@ class AsgiEdge(Actor[None]):
         config.keep_alive_timeout = 75
         config.accesslog = None  # the middleware writes the access log
         config.errorlog = logging.getLogger("hypercorn.error")
+        if self._tls is not None:
+            config.certfile = str(self._tls.cert_file)
+            config.keyfile = str(self._tls.key_file)
+            if self._tls.client_ca_file is not None:
+                config.ca_certs = str(self._tls.client_ca_file)
+                config.verify_mode = ssl.CERT_REQUIRED
         return config
 
     async def on_start(self, ctx: Context) -> None:

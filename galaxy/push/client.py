@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Any, TypeVar
 
 from google.protobuf.json_format import MessageToDict
@@ -41,12 +42,20 @@ class Subscription:
 
 @asynccontextmanager
 async def subscribe(
-    host: str, port: int, gateway_client_id: str, cursor: str = ""
+    host: str,
+    port: int,
+    gateway_client_id: str,
+    cursor: str = "",
+    *,
+    token: str | None = None,
+    ssl: SSLContext | None = None,
 ) -> AsyncIterator[Subscription]:
-    """Open a stream; iterate the yielded subscription for events."""
-    channel = Channel(host, port)
+    """Open a stream as the gateway (its bearer `token`; `ssl` for a TLS listener, with the
+    gateway's certificate for mutual TLS); iterate the yielded subscription for events."""
+    channel = Channel(host, port, ssl=ssl)
+    metadata = {"authorization": f"Bearer {token}"} if token else None
     try:
-        async with push_grpc.PushStub(channel).SubscribePush.open() as stream:
+        async with push_grpc.PushStub(channel).SubscribePush.open(metadata=metadata) as stream:
             await stream.send_message(
                 push_pb2.GatewaySubscribeRequest(
                     gateway_client_id=gateway_client_id, cursor=cursor
@@ -54,8 +63,8 @@ async def subscribe(
                 end=True,
             )
             await stream.recv_initial_metadata()
-            metadata = dict(stream.initial_metadata or {})
-            subscription = Subscription(stream, str(metadata.get(RESUME_METADATA, "")))
+            initial = dict(stream.initial_metadata or {})
+            subscription = Subscription(stream, str(initial.get(RESUME_METADATA, "")))
             try:
                 yield subscription
             finally:

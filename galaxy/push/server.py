@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
+from ssl import SSLContext
 from typing import Any, ClassVar
 
 import structlog
@@ -105,6 +106,7 @@ class GrpcEdge(Supervisor):
         shutdown_timeout: float,
         on_bound: Callable[[int], None] | None = None,
         on_unbound: Callable[[], None] | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
         # Gateway children are temporary: intensity never applies to them.
         super().__init__(Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=0, within=1))
@@ -113,6 +115,7 @@ class GrpcEdge(Supervisor):
         self._shutdown_timeout = shutdown_timeout
         self._on_bound = on_bound
         self._on_unbound = on_unbound
+        self._ssl = ssl  # the listener's TLS (mutual with a client CA), or None
         self._server: Any = None
         self._servicers: list[Any] = []
         self.port = address.port
@@ -162,7 +165,9 @@ class GrpcEdge(Supervisor):
     async def _start_server(self) -> Any:
         self._servicers = list(self._handlers())
         server = _tracked_server_class()(self._servicers)
-        await server.start(self.address.bind_host, self.address.port, reuse_address=True)
+        await server.start(
+            self.address.bind_host, self.address.port, reuse_address=True, ssl=self._ssl
+        )
         return server
 
     async def _close_server(self) -> int:

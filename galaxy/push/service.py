@@ -17,7 +17,8 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.actors import ActorSystem, ChildSpec, Restart
-from galaxy.domain.errors import GalaxyError, TooManyRequests
+from galaxy.domain.errors import Forbidden, GalaxyError, TooManyRequests
+from galaxy.domain.gateway_credentials import GatewayCredentials, fingerprint
 from galaxy.proto.push.v1 import push_grpc, push_pb2
 from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
 from galaxy.services.push import PushHub, parse_cursor
@@ -43,12 +44,15 @@ class PushService(push_grpc.PushBase):
         queue_capacity: int,
         drain_timeout: float,
         max_subscribers: int = 64,
+        credentials: GatewayCredentials | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self._hub = hub
         self._system = system
         self._queue_capacity = queue_capacity
         self._max_subscribers = max_subscribers
+        self._credentials = credentials or GatewayCredentials()
+        self._held_by: dict[str, str | None] = {}  # client id → the credential its stream used
         self._drain_timeout = drain_timeout
         self._telemetry = telemetry
         if telemetry is not None:  # exported from the start, before any gateway connects
@@ -75,7 +79,19 @@ class PushService(push_grpc.PushBase):
         if pending:
             await asyncio.wait(pending, timeout=timeout)
 
+    def _credential(self, stream: Any) -> str | None:
+        """The gateway's credential on this stream: its token's fingerprint, else (mutual
+        TLS) its certificate's; UNAUTHENTICATED when a token is required and missing."""
+        if self._credentials.required:
+            found = self._credentials.identify(stream.metadata.get("authorization"))
+            if found is None:
+                raise GRPCError(Status.UNAUTHENTICATED, "a gateway credential is required")
+            return found
+        certificate = stream.peer.cert() if stream.peer is not None else None
+        return fingerprint(repr(sorted(certificate.items())).encode()) if certificate else None
+
     async def _subscribe(self, stream: Any) -> None:
+        credential = self._credential(stream)  # before reading anything the caller sent
         request: push_pb2.GatewaySubscribeRequest | None = await stream.recv_message()
         if request is None:
             raise GRPCError(Status.INVALID_ARGUMENT, "a GatewaySubscribeRequest is required")
@@ -91,7 +107,7 @@ class PushService(push_grpc.PushBase):
             raise GRPCError(Status.INVALID_ARGUMENT, error.message) from None
         sink = StreamSink(stream)
         try:
-            await to_trio(self._open)(client_id, cursor, sink)
+            await to_trio(self._open)(client_id, cursor, sink, credential)
         except GalaxyError as error:
             raise GRPCError(Status(error.grpc_status), error.message) from None
         try:
@@ -103,10 +119,21 @@ class PushService(push_grpc.PushBase):
                 Status.ABORTED, "replaced by a newer stream with the same gateway_client_id"
             )
 
-    async def _open(self, client_id: str, cursor: int | None, sink: StreamSink) -> None:
+    async def _open(
+        self, client_id: str, cursor: int | None, sink: StreamSink, credential: str | None
+    ) -> None:
         name = gateway_actor_name(client_id)
         async with self._opening:
             previous = self._active.get(client_id)
+            if previous is not None and self._held_by.get(client_id) != credential:
+                # Only the gateway that holds a stream may replace it: another credential
+                # would cut it off and take its users' events. A rotation reconnects once
+                # the old stream has ended (docs/runbook.md, "Network exposure").
+                log.warning("gateway.replacement_refused", gateway_client_id=client_id)
+                raise Forbidden(
+                    "this gateway_client_id is held by a stream with another credential",
+                    code="gateway_id_in_use",
+                )
             if previous is None and len(self._active) >= self._max_subscribers:
                 # Each stream holds a queue and an actor: an unbounded number of them is
                 # memory anyone who can reach the port may take. A replacement is no new one.
@@ -131,6 +158,7 @@ class PushService(push_grpc.PushBase):
                 on_closed=lambda: self.forget(client_id, subscription),
             )
             self._active[client_id] = subscription
+            self._held_by[client_id] = credential
             try:
                 await self._system.spawn(
                     GRPC_EDGE,
@@ -149,6 +177,7 @@ class PushService(push_grpc.PushBase):
     def forget(self, client_id: str, subscription: GatewaySubscription) -> None:
         if self._active.get(client_id) is subscription:
             del self._active[client_id]
+            self._held_by.pop(client_id, None)
 
 
 def _once(subscription: GatewaySubscription) -> Callable[[], GatewaySubscription]:

@@ -44,6 +44,7 @@ pytestmark = pytest.mark.e2e
 RUNBOOK = ROOT / "docs" / "runbook.md"
 ENV_FILE_MARK = "# galaxy.env"
 RELAY_LOGIN = ("galaxy", "change-me-too")  # the runbook's SMTP user and password
+GATEWAY_TOKEN = "change-me-to-32-random-characters"  # the runbook's gateway token
 BIN = Path(sys.executable).parent  # where `galaxy` is installed
 
 
@@ -302,11 +303,17 @@ async def test_the_runbook_deployment_as_written(lane: Lane) -> None:
 
 async def play_a_turn(lane: Lane, server: Server) -> None:
     admin = httpx.BasicAuth("ops", "change-me-three")  # the runbook's bootstrap admin
-    async with httpx.AsyncClient(base_url=lane.http, timeout=60) as client:
+    gateway = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+    async with httpx.AsyncClient(base_url=lane.http, timeout=60, headers=gateway) as client:
         gw = Gatewayish(client, lane.relay.codes)
         owner = await gw.register("owner@example.org")
         guest = await gw.register("guest@example.org")
         gid = await gw.running_game(owner, guest, f"Production {lane.driver}")
+        async with httpx.AsyncClient(base_url=lane.http) as stranger:  # not the gateway
+            refused = await stranger.get(
+                "/api/v1/user/account", headers={"X-User-ID": owner["user"]}
+            )
+            assert refused.status_code == 401, refused.text
         runtime = (await client.get(f"/api/v1/admin/runtimes/{gid}", auth=admin)).json()
         assert runtime["record"]["driver"] == lane.driver, runtime
         forced = await client.post(f"/api/v1/admin/runtimes/{gid}/force-next-turn", auth=admin)

@@ -19,10 +19,20 @@ END = object()  # the stream ended normally
 
 
 class Gateway:
-    def __init__(self, port: int, client_id: str, cursor: str = "") -> None:
+    def __init__(
+        self,
+        port: int,
+        client_id: str,
+        cursor: str = "",
+        *,
+        token: str | None = None,
+        ssl: Any = None,
+    ) -> None:
         self.port = port
         self.client_id = client_id
         self.cursor = cursor
+        self.token = token
+        self.ssl = ssl
         self.items: queue.Queue[Any] = queue.Queue()
         self.resume: str | None = None
         self.subscribed = threading.Event()
@@ -44,7 +54,9 @@ class Gateway:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         try:
-            async with subscribe("127.0.0.1", self.port, self.client_id, self.cursor) as sub:
+            async with subscribe(
+                "127.0.0.1", self.port, self.client_id, self.cursor, token=self.token, ssl=self.ssl
+            ) as sub:
                 self.resume = sub.resume
                 self.subscribed.set()
                 async for event in sub:

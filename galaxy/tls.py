@@ -1,0 +1,20 @@
+"""The listeners' TLS (`BACKEND_TLS_*`): the server certificate, and mutual TLS when a
+client CA is configured, so only a gateway holding a certificate that CA signed gets in."""
+
+from __future__ import annotations
+
+import ssl
+
+from galaxy.config import TLSConfig
+
+
+def server_context(tls: TLSConfig, *, alpn: list[str]) -> ssl.SSLContext:
+    """A server-side context; `alpn` names the protocols the listener speaks (gRPC: h2)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(tls.client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(alpn)
+    return context
