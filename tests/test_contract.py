@@ -316,6 +316,10 @@ async def console(http: ContractClient, running: Running) -> None:
     assert page.status_code == 200 and "Galaxy operator console" in page.text
     summary = await http.get("/api/v1/admin/console/summary", auth=admin_auth())
     assert summary.json()["actors"]["running"] >= 10
+    script = await http.get("/api/v1/admin/console/assets/console.js", auth=admin_auth())
+    assert script.headers["content-type"].startswith("text/javascript")
+    missing = await http.get("/api/v1/admin/console/assets/console.html", auth=admin_auth())
+    assert missing.status_code == 404
     assert_error_body(await http.get("/api/v1/admin/console"), 401, "unauthorized")
 
 
@@ -428,6 +432,7 @@ EXERCISES: dict[str, Exercise] = {
     "adminGeoCountries": admin_geo,
     "adminConsole": console,
     "adminConsoleSummary": console,
+    "adminConsoleAsset": console,
     **dict.fromkeys(
         ["diplomailSend", "diplomailInbox", "diplomailSent", "diplomailMarkRead"], diplomail
     ),

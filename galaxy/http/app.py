@@ -30,8 +30,9 @@ from galaxy.http import (
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
-from galaxy.http.guards import AdminUnauthorized, count_country, guard_surfaces
+from galaxy.http.guards import ADMIN_PREFIX, AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
+from galaxy.http.security import secure
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
@@ -88,8 +89,10 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
             check_json_content_type()
 
     @app.after_request
-    async def geo_counters(response: Response) -> Response:
+    async def after(response: Response) -> Response:
         count_country(response.status_code)
+        if request.path.startswith(ADMIN_PREFIX):
+            secure(response)
         return response
 
     @app.errorhandler(GalaxyError)

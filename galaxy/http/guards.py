@@ -12,6 +12,7 @@ import uuid
 from quart import current_app, g, request
 
 from galaxy.domain.errors import InvalidInput, Unauthorized
+from galaxy.http.security import refuse_cross_site
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
@@ -36,6 +37,7 @@ async def guard_surfaces() -> None:
     elif path.startswith(INTERNAL_PREFIX):
         _gateway()
     elif path.startswith(ADMIN_PREFIX):
+        refuse_cross_site()  # before bcrypt: a forged request costs nothing
         g.admin = await _admin()
 
 
