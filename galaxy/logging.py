@@ -98,6 +98,17 @@ def configure_logging(level: str, service: str, stream: TextIO | None = None) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    # Libraries that narrate routine work at INFO: keep them to warnings.
-    for noisy in ("pgserver", "hypercorn.access", "mail.log", "psycopg.pool", "asyncio"):
+    # Libraries that narrate routine work at INFO (httpx: every request, so every
+    # engine probe) or at DEBUG (httpcore: every step of every request): keep them
+    # to warnings.
+    noisy_libraries = (
+        "pgserver",
+        "hypercorn.access",
+        "mail.log",
+        "psycopg.pool",
+        "asyncio",
+        "httpx",
+        "httpcore",
+    )
+    for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

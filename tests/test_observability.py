@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,20 +15,18 @@ import structlog
 from opentelemetry import trace
 
 from galaxy.config import load_config
-from galaxy.logging import configure_logging, email_hash
+from galaxy.logging import email_hash
 from galaxy.telemetry import setup_telemetry
 from tests.conftest import Running
 from tests.support.contract import ContractClient
+from tests.support.logs import captured_logs
 from tests.support.players import SEND, login
 
 
 @pytest.fixture
-def log_stream() -> io.StringIO:
-    stream = io.StringIO()
-    configure_logging("debug", "galaxy-test", stream)
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
+def log_stream() -> Iterator[io.StringIO]:
+    with captured_logs() as captured:
+        yield captured.buffer
 
 
 def test_log_lines_are_json_with_the_minimum_fields(log_stream: io.StringIO) -> None:
