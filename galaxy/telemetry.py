@@ -139,10 +139,11 @@ def _daemon(work: Callable[[], object]) -> threading.Thread:
 
 
 class _BoundedBatchSpanProcessor(BatchSpanProcessor):
-    """A `BatchSpanProcessor` whose shutdown waits `FLUSH_TIMEOUT` at most.
+    """A `BatchSpanProcessor` whose shutdown keeps within the flush budget.
 
-    `TracerProvider.shutdown` calls `shutdown()` with no timeout, and the SDK's
-    default is 30 s; its batch processor takes one (the pinned SDK's API).
+    `TracerProvider.shutdown` calls `shutdown()` with no timeout, so the SDK
+    waits up to 30 s for the last export; its batch processor takes a timeout
+    (an internal of the pinned SDK), past which it stops the exporter.
     """
 
     def shutdown(self) -> None:

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -151,6 +152,4 @@ def test_stdout_exporters_print_one_json_object_a_line_on_stderr(
 
 
 def _epoch(ts: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
