@@ -6,30 +6,53 @@ Metrics: `none`, `stdout`, `otlp`, or `prometheus` (scraped from a listener
 of its own, the `edges/metrics` actor). Instruments are created from the
 service's own `MeterProvider`, so several service instances (tests) never
 share state.
+
+Telemetry never holds the process hostage:
+- an OTLP export gives up after `EXPORT_TIMEOUT` (the SDK's retries included);
+- the flush at shutdown takes `FLUSH_TIMEOUT` at most, whatever the collector
+  does (what is not out by then is dropped);
+- what the exporters log about an unreachable collector is rate-limited
+  (`galaxy.logging.RateLimitedExporterLogs`: one warning a minute);
+- `stdout` exporters print one JSON object a line on stderr: stdout is the
+  log stream, JSON log lines only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import io
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import structlog
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricReader,
+    MetricsData,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from galaxy.config import TelemetryConfig
+from galaxy.logging import hush_exporter_logs
+
+log = structlog.get_logger("galaxy.telemetry")
 
 _global_tracer_installed = False
+EXPORT_TIMEOUT = 5.0  # seconds for one OTLP export, the SDK's retries included
+FLUSH_TIMEOUT = 1.0  # seconds for the whole flush at shutdown, traces and metrics together
+# The SDK's own shutdowns get most of the flush budget: past it they stop their
+# exporters (which ends any retry), and that needs a moment of its own.
+_SDK_MILLIS = int(FLUSH_TIMEOUT * 0.8 * 1000)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -80,29 +103,108 @@ class Telemetry:
         histogram: metrics.Histogram = self.instruments[name]
         return histogram
 
+    def shutdown(self) -> bool:
+        """Flush and stop both providers within `FLUSH_TIMEOUT`; False if cut short.
+
+        Each provider shuts down in a thread of its own, with most of the budget
+        as its SDK timeout (past which it stops its exporter, ending any retry).
+        Whatever still runs at the deadline is abandoned (the threads are
+        daemons): an unreachable or stalled collector costs the shutdown no more
+        than `FLUSH_TIMEOUT`, and the spans and metrics not out by then are lost.
+        """
+        began = time.monotonic()
+        deadline = began + FLUSH_TIMEOUT
+        # What the exporters say from here on (an abandoned retry, a batch refused
+        # after their stop, perhaps after the process's last line) is debug.
+        hush_exporter_logs()
+        flushes = {
+            "metrics": _daemon(lambda: self.meter_provider.shutdown(timeout_millis=_SDK_MILLIS)),
+            "traces": _daemon(self.tracer_provider.shutdown),  # see _BoundedBatchSpanProcessor
+        }
+        late = []
+        for signal, thread in flushes.items():
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                late.append(signal)
+        if late:
+            log.warning("telemetry.flush_abandoned", signals=late, timeout_s=FLUSH_TIMEOUT)
+        log.debug("telemetry.stopped", seconds=round(time.monotonic() - began, 3))
+        return not late
+
+
+def _daemon(work: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=work, name="galaxy-telemetry-flush", daemon=True)
+    thread.start()
+    return thread
+
+
+class _BoundedBatchSpanProcessor(BatchSpanProcessor):
+    """A `BatchSpanProcessor` whose shutdown keeps within the flush budget.
+
+    `TracerProvider.shutdown` calls `shutdown()` with no timeout, so the SDK
+    waits up to 30 s for the last export; its batch processor takes a timeout
+    (an internal of the pinned SDK), past which it stops the exporter.
+    """
+
     def shutdown(self) -> None:
-        self.meter_provider.shutdown()
-        self.tracer_provider.shutdown()
+        self._batch_processor.shutdown(timeout_millis=_SDK_MILLIS)
+
+
+class _TelemetryLines(io.TextIOBase):
+    """Where the `stdout` exporters print: stderr, whole lines under one lock.
+
+    stdout is the log stream (JSON log lines only), so telemetry goes to
+    stderr; the span and metric exporters print from threads of their own, and
+    the lock keeps their lines whole.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            sys.stderr.flush()
+
+
+def _span_line(span: ReadableSpan) -> str:
+    return str(span.to_json(indent=None)) + "\n"
+
+
+def _metrics_line(data: MetricsData) -> str:
+    return data.to_json(indent=None) + "\n"
 
 
 def setup_telemetry(config: TelemetryConfig, *, install_global: bool = True) -> Telemetry:
     global _global_tracer_installed
     resource = Resource.create({"service.name": config.service_name})
-    tracer_provider = TracerProvider(resource=resource)
+    # No exit hooks: `Telemetry.shutdown` (bounded) is the one way they stop.
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    telemetry_lines = _TelemetryLines()
     if config.traces_exporter == "stdout":
-        tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        console = ConsoleSpanExporter(out=telemetry_lines, formatter=_span_line)  # type: ignore[arg-type]
+        tracer_provider.add_span_processor(_BoundedBatchSpanProcessor(console))
     elif config.traces_exporter == "otlp":
-        tracer_provider.add_span_processor(BatchSpanProcessor(_otlp_span_exporter(config)))
+        tracer_provider.add_span_processor(_BoundedBatchSpanProcessor(_otlp_span_exporter(config)))
     if install_global and not _global_tracer_installed:
         trace.set_tracer_provider(tracer_provider)
         _global_tracer_installed = True
 
     readers: list[MetricReader] = []
     registry = None
+    export_millis = EXPORT_TIMEOUT * 1000
     if config.metrics_exporter == "stdout":
-        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+        exporter = ConsoleMetricExporter(out=telemetry_lines, formatter=_metrics_line)  # type: ignore[arg-type]
+        readers.append(PeriodicExportingMetricReader(exporter, export_timeout_millis=export_millis))
     elif config.metrics_exporter == "otlp":
-        readers.append(PeriodicExportingMetricReader(_otlp_metric_exporter(config)))
+        readers.append(
+            PeriodicExportingMetricReader(
+                _otlp_metric_exporter(config), export_timeout_millis=export_millis
+            )
+        )
     elif config.metrics_exporter == "prometheus":
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import CollectorRegistry
@@ -110,13 +212,29 @@ def setup_telemetry(config: TelemetryConfig, *, install_global: bool = True) -> 
         # A registry of our own, so each service instance exports only itself.
         registry = CollectorRegistry()
         readers.append(PrometheusMetricReader(registry=registry))
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=readers, shutdown_on_exit=False
+    )
     return Telemetry(
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
         meter=meter_provider.get_meter("galaxy"),
         prometheus_registry=registry,
     )
+
+
+def otlp_endpoint(config: TelemetryConfig, signal: str) -> str | None:
+    """Where OTLP sends `signal` (`traces`, `metrics`); None: the SDK's default.
+
+    `BACKEND_OTEL_ENDPOINT` is the collector's base URL for both signals, as
+    OTEL_EXPORTER_OTLP_ENDPOINT is: gRPC takes it as is, and OTLP/HTTP posts to
+    its `/v1/traces` and `/v1/metrics` paths.
+    """
+    if not config.endpoint:
+        return None
+    if config.protocol == "grpc":
+        return config.endpoint
+    return f"{config.endpoint.rstrip('/')}/v1/{signal}"
 
 
 def _otlp_span_exporter(config: TelemetryConfig) -> Any:
@@ -126,7 +244,7 @@ def _otlp_span_exporter(config: TelemetryConfig) -> Any:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
             OTLPSpanExporter,
         )
-    return OTLPSpanExporter(endpoint=config.endpoint) if config.endpoint else OTLPSpanExporter()
+    return OTLPSpanExporter(endpoint=otlp_endpoint(config, "traces"), timeout=EXPORT_TIMEOUT)
 
 
 def _otlp_metric_exporter(config: TelemetryConfig) -> Any:
@@ -136,7 +254,7 @@ def _otlp_metric_exporter(config: TelemetryConfig) -> Any:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
             OTLPMetricExporter,
         )
-    return OTLPMetricExporter(endpoint=config.endpoint) if config.endpoint else OTLPMetricExporter()
+    return OTLPMetricExporter(endpoint=otlp_endpoint(config, "metrics"), timeout=EXPORT_TIMEOUT)
 
 
 def observe_pool(telemetry: Telemetry, db: Any) -> None:

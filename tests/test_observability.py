@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,20 +15,18 @@ import structlog
 from opentelemetry import trace
 
 from galaxy.config import load_config
-from galaxy.logging import configure_logging, email_hash
-from galaxy.telemetry import setup_telemetry
+from galaxy.logging import RateLimitedExporterLogs, email_hash
+from galaxy.telemetry import otlp_endpoint, setup_telemetry
 from tests.conftest import Running
 from tests.support.contract import ContractClient
+from tests.support.logs import captured_logs
 from tests.support.players import SEND, login
 
 
 @pytest.fixture
-def log_stream() -> io.StringIO:
-    stream = io.StringIO()
-    configure_logging("debug", "galaxy-test", stream)
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
+def log_stream() -> Iterator[io.StringIO]:
+    with captured_logs() as captured:
+        yield captured.buffer
 
 
 def test_log_lines_are_json_with_the_minimum_fields(log_stream: io.StringIO) -> None:
@@ -51,6 +50,60 @@ def test_lines_inside_a_span_carry_trace_and_span_ids(log_stream: io.StringIO) -
     assert line["otel_trace_id"] == format(context.trace_id, "032x")
     assert line["otel_span_id"] == format(context.span_id, "016x")
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+EXPORTER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+
+
+def test_the_exporters_warn_once_a_minute_with_the_count_held_back() -> None:
+    now = [0.0]
+    limit = RateLimitedExporterLogs(interval=60, clock=lambda: now[0])
+
+    def said(level: int, name: str = EXPORTER) -> logging.LogRecord:
+        record = logging.LogRecord(name, level, __file__, 1, "collector down", None, None)
+        limit.filter(record)
+        return record
+
+    first = said(logging.ERROR)
+    assert (first.levelname, first.suppressed) == ("WARNING", 0)  # type: ignore[attr-defined]
+    for seconds in (5, 30, 59):
+        now[0] = seconds
+        held = said(logging.WARNING)
+        assert held.levelname == "DEBUG" and held.rate_limited  # type: ignore[attr-defined]
+    assert said(logging.DEBUG).levelname == "DEBUG"  # their own debug lines: unchanged
+    assert said(logging.ERROR, "galaxy.other").levelname == "ERROR"  # not an exporter
+    now[0] = 60
+    second = said(logging.ERROR)
+    assert (second.levelname, second.suppressed) == ("WARNING", 3)  # type: ignore[attr-defined]
+    limit.hushed = True  # the flush at shutdown has begun
+    now[0] = 600
+    assert said(logging.ERROR).levelname == "DEBUG"
+
+
+def test_held_back_exporter_lines_show_only_at_debug_level() -> None:
+    for level, expected in (("info", 1), ("debug", 3)):
+        with captured_logs(level) as logs:
+            for _ in range(3):
+                logging.getLogger(EXPORTER).error("Failed to export traces")
+            lines = logs.lines()
+        assert len(lines) == expected
+        assert lines[0]["level"] == "warning" and lines[0]["suppressed"] == 0
+        assert lines[0]["logger"] == EXPORTER and lines[0]["msg"] == "Failed to export traces"
+        assert all(line["level"] == "debug" and line["rate_limited"] for line in lines[1:])
+
+
+def test_the_otlp_endpoint_is_a_base_url_for_both_signals() -> None:
+    def endpoint(protocol: str, signal: str, base: str | None) -> str | None:
+        environ = {"BACKEND_OTEL_PROTOCOL": protocol}
+        if base is not None:
+            environ["BACKEND_OTEL_ENDPOINT"] = base
+        return otlp_endpoint(load_config(environ).telemetry, signal)
+
+    assert endpoint("grpc", "traces", "http://collector:4317") == "http://collector:4317"
+    http = "http/protobuf"
+    assert endpoint(http, "traces", "http://collector:4318/") == "http://collector:4318/v1/traces"
+    assert endpoint(http, "metrics", "http://collector:4318") == "http://collector:4318/v1/metrics"
+    assert endpoint(http, "traces", None) is None  # the SDK's default (OTEL_EXPORTER_OTLP_*)
 
 
 def test_email_hash_hides_the_address_and_is_stable() -> None:

@@ -89,6 +89,21 @@ class Envelope:
     context: otel_context.Context | None = None
 
 
+def shed_request_context() -> None:
+    """Drop what belongs to a request from the current task's context.
+
+    trio copies the spawning task's contextvars into a new task, so an actor
+    spawned on first use by an HTTP handler would log that request's
+    `request_id` and trace ids for the rest of its life. An actor's task calls
+    this first. Only the request's part goes (structlog's bound variables, the
+    OpenTelemetry context): the rest belongs to the process (trio-asyncio keeps
+    its current loop in a ContextVar) and must stay. A message's trace still
+    travels with it, in its `Envelope`.
+    """
+    structlog.contextvars.clear_contextvars()
+    otel_context.attach(otel_context.Context())  # the task's own copy: never detached
+
+
 class Ref(Generic[M]):
     """A handle on an actor's mailbox; valid across the actor's restarts."""
 

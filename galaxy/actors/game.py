@@ -499,17 +499,32 @@ class GameActor(Actor[GameMessage]):
 
     async def _probe(self) -> None:
         self._probe_at = trio.current_time() + self.deps.settings.probe_interval
+        game_id = str(self.game_id)
+        error = "no engine client"
         try:
             healthy = self.client is not None and await self.client.healthz()
-        except GalaxyError:
-            healthy = False
+            if not healthy and self.client is not None:
+                error = "the engine's /healthz is not ok"
+        except GalaxyError as failure:
+            healthy, error = False, str(failure)
         self.deps.count_probe("healthy" if healthy else "failed")
+        # Probes are routine: debug when healthy, a warning for each failure (with the
+        # count so far), one info line when the engine answers again.
         if healthy:
+            log.debug("runtime.probe_ok", game_id=game_id)
             if self._failures:
+                log.info("runtime.probe_recovered", game_id=game_id, failures=self._failures)
                 self._failures = 0
                 self.record = await self._change(probe_failures=0, observed=True)
             return
         self._failures += 1
+        log.warning(
+            "runtime.probe_failed",
+            game_id=game_id,
+            failures=self._failures,
+            pause_at=self.deps.settings.probe_failures,
+            error=error,
+        )
         self.record = await self._change(probe_failures=self._failures)
         if self._failures >= self.deps.settings.probe_failures and not self._troubled:
             await self._trouble(UNREACHABLE)

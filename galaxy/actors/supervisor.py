@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import structlog
 import trio
 
-from galaxy.actors.actor import Actor, Cell, Envelope, Ref, Runnable, Status
+from galaxy.actors.actor import Actor, Cell, Envelope, Ref, Runnable, Status, shed_request_context
 from galaxy.actors.mailbox import Mailbox
 from galaxy.domain.backoff import Backoff
 from galaxy.domain.errors import Conflict
@@ -294,6 +294,7 @@ class Supervisor:
         incarnation: int,
         task_status: trio.TaskStatus[BaseException | None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        shed_request_context()  # a child spawned by a request's task must not log as that request
         was_started = False
 
         def started() -> None:

@@ -4,14 +4,18 @@ Timing is tested on trio's MockClock (`autojump_clock`): virtual time jumps
 whenever every task is blocked, so "3.2 seconds later" is exact and instant.
 """
 
+import contextvars
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import structlog
 import trio
 import trio.testing
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from galaxy.actors import (
     Actor,
@@ -551,3 +555,56 @@ async def test_snapshot_describes_the_tree(system: ActorSystem) -> None:
         assert counter.mailbox_depth == 0 and counter.mailbox_capacity == 256
         assert counter.overflow == "wait"
         system.request_stop()
+
+
+# -- what an actor inherits from the task that spawned it --------------------
+
+# Stands for trio-asyncio's current loop, which lives in a ContextVar too: an
+# actor must keep it, or it could not cross to asyncio.
+LOOP_LIKE: contextvars.ContextVar[str | None] = contextvars.ContextVar("loop_like", default=None)
+
+
+class Witness(Actor[Any]):
+    """Notes the log context, the current trace and LOOP_LIKE where it runs."""
+
+    def __init__(self, seen: list[tuple[str, dict[str, Any], int | None, str | None]]) -> None:
+        self.seen = seen
+
+    def look(self, where: str) -> None:
+        span = trace.get_current_span().get_span_context()
+        trace_id = span.trace_id if span.is_valid else None
+        logged = structlog.contextvars.get_contextvars()
+        self.seen.append((where, logged, trace_id, LOOP_LIKE.get()))
+
+    async def on_start(self, ctx: Any) -> None:
+        self.look("start")
+
+    async def handle(self, message: Any) -> Any:
+        self.look("handle")
+
+
+async def test_an_actor_spawned_inside_a_request_does_not_inherit_its_context(
+    system: ActorSystem,
+) -> None:
+    seen: list[tuple[str, dict[str, Any], int | None, str | None]] = []
+    tracer = TracerProvider().get_tracer("test")
+    games = lambda: Supervisor(Strategy.ONE_FOR_ONE)
+    token = LOOP_LIKE.set("the loop")
+    try:
+        async with trio.open_nursery() as nursery:
+            await start_tree(nursery, system, lambda: Supervisor(children=[spec("games", games)]))
+            # A request's task: its id bound for its log lines, its server span current.
+            with (
+                structlog.contextvars.bound_contextvars(request_id="req-1"),
+                tracer.start_as_current_span("POST /start") as request_span,
+            ):
+                ref = await system.spawn("games", spec("game:1", lambda: Witness(seen)))
+                await ref.ask("hello")  # the request's trace travels in the message
+            system.request_stop()
+    finally:
+        LOOP_LIKE.reset(token)
+    request_trace = request_span.get_span_context().trace_id
+    assert seen == [
+        ("start", {}, None, "the loop"),
+        ("handle", {}, request_trace, "the loop"),
+    ]
