@@ -32,11 +32,29 @@ from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
 from galaxy.http.guards import AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
+from galaxy.http.schemas import body_schemas
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
 
 REALM_HEADER = 'Basic realm="galaxy-admin"'
+
+SURFACES = (
+    public,
+    user,
+    lobby,
+    games,
+    internal,
+    admin,
+    admin_accounts,
+    admin_games,
+    admin_geo,
+    admin_runtime,
+    admin_users,
+    admin_mail,
+    admin_notifications,
+    console,
+)
 
 # werkzeug's HTTP errors (routing, body size) in our vocabulary.
 _HTTP_CODES = {
@@ -56,24 +74,9 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     app.config["RESPONSE_TIMEOUT"] = services.config.http.write_timeout
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["galaxy"] = services
+    body_schemas()  # compiled now, once per process, not on the first request
 
-    surfaces = (
-        public,
-        user,
-        lobby,
-        games,
-        internal,
-        admin,
-        admin_accounts,
-        admin_games,
-        admin_geo,
-        admin_runtime,
-        admin_users,
-        admin_mail,
-        admin_notifications,
-        console,
-    )
-    for blueprint in (surface.blueprint for surface in surfaces):
+    for blueprint in (surface.blueprint for surface in SURFACES):
         app.register_blueprint(blueprint)
     for blueprint in extra_blueprints:
         app.register_blueprint(blueprint)
