@@ -297,3 +297,45 @@ async def test_entitlement_tier_as_a_list_is_a_400(client: httpx.AsyncClient) ->
     content = json.dumps({"tier": []}).encode()
     response = await send(client, "POST", "/api/v1/admin/users/{user_id}/entitlements", content)
     assert_error_body(response, 400, "invalid_tier")
+
+
+def page_operations() -> Iterator[tuple[str, str]]:
+    for path, item in backend_spec().document["paths"].items():
+        operation = item.get("get")
+        if operation is None:
+            continue
+        names = [_resolve(p).get("name") for p in operation.get("parameters", [])]
+        if "page" in names:
+            yield operation["operationId"], path
+
+
+NOT_ASCII_WHOLE_NUMBERS = [
+    "²",
+    "\u0661",
+    "1²",
+    "\u0663\u0664",
+    "9" * 5000,
+    "1" * 40,
+    "+1",
+    " 1",
+    "1_0",
+    "-1",
+    "0",
+]
+
+
+@pytest.mark.parametrize("page", NOT_ASCII_WHOLE_NUMBERS)
+async def test_page_takes_ascii_digits_only(client: httpx.AsyncClient, page: str) -> None:
+    wrong = []
+    for operation_id, path in page_operations():
+        response = await client.get(concrete(path), params={"page": page}, headers=headers())
+        if response.status_code != 400 or response.json()["error"]["code"] != "invalid_page":
+            wrong.append(f"{operation_id}: {response.status_code} {response.text[:200]}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("turn", ["²", "\u0661", "\u0663", "1²", "9" * 5000, "+1", "-1", "1.0"])
+async def test_report_turn_takes_ascii_digits_only(client: httpx.AsyncClient, turn: str) -> None:
+    path = f"/api/v1/user/games/{uuid.uuid4()}/reports/{turn}"
+    response = await client.get(path, headers=headers())
+    assert_error_body(response, 400, "invalid_turn")
