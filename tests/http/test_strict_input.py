@@ -15,16 +15,23 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+from quart import Blueprint
 from quart_trio import QuartTrio
 
 import galaxy.http
+from galaxy.domain.errors import ActorCrashed
 from galaxy.domain.strict import MAX_DEPTH, JSONRejected, loads, whole_number
-from galaxy.http.app import SURFACES
+from galaxy.http.app import SURFACES, create_app
 from galaxy.http.schemas import body_schemas
 from tests.conftest import ADMIN, Running
 from tests.support.contract import assert_error_body, backend_spec
@@ -158,6 +165,7 @@ def test_every_body_schema_belongs_to_a_route_and_nothing_else_reads_bodies() ->
 
 
 PLACEHOLDER = "__hostile__"
+INTERNAL = {"error": {"code": "internal", "message": "internal error"}}
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -339,3 +347,56 @@ async def test_report_turn_takes_ascii_digits_only(client: httpx.AsyncClient, tu
     path = f"/api/v1/user/games/{uuid.uuid4()}/reports/{turn}"
     response = await client.get(path, headers=headers())
     assert_error_body(response, 400, "invalid_turn")
+
+
+# -- crash answers -------------------------------------------------------------------------
+
+
+def crash_blueprint() -> Blueprint:
+    bp = Blueprint("test_crash", __name__)
+
+    @bp.get("/api/v1/public/test/bug")
+    async def bug() -> dict[str, Any]:
+        raise RuntimeError("secret detail: /var/lib/galaxy password=hunter2")
+
+    @bp.post("/api/v1/public/test/actor-crash")
+    async def actor_crash() -> dict[str, Any]:
+        raise ActorCrashed("core/runtime.games/game:1234 crashed: ValueError('{\"orders\": 1}')")
+
+    return bp
+
+
+@pytest.fixture
+async def crashing(running: Running, nursery: trio.Nursery) -> AsyncIterator[httpx.AsyncClient]:
+    assert running.service.services is not None
+    app = create_app(running.service.services, [crash_blueprint()])
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
+    async with httpx.AsyncClient(base_url=binds[0], timeout=10) as found:
+        yield found
+
+
+async def test_a_crash_answers_a_generic_500_and_logs_the_details(
+    crashing: httpx.AsyncClient,
+) -> None:
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as logs:
+        response = await crashing.get("/api/v1/public/test/bug", headers={"X-Request-ID": "rq-1"})
+    assert response.status_code == 500
+    assert response.json() == INTERNAL
+    assert "secret" not in response.text
+    (logged,) = [e for e in logs if e["event"] == "http.crash"]
+    assert logged["request_id"] == "rq-1"
+    assert "secret detail" in repr(logged["exc_info"])
+
+
+async def test_an_actor_crash_reveals_neither_the_actor_nor_the_body(
+    crashing: httpx.AsyncClient,
+) -> None:
+    response = await crashing.post("/api/v1/public/test/actor-crash", json={"orders": 1})
+    assert response.status_code == 500
+    assert response.json() == INTERNAL
+    assert "game:" not in response.text and "orders" not in response.text
