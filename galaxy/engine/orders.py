@@ -119,8 +119,9 @@ def _check_produce(
     what = order.get("what")
     if what not in PRODUCTS:
         return f"what must be one of {', '.join(PRODUCTS)}"
-    if what == "ship" and order.get("shipType") not in designs:
-        return f"no ship type {order.get('shipType')!r}; design it first"
+    design = order.get("shipType")
+    if what == "ship" and (not isinstance(design, str) or design not in designs):
+        return f"no ship type {design!r}; design it first"
     return None
 
 

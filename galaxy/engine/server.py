@@ -21,6 +21,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from galaxy.domain.strict import JSONRejected, loads, whole_number
 from galaxy.engine.engine import Engine, EngineError
 
 
@@ -30,11 +31,12 @@ def create_app(engine: Engine) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
 
     async def body() -> Any:
-        raw = await request.get_data()
+        """The body read strictly: no NaN, Infinity or lone surrogates, bounded depth and size."""
+        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
         try:
-            return json.loads(raw) if raw else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise EngineError(400, "malformed", "the body is not JSON") from None
+            return loads(raw) if raw else None
+        except JSONRejected as error:
+            raise EngineError(400, "malformed", f"the body is not JSON we take: {error}") from None
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -67,7 +69,10 @@ def create_app(engine: Engine) -> QuartTrio:
     @app.get("/api/v1/report")
     async def report() -> dict[str, Any]:
         raw_turn = request.args.get("turn")
-        turn: Any = int(raw_turn) if raw_turn is not None and raw_turn.isdigit() else raw_turn
+        # ASCII digits only (str.isdigit() and int() take "²" and other scripts' digits); anything
+        # else goes through as text, which no turn matches: 404 unknown_turn.
+        number = None if raw_turn is None else whole_number(raw_turn)
+        turn: Any = raw_turn if number is None else number
         return await engine.report(request.args.get("race"), turn)
 
     @app.errorhandler(EngineError)

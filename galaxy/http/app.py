@@ -29,15 +29,33 @@ from galaxy.http import (
     user,
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
-from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body
+from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body, internal_error_body
 from galaxy.http.guards import ADMIN_PREFIX, AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
+from galaxy.http.schemas import body_schemas
 from galaxy.http.security import secure
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
 
 REALM_HEADER = 'Basic realm="galaxy-admin"'
+
+SURFACES = (
+    public,
+    user,
+    lobby,
+    games,
+    internal,
+    admin,
+    admin_accounts,
+    admin_games,
+    admin_geo,
+    admin_runtime,
+    admin_users,
+    admin_mail,
+    admin_notifications,
+    console,
+)
 
 # werkzeug's HTTP errors (routing, body size) in our vocabulary.
 _HTTP_CODES = {
@@ -57,24 +75,9 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     app.config["RESPONSE_TIMEOUT"] = services.config.http.write_timeout
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["galaxy"] = services
+    body_schemas()  # compiled now, once per process, not on the first request
 
-    surfaces = (
-        public,
-        user,
-        lobby,
-        games,
-        internal,
-        admin,
-        admin_accounts,
-        admin_games,
-        admin_geo,
-        admin_runtime,
-        admin_users,
-        admin_mail,
-        admin_notifications,
-        console,
-    )
-    for blueprint in (surface.blueprint for surface in surfaces):
+    for blueprint in (surface.blueprint for surface in SURFACES):
         app.register_blueprint(blueprint)
     for blueprint in extra_blueprints:
         app.register_blueprint(blueprint)
@@ -97,6 +100,8 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
 
     @app.errorhandler(GalaxyError)
     async def domain_error(error: GalaxyError) -> Response:
+        if error.http_status == 500:  # InternalError, ActorCrashed: a crash, not an answer
+            return _crash_response(error)
         response = _error_response(error.http_status, error.code, error.message)
         if isinstance(error, AdminUnauthorized):
             response.headers["WWW-Authenticate"] = REALM_HEADER
@@ -107,6 +112,8 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if status == 500:
+            return _crash_response(error)
         code = _HTTP_CODES.get(status, "http_error")
         response = _error_response(status, code, error.description or code)
         valid_methods = getattr(error, "valid_methods", None)
@@ -116,10 +123,15 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
 
     @app.errorhandler(Exception)
     async def crash(error: Exception) -> Response:
-        log.error("http.crash", exc_info=error, path=request.path)
-        return _error_response(500, "internal", "internal server error")
+        return _crash_response(error)
 
     return EdgeMiddleware(app, services)
+
+
+def _crash_response(error: Exception) -> Response:
+    """A generic 500: what crashed, where and on what input goes to the log only."""
+    log.error("http.crash", exc_info=error, method=request.method, path=request.path)
+    return Response(encode_json(internal_error_body()), status=500, content_type=JSON_CONTENT_TYPE)
 
 
 def _error_response(status: int, code: str, message: str) -> Response:

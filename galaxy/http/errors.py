@@ -6,10 +6,18 @@ import json
 from typing import Any
 
 JSON_CONTENT_TYPE = "application/json"
+# What a crash answers, whatever crashed: the details go to the log with the
+# request id, never to the caller (an actor's path, a request body, a query).
+INTERNAL_CODE = "internal"
+INTERNAL_MESSAGE = "internal error"
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+def internal_error_body() -> dict[str, Any]:
+    return error_body(INTERNAL_CODE, INTERNAL_MESSAGE)
 
 
 def encode_json(payload: Any) -> bytes:

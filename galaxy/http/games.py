@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, g
 
 from galaxy.domain.errors import InvalidInput
+from galaxy.domain.strict import whole_number
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
@@ -57,11 +58,8 @@ async def orders(game_id: str) -> dict[str, Any]:
 
 @blueprint.get("/<game_id>/reports/<turn>")
 async def report(game_id: str, turn: str) -> dict[str, Any]:
-    if turn == "latest":
-        wanted = None
-    elif turn.isdigit() and len(turn) < 10:
-        wanted = int(turn)
-    else:
+    wanted = None if turn == "latest" else whole_number(turn)
+    if wanted is None and turn != "latest":
         raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
     found: dict[str, Any] = jsonable(
         await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)

@@ -22,7 +22,7 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from galaxy.http.errors import error_body, send_json
+from galaxy.http.errors import error_body, internal_error_body, send_json
 from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
@@ -176,7 +176,7 @@ class EdgeMiddleware:
     async def _crashed(self, reply: _Reply, path: str, method: str) -> None:
         log.exception("http.unhandled", path=path, method=method)
         if not reply.started:
-            await send_json(reply.send, 500, error_body("internal", "internal server error"))
+            await send_json(reply.send, 500, internal_error_body())
 
     def _observe(
         self,

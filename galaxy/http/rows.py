@@ -10,6 +10,7 @@ from typing import Any
 from quart import request
 
 from galaxy.domain.errors import InvalidInput
+from galaxy.domain.strict import whole_number
 from galaxy.services.paging import Page
 
 
@@ -38,11 +39,15 @@ def page_json(page: Page) -> dict[str, Any]:
     }
 
 
+MAX_PAGE = 1_000_000
+
+
 def page_param() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit():
-        raise InvalidInput("page must be a positive whole number", code="invalid_page")
-    return int(raw)
+    """`?page=`: 1 to MAX_PAGE in ASCII digits (`str.isdigit` also takes `²`, `³`...)."""
+    page = whole_number(request.args.get("page", "1"), max_digits=7)
+    if page is None or not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be a whole number from 1 to {MAX_PAGE}", code="invalid_page")
+    return page
 
 
 def uuid_param(raw: str, name: str) -> uuid.UUID:
