@@ -8,9 +8,10 @@ that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
 
 Once the service is stopping (`ActorSystem.stopping`, set by SIGTERM) a new
-request is answered 503 `shutting_down`, and every HTTP/1 response started
-from then on says `Connection: close`, so that keep-alive clients hang up
-instead of sending their next request into a connection that is closing.
+request is answered 503 `shutting_down` (the probes answer on, `/readyz` not
+ready), and every HTTP/1 response started from then on says `Connection:
+close`, so that keep-alive clients hang up instead of sending their next
+request into a connection that is closing.
 """
 
 from __future__ import annotations
@@ -226,10 +227,10 @@ class EdgeMiddleware:
         path: str = scope["path"]
         method: str = scope["method"]
         began = time.perf_counter()
-        if self.system.stopping:
+        probe = path in PROBES
+        if self.system.stopping and not probe:
             await self._refuse(reply, path, method, request_id, began)
             return
-        probe = path in PROBES
         if probe or (method == "GET" and _is_session_lookup(path)):
             # The hot memory reads: no span, no log context, an access line at
             # debug (they come with every orchestrator tick and every gateway
@@ -368,8 +369,9 @@ class EdgeMiddleware:
             await send_json(send, 200, {"status": "ok"})
             return
         report = await self.services.readiness.report()
+        ready = report.ready and not self.system.stopping  # a stopping instance takes no traffic
         await send_json(
             send,
-            200 if report.ready else 503,
-            {"status": "ready" if report.ready else "not_ready", "checks": report.checks},
+            200 if ready else 503,
+            {"status": "ready" if ready else "not_ready", "checks": report.checks},
         )

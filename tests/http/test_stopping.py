@@ -3,7 +3,8 @@
 The middleware consults an actor system of its own here, so the test says
 when the service begins to stop (what SIGTERM does) and, separately, when the
 edge itself stops: once stopping, a request on an open connection is refused
-503 `shutting_down` and responses say `Connection: close` (HTTP/1.1); once
+503 `shutting_down` (the probes answer on, `/readyz` not ready) and responses
+say `Connection: close` (HTTP/1.1); once
 the edge stops, an idle keep-alive connection is closed at once and a request
 in flight is still answered whole, then the edge is done.
 """
@@ -116,6 +117,9 @@ async def test_http1_in_flight_answered_new_refused_idle_closed(edge: Edge) -> N
             refused = await late.get(QUICK)
             assert_error_body(refused, 503, "shutting_down")
             assert refused.headers["connection"] == "close"
+            alive, ready = await late.get("/healthz"), await late.get("/readyz")
+            assert alive.status_code == 200 and alive.headers["connection"] == "close"
+            assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
 
             edge.tree.request_stop()
             with trio.fail_after(PROMPT):
