@@ -10,6 +10,7 @@ closes, then the embedded PostgreSQL stops.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import socket
@@ -153,10 +154,15 @@ class Service:
         self.run_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._sink_port: int | None = None
         self._stop_requested = False
+        self._tree_scope: trio.CancelScope | None = None  # the running tree, for its stop budget
         self.stopped = trio.Event()  # set once run() has finished, however it ended
 
     def stop(self) -> None:
+        """Begin a graceful stop; what is left of it after BACKEND_SHUTDOWN_TIMEOUT is cancelled."""
         self._stop_requested = True
+        scope = self._tree_scope
+        if scope is not None and scope.deadline == math.inf:
+            scope.deadline = trio.current_time() + self.config.shutdown_timeout
         self.system.request_stop()
 
     async def run(
@@ -226,13 +232,16 @@ class Service:
     async def _run_tree(self, db: Database, task_status: trio.TaskStatus[Endpoints]) -> None:
         self.services = await self._services(db)
         self.readiness.caches_warm = True
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self.system.run, "root", self._root)
-            if self._stop_requested:  # a signal arrived while we were starting
-                self.system.request_stop()
-            self._describe_endpoints()
-            log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
-            task_status.started(self.endpoints)
+        with trio.CancelScope() as self._tree_scope:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.system.run, "root", self._root)
+                if self._stop_requested:  # a signal arrived while we were starting
+                    self.stop()
+                self._describe_endpoints()
+                log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
+                task_status.started(self.endpoints)
+        if self._tree_scope.cancelled_caught:
+            log.warning("galaxy.shutdown_timeout", timeout=self.config.shutdown_timeout)
 
     async def _services(self, db: Database) -> Services:
         """Build the services and warm their caches, before any edge listens."""
@@ -480,18 +489,9 @@ class Service:
         config = self.config
         services = self.services
         assert services is not None
+        # Stopped in reverse: HTTP first (it stops accepting at once and its
+        # in-flight requests are short), then the push streams.
         specs = [
-            ChildSpec(
-                "http",
-                lambda: AsgiEdge(
-                    lambda: create_app(services),
-                    config.http.listen,
-                    graceful_timeout=config.http.shutdown_timeout,
-                    read_timeout=config.http.read_timeout,
-                    tls=config.gateway.tls,
-                ),
-                shutdown_timeout=config.http.shutdown_timeout + 1,
-            ),
             ChildSpec(
                 "grpc",
                 lambda: GrpcEdge(
@@ -505,6 +505,17 @@ class Service:
                     else None,
                 ),
                 shutdown_timeout=config.grpc.shutdown_timeout + 2,
+            ),
+            ChildSpec(
+                "http",
+                lambda: AsgiEdge(
+                    lambda: create_app(services),
+                    config.http.listen,
+                    graceful_timeout=config.http.shutdown_timeout,
+                    read_timeout=config.http.read_timeout,
+                    tls=config.gateway.tls,
+                ),
+                shutdown_timeout=config.http.shutdown_timeout + 1,
             ),
         ]
         registry = self.telemetry.prometheus_registry

@@ -168,6 +168,11 @@ class Context:
     def ref(self) -> Ref[Any]:
         return self.cell.ref
 
+    @property
+    def stopping(self) -> bool:
+        """The whole system is stopping (`ActorSystem.stopping`): start nothing long."""
+        return self.cell.system.stopping
+
     @asynccontextmanager
     async def doing(self, what: str) -> AsyncIterator[None]:
         """Mark what the actor is doing, for inspection, while the block runs."""

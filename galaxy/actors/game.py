@@ -14,6 +14,11 @@ lobby gets a snapshot; a failing turn or a failing engine (after
 Before each turn the engine's races are brought in line with the lobby's
 members: the race of a player who left, was removed or blocked, or deleted
 their account is banished (its orders dropped, its planets neutral).
+
+Once the service is stopping no turn starts (scheduled or forced) and no
+probe runs: a turn would hold the stop for as long as the engine takes. The
+record keeps its `next_turn_at`, so a turn that fell due is run at the next
+start, by recovery.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from galaxy.domain.errors import (
     EngineUnreachable,
     GalaxyError,
     NotFound,
+    ShuttingDown,
 )
 from galaxy.domain.lobby import Status
 from galaxy.domain.notifications import Intent
@@ -147,11 +153,13 @@ class GameActor(Actor[GameMessage]):
         self._failures = 0
         self._troubled = False
         self._racing: frozenset[str] = frozenset()  # the engine's active races, last seen
+        self._ctx: Context | None = None
         self.turns = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def on_start(self, ctx: Context) -> None:
+        self._ctx = ctx
         ctx.cell.details = self.details
         self.record = await self._read_record()
         if self.record is None:
@@ -168,6 +176,9 @@ class GameActor(Actor[GameMessage]):
 
     async def on_tick(self) -> None:
         now = trio.current_time()
+        if self._stopping():
+            self._hold(due=now >= self._turn_at)
+            return
         if now >= self._probe_at:
             await self._probe()
         if now >= self._turn_at:
@@ -448,10 +459,17 @@ class GameActor(Actor[GameMessage]):
         live = self.deps.lobby.ctx.cache.games.get(self.game_id)
         if live is None or live.game.status != Status.RUNNING or self._troubled:
             return  # paused, finished or troubled: the schedule goes on, the turns wait
+        if self._stopping():  # the stop began while the slot was being written: give it back
+            due = record.next_turn_at or datetime.now(UTC)
+            self.record = await self._change(set_next=True, next_turn_at=due)
+            self._hold(due=True)
+            return
         await self._run_turn("turn")
 
     async def _force_next_turn(self) -> RuntimeRow:
         self._require_record()
+        if self._stopping():
+            raise ShuttingDown("the service is shutting down: no turn starts now")
         status = await self._run_turn("force-next-turn")
         if status is None:
             raise Conflict("the turn failed; the game is paused", code="turn_failed")
@@ -561,6 +579,15 @@ class GameActor(Actor[GameMessage]):
         await self.deps.db.run(keep, name="runtime.snapshot")
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _stopping(self) -> bool:
+        return self._ctx is not None and self._ctx.stopping
+
+    def _hold(self, *, due: bool) -> None:
+        """The service is stopping: no turn or probe from now on (recovery resumes them)."""
+        if due:
+            log.info("runtime.turn_held", game_id=str(self.game_id), reason="shutting down")
+        self._turn_at = self._probe_at = math.inf
 
     def _engine(self) -> EngineApi:
         if self.client is None:

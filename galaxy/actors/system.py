@@ -20,6 +20,17 @@ class ActorSystem:
     def __init__(self) -> None:
         self._by_name: dict[str, Cell] = {}
         self.root: Cell | None = None
+        self._stopping = False
+
+    @property
+    def stopping(self) -> bool:
+        """True from the moment the whole tree was asked to stop.
+
+        The tree stops in order (edges first, core last), so core actors run
+        on for a while after this: work that would outlast the stop, or start
+        something the stop cuts short (a game's turn), looks here first.
+        """
+        return self._stopping
 
     # -- registry ----------------------------------------------------------
 
@@ -94,6 +105,7 @@ class ActorSystem:
 
     def request_stop(self) -> None:
         """Graceful stop of the whole tree (children in reverse start order)."""
+        self._stopping = True
         if self.root is not None:
             self.root.request_stop()
 

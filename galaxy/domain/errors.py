@@ -153,6 +153,12 @@ class ActorStopped(ServiceUnavailable):
     code = "stopped"
 
 
+class ShuttingDown(ServiceUnavailable):
+    """The service is stopping: it finishes what it holds and takes nothing new."""
+
+    code = "shutting_down"
+
+
 class Timeout(GalaxyError):
     code = "timeout"
     http_status = 504

@@ -6,12 +6,19 @@ session up on every request it serves), need nothing Quart offers, and must
 keep answering whatever Quart is doing. A crash
 that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
+
+Once the service is stopping (`ActorSystem.stopping`, set by SIGTERM) a new
+request is answered 503 `shutting_down` (the probes answer on, `/readyz` not
+ready), and every HTTP/1 response started from then on says `Connection:
+close`, so that keep-alive clients hang up instead of sending their next
+request into a connection that is closing.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import re
 import secrets
 import time
@@ -19,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+import trio
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from galaxy.domain.errors import ShuttingDown
 from galaxy.http.errors import error_body, internal_error_body, send_json
 from galaxy.services.container import Services
 
@@ -38,6 +47,11 @@ _GROUPS = (
 PROBES = ("/healthz", "/readyz")
 SESSION_LOOKUP_PREFIX = "/api/v1/internal/sessions/"
 SESSION_LOOKUP_ROUTE = "/api/v1/internal/sessions/<device_session_id>"
+CONNECTION_CLOSE = (b"connection", b"close")
+HTTP1 = ("1.0", "1.1")
+# How long after the last keep-alive response the HTTP edge's stop goes on
+# answering (503) before hypercorn closes the idle connections: see drain().
+LAME_DUCK = 0.2
 
 
 @dataclass
@@ -83,13 +97,29 @@ def _is_session_lookup(path: str) -> bool:
 
 
 class _Reply:
-    """The ASGI `send` of one request, adding X-Request-ID and noting the status."""
+    """The ASGI `send` of one request: adds X-Request-ID (and `Connection: close`
+    on HTTP/1 while the service stops), notes the status."""
 
-    __slots__ = ("_request_id", "_send", "started", "status")
+    __slots__ = (
+        "_edge",
+        "_finishing",
+        "_receive",
+        "_request_id",
+        "_send",
+        "keep_alive",
+        "started",
+        "status",
+    )
 
-    def __init__(self, send: Any, request_id: str) -> None:
+    def __init__(
+        self, send: Any, receive: Any, request_id: str, edge: EdgeMiddleware | None
+    ) -> None:
         self._send = send
+        self._receive = receive
         self._request_id = request_id.encode()
+        self._edge = edge  # None: HTTP/2, where connection headers are not allowed
+        self._finishing: trio.Event | None = None  # the last body message is being sent
+        self.keep_alive = False  # an HTTP/1 response without `Connection: close` started
         self.started = False
         self.status = 500
 
@@ -97,8 +127,40 @@ class _Reply:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.started = True
-            message["headers"] = [*message.get("headers", []), (b"x-request-id", self._request_id)]
+            headers = [*message.get("headers", []), (b"x-request-id", self._request_id)]
+            if self._edge is not None:
+                if self._edge.system.stopping:
+                    headers.append(CONNECTION_CLOSE)
+                else:
+                    self.keep_alive = True
+                    self._edge._keep_alive_started()
+            message["headers"] = headers
         await self._send(message)
+
+    # quart-trio cancels a request's tasks the moment `receive` yields
+    # `http.disconnect`, and hypercorn yields it from inside the last body
+    # send, before that send has finished its work: restarting the
+    # connection's keep-alive timer or, while stopping, closing the
+    # connection. Cancelled there, the connection had no idle timer (so it
+    # was not closed at shutdown) or was left open with the client's next
+    # request unread, both until BACKEND_HTTP_SHUTDOWN_TIMEOUT ran out. So
+    # Quart sees that disconnect only once the last send has returned.
+
+    async def send_from_quart(self, message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.body" or message.get("more_body", False):
+            await self.send(message)
+            return
+        self._finishing = finishing = trio.Event()
+        try:
+            await self.send(message)
+        finally:
+            finishing.set()
+
+    async def receive_for_quart(self) -> dict[str, Any]:
+        message: dict[str, Any] = await self._receive()
+        if message["type"] == "http.disconnect" and self._finishing is not None:
+            await self._finishing.wait()
+        return message
 
 
 # The answer to a call on the gateway's surfaces without the gateway's credential.
@@ -111,7 +173,45 @@ class EdgeMiddleware:
         self.services = services
         self.max_body = services.config.http.max_body_bytes
         self.metrics = services.telemetry.http
+        self.system = services.actors
         self._debug = log.is_enabled_for(logging.DEBUG)  # the level is fixed at start
+        # HTTP/1 responses under way that went out without `Connection: close`,
+        # and when the last one ended.
+        self._keep_alive_responses = 0
+        self._keep_alive_done: trio.Event | None = None
+        self._keep_alive_ended_at = -math.inf
+
+    async def drain(self) -> None:
+        """Before hypercorn stops, once the service is stopping: let keep-alive clients go.
+
+        Called by the HTTP edge's stop (within its graceful timeout), then
+        hypercorn closes the listener and every idle connection at once and
+        closes the others after their response. Two things first:
+
+        - every HTTP/1 response that went out without `Connection: close`
+          ends. A client that got one whole may already have sent its next
+          request; had hypercorn been told to stop meanwhile, it would
+          neither answer that request nor close the connection until its
+          graceful timeout;
+        - `LAME_DUCK` seconds pass after the last of them, so that its
+          client's next request is answered 503 with `Connection: close`,
+          instead of racing the close of its connection (it would see the
+          connection drop). An edge that served nothing lately waits for
+          nothing.
+        """
+        while self._keep_alive_responses:
+            self._keep_alive_done = trio.Event()
+            await self._keep_alive_done.wait()
+        await trio.sleep_until(self._keep_alive_ended_at + LAME_DUCK)
+
+    def _keep_alive_started(self) -> None:
+        self._keep_alive_responses += 1
+
+    def _keep_alive_ended(self) -> None:
+        self._keep_alive_responses -= 1
+        self._keep_alive_ended_at = trio.current_time()
+        if not self._keep_alive_responses and self._keep_alive_done is not None:
+            self._keep_alive_done.set()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -119,11 +219,22 @@ class EdgeMiddleware:
             return
         incoming = _header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
+        h1 = scope.get("http_version", "1.1") in HTTP1
+        reply = _Reply(send, receive, request_id, self if h1 else None)
+        try:
+            await self._handle(scope, reply, request_id)
+        finally:
+            if reply.keep_alive:
+                self._keep_alive_ended()
+
+    async def _handle(self, scope: dict[str, Any], reply: _Reply, request_id: str) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        reply = _Reply(send, request_id)
         began = time.perf_counter()
         probe = path in PROBES
+        if self.system.stopping and not probe:
+            await self._refuse(reply, path, method, request_id, began)
+            return
         if probe or (method == "GET" and _is_session_lookup(path)):
             # The hot memory reads: no span, no log context, an access line at
             # debug (they come with every orchestrator tick and every gateway
@@ -164,7 +275,7 @@ class EdgeMiddleware:
                         ),
                     )
                 else:
-                    await self.app(scope, receive, reply.send)
+                    await self.app(scope, reply.receive_for_quart, reply.send_from_quart)
             except Exception:
                 await self._crashed(reply, path, method)
             finally:
@@ -172,6 +283,25 @@ class EdgeMiddleware:
                 span.set_attribute("http.response.status_code", reply.status)
                 span.set_attribute("http.route", route)
                 self._observe(group, method, path, route, reply.status, began, quiet=False)
+
+    async def _refuse(
+        self, reply: _Reply, path: str, method: str, request_id: str, began: float
+    ) -> None:
+        """The service is stopping: a request that arrives now is not started.
+
+        On HTTP/1 the answer says `Connection: close` (added by `_Reply`), so
+        the client opens its next connection elsewhere; on HTTP/2 hypercorn
+        sends GOAWAY once the connection's last stream ends.
+        """
+        error = ShuttingDown("the service is shutting down; retry on another instance")
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await send_json(
+                    reply.send, error.http_status, error_body(error.code, error.message)
+                )
+            finally:
+                group = route_group(path)
+                self._observe(group, method, path, "unmatched", reply.status, began, quiet=False)
 
     async def _crashed(self, reply: _Reply, path: str, method: str) -> None:
         log.exception("http.unhandled", path=path, method=method)
@@ -251,8 +381,9 @@ class EdgeMiddleware:
             await send_json(send, 200, {"status": "ok"})
             return
         report = await self.services.readiness.report()
+        ready = report.ready and not self.system.stopping  # a stopping instance takes no traffic
         await send_json(
             send,
-            200 if report.ready else 503,
-            {"status": "ready" if report.ready else "not_ready", "checks": report.checks},
+            200 if ready else 503,
+            {"status": "ready" if ready else "not_ready", "checks": report.checks},
         )

@@ -7,9 +7,14 @@ import ssl
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import hypercorn.protocol
 import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.events import Closed, Event
+from hypercorn.protocol.events import Event as StreamEvent
+from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio import serve
 
 from galaxy.actors import Actor, Context
@@ -19,12 +24,58 @@ from galaxy.domain.errors import StartupFailure, find_error
 log = structlog.get_logger("galaxy.http")
 
 
+class _H2Protocol(H2Protocol):
+    """hypercorn's HTTP/2 protocol, whose stop sends GOAWAY after the last response ends.
+
+    While stopping, hypercorn 0.18 sends GOAWAY as soon as a connection's last
+    stream is closed by the app. But the stream's end (END_STREAM) is sent by
+    the connection's send task a moment later, once the body is written, and
+    the h2 library sends nothing after a GOAWAY: the client got the headers
+    and the body, never the end, and dropped the response. Here a stream is
+    closed only once the send task is done with it (it drops the stream's
+    buffer then), so the GOAWAY comes after the end.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent: dict[int, trio.Event] = {}  # streams whose close waits for their end
+
+    async def stream_send(self, event: StreamEvent) -> None:
+        if (
+            isinstance(event, StreamClosed)
+            and event.stream_id in self.stream_buffers
+            and not self.closed
+        ):
+            await self._sent.setdefault(event.stream_id, trio.Event()).wait()
+        await super().stream_send(event)
+
+    async def _send_data(self, stream_id: int) -> None:
+        await super()._send_data(stream_id)
+        if stream_id not in self.stream_buffers and stream_id in self._sent:
+            self._sent.pop(stream_id).set()
+
+    async def handle(self, event: Event) -> None:
+        await super().handle(event)
+        if isinstance(event, Closed):  # the connection is gone: nothing more will be sent
+            for sent in self._sent.values():
+                sent.set()
+            self._sent.clear()
+
+
+# hypercorn takes no protocol classes as arguments: its connection wrapper
+# looks `H2Protocol` up in this module, so that is where the fix goes.
+hypercorn.protocol.H2Protocol = _H2Protocol  # type: ignore[attr-defined]  # not re-exported
+
+
 class AsgiEdge(Actor[None]):
     """Serves `app` on `address` for the actor's lifetime.
 
     Started means bound: `on_start` returns once hypercorn listens. A graceful
-    stop stops accepting connections and lets in-flight requests finish within
-    `graceful_timeout`; hypercorn then closes what is left.
+    stop is hypercorn's shutdown trigger: the listener closes, idle keep-alive
+    connections are closed at once, requests in flight finish within
+    `graceful_timeout` and their connections close after them; hypercorn then
+    cancels what is left. (Galaxy's `EdgeMiddleware` adds `Connection: close`
+    to those last responses and answers 503 to a request that still arrives.)
     """
 
     kind: ClassVar[str] = "http"
@@ -48,6 +99,7 @@ class AsgiEdge(Actor[None]):
         self._graceful_timeout = graceful_timeout
         self._read_timeout = read_timeout
         self._on_bound = on_bound
+        self._app: Any = None
         self._shutdown = trio.Event()
         self._served = trio.Event()
         self.binds: list[str] = []
@@ -69,7 +121,7 @@ class AsgiEdge(Actor[None]):
         return config
 
     async def on_start(self, ctx: Context) -> None:
-        app = self._app_factory()
+        self._app = app = self._app_factory()
         config = self._hypercorn_config()
 
         async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
@@ -92,6 +144,12 @@ class AsgiEdge(Actor[None]):
             self._on_bound(self.binds)
 
     async def on_stop(self) -> None:
+        # An app that prepares for the stop (Galaxy's EdgeMiddleware.drain)
+        # does so first, within the same timeout.
+        drain = getattr(self._app, "drain", None)
+        if drain is not None:
+            with trio.move_on_after(self._graceful_timeout):
+                await drain()
         self._shutdown.set()
         await self._served.wait()
 

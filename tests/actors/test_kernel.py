@@ -442,6 +442,39 @@ async def test_children_start_in_order_and_stop_in_reverse(system: ActorSystem) 
     assert journal == [*(f"start {n}" for n in names), *(f"stop {n}" for n in reversed(names))]
 
 
+async def test_every_actor_sees_the_system_stopping_while_the_tree_stops_in_order(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Actors stopped late (core, after the edges) know from the start of the stop."""
+    seen: list[tuple[str, bool]] = []
+
+    class Watcher(Actor[Any]):
+        kind = "watcher"
+        tick_interval = 1.0
+
+        async def on_start(self, ctx: Any) -> None:
+            self.ctx = ctx
+
+        async def on_tick(self) -> None:
+            seen.append(("tick", self.ctx.stopping))
+
+    class Slow(Actor[Any]):
+        kind = "slow"
+
+        async def on_stop(self) -> None:
+            await trio.sleep(5)  # the edges, taking their time
+
+    root = lambda: Supervisor(children=[spec("watcher", Watcher), spec("slow", Slow)])
+    async with trio.open_nursery() as nursery:
+        await start_tree(nursery, system, root)
+        await trio.sleep(2.5)
+        assert not system.stopping
+        system.request_stop()
+        assert system.stopping
+    assert seen[:2] == [("tick", False), ("tick", False)]
+    assert seen[2:] and all(stopping for _, stopping in seen[2:])  # ticked on, knowing
+
+
 async def test_a_child_that_ignores_stop_is_cancelled_after_its_timeout(
     system: ActorSystem, autojump_clock: trio.testing.MockClock
 ) -> None:

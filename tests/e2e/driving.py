@@ -62,13 +62,15 @@ class Gatewayish:
         found: dict[str, Any] = (await self.call(player, "GET", f"/lobby/games/{game_id}")).json()
         return found["game"]
 
-    async def running_game(self, owner: Player, guest: Player, name: str) -> str:
+    async def running_game(
+        self, owner: Player, guest: Player, name: str, *, schedule: str = "1h"
+    ) -> str:
         """A two-player game, joined by an application and an invite, started and running."""
         created = await self.call(
             owner,
             "POST",
             "/lobby/games",
-            json={"name": name, "min_players": 2, "max_players": 2, "turn_schedule": "1h"},
+            json={"name": name, "min_players": 2, "max_players": 2, "turn_schedule": schedule},
         )
         game_id: str = created.json()["game_id"]
         await self.call(owner, "POST", f"/lobby/games/{game_id}/open-enrollment")
