@@ -498,6 +498,7 @@ class Service:
                     self._grpc_handlers,
                     config.grpc.listen,
                     shutdown_timeout=config.grpc.shutdown_timeout,
+                    backlog=config.grpc.backlog,
                     on_bound=lambda _port: setattr(self.readiness, "grpc_bound", True),
                     on_unbound=lambda: setattr(self.readiness, "grpc_bound", False),
                     ssl=server_context(config.gateway.tls, alpn=["h2"])
@@ -513,6 +514,8 @@ class Service:
                     config.http.listen,
                     graceful_timeout=config.http.shutdown_timeout,
                     read_timeout=config.http.read_timeout,
+                    idle_timeout=config.http.idle_timeout,
+                    backlog=config.http.backlog,
                     tls=config.gateway.tls,
                 ),
                 shutdown_timeout=config.http.shutdown_timeout + 1,

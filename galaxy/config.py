@@ -77,12 +77,15 @@ class HTTPConfig:
     write_timeout: float
     shutdown_timeout: float
     max_body_bytes: int
+    idle_timeout: float = 75.0  # an idle keep-alive connection is closed after this
+    backlog: int = 1024  # connections the kernel queues before accept
 
 
 @dataclass(frozen=True)
 class GRPCConfig:
     listen: Address
     shutdown_timeout: float
+    backlog: int = 1024
 
 
 @dataclass(frozen=True)
@@ -582,10 +585,13 @@ def load_config(environ: Mapping[str, str]) -> Config:
             write_timeout=r.duration("BACKEND_HTTP_WRITE_TIMEOUT", "30s"),
             shutdown_timeout=r.duration("BACKEND_HTTP_SHUTDOWN_TIMEOUT", "15s"),
             max_body_bytes=r.byte_size("BACKEND_HTTP_MAX_BODY_BYTES", "1m"),
+            idle_timeout=r.duration("BACKEND_HTTP_IDLE_TIMEOUT", "75s"),
+            backlog=r.integer("BACKEND_HTTP_BACKLOG", 1024, minimum=1, maximum=65535),
         ),
         grpc=GRPCConfig(
             listen=r.address("BACKEND_GRPC_PUSH_LISTEN_ADDR", f"{default_host}:8081"),
             shutdown_timeout=r.duration("BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT", "10s"),
+            backlog=r.integer("BACKEND_GRPC_PUSH_BACKLOG", 1024, minimum=1, maximum=65535),
         ),
         push=PushConfig(
             buffer_capacity=r.integer("BACKEND_PUSH_BUFFER_CAPACITY", 10_000, minimum=1),

@@ -79,3 +79,22 @@ async def test_every_required_metric_is_exported(running: Running, http: Contrac
     with contextlib.suppress(trio.TooSlowError):
         await eventually(all_exported, timeout=20)
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "running", [{"BACKEND_OTEL_METRICS_EXPORTER": "prometheus"}], indirect=True
+)
+async def test_made_up_methods_and_paths_make_no_new_series(
+    running: Running, http: ContractClient
+) -> None:
+    assert running.endpoints.metrics is not None
+    async with httpx.AsyncClient(base_url=running.http, timeout=10) as client:
+        for n in range(40):
+            await client.request(f"BREW{n}", f"/api/v1/public/teapot/{n}")
+            await client.get(f"/nowhere/{n}")
+        scraped = (await client.get(running.endpoints.metrics)).text
+    counts = [line for line in scraped.splitlines() if line.startswith("http_requests_total{")]
+    assert not any("BREW" in line or "/nowhere/" in line for line in counts)
+    assert any('method="other"' in line and 'path="unmatched"' in line for line in counts)
+    # Forty requests of each kind, one series each.
+    assert len([line for line in counts if 'path="unmatched"' in line]) <= 4

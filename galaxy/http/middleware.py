@@ -72,6 +72,15 @@ def _new_request_id() -> str:
     return f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"
 
 
+# Metric labels take the methods HTTP defines; anything else a client makes up is one
+# value, so 3,000 invented methods cannot make 3,000 series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
 def route_group(path: str) -> str:
     if path in PROBES:
         return "probes"
@@ -259,7 +268,7 @@ class EdgeMiddleware:
         with (
             structlog.contextvars.bound_contextvars(request_id=request_id),
             tracer.start_as_current_span(
-                f"{method} {group}",
+                f"{method_label(method)} {group}",
                 kind=SpanKind.SERVER,
                 attributes={"http.request.method": method, "request_id": request_id},
             ) as span,
@@ -320,12 +329,12 @@ class EdgeMiddleware:
         quiet: bool,
     ) -> None:
         elapsed = time.perf_counter() - began
-        if quiet:
-            self.metrics.hot_request(group, method, route, status, elapsed)
+        if quiet:  # the probes and the session lookup: GET or HEAD, else a 405
+            self.metrics.hot_request(group, method_label(method), route, status, elapsed)
             if not self._debug:
                 return
         else:
-            self.metrics.request(group, method, route, status, elapsed)
+            self.metrics.request(group, method_label(method), route, status, elapsed)
         emit = log.debug if quiet else log.info
         emit(
             "http.access",

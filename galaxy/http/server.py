@@ -88,6 +88,8 @@ class AsgiEdge(Actor[None]):
         *,
         graceful_timeout: float,
         read_timeout: float = 30.0,
+        idle_timeout: float = 75.0,
+        backlog: int = 1024,
         on_bound: Callable[[list[str]], None] | None = None,
         label: str = "HTTP",
         tls: TLSConfig | None = None,
@@ -98,6 +100,8 @@ class AsgiEdge(Actor[None]):
         self.address = address
         self._graceful_timeout = graceful_timeout
         self._read_timeout = read_timeout
+        self._idle_timeout = idle_timeout
+        self._backlog = backlog
         self._on_bound = on_bound
         self._app: Any = None
         self._shutdown = trio.Event()
@@ -109,7 +113,10 @@ class AsgiEdge(Actor[None]):
         config.bind = [f"{self.address.bind_host}:{self.address.port}"]
         config.graceful_timeout = self._graceful_timeout
         config.read_timeout = int(self._read_timeout) or None
-        config.keep_alive_timeout = 75
+        # Longer than a proxy's own idle timeout is best (it then closes first, and never
+        # sends on a connection this side is closing); the default suits most.
+        config.keep_alive_timeout = self._idle_timeout
+        config.backlog = self._backlog  # hypercorn's 100 dropped connects under a burst
         config.accesslog = None  # the middleware writes the access log
         config.errorlog = logging.getLogger("hypercorn.error")
         if self._tls is not None:

@@ -107,6 +107,7 @@ class GrpcEdge(Supervisor):
         on_bound: Callable[[int], None] | None = None,
         on_unbound: Callable[[], None] | None = None,
         ssl: SSLContext | None = None,
+        backlog: int = 1024,
     ) -> None:
         # Gateway children are temporary: intensity never applies to them.
         super().__init__(Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=0, within=1))
@@ -116,6 +117,7 @@ class GrpcEdge(Supervisor):
         self._on_bound = on_bound
         self._on_unbound = on_unbound
         self._ssl = ssl  # the listener's TLS (mutual with a client CA), or None
+        self._backlog = backlog
         self._server: Any = None
         self._servicers: list[Any] = []
         self.port = address.port
@@ -166,7 +168,11 @@ class GrpcEdge(Supervisor):
         self._servicers = list(self._handlers())
         server = _tracked_server_class()(self._servicers)
         await server.start(
-            self.address.bind_host, self.address.port, reuse_address=True, ssl=self._ssl
+            self.address.bind_host,
+            self.address.port,
+            reuse_address=True,
+            ssl=self._ssl,
+            backlog=self._backlog,
         )
         return server
 

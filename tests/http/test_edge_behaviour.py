@@ -189,3 +189,24 @@ async def test_unknown_admin_routes_do_not_leak_without_credentials(
     assert_error_body(await client.get("/api/v1/admin/secret-thing"), 401, "unauthorized")
     found = await client.get("/api/v1/admin/secret-thing", auth=admin_auth())
     assert_error_body(found, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "running", [{"BACKEND_HTTP_IDLE_TIMEOUT": "1s", "BACKEND_HTTP_BACKLOG": "2048"}], indirect=True
+)
+async def test_an_idle_connection_closes_after_the_idle_timeout_whatever_it_last_did(
+    running: Running,
+) -> None:
+    # A keep-alive connection last served by Quart used to lose its idle timer and
+    # stay open until the read timeout (30 s): HEAD and GET alike.
+    host, port = running.http.split("//", 1)[1].split(":")
+    for request in ("HEAD /api/v1/public/nothing", "GET /api/v1/admin/actors", "HEAD /healthz"):
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await stream.send_all(f"{request} HTTP/1.1\r\nHost: galaxy\r\n\r\n".encode())
+            with trio.fail_after(10):  # the idle timeout is 1 s; the read timeout 30 s
+                answer = b""
+                while chunk := await stream.receive_some():
+                    answer += chunk
+        assert answer.startswith(b"HTTP/1.1 "), answer  # answered, then closed by the server
+    assert running.service.config.http.backlog == 2048
