@@ -163,8 +163,10 @@ class EngineClient:
                 f"the engine did not answer {method} {path} within {timeout:g}s"
             ) from None
         except httpx.TransportError as failure:
+            # The message reaches players (503): the kind of failure, never the engine's
+            # internal address; the span and the runtime's log lines carry the rest.
             raise EngineUnreachable(
-                f"the engine at {self.base_url} is unreachable: {failure!r}"
+                f"the game's engine is unreachable ({type(failure).__name__})"
             ) from None
         try:
             body = response.json()

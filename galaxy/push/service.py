@@ -17,7 +17,7 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.actors import ActorSystem, ChildSpec, Restart
-from galaxy.domain.errors import Forbidden, GalaxyError, TooManyRequests
+from galaxy.domain.errors import Forbidden, GalaxyError, InternalError, TooManyRequests
 from galaxy.domain.gateway_credentials import GatewayCredentials, fingerprint
 from galaxy.proto.push.v1 import push_grpc, push_pb2
 from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
@@ -108,6 +108,9 @@ class PushService(push_grpc.PushBase):
         sink = StreamSink(stream)
         try:
             await to_trio(self._open)(client_id, cursor, sink, credential)
+        except InternalError as error:  # a crash: what crashed is for the log, not the caller
+            log.error("gateway.open_failed", gateway_client_id=client_id, error=error.message)
+            raise GRPCError(Status.INTERNAL, "internal error") from None
         except GalaxyError as error:
             raise GRPCError(Status(error.grpc_status), error.message) from None
         try:

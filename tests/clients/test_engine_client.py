@@ -91,11 +91,13 @@ async def test_refusals_carry_the_engines_status_and_reason(
 
 
 async def test_nothing_listening_is_unreachable() -> None:
-    async with EngineClient(
-        f"http://127.0.0.1:{free_loopback_port()}", call_timeout=5, probe_timeout=5
-    ) as client:
-        with pytest.raises(EngineUnreachable):
+    port = free_loopback_port()
+    async with EngineClient(f"http://127.0.0.1:{port}", call_timeout=5, probe_timeout=5) as client:
+        with pytest.raises(EngineUnreachable) as unreachable:
             await client.status()
+    # Players read this message (503): it names no internal address.
+    assert str(port) not in unreachable.value.message
+    assert "127.0.0.1" not in unreachable.value.message
 
 
 async def raw_server(
