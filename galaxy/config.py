@@ -735,7 +735,8 @@ def _gateway(r: _Reader, embedded: bool) -> GatewayConfig:
         r.problems.append(
             "BACKEND_TLS_CLIENT_CA_FILE: mutual TLS needs BACKEND_TLS_CERT_FILE and _KEY_FILE"
         )
-    if not embedded and not tokens and client_ca is None and not insecure:
+    token_set = r.raw("BACKEND_GATEWAY_TOKEN") is not None  # a bad one is reported above
+    if not embedded and not token_set and client_ca is None and not insecure:
         r.problems.append(
             "BACKEND_GATEWAY_TOKEN: required when BACKEND_EMBEDDED=false, so that only the "
             "gateway reaches the internal and user surfaces and the push stream (or mutual TLS "

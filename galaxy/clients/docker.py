@@ -81,7 +81,9 @@ class DockerDriver(ContainerDriver):
         except (DockerError, OSError, AssertionError, ValueError) as error:
             # aiodocker raises a bare AssertionError when the socket is missing.
             await self.aclose()
-            raise DriverError(f"no Docker engine at {self.docker_config.host}: {error!r}") from None
+            raise DriverError(
+                f"no Docker engine at {self.docker_config.host}: {_reason(error)}"
+            ) from None
         log.info("runtime.docker_connected", host=self.docker_config.host, version=version)
         try:
             await self._ensure_network()
@@ -278,3 +280,12 @@ def _handle(data: dict[str, Any]) -> EngineHandle | None:
     state = data.get("State")
     running = state.get("Running", False) if isinstance(state, dict) else state == "running"
     return EngineHandle(str(data["Id"]), game_id, labels.get(ENDPOINT_LABEL, ""), bool(running))
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, as an operator reads it: aiodocker's message or the OS's words."""
+    if isinstance(error, DockerError):
+        return str(error.message)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
