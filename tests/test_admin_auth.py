@@ -209,3 +209,21 @@ async def test_overlong_passwords_are_refused_without_bcrypt(
     assert await auth.verify("root", "x" * 73, "10.0.0.1") is None
     assert await auth.verify("root", "é" * 37, "10.0.0.1") is None  # 74 bytes
     assert checks == []
+
+
+async def test_a_console_signed_in_is_not_locked_out_by_guessing_behind_its_proxy(
+    database: Database, checks: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin_auth, "FAILED_SIGN_INS_PER_PEER", 3)
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("ops", "console secret")
+    proxy = "10.0.0.1"
+    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops")
+    for name in ("ghost", "nobody", "root"):  # someone else, behind the same proxy
+        assert await auth.verify(name, "a guess", proxy) is None
+    with pytest.raises(TooManyRequests):
+        await auth.verify("anyone", "another guess", proxy)
+    before = len(checks)
+    # The console's credentials were verified a moment ago: no bcrypt runs, no budget applies.
+    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops")
+    assert len(checks) == before

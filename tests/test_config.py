@@ -384,3 +384,52 @@ def test_an_embedded_instance_listens_on_loopback_only(tmp_path: Path, geoip: st
     assert embedded.telemetry.prometheus_listen == Address("127.0.0.1", 9100)
     production = load_config({**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip})
     assert production.http.listen == Address("", 8080)  # what the operator's network allows
+
+
+def test_a_dsn_shows_where_it_points_and_nothing_secret(geoip: str) -> None:
+    from galaxy.store.dsn import redact
+
+    dsn = load_config(
+        {
+            **PRODUCTION,
+            "BACKEND_GEOIP_DB_PATH": geoip,
+            "BACKEND_POSTGRES_DSN": "postgres://u:pw@db:5433/galaxy?search_path=backend"
+            "&sslmode=require&sslpassword=topsecret",
+        }
+    ).postgres.dsn
+    assert dsn is not None
+    shown = redact(dsn)
+    assert "topsecret" not in shown and "pw" not in shown.replace("password=***", "")
+    assert conninfo_to_dict(shown) == {
+        "host": "db",
+        "port": "5433",
+        "dbname": "galaxy",
+        "user": "u",
+        "sslmode": "require",
+        "password": "***",
+    }
+    with pytest.raises(ConfigError) as info:  # libpq's reason would quote the password
+        load_config(
+            {
+                **PRODUCTION,
+                "BACKEND_GEOIP_DB_PATH": geoip,
+                "BACKEND_POSTGRES_DSN": "host=h password=my secret search_path=backend",
+            }
+        )
+    assert "secret" not in str(info.value)
+    with pytest.raises(ConfigError, match="disagree"):  # options would win, silently
+        load_config(
+            {
+                **PRODUCTION,
+                "BACKEND_GEOIP_DB_PATH": geoip,
+                "BACKEND_POSTGRES_DSN": "postgres://u@db/galaxy?search_path=backend"
+                "&options=-csearch_path%3Dpublic",
+            }
+        )
+
+
+def test_the_runbooks_placeholder_token_is_refused(geoip: str) -> None:
+    environ = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    environ["BACKEND_GATEWAY_TOKEN"] = "change-me-to-32-random-characters"
+    with pytest.raises(ConfigError, match="BACKEND_GATEWAY_TOKEN: is the documentation's"):
+        load_config(environ)

@@ -16,7 +16,10 @@ E = TypeVar("E", bound=BaseException)
 
 
 def find_error(error: BaseException, kind: type[E]) -> E | None:
-    """The first `kind` in `error`, the groups nurseries wrap it in, its causes and contexts."""
+    """The first `kind` in `error`, the groups nurseries wrap it in, and its causes.
+
+    Contexts are not followed: a bug raised while handling a start-up failure is a
+    bug, and must not pass for the failure it happened near."""
     seen: set[int] = set()
     pending: list[BaseException] = [error]
     while pending:
@@ -28,7 +31,8 @@ def find_error(error: BaseException, kind: type[E]) -> E | None:
             return current
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
     return None
 
 

@@ -24,6 +24,8 @@ def parse_gateway_tokens(text: str) -> tuple[str, ...]:
     if not tokens:
         raise ValueError("names no token")
     for token in tokens:
+        if "change-me" in token.lower():
+            raise ValueError("is the documentation's placeholder: make a token of your own")
         if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() or not c.isprintable() for c in token):
             raise ValueError(
                 f"each token must be at least {MIN_TOKEN_LENGTH} printable characters without "
@@ -37,10 +39,12 @@ class GatewayCredentials:
     """The accepted tokens; none configured means the surfaces are open (loopback only)."""
 
     tokens: tuple[str, ...] = field(default=(), repr=False)
-    _secrets: tuple[bytes, ...] = field(init=False, repr=False, default=())
+    # (secret, its fingerprint), computed once: a check is compares, no hashing
+    _secrets: tuple[tuple[bytes, str], ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_secrets", tuple(t.encode() for t in self.tokens))
+        secrets = tuple((t.encode(), fingerprint(t.encode())) for t in self.tokens)
+        object.__setattr__(self, "_secrets", secrets)
 
     @property
     def required(self) -> bool:
@@ -57,10 +61,10 @@ class GatewayCredentials:
             return None
         presented = presented.strip()
         found = None
-        for secret in self._secrets:  # every one, whatever matches: no early exit to time
+        for secret, name in self._secrets:  # every one, whatever matches: no early exit
             if hmac.compare_digest(presented, secret):
-                found = secret
-        return fingerprint(found) if found is not None else None
+                found = name
+        return found
 
 
 def fingerprint(secret: bytes) -> str:

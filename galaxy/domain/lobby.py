@@ -172,7 +172,10 @@ def game_settings(body: dict[str, Any], current: GameSettings | None = None) -> 
         raise InvalidInput("visibility must be public or private", code="invalid_visibility")
     min_players = _whole(pick("min_players", 2), "min_players")
     max_players = _whole(pick("max_players", 8), "max_players")
-    if not ENGINE_MIN_RACES <= min_players <= max_players <= MAX_PLAYERS:
+    # A game made before the engine's minimum was enforced keeps its setting until the
+    # owner changes the player counts themself.
+    floor = ENGINE_MIN_RACES if current is None or "min_players" in body else 1
+    if not floor <= min_players <= max_players <= MAX_PLAYERS:
         raise InvalidInput(
             f"players: {ENGINE_MIN_RACES} <= min_players <= max_players <= {MAX_PLAYERS}",
             code="invalid_players",

@@ -52,10 +52,14 @@ def gateway_authenticated() -> bool:
     """Whether this request comes from the gateway, as far as the configuration can tell:
     its token when tokens are configured; otherwise the listener's mutual TLS or the
     network the operator vouched for (embedded: loopback only)."""
-    credentials = services().config.gateway.credentials
-    return not credentials.required or (
-        credentials.identify(request.headers.get("Authorization")) is not None
-    )
+    known = g.get("from_gateway")  # the guard and the geo tally ask: one check a request
+    if known is None:
+        credentials = services().config.gateway.credentials
+        known = not credentials.required or (
+            credentials.identify(request.headers.get("Authorization")) is not None
+        )
+        g.from_gateway = known
+    return bool(known)
 
 
 async def _admin() -> object:

@@ -109,6 +109,7 @@ class GatewaySubscription(Actor[push_pb2.PushEvent]):
         self.overflow = Overflow.DROP_OLDEST
         self.drain_timeout = drain_timeout
         self.outcome = Outcome.ENDED
+        self.credential: str | None = None  # the gateway's credential that opened the stream
         self.dropped = 0
         self.batches = 0  # crossings to the asyncio side
         self._gap: tuple[str, str, int] | None = None  # first, last cursor, count not yet logged

@@ -52,7 +52,6 @@ class PushService(push_grpc.PushBase):
         self._queue_capacity = queue_capacity
         self._max_subscribers = max_subscribers
         self._credentials = credentials or GatewayCredentials()
-        self._held_by: dict[str, str | None] = {}  # client id → the credential its stream used
         self._drain_timeout = drain_timeout
         self._telemetry = telemetry
         if telemetry is not None:  # exported from the start, before any gateway connects
@@ -108,8 +107,8 @@ class PushService(push_grpc.PushBase):
         sink = StreamSink(stream)
         try:
             await to_trio(self._open)(client_id, cursor, sink, credential)
-        except InternalError as error:  # a crash: what crashed is for the log, not the caller
-            log.error("gateway.open_failed", gateway_client_id=client_id, error=error.message)
+        except InternalError:  # a crash: what crashed is for the log, not the caller
+            log.exception("gateway.open_failed", gateway_client_id=client_id)
             raise GRPCError(Status.INTERNAL, "internal error") from None
         except GalaxyError as error:
             raise GRPCError(Status(error.grpc_status), error.message) from None
@@ -128,7 +127,7 @@ class PushService(push_grpc.PushBase):
         name = gateway_actor_name(client_id)
         async with self._opening:
             previous = self._active.get(client_id)
-            if previous is not None and self._held_by.get(client_id) != credential:
+            if previous is not None and previous.credential != credential:
                 # Only the gateway that holds a stream may replace it: another credential
                 # would cut it off and take its users' events. A rotation reconnects once
                 # the old stream has ended (docs/runbook.md, "Network exposure").
@@ -160,8 +159,8 @@ class PushService(push_grpc.PushBase):
                 telemetry=self._telemetry,
                 on_closed=lambda: self.forget(client_id, subscription),
             )
+            subscription.credential = credential
             self._active[client_id] = subscription
-            self._held_by[client_id] = credential
             try:
                 await self._system.spawn(
                     GRPC_EDGE,
@@ -180,7 +179,6 @@ class PushService(push_grpc.PushBase):
     def forget(self, client_id: str, subscription: GatewaySubscription) -> None:
         if self._active.get(client_id) is subscription:
             del self._active[client_id]
-            self._held_by.pop(client_id, None)
 
 
 def _once(subscription: GatewaySubscription) -> Callable[[], GatewaySubscription]:

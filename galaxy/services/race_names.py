@@ -54,7 +54,7 @@ class RaceNames:
         applies to existing names only once they are re-keyed; that happens
         here, at start, in one transaction. Two live names that the new rule
         finds alike both stay (players hold them); the later keeps its old key,
-        and the operators are told.
+        and the operators are told; its holder keeps using it (`_entry_for`).
         """
         entries = await queries.live_names(conn)
         keys = {stored for _, _, stored in entries}
@@ -62,10 +62,9 @@ class RaceNames:
             key = canonical(name)
             if key == stored:
                 continue
-            if key in keys:
+            if key in keys or not await queries.rekey(conn, name_id, stored, key):
                 log.warning("race_names.lookalike_kept", name_id=str(name_id), key=key)
                 continue
-            await queries.rekey(conn, name_id, key)
             keys.discard(stored)
             keys.add(key)
             log.info("race_names.rekeyed", name_id=str(name_id))
@@ -82,9 +81,22 @@ class RaceNames:
         await conn.execute(LOCK_KEY, {"canonical": key})
         return key, await queries.live(conn, key)
 
+    async def _entry_for(
+        self, conn: Connection, name: str, owner: uuid.UUID
+    ) -> tuple[str, RaceNameRow | None]:
+        """The live entry that decides `name` for `owner`: the key's, unless the owner holds
+        this very name under an older key (a look-alike two players held before the key
+        rule changed, which re-keying left where it was)."""
+        key, entry = await self._locked_entry(conn, name)
+        if entry is not None and entry.owner_user_id != owner:
+            own = await queries.live_of_owner_named(conn, owner, name)
+            if own is not None:
+                return own.canonical, own
+        return key, entry
+
     async def check_available(self, conn: Connection, name: str, owner: uuid.UUID) -> None:
         """409 `race_name_taken` when someone else holds this name or a look-alike."""
-        _, entry = await self._locked_entry(conn, name)
+        _, entry = await self._entry_for(conn, name, owner)
         if entry is not None and entry.owner_user_id != owner:
             raise Conflict(
                 f"the race name {name!r} (or one that looks like it) is taken",
@@ -100,7 +112,7 @@ class RaceNames:
         game_id: uuid.UUID,
     ) -> RaceNameRow:
         """Reserve `name` for `owner` in `game_id`; a name the owner holds already is reused."""
-        key, entry = await self._locked_entry(conn, name)
+        key, entry = await self._entry_for(conn, name, owner)
         if entry is not None:
             if entry.owner_user_id != owner:
                 raise Conflict(
@@ -181,7 +193,7 @@ class RaceNames:
         """Turn the user's pending registration of `name` into a registered name."""
 
         async def work(conn: Connection, after: AfterCommit) -> RaceNameRow:
-            _, entry = await self._locked_entry(conn, name)
+            _, entry = await self._entry_for(conn, name, user_id)
             if entry is None or entry.owner_user_id != user_id:
                 raise NotFound(f"you hold no race name {name!r}", code="race_name_not_found")
             if entry.status == "registered":

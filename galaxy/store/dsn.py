@@ -42,12 +42,18 @@ def normalize_dsn(dsn: str) -> str:
             dsn = dsn[: match.start()] + " " + dsn[match.end() :]
     try:
         params = conninfo_to_dict(dsn)
-    except Exception as exc:  # psycopg raises ProgrammingError with libpq's reason
-        raise ValueError(f"not a valid PostgreSQL DSN ({exc})") from None
+    except Exception:  # libpq's reason quotes the DSN, password and all: not repeated here
+        raise ValueError(
+            "not a valid PostgreSQL DSN (a postgres:// URI or key=value pairs)"
+        ) from None
     if "search_path" in params:
         search_path = str(params.pop("search_path"))
     options = str(params.get("options") or "")
     option_path = _search_path_from_options(options)
+    if search_path is not None and option_path is not None and search_path != option_path:
+        raise ValueError(
+            f"search_path={search_path!r} and options' -c search_path={option_path!r} disagree"
+        )
     chosen = search_path if search_path is not None else option_path
     if chosen is None:
         raise ValueError("must include search_path=backend (for example ?search_path=backend)")
@@ -58,13 +64,19 @@ def normalize_dsn(dsn: str) -> str:
     return make_conninfo("", **params)
 
 
+# What a log line or the banner may show of a DSN; everything else (password,
+# sslpassword, sslkey paths, options...) stays out, whatever libpq adds next.
+_SHOWN = ("host", "hostaddr", "port", "dbname", "user", "sslmode", "application_name")
+
+
 def redact(dsn: str) -> str:
-    """A normalised DSN fit for a log line or the banner: no password, no options."""
+    """A normalised DSN fit for a log line or the banner: only the parameters that say
+    where it points, and `password=***` when it has one."""
     params = conninfo_to_dict(dsn)
+    shown = {key: params[key] for key in _SHOWN if params.get(key)}
     if params.get("password"):
-        params["password"] = "***"
-    params.pop("options", None)
-    return make_conninfo("", **params)
+        shown["password"] = "***"
+    return make_conninfo("", **shown)
 
 
 def server_of(dsn: str) -> str:

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
+
 from galaxy.store.database import Connection, fetch_all, fetch_one
 
 
@@ -31,9 +33,16 @@ WHERE canonical = %(canonical)s AND {_LIVE} FOR UPDATE"""
 
 ALL_LIVE_KEYS = f"SELECT canonical FROM race_names WHERE {_LIVE}"
 
-ALL_LIVE_NAMES = f"SELECT name_id, name, canonical FROM race_names WHERE {_LIVE} FOR UPDATE"
+# Oldest first: when two live names turn out alike under a new key rule, the earlier
+# holder takes the new key.
+ALL_LIVE_NAMES = f"""SELECT name_id, name, canonical FROM race_names WHERE {_LIVE}
+ORDER BY created_at, name_id"""
 
-REKEY = "UPDATE race_names SET canonical = %(canonical)s WHERE name_id = %(name_id)s"
+REKEY = """UPDATE race_names SET canonical = %(canonical)s
+WHERE name_id = %(name_id)s AND canonical = %(stored)s"""
+
+LIVE_OF_OWNER_NAMED = f"""SELECT {_COLUMNS} FROM race_names
+WHERE owner_user_id = %(owner)s AND name = %(name)s AND {_LIVE} FOR UPDATE"""
 
 RESERVE = f"""
 INSERT INTO race_names (name_id, name, canonical, status, owner_user_id, game_id)
@@ -81,13 +90,26 @@ async def live_keys(conn: Connection) -> list[str]:
 
 
 async def live_names(conn: Connection) -> list[tuple[uuid.UUID, str, str]]:
-    """Every live entry as (name_id, name, stored key), locked for re-keying."""
+    """Every live entry as (name_id, name, stored key), oldest first."""
     cursor = await conn.execute(ALL_LIVE_NAMES)
     return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
 
 
-async def rekey(conn: Connection, name_id: uuid.UUID, canonical: str) -> None:
-    await conn.execute(REKEY, {"name_id": name_id, "canonical": canonical})
+async def rekey(conn: Connection, name_id: uuid.UUID, stored: str, canonical: str) -> bool:
+    """Move one entry to its new key; False when another live entry holds that key now
+    (a claim in another process won the race) or the entry changed meanwhile."""
+    try:
+        async with conn.transaction():  # a savepoint: a lost race leaves the rest intact
+            cursor = await conn.execute(
+                REKEY, {"name_id": name_id, "stored": stored, "canonical": canonical}
+            )
+    except psycopg.errors.UniqueViolation:
+        return False
+    return cursor.rowcount == 1
+
+
+async def live_of_owner_named(conn: Connection, owner: uuid.UUID, name: str) -> RaceNameRow | None:
+    return await fetch_one(conn, RaceNameRow, LIVE_OF_OWNER_NAMED, {"owner": owner, "name": name})
 
 
 async def reserve(

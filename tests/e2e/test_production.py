@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 RUNBOOK = ROOT / "docs" / "runbook.md"
 ENV_FILE_MARK = "# galaxy.env"
 RELAY_LOGIN = ("galaxy", "change-me-too")  # the runbook's SMTP user and password
-GATEWAY_TOKEN = "change-me-to-32-random-characters"  # the runbook's gateway token
+GATEWAY_TOKEN = "this-lane-gateway-token-0123456789"  # the runbook's is a placeholder
 BIN = Path(sys.executable).parent  # where `galaxy` is installed
 
 
@@ -147,6 +147,7 @@ class Lane:
             "BACKEND_OTEL_PROMETHEUS_LISTEN_ADDR": f"127.0.0.1:{self.metrics_port}",
             # The sandbox engine must never create a bridge network, nor pull.
             "BACKEND_DOCKER_NETWORK": "host",
+            "BACKEND_GATEWAY_TOKEN": GATEWAY_TOKEN,  # the runbook's placeholder is refused
         }
         unknown = set(places) - set(written)
         assert not unknown, f"the runbook's galaxy.env no longer sets {unknown}"

@@ -11,6 +11,7 @@ from galaxy.domain.lobby import TRANSITIONS, Action, Status
 from tests.conftest import Running, admin_auth
 from tests.lobby.conftest import User, join, services
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.players import sql
 
 
 async def test_a_game_is_created_as_a_draft_with_defaults(users: list[User]) -> None:
@@ -218,6 +219,22 @@ async def test_operators_create_house_games_that_no_player_owns(
         "/api/v1/admin/games", json={"name": "Hidden", "visibility": "private"}, auth=admin_auth()
     )
     assert_error_body(private, 400, "invalid_visibility")
+    approving = await http.post(
+        "/api/v1/admin/games", json={"name": "Curated", "auto_approve": False}, auth=admin_auth()
+    )
+    assert_error_body(approving, 400, "invalid_auto_approve")  # nobody could approve
     forced = await http.post(f"/api/v1/admin/games/{gid}/force-start", auth=admin_auth())
     assert forced.json()["status"] == "starting"
     assert (await http.post("/api/v1/admin/games", json={"name": "X"})).status_code == 401
+
+
+async def test_a_game_made_before_the_two_player_minimum_keeps_its_setting(
+    users: list[User], running: Running
+) -> None:
+    owner = users[0]
+    gid = (await owner.game())["game_id"]
+    sql(running, "UPDATE games SET min_players = 1 WHERE game_id = %s", uuid.UUID(gid))
+    renamed = await owner.patch(f"/games/{gid}", {"name": "Old rules"})
+    assert renamed.status_code == 200 and renamed.json()["min_players"] == 1
+    lowered = await owner.patch(f"/games/{gid}", {"min_players": 1})
+    assert_error_body(lowered, 400, "invalid_players")

@@ -92,10 +92,13 @@ class Games:
 
     async def create_house(self, admin: str, body: dict[str, Any]) -> GameRow:
         """A house game: made by an operator, owned by no player, public, open for
-        enrollment at once and (unless the body says otherwise) seating applicants
-        without an owner's approval; operators start and stop it."""
+        enrollment at once and seating applicants without an owner's approval (there is
+        none to give it); operators start and stop it."""
         if body.get("visibility", "public") != "public":
             raise InvalidInput("a house game is public", code="invalid_visibility")
+        if body.get("auto_approve", True) is not True:
+            # No owner reads its applications, and operators have no approval route.
+            raise InvalidInput("a house game seats applicants itself", code="invalid_auto_approve")
         settings = game_settings({"auto_approve": True, **body})
         ctx = self.ctx
 
