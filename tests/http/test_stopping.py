@@ -31,7 +31,7 @@ from tests.support.contract import assert_error_body
 from tests.support.http1 import closed_by_server, keep_alive_connection
 
 GRACE = 10.0  # the edge's graceful timeout: whatever waits for it fails PROMPT
-PROMPT = 2.0
+PROMPT = GRACE / 2  # not a speed: whether something waited for the graceful timeout
 QUICK = "/api/v1/public/test/quick"
 SLOW = "/api/v1/public/test/slow"
 BODY = "x" * 200_000  # more than one HTTP/2 flow-control window: sent in several frames
