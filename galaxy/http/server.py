@@ -104,6 +104,7 @@ class AsgiEdge(Actor[None]):
         self._backlog = backlog
         self._on_bound = on_bound
         self._app: Any = None
+        self._config: HypercornConfig | None = None
         self._shutdown = trio.Event()
         self._served = trio.Event()
         self.binds: list[str] = []
@@ -129,7 +130,7 @@ class AsgiEdge(Actor[None]):
 
     async def on_start(self, ctx: Context) -> None:
         self._app = app = self._app_factory()
-        config = self._hypercorn_config()
+        self._config = config = self._hypercorn_config()
 
         async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
             try:
@@ -151,12 +152,15 @@ class AsgiEdge(Actor[None]):
             self._on_bound(self.binds)
 
     async def on_stop(self) -> None:
-        # An app that prepares for the stop (Galaxy's EdgeMiddleware.drain)
-        # does so first, within the same timeout.
+        # An app that prepares for the stop (Galaxy's EdgeMiddleware.drain) does so first;
+        # the drain and hypercorn's own graceful stop share one timeout, not one each.
+        deadline = trio.current_time() + self._graceful_timeout
         drain = getattr(self._app, "drain", None)
         if drain is not None:
-            with trio.move_on_after(self._graceful_timeout):
+            with trio.move_on_at(deadline):
                 await drain()
+        if self._config is not None:  # hypercorn reads it when its shutdown trigger fires
+            self._config.graceful_timeout = max(deadline - trio.current_time(), 0.1)
         self._shutdown.set()
         await self._served.wait()
 
