@@ -146,15 +146,6 @@ VIEWER_ROLE = """SELECT CASE
                  AND invited_user_id = %(user_id)s AND status = 'pending') THEN 'invited'
     END"""
 
-# Whether a user has any standing in a game: a membership of any status, or an invite.
-KNOWS_GAME = """SELECT count(*) FROM (
-    SELECT 1 FROM memberships WHERE game_id = %(game_id)s AND user_id = %(user_id)s
-    UNION ALL
-    SELECT 1 FROM invites WHERE game_id = %(game_id)s AND invited_user_id = %(user_id)s
-    UNION ALL
-    SELECT 1 FROM applications WHERE game_id = %(game_id)s AND applicant_user_id = %(user_id)s
-) AS standing"""
-
 LIVE_GAMES = f"""SELECT {_GAME} FROM games g
 WHERE g.status NOT IN ('finished', 'cancelled')"""
 

@@ -113,7 +113,7 @@ async def test_invites_redeem_decline_revoke_and_expire(
     late = await c.post(
         f"/games/{gid}/invites/{revoked_invite['invite_id']}/redeem", {"race_name": "Crabs"}
     )
-    assert_error_body(late, 409, "invite_revoked")
+    assert_error_body(late, 404, "game_not_found")  # revoked: a stranger to it again
 
     stale = (await owner.post(f"/games/{gid}/invites", {"user_id": c.user_id})).json()
     sql(

@@ -9,7 +9,7 @@ from typing import Any
 
 from galaxy.domain.accounts import DEFAULT_LIMITS
 from galaxy.domain.errors import Conflict, Forbidden, NotFound
-from galaxy.domain.lobby import OVER, Action, transition
+from galaxy.domain.lobby import OVER, Action, Status, transition
 from galaxy.domain.notifications import CATALOG, Channel, Intent, Recipient
 from galaxy.services.accounts import Accounts
 from galaxy.services.notifications import Notifier
@@ -113,16 +113,26 @@ class LobbyContext:
         await self.not_hidden(conn, game, user_id)
         raise Forbidden("only the game's owner may do that", code="not_owner")
 
+    async def viewer_role(self, conn: Connection, game: GameRow, viewer: uuid.UUID) -> str | None:
+        """How `viewer` stands to `game`: owner, member (active), invited (pending), public
+        (anyone, once a public game has left its draft), or None: a stranger."""
+        if game.owner_user_id == viewer:
+            return "owner"
+        cursor = await conn.execute(
+            queries.VIEWER_ROLE, {"game_id": game.game_id, "user_id": viewer}
+        )
+        row: Any = await cursor.fetchone()
+        if row is not None and row[0]:
+            return str(row[0])
+        if game.visibility == "public" and game.status != Status.DRAFT:
+            return "public"
+        return None
+
     async def not_hidden(self, conn: Connection, game: GameRow, user_id: uuid.UUID) -> None:
-        """A private game is 404 to whoever is neither its owner, nor a member (past or
-        present), nor invited: every path answers a stranger as if it did not exist."""
-        if game.visibility != "private" or game.owner_user_id == user_id:
-            return
-        if await fetch_count(
-            conn, queries.KNOWS_GAME, {"game_id": game.game_id, "user_id": user_id}
-        ):
-            return
-        raise NotFound("no such game", code="game_not_found")
+        """A private game is 404 to a stranger on every path, as the game view answers
+        (a former member is a stranger again)."""
+        if game.visibility == "private" and await self.viewer_role(conn, game, user_id) is None:
+            raise NotFound("no such game", code="game_not_found")
 
     # -- changes --------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Games:
 
         async def read(conn: Connection) -> dict[str, Any]:
             game = await ctx.game(conn, game_id)
-            role = await _role(conn, game, viewer)
+            role = await ctx.viewer_role(conn, game, viewer)
             if role is None:
                 raise NotFound("no such game", code="game_not_found")
             view: dict[str, Any] = {"game": game, "viewer_role": role}
@@ -233,18 +233,6 @@ class Games:
         elif action is Action.FORCE_STOP:
             await self.starter.stop_game(game_id)
         return game
-
-
-async def _role(conn: Connection, game: GameRow, viewer: uuid.UUID) -> str | None:
-    if game.owner_user_id == viewer:
-        return "owner"
-    cursor = await conn.execute(queries.VIEWER_ROLE, {"game_id": game.game_id, "user_id": viewer})
-    row: Any = await cursor.fetchone()
-    if row is not None and row[0]:
-        return str(row[0])
-    if game.visibility == "public" and game.status != Status.DRAFT:
-        return "public"
-    return None
 
 
 def _bad_status() -> Exception:
