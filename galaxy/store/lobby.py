@@ -201,17 +201,12 @@ RETURNING {_INVITE}
 
 INVITE_BY_CODE = "SELECT invite_id, game_id FROM invites WHERE code = %(code)s"
 
-REDEEM_CODE_INVITE = f"""
-UPDATE invites SET status = 'redeemed', decided_at = now(), invited_user_id = %(user_id)s
-WHERE invite_id = %(invite_id)s
-RETURNING {_INVITE}
-"""
-
 LOCK_INVITE = f"""SELECT {_INVITE}, expires_at <= now() AS expired FROM invites
 WHERE invite_id = %(invite_id)s AND game_id = %(game_id)s FOR UPDATE"""
 
 DECIDE_INVITE = f"""
-UPDATE invites SET status = %(status)s, decided_at = now()
+UPDATE invites SET status = %(status)s, decided_at = now(),
+    invited_user_id = coalesce(invited_user_id, %(redeemer)s)
 WHERE invite_id = %(invite_id)s
 RETURNING {_INVITE}
 """

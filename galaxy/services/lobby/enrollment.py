@@ -286,20 +286,7 @@ class Enrollment:
             invite_id, game_id = found
             game = await ctx.game(conn, game_id, lock=True)  # the game first, as everywhere
             invite, expired = await self._locked_invite(conn, game_id, invite_id)
-            if expired:
-                await _decide_invite(conn, invite, "expired")
-                return {"error": Conflict("the invite has expired", code="invite_expired")}
-            await ctx.live_account(conn, user_id)
-            await ctx.not_banned(conn, user_id)
-            _enrolling(game)
-            membership = await self._seat(conn, after, game, user_id, race_name)
-            redeemed = await fetch_one(
-                conn,
-                InviteRow,
-                queries.REDEEM_CODE_INVITE,
-                {"invite_id": invite_id, "user_id": user_id},
-            )
-            return {"invite": redeemed, "membership": membership}
+            return await self._redeem(conn, after, game, invite, expired, user_id, race_name)
 
         result = await run_unit(ctx.db, work, name="lobby.redeem_code")
         if "error" in result:
@@ -342,22 +329,35 @@ class Enrollment:
                     "invite": await _decide_invite(conn, invite, "declined"),
                     "membership": None,
                 }
-            if expired:
-                await _decide_invite(conn, invite, "expired")
-                return {"error": Conflict("the invite has expired", code="invite_expired")}
-            await ctx.live_account(conn, user_id)
-            await ctx.not_banned(conn, user_id)
-            _enrolling(game)
-            membership = await self._seat(conn, after, game, user_id, race_name)
-            return {
-                "invite": await _decide_invite(conn, invite, "redeemed"),
-                "membership": membership,
-            }
+            return await self._redeem(conn, after, game, invite, expired, user_id, race_name)
 
         result = await run_unit(ctx.db, work, name="lobby.answer_invite")
         if "error" in result:
             raise result["error"]  # the expiry is recorded, then refused
         return result
+
+    async def _redeem(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        game: GameRow,
+        invite: InviteRow,
+        expired: bool,
+        user_id: uuid.UUID,
+        race_name: str,
+    ) -> dict[str, Any]:
+        """Seat `user_id` with a locked, pending invite (named or code); the invite then
+        names who redeemed it. An expired one is recorded as such, then refused."""
+        ctx = self.ctx
+        if expired:
+            await _decide_invite(conn, invite, "expired")
+            return {"error": Conflict("the invite has expired", code="invite_expired")}
+        await ctx.live_account(conn, user_id)
+        await ctx.not_banned(conn, user_id)
+        _enrolling(game)
+        membership = await self._seat(conn, after, game, user_id, race_name)
+        redeemed = await _decide_invite(conn, invite, "redeemed", redeemer=user_id)
+        return {"invite": redeemed, "membership": membership}
 
     async def revoke(self, owner: uuid.UUID, game_id: uuid.UUID, invite_id: uuid.UUID) -> InviteRow:
         ctx = self.ctx
@@ -510,9 +510,15 @@ async def _decide(
     return row
 
 
-async def _decide_invite(conn: Connection, invite: InviteRow, status: str) -> InviteRow:
+async def _decide_invite(
+    conn: Connection, invite: InviteRow, status: str, *, redeemer: uuid.UUID | None = None
+) -> InviteRow:
+    """Close an invite; a code invite's redeemer becomes its invited player."""
     row = await fetch_one(
-        conn, InviteRow, queries.DECIDE_INVITE, {"invite_id": invite.invite_id, "status": status}
+        conn,
+        InviteRow,
+        queries.DECIDE_INVITE,
+        {"invite_id": invite.invite_id, "status": status, "redeemer": redeemer},
     )
     assert row is not None
     return row
