@@ -211,7 +211,9 @@ class Service:
                             self.services.geo.close()
                         await db.close()
         finally:
-            self.telemetry.shutdown()
+            # The bounded flush (about a second) joins exporter threads: not on trio's.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.telemetry.shutdown)
             log.info("galaxy.stopped")
             self.stopped.set()
 

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 MAX_DEPTH = 32  # the deepest real body (orders) nests 3 levels
-MAX_INTEGER_DIGITS = 19  # every integer the contract knows fits in 64 bits
+MAX_INTEGER_DIGITS = 19  # the longest a 64-bit integer is written (its range is checked later)
 MAX_FLOAT_CHARS = 64
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
