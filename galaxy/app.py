@@ -528,7 +528,7 @@ class Service:
             from prometheus_client import make_asgi_app
 
             edge = lambda: AsgiEdge(
-                lambda: make_asgi_app(registry),
+                lambda: without_lifespan(make_asgi_app(registry)),
                 config.telemetry.prometheus_listen,
                 graceful_timeout=2.0,
                 label="Prometheus metrics",
@@ -569,7 +569,27 @@ class Service:
             self.endpoints.maildir = sink["maildir"]
         metrics = details("metrics").get("binds", [])
         if metrics:
-            self.endpoints.metrics = f"{metrics[0]}/metrics"
+            listen = self.config.telemetry.prometheus_listen
+            self.endpoints.metrics = f"http://{listen.connect_host}:{bound_port(metrics)}/metrics"
+
+
+def without_lifespan(app: Any) -> Any:
+    """An ASGI app that has no lifespan (prometheus_client's) answers hypercorn's lifespan
+    messages as done, instead of making hypercorn warn at every start that it fails."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return wrapped
 
 
 def _banner_fields(endpoints: Endpoints) -> dict[str, Any]:

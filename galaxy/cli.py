@@ -21,6 +21,7 @@ from galaxy.config import (
     load_config,
     load_database_config,
     parse_address,
+    read_env_file,
 )
 from galaxy.domain.errors import StartupFailure, find_error
 
@@ -34,6 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG
+    env_file = getattr(args, "env_file", None)
+    if env_file is not None:
+        try:
+            read = read_env_file(env_file)
+        except ConfigError as error:
+            print(f"galaxy: {error}", file=sys.stderr)
+            return EXIT_CONFIG
+        for name, value in read.items():  # the process's own environment wins
+            os.environ.setdefault(name, value)
     code: int = args.handler(args)
     return code
 
@@ -53,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "BACKEND_DATA_DIR (default ./.galaxy). SIGINT or SIGTERM stops it gracefully; "
         "a second signal stops it at once.",
     )
+    _env_file_option(run)
     run.set_defaults(handler=_cmd_run)
 
     mig = sub.add_parser(
@@ -62,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "database), then print which migrations are applied and which are pending.",
     )
     mig.add_argument("--dry-run", action="store_true", help="report only; apply nothing")
+    _env_file_option(mig)
     mig.set_defaults(handler=_cmd_migrate)
 
     actors = sub.add_parser(
@@ -75,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     actors.add_argument("--url", help="base URL (default: from BACKEND_HTTP_LISTEN_ADDR)")
     actors.add_argument("--user", help="admin user name")
     actors.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
+    _env_file_option(actors)
     actors.set_defaults(handler=_cmd_actors)
 
     push = sub.add_parser("push", help="the push stream, as a gateway sees it")
@@ -101,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--ca-file", help="CA bundle to verify a TLS listener with")
     tail.add_argument("--cert-file", help="client certificate, for mutual TLS")
     tail.add_argument("--key-file", help="client key, for mutual TLS")
+    _env_file_option(tail)
     tail.set_defaults(handler=_cmd_push_tail)
 
     engine = sub.add_parser(
@@ -118,6 +132,16 @@ def _parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print the version", description="Print the version.")
     version.set_defaults(handler=lambda _args: _print(f"galaxy {__version__}"))
     return parser
+
+
+def _env_file_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="FILE",
+        help="read BACKEND_* settings from FILE (NAME=value a line, values taken literally, "
+        "as systemd's EnvironmentFile and docker's --env-file read it); the environment wins",
+    )
 
 
 def _print(text: str) -> int:

@@ -14,6 +14,7 @@ sink, …) and logs once. `BACKEND_EMBEDDED=false` restores fail-fast.
 """
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,12 @@ class Address:
     @property
     def bind_host(self) -> str:
         return self.host or "0.0.0.0"
+
+    @property
+    def bind_text(self) -> str:
+        """The address as bound (`0.0.0.0:8080` for `:8080`), for messages."""
+        host = self.bind_host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     @property
     def connect_host(self) -> str:
@@ -757,6 +764,33 @@ def check_server_tls(tls: TLSConfig) -> None:
             context.load_verify_locations(tls.client_ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"cannot load the TLS certificate, key or client CA ({exc})") from None
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` a line, `#` comments and blank lines skipped, values taken literally:
+    what systemd's EnvironmentFile and `docker run --env-file` read from the same file, so
+    a DSN's `&` or a password's quotes need no shell quoting."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read ({exc})"]) from None
+    found: dict[str, str] = {}
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.partition("=")
+        if not sep or not _ENV_NAME.match(name):
+            problems.append(f"{path} line {number}: not NAME=value")
+            continue
+        found[name] = value
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def _unknown_variables(environ: Mapping[str, str], known: set[str]) -> list[str]:

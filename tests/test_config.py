@@ -433,3 +433,27 @@ def test_the_runbooks_placeholder_token_is_refused(geoip: str) -> None:
     environ["BACKEND_GATEWAY_TOKEN"] = "change-me-to-32-random-characters"
     with pytest.raises(ConfigError, match="BACKEND_GATEWAY_TOKEN: is the documentation's"):
         load_config(environ)
+
+
+def test_an_env_file_is_read_literally(tmp_path: Path) -> None:
+    from galaxy.config import read_env_file
+
+    env = tmp_path / "galaxy.env"
+    env.write_text(
+        "# galaxy.env\n"
+        "\n"
+        "BACKEND_POSTGRES_DSN=postgres://u:p@db/galaxy?search_path=backend&sslmode=prefer\n"
+        "BACKEND_SMTP_PASSWORD='quoted' stays quoted\n"
+        "  BACKEND_EMBEDDED=false  \n"
+    )
+    assert read_env_file(env) == {
+        "BACKEND_POSTGRES_DSN": "postgres://u:p@db/galaxy?search_path=backend&sslmode=prefer",
+        "BACKEND_SMTP_PASSWORD": "'quoted' stays quoted",
+        "BACKEND_EMBEDDED": "false",
+    }
+    env.write_text("BACKEND_EMBEDDED=false\nexport BACKEND_X\n2BAD=1\n")
+    with pytest.raises(ConfigError) as info:
+        read_env_file(env)
+    assert [p.split(": ", 1)[1] for p in info.value.problems] == ["not NAME=value"] * 2
+    with pytest.raises(ConfigError, match="cannot be read"):
+        read_env_file(tmp_path / "missing.env")

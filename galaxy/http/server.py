@@ -146,7 +146,7 @@ class AsgiEdge(Actor[None]):
             refused = find_error(error, OSError)
             if refused is None:
                 raise
-            raise StartupFailure.listen(self.label, str(self.address), refused) from error
+            raise StartupFailure.listen(self.label, self.address.bind_text, refused) from error
         ctx.cell.details = lambda: {"binds": self.binds}
         if self._on_bound is not None:
             self._on_bound(self.binds)

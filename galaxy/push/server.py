@@ -127,7 +127,7 @@ class GrpcEdge(Supervisor):
         try:
             self._server = await to_asyncio(self._start_server)()
         except OSError as error:
-            raise StartupFailure.listen("gRPC push", str(self.address), error) from error
+            raise StartupFailure.listen("gRPC push", self.address.bind_text, error) from error
         self.port = self._server._server.sockets[0].getsockname()[1]
         log.info("grpc.listening", address=f"{self.address.bind_host}:{self.port}")
         if self._on_bound is not None:

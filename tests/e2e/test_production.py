@@ -120,6 +120,10 @@ class Lane:
     metrics_port: int = 0
     collector_port: int = 0  # nothing listens there: the collector is down
 
+    @property
+    def stack(self) -> str:
+        return f"production-lane-{self.http_port}"
+
     def __post_init__(self) -> None:
         self.http_port, self.grpc_port = free_loopback_port(), free_loopback_port()
         self.metrics_port, self.collector_port = free_loopback_port(), free_loopback_port()
@@ -156,6 +160,8 @@ class Lane:
             configured |= {
                 "BACKEND_DOCKER_HOST": os.environ["DOCKER_HOST"],
                 "BACKEND_RUNTIME_IMAGE_PULL_POLICY": "never",
+                # Its engines are this lane's, to remove at the end: nobody else's.
+                "BACKEND_STACK_LABEL": self.stack,
             }
         else:
             configured["BACKEND_RUNTIME_DRIVER"] = "process"
@@ -163,10 +169,12 @@ class Lane:
 
     def command(self, block: str) -> str:
         text = block.replace("http://127.0.0.1:8080", self.http)
+        # The sandbox's base image stands in for a registry's, which is never pulled here.
+        text = text.replace("BASE=python:3.11-slim", "BASE=galaxy-python-base:local")
+        kept = [line for line in text.splitlines() if not line.startswith("docker pull")]
         if self.driver != "docker":  # the image steps need a Docker engine
-            kept = [line for line in text.splitlines() if not line.startswith(("make ", "docker "))]
-            text = "\n".join(kept)
-        return text
+            kept = [line for line in kept if not line.startswith(("make ", "docker "))]
+        return "\n".join(kept)
 
     def shell_environ(self) -> dict[str, str]:
         environ = {
@@ -210,7 +218,7 @@ class Server:
 
 def start_block(lane: Lane, block: str) -> Server:
     """Run a block whose last command is `galaxy run`; return once the service is ready."""
-    script = re.sub(r"^galaxy run$", "exec galaxy run", block.rstrip(), flags=re.M)
+    script = re.sub(r"^galaxy run\b", "exec galaxy run", block.rstrip(), flags=re.M)
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=lane.folder,
@@ -237,8 +245,9 @@ def start_block(lane: Lane, block: str) -> Server:
     raise AssertionError(f"galaxy exited before it was ready: {before} {lines} {process.stderr}")
 
 
-def remove_engine_containers() -> None:
-    found = docker("ps", "-aq", "--filter", "label=galaxy.backend=1", check=False).stdout.split()
+def remove_engine_containers(stack: str) -> None:
+    found = docker("ps", "-aq", "--filter", f"label=galaxy.stack={stack}", check=False).stdout
+    found = found.split()
     if found:
         docker("rm", "--force", *found, check=False)
 
@@ -257,9 +266,10 @@ def lane(
             pytest.skip("no galaxy-python-base:local: dockerd-sandbox base-image")
     folder = tmp_path / "deployment"
     folder.mkdir()
-    yield Lane(request.param, folder, postgres, relay)
+    lane = Lane(request.param, folder, postgres, relay)
+    yield lane
     if request.param == "docker":
-        remove_engine_containers()
+        remove_engine_containers(lane.stack)
 
 
 async def test_the_runbook_deployment_as_written(lane: Lane) -> None:
@@ -282,6 +292,8 @@ async def test_the_runbook_deployment_as_written(lane: Lane) -> None:
         migrated = next(line for line in server.lines if line["msg"] == "db.migrated")
         assert migrated["applied_now"] == []
         assert not [line for line in server.lines if line["msg"] == "config.fallback"]
+        # Every listener starts cleanly: no warning about the metrics app's lifespan.
+        assert not [line for line in server.lines if "Lifespan" in line["msg"]]
         assert "***" in server.ready["database"] and "change-me" not in server.ready["database"]
 
         for block in deployment.blocks[run_at + 1 :]:  # the checks
