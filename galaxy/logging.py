@@ -58,7 +58,7 @@ def _caller(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
 
 
 class RateLimitedExporterLogs(logging.Filter):
-    """One warning a minute from the OpenTelemetry exporters; the rest at debug.
+    """One warning a minute from the OpenTelemetry exporters and SDK; the rest at debug.
 
     Without a collector they log every failed export and every retry, an
     error every few seconds for as long as the process runs. The first of
@@ -70,7 +70,9 @@ class RateLimitedExporterLogs(logging.Filter):
     service's own `telemetry.flush_abandoned` says whether it was cut short.
     """
 
-    LOGGERS = "opentelemetry.exporter"
+    # The exporters, and the SDK's own pipeline ("Queue full, dropping span" while a
+    # collector is away): one voice, one budget.
+    LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk")
 
     def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
