@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import pytest
 import trio
 
 from galaxy.app import Endpoints, Service
 from galaxy.config import Config, load_config
+from galaxy.services import admin_auth as admin_auth_service
 from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
@@ -101,6 +103,20 @@ async def running(
 async def http(running: Running) -> AsyncIterator[ContractClient]:
     async with httpx.AsyncClient(base_url=running.http, timeout=10) as client:
         yield ContractClient(client)
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every bcrypt check the admin surface makes, by password (a spy on the real bcrypt)."""
+    made: list[bytes] = []
+    real_checkpw = bcrypt.checkpw
+
+    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
+        made.append(password)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(admin_auth_service.bcrypt, "checkpw", counting_checkpw)
+    return made
 
 
 def admin_auth() -> Any:

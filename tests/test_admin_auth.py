@@ -38,20 +38,6 @@ async def test_passwords_are_stored_as_bcrypt_cost_12(database: Database) -> Non
     assert b"secret" not in row.password_hash
 
 
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every bcrypt check made, by password (a spy on the real bcrypt)."""
-    made: list[bytes] = []
-    real_checkpw = bcrypt.checkpw
-
-    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
-        made.append(password)
-        return real_checkpw(password, hashed)
-
-    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", counting_checkpw)
-    return made
-
-
 async def test_a_verified_password_is_not_rehashed_within_the_cache_window(
     database: Database, checks: list[bytes]
 ) -> None:

@@ -88,20 +88,24 @@ class Auth:
         if self._outcomes is not None:
             self._outcomes.add(1, {"step": step, "outcome": outcome})
 
+    def _charge(self, budget: Budget, client: str, step: str, code: str, what: str) -> None:
+        """Take a slot of a per-client budget, or refuse (429, counted) when it is spent."""
+        wait = budget.take(client)
+        if wait is not None:
+            self._count(step, code)
+            raise TooManyRequests(
+                f"too many {what} from this address; try again later",
+                code=code,
+                retry_after=wait,
+            )
+
     async def send_email_code(
         self, email: str, locale: str | None, source_ip: str | None = None
     ) -> uuid.UUID:
         """Issue a challenge and enqueue its code; `email` is normalised already."""
         config = self._config
         client = _client_key(source_ip)
-        wait = self.sends.take(client)
-        if wait is not None:
-            self._count("send", "too_many_code_requests")
-            raise TooManyRequests(
-                "too many login codes requested from this address; try again later",
-                code="too_many_code_requests",
-                retry_after=wait,
-            )
+        self._charge(self.sends, client, "send", "too_many_code_requests", "login codes requested")
 
         async def work(conn: Connection, after: AfterCommit) -> tuple[uuid.UUID, bool]:
             await queries.lock_email(conn, email)
@@ -152,14 +156,13 @@ class Auth:
     ) -> Login:
         config = self._config
         client = _client_key(source_ip)
-        wait = self.failed_confirms.take(client)
-        if wait is not None:
-            self._count("confirm", "too_many_failed_confirmations")
-            raise TooManyRequests(
-                "too many failed login confirmations from this address; try again later",
-                code="too_many_failed_confirmations",
-                retry_after=wait,
-            )
+        self._charge(
+            self.failed_confirms,
+            client,
+            "confirm",
+            "too_many_failed_confirmations",
+            "failed login confirmations",
+        )
 
         async def work(conn: Connection, after: AfterCommit) -> Login | GalaxyError:
             # A refusal that must still commit (a spent attempt, a consumed

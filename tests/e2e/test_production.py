@@ -19,7 +19,6 @@ import ssl
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import trustme
 
 from galaxy import __version__
 from galaxy.clients.containers import free_loopback_port
+from tests.e2e.conftest import GalaxyProcess
 from tests.e2e.driving import Gatewayish
 from tests.support.docker import ROOT, docker, docker_answers, has_image
 from tests.support.external_postgres import ExternalPostgres, external_postgres
@@ -199,25 +199,9 @@ def run_block(lane: Lane, block: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    ready: dict[str, Any]
-    before: list[str]  # what the block printed before galaxy run logged (galaxy migrate)
-    lines: list[dict[str, Any]]
-
-    def drain(self) -> None:
-        def read() -> None:
-            assert self.process.stdout is not None
-            for raw in self.process.stdout:
-                if raw.strip():
-                    self.lines.append(json.loads(raw))
-
-        threading.Thread(target=read, daemon=True).start()
-
-
-def start_block(lane: Lane, block: str) -> Server:
-    """Run a block whose last command is `galaxy run`; return once the service is ready."""
+def start_block(lane: Lane, block: str) -> tuple[GalaxyProcess, list[str]]:
+    """Run a block whose last command is `galaxy run`; once the service is ready, the
+    process and what the block printed before (galaxy migrate's lines)."""
     script = re.sub(r"^galaxy run\b", "exec galaxy run", block.rstrip(), flags=re.M)
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
@@ -237,9 +221,9 @@ def start_block(lane: Lane, block: str) -> Server:
         line = json.loads(raw)  # once galaxy run logs, every line is JSON
         lines.append(line)
         if line["msg"] == "galaxy.ready":
-            server = Server(process, line, before, lines)
+            server = GalaxyProcess(process, line, lines)
             server.drain()
-            return server
+            return server, before
     process.wait(timeout=30)
     assert process.stderr is not None
     raise AssertionError(f"galaxy exited before it was ready: {before} {lines} {process.stderr}")
@@ -285,10 +269,10 @@ async def test_the_runbook_deployment_as_written(lane: Lane) -> None:
     if lane.driver == "docker":
         assert has_image(f"galaxy-engine:{__version__}")
 
-    server = start_block(lane, lane.command(deployment.blocks[run_at]))
+    server, migrated_lines = start_block(lane, lane.command(deployment.blocks[run_at]))
     try:
         # galaxy migrate applied everything before galaxy run started.
-        assert server.before and all(line.startswith("applied") for line in server.before)
+        assert migrated_lines and all(line.startswith("applied") for line in migrated_lines)
         migrated = next(line for line in server.lines if line["msg"] == "db.migrated")
         assert migrated["applied_now"] == []
         assert not [line for line in server.lines if line["msg"] == "config.fallback"]
@@ -314,7 +298,7 @@ async def test_the_runbook_deployment_as_written(lane: Lane) -> None:
     assert "galaxy.stopped" in [line["msg"] for line in server.lines]
 
 
-async def play_a_turn(lane: Lane, server: Server) -> None:
+async def play_a_turn(lane: Lane, server: GalaxyProcess) -> None:
     admin = httpx.BasicAuth("ops", "change-me-three")  # the runbook's bootstrap admin
     gateway = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
     async with httpx.AsyncClient(base_url=lane.http, timeout=60, headers=gateway) as client:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 
-import bcrypt
 import httpx
 import pytest
 import trio
@@ -23,20 +22,6 @@ from tests.support.contract import assert_error_body
 ADMINS = "/api/v1/admin/admin-accounts"
 OTHER = ("ops.other", "another long password")
 REFUSALS = {"too_many_failed_sign_ins", "sign_ins_busy"}
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every bcrypt check made, by password (a spy on the real bcrypt)."""
-    made: list[bytes] = []
-    real_checkpw = bcrypt.checkpw
-
-    def counting_checkpw(password: bytes, hashed: bytes) -> bool:
-        made.append(password)
-        return real_checkpw(password, hashed)
-
-    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", counting_checkpw)
-    return made
 
 
 def from_peer(running: Running, address: str) -> httpx.AsyncClient:
