@@ -754,14 +754,13 @@ def _gateway(r: _Reader, embedded: bool) -> GatewayConfig:
 
 
 def check_server_tls(tls: TLSConfig) -> None:
-    """Load the certificate, key and client CA once, here, so a wrong file stops the start."""
+    """Build the listeners' context once, here, so a wrong file stops the start."""
     import ssl
 
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    from galaxy.tls import server_context  # it needs TLSConfig from this module
+
     try:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-        if tls.client_ca_file is not None:
-            context.load_verify_locations(tls.client_ca_file)
+        server_context(tls, alpn=["h2"])
     except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"cannot load the TLS certificate, key or client CA ({exc})") from None
 

@@ -20,6 +20,7 @@ from hypercorn.trio import serve
 from galaxy.actors import Actor, Context
 from galaxy.config import Address, TLSConfig
 from galaxy.domain.errors import StartupFailure, find_error
+from galaxy.tls import server_context
 
 log = structlog.get_logger("galaxy.http")
 
@@ -104,13 +105,13 @@ class AsgiEdge(Actor[None]):
         self._backlog = backlog
         self._on_bound = on_bound
         self._app: Any = None
-        self._config: HypercornConfig | None = None
+        self._config: _EdgeConfig | None = None
         self._shutdown = trio.Event()
         self._served = trio.Event()
         self.binds: list[str] = []
 
-    def _hypercorn_config(self) -> HypercornConfig:
-        config = HypercornConfig()
+    def _hypercorn_config(self) -> _EdgeConfig:
+        config = _EdgeConfig()
         config.bind = [f"{self.address.bind_host}:{self.address.port}"]
         config.graceful_timeout = self._graceful_timeout
         config.read_timeout = int(self._read_timeout) or None
@@ -121,11 +122,10 @@ class AsgiEdge(Actor[None]):
         config.accesslog = None  # the middleware writes the access log
         config.errorlog = logging.getLogger("hypercorn.error")
         if self._tls is not None:
+            config.tls = self._tls
+            # hypercorn wraps its sockets when these are set; the context is galaxy.tls's
             config.certfile = str(self._tls.cert_file)
             config.keyfile = str(self._tls.key_file)
-            if self._tls.client_ca_file is not None:
-                config.ca_certs = str(self._tls.client_ca_file)
-                config.verify_mode = ssl.CERT_REQUIRED
         return config
 
     async def on_start(self, ctx: Context) -> None:
@@ -163,6 +163,17 @@ class AsgiEdge(Actor[None]):
             self._config.graceful_timeout = max(deadline - trio.current_time(), 0.1)
         self._shutdown.set()
         await self._served.wait()
+
+
+class _EdgeConfig(HypercornConfig):
+    """hypercorn's config with the one TLS context builder of the service (galaxy.tls)."""
+
+    tls: TLSConfig | None = None
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        return server_context(self.tls, alpn=list(self.alpn_protocols))
 
 
 def bound_port(binds: list[str]) -> int:
