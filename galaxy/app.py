@@ -31,21 +31,23 @@ from galaxy.actors import (
     Strategy,
     Supervisor,
 )
-from galaxy.actors.geo_counters import GeoCounters
-from galaxy.actors.last_seen import LastSeen
-from galaxy.actors.lobby_sweeper import LobbySweeper
-from galaxy.actors.mail_worker import MailWorker
-from galaxy.actors.notify_router import NotifyRouter
-from galaxy.actors.push_hub import PushHubActor
-from galaxy.actors.reconciler import Reconciler
-from galaxy.actors.translator import DiplomailTranslator
+from galaxy.bridge import open_asyncio_loop
 from galaxy.clients.containers import ContainerDriver, DriverError, ProcessDriver
 from galaxy.clients.docker import DockerDriver
 from galaxy.clients.geoip import open_lookup
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.clients.translator import Translator
 from galaxy.config import Config
+from galaxy.core.geo_counters import GeoCounters
+from galaxy.core.last_seen import LastSeen
+from galaxy.core.lobby_sweeper import LobbySweeper
+from galaxy.core.mail_worker import MailWorker
+from galaxy.core.notify_router import NotifyRouter
+from galaxy.core.push_hub import PushHubActor
+from galaxy.core.reconciler import Reconciler
+from galaxy.core.translator import DiplomailTranslator
 from galaxy.domain.backoff import Backoff
+from galaxy.domain.dsn import redact
 from galaxy.domain.errors import StartupFailure
 from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.embedded.smtp_sink import SmtpSink
@@ -70,9 +72,7 @@ from galaxy.services.runtime.service import GAMES, Runtime
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
 from galaxy.services.user_hooks import UserHooks
-from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
-from galaxy.store.dsn import redact
 from galaxy.store.migrate import migrate
 from galaxy.telemetry import Telemetry, observe_pool, setup_telemetry
 from galaxy.tls import server_context

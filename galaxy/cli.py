@@ -259,7 +259,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         from galaxy.app import database_dsn
-        from galaxy.store.bridge import open_asyncio_loop
+        from galaxy.bridge import open_asyncio_loop
         from galaxy.store.migrate import migrate
 
         async with (

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from galaxy.domain.docker_host import parse_docker_host
+from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.durations import parse_duration
 from galaxy.domain.gateway_credentials import GatewayCredentials, parse_gateway_tokens
+from galaxy.tls import TLSConfig, server_context
 
 T = TypeVar("T")
 
@@ -104,7 +106,7 @@ class PushConfig:
 
 @dataclass(frozen=True)
 class PostgresConfig:
-    # libpq conninfo, normalised once here (`store.dsn.normalize_dsn`) from whichever form
+    # libpq conninfo, normalised once here (`domain.dsn.normalize_dsn`) from whichever form
     # the operator wrote; every consumer uses it as is. None: embedded PostgreSQL.
     dsn: str | None = field(repr=False)
     max_conns: int
@@ -225,16 +227,6 @@ class DiplomailConfig:
     translator_timeout: float
     translator_max_attempts: int
     worker_interval: float
-
-
-@dataclass(frozen=True)
-class TLSConfig:
-    """The listeners' TLS: a server certificate, and with `client_ca`, mutual TLS (the
-    gateway must present a certificate that CA signed)."""
-
-    cert_file: Path
-    key_file: Path
-    client_ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -496,8 +488,6 @@ def _database(r: _Reader) -> DatabaseConfig:
     written = r.required("BACKEND_POSTGRES_DSN", f"embedded PostgreSQL in {data_dir / 'postgres'}")
     dsn = None
     if written is not None:
-        from galaxy.store.dsn import normalize_dsn  # the store owns the DSN rules
-
         try:
             dsn = normalize_dsn(written)
         except ValueError as exc:
@@ -756,8 +746,6 @@ def _gateway(r: _Reader, embedded: bool) -> GatewayConfig:
 def check_server_tls(tls: TLSConfig) -> None:
     """Build the listeners' context once, here, so a wrong file stops the start."""
     import ssl
-
-    from galaxy.tls import server_context  # it needs TLSConfig from this module
 
     try:
         server_context(tls, alpn=["h2"])

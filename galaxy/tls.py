@@ -7,8 +7,18 @@ so they cannot drift apart in versions or settings."""
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
+from pathlib import Path
 
-from galaxy.config import TLSConfig
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """The listeners' TLS: a server certificate, and with `client_ca`, mutual TLS (the
+    gateway must present a certificate that CA signed)."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
 
 
 def server_context(tls: TLSConfig, *, alpn: list[str]) -> ssl.SSLContext:

@@ -13,9 +13,9 @@ import pytest
 import trio
 
 from galaxy.app import Endpoints, Service
+from galaxy.bridge import open_asyncio_loop
 from galaxy.config import Config, load_config
 from galaxy.services import admin_auth as admin_auth_service
-from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
 from tests.support.postgres import PostgresForTests, test_postgres

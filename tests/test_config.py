@@ -387,7 +387,7 @@ def test_an_embedded_instance_listens_on_loopback_only(tmp_path: Path, geoip: st
 
 
 def test_a_dsn_shows_where_it_points_and_nothing_secret(geoip: str) -> None:
-    from galaxy.store.dsn import redact
+    from galaxy.domain.dsn import redact
 
     dsn = load_config(
         {

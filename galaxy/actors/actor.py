@@ -238,6 +238,28 @@ class Actor(Generic[M]):
         if self._receive_scope is not None:
             self._receive_scope.cancel()
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a graceful stop was asked for: loops of an actor's own check it."""
+        return self._stop_requested
+
+    async def receive(self, cell: Cell, *, deadline: float = math.inf) -> Envelope | None:
+        """The next message, or None once a stop is requested or `deadline` passes.
+
+        The one way an actor waits on its mailbox: a stop request cancels the wait,
+        so an actor with a loop of its own (the gateway's batches) stops as promptly
+        as the kernel's."""
+        mailbox = cell.mailbox
+        assert mailbox is not None
+        envelope: Envelope | None = None
+        with trio.CancelScope(deadline=deadline) as scope:
+            self._receive_scope = scope
+            if self._stop_requested:  # asked to stop while we were busy
+                scope.cancel()
+            envelope = await mailbox.get()
+        self._receive_scope = None
+        return envelope
+
     async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
         if not self.helpers:
             await self._mailbox_loop(cell, Context(cell, None), started)
@@ -247,19 +269,11 @@ class Actor(Generic[M]):
             nursery.cancel_scope.cancel()  # helpers end with the actor
 
     async def _mailbox_loop(self, cell: Cell, ctx: Context, started: Callable[[], None]) -> None:
-        mailbox = cell.mailbox
-        assert mailbox is not None
         await self.on_start(ctx)
         started()
         next_tick = self.next_tick_at()
         while not self._stop_requested:
-            envelope: Envelope | None = None
-            with trio.CancelScope(deadline=next_tick) as scope:
-                self._receive_scope = scope
-                if self._stop_requested:  # asked to stop while we were busy
-                    scope.cancel()
-                envelope = await mailbox.get()
-            self._receive_scope = None
+            envelope = await self.receive(cell, deadline=next_tick)
             if envelope is not None:
                 await self._deliver(cell, envelope)
                 if self.retime_after_messages:

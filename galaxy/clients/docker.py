@@ -27,6 +27,7 @@ from aiodocker.exceptions import DockerError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from galaxy.bridge import current_asyncio_loop, to_asyncio
 from galaxy.clients.containers import (
     ContainerDriver,
     DriverError,
@@ -36,7 +37,6 @@ from galaxy.clients.containers import (
 )
 from galaxy.config import DockerConfig, RuntimeConfig
 from galaxy.domain.docker_host import parse_docker_host
-from galaxy.store.bridge import current_asyncio_loop, to_asyncio
 
 log = structlog.get_logger("galaxy.runtime")
 tracer = trace.get_tracer("galaxy.docker")

@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from galaxy.actors import Actor, Context
-from galaxy.store.bridge import to_asyncio
+from galaxy.bridge import to_asyncio
 
 log = structlog.get_logger("galaxy.embedded.smtp")
 

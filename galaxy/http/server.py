@@ -18,9 +18,9 @@ from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio import serve
 
 from galaxy.actors import Actor, Context
-from galaxy.config import Address, TLSConfig
+from galaxy.config import Address
 from galaxy.domain.errors import StartupFailure, find_error
-from galaxy.tls import server_context
+from galaxy.tls import TLSConfig, server_context
 
 log = structlog.get_logger("galaxy.http")
 

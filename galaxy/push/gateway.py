@@ -24,9 +24,9 @@ import trio
 
 from galaxy.actors import Actor, Cell, Overflow
 from galaxy.actors.actor import Envelope
+from galaxy.bridge import to_asyncio
 from galaxy.proto.push.v1 import push_pb2
 from galaxy.services.push import PushHub
-from galaxy.store.bridge import to_asyncio
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.push")
@@ -182,16 +182,9 @@ class GatewaySubscription(Actor[push_pb2.PushEvent]):
             )
 
     async def _pump(self, cell: Cell) -> None:
-        mailbox = cell.mailbox
-        assert mailbox is not None
-        while not self._stop_requested:
-            with trio.CancelScope() as scope:
-                self._receive_scope = scope
-                if self._stop_requested:
-                    scope.cancel()
-                first = await mailbox.get()
-            self._receive_scope = None
-            if scope.cancelled_caught:
+        while not self.stop_requested:
+            first = await self.receive(cell)
+            if first is None:
                 return
             await self._send(self._take_batch(cell, first))
 

@@ -23,9 +23,9 @@ import structlog
 import trio
 
 from galaxy.actors import Cell, Intensity, Strategy, Supervisor
+from galaxy.bridge import to_asyncio
 from galaxy.config import Address
 from galaxy.domain.errors import StartupFailure
-from galaxy.store.bridge import to_asyncio
 
 log = structlog.get_logger("galaxy.grpc")
 

@@ -17,12 +17,12 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.actors import ActorSystem, ChildSpec, Restart
+from galaxy.bridge import to_trio
 from galaxy.domain.errors import Forbidden, GalaxyError, InternalError, TooManyRequests
 from galaxy.domain.gateway_credentials import GatewayCredentials, fingerprint
 from galaxy.proto.push.v1 import push_grpc, push_pb2
 from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
 from galaxy.services.push import PushHub, parse_cursor
-from galaxy.store.bridge import to_trio
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.push")

@@ -19,9 +19,9 @@ import structlog
 from opentelemetry import trace
 from psycopg.rows import class_row
 
+from galaxy.bridge import current_asyncio_loop, to_asyncio
+from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
-from galaxy.store.bridge import current_asyncio_loop, to_asyncio
-from galaxy.store.dsn import normalize_dsn
 
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]

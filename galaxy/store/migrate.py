@@ -16,9 +16,9 @@ from importlib import resources
 
 import psycopg
 
+from galaxy.bridge import to_asyncio
+from galaxy.domain.dsn import SCHEMA, connection_failure
 from galaxy.domain.errors import GalaxyError, StartupFailure
-from galaxy.store.bridge import to_asyncio
-from galaxy.store.dsn import SCHEMA, connection_failure
 
 # An arbitrary constant: "galaxy" in ASCII, so other tools' locks do not collide.
 ADVISORY_LOCK_KEY = 0x67616C617879

@@ -19,10 +19,10 @@ import pytest
 import trio
 
 import galaxy.clients.docker as docker_module
+from galaxy.bridge import open_asyncio_loop
 from galaxy.clients.containers import DriverError
 from galaxy.clients.docker import DockerDriver
 from galaxy.config import DockerConfig, RuntimeConfig, load_config
-from galaxy.store.bridge import open_asyncio_loop
 from tests.support.docker import docker, docker_answers
 from tests.support.fake_docker import FakeDocker
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from galaxy.bridge import open_asyncio_loop
+from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
 from galaxy.store import admin_accounts
-from galaxy.store.bridge import open_asyncio_loop
 from galaxy.store.database import Connection, Database
-from galaxy.store.dsn import normalize_dsn
 
 
 async def test_a_unit_of_work_commits_as_one_transaction(database: Database) -> None:

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 import trio
 
-from galaxy.store.bridge import open_asyncio_loop, to_asyncio
+from galaxy.bridge import open_asyncio_loop, to_asyncio
 from galaxy.store.migrate import Migration, MigrationError, _migrate, discover, migrate
 from tests.support.postgres import PostgresForTests
 

@@ -18,7 +18,7 @@ import trio
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from galaxy.store.bridge import open_asyncio_loop
+from galaxy.bridge import open_asyncio_loop
 from galaxy.store.migrate import migrate
 
 TEMPLATE = "galaxy_test_template"

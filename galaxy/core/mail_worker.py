@@ -26,13 +26,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from galaxy.actors.worker import WakeableWorker
+from galaxy.bridge import to_asyncio
 from galaxy.clients import smtp
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.domain.backoff import Backoff
 from galaxy.domain.mail_templates import TemplateError
 from galaxy.services.mail import MailOutbox, lease_seconds
 from galaxy.store import mail as queries
-from galaxy.store.bridge import to_asyncio
 from galaxy.store.database import Connection, Database
 from galaxy.telemetry import Telemetry
 
@@ -104,7 +104,7 @@ class MailWorker(WakeableWorker):
         """Deliver everything due, batch after batch; returns how many were attempted."""
         attempted = 0
         lease = lease_seconds(self.target().timeout)
-        while not self._stop_requested:
+        while not self.stop_requested:
 
             async def claim(conn: Connection) -> list[queries.ClaimedDelivery]:
                 return await queries.claim_due(conn, self.owner, BATCH, lease)

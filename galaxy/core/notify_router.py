@@ -62,7 +62,7 @@ class NotifyRouter(WakeableWorker):
         await self.route_due()
 
     async def route_due(self) -> None:
-        while not self._stop_requested:
+        while not self.stop_requested:
 
             async def claim(conn: Connection) -> list[queries.ClaimedRoute]:
                 return await queries.claim_due(conn, self.owner, BATCH, LEASE_SECONDS)
