@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from galaxy.domain.docker_host import parse_docker_host
-from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.durations import parse_duration
 from galaxy.domain.gateway_credentials import GatewayCredentials, parse_gateway_tokens
 from galaxy.tls import TLSConfig, server_context
@@ -488,6 +487,9 @@ def _database(r: _Reader) -> DatabaseConfig:
     written = r.required("BACKEND_POSTGRES_DSN", f"embedded PostgreSQL in {data_dir / 'postgres'}")
     dsn = None
     if written is not None:
+        # Imported here: psycopg is not in the engine image, whose `galaxy` reads no DSN.
+        from galaxy.domain.dsn import normalize_dsn
+
         try:
             dsn = normalize_dsn(written)
         except ValueError as exc:
