@@ -9,14 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from nacl.signing import SigningKey
 
 from galaxy.config import load_config
 from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.geo import BRITAIN, SWEDEN, country_database
-from tests.support.players import CONFIRM, confirm, mailed_code, public_key, request_code, sql
+from tests.support.players import (
+    confirm,
+    mailed_code,
+    request_code,
+    sign_up,
+    sql,
+)
 
 
 @pytest.fixture
@@ -34,23 +39,6 @@ async def geo_service(
     async with httpx.AsyncClient(base_url=running.http, timeout=30) as client:
         yield running, ContractClient(client)
     running.service.stop()
-
-
-async def sign_up(http: ContractClient, running: Running, email: str, ip: str) -> tuple[str, str]:
-    """A first login from `ip` (through the gateway's X-Forwarded-For): (user id, session id)."""
-    challenge_id = await request_code(http, email)
-    code = await mailed_code(running, email)
-    body = {
-        "challenge_id": challenge_id,
-        "code": code,
-        "client_public_key": public_key(SigningKey.generate()),
-        "time_zone": "UTC",
-    }
-    response = await http.post(CONFIRM, json=body, headers={"X-Forwarded-For": f"{ip}, 10.0.0.1"})
-    assert response.status_code == 200, response.text
-    session = response.json()["device_session_id"]
-    user = (await http.get(f"/api/v1/internal/sessions/{session}")).json()["user_id"]
-    return user, session
 
 
 async def test_the_declared_country_is_set_once_at_registration(

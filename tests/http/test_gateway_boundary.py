@@ -18,14 +18,13 @@ import trio
 import trustme
 from grpclib import GRPCError
 from grpclib.const import Status
-from nacl.signing import SigningKey
 
 from galaxy.config import load_config
 from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
 from tests.support.geo import BRITAIN, country_database
-from tests.support.players import CONFIRM, mailed_code, public_key, request_code
+from tests.support.players import sign_up
 
 TOKEN = "gateway-token-number-one-0123456789"
 NEXT_TOKEN = "gateway-token-number-two-0123456789"
@@ -52,29 +51,13 @@ async def guarded(
     running.service.stop()
 
 
-async def sign_up(
-    http: ContractClient, running: Running, email: str, headers: dict[str, str]
-) -> tuple[str, str]:
-    challenge_id = await request_code(http, email)
-    code = await mailed_code(running, email)
-    body = {
-        "challenge_id": challenge_id,
-        "code": code,
-        "client_public_key": public_key(SigningKey.generate()),
-        "time_zone": "UTC",
-    }
-    confirmed = await http.post(CONFIRM, json=body, headers={"X-Forwarded-For": BRITAIN, **headers})
-    assert confirmed.status_code == 200, confirmed.text
-    session = confirmed.json()["device_session_id"]
-    looked = await http.get(f"/api/v1/internal/sessions/{session}", headers=GATEWAY)
-    return looked.json()["user_id"], session
-
-
 async def test_only_the_gateway_reaches_the_user_and_internal_surfaces(
     guarded: tuple[Running, ContractClient],
 ) -> None:
     running, http = guarded
-    user, session = await sign_up(http, running, "anne@example.org", GATEWAY)
+    user, session = await sign_up(
+        http, running, "anne@example.org", BRITAIN, sent_with=GATEWAY, looked_up_with=GATEWAY
+    )
     lookup = f"/api/v1/internal/sessions/{session}"
     account = "/api/v1/user/account"
     strangers = [
@@ -108,7 +91,8 @@ async def test_a_forwarded_address_counts_only_from_the_gateway(
     guarded: tuple[Running, ContractClient],
 ) -> None:
     running, http = guarded
-    user, _ = await sign_up(http, running, "bob@example.org", {})  # straight to the backend
+    # Straight to the backend, naming a British address: not believed.
+    user, _ = await sign_up(http, running, "bob@example.org", BRITAIN, looked_up_with=GATEWAY)
     account = await http.get("/api/v1/user/account", headers={"X-User-ID": user, **GATEWAY})
     assert account.json()["declared_country"] is None  # its X-Forwarded-For was not believed
 

@@ -143,3 +143,31 @@ def sql(running: Running, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(running.config.postgres.dsn) as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
+
+
+async def sign_up(
+    http: ContractClient,
+    running: Running,
+    email: str,
+    ip: str,
+    *,
+    sent_with: dict[str, str] | None = None,
+    looked_up_with: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """A first login from `ip`, named in X-Forwarded-For as a gateway would: (user id,
+    session id). `sent_with`: headers of the confirmation (the gateway's token, say);
+    `looked_up_with`: those of the session lookup."""
+    challenge_id = await request_code(http, email)
+    code = await mailed_code(running, email)
+    body = {
+        "challenge_id": challenge_id,
+        "code": code,
+        "client_public_key": public_key(SigningKey.generate()),
+        "time_zone": "UTC",
+    }
+    headers = {"X-Forwarded-For": f"{ip}, 10.0.0.1", **(sent_with or {})}
+    response = await http.post(CONFIRM, json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    session = response.json()["device_session_id"]
+    looked = await http.get(f"/api/v1/internal/sessions/{session}", headers=looked_up_with)
+    return looked.json()["user_id"], session
