@@ -81,6 +81,15 @@ class Unauthorized(GalaxyError):
     grpc_status = 16  # UNAUTHENTICATED
 
 
+class GatewayUnauthorized(Unauthorized):
+    """A call on the gateway's surfaces without the gateway's credential."""
+
+    code = "gateway_unauthorized"
+
+    def __init__(self, message: str = "the gateway's credential is required") -> None:
+        super().__init__(message)
+
+
 class Forbidden(GalaxyError):
     code = "forbidden"
     http_status = 403

@@ -11,7 +11,7 @@ import uuid
 
 from quart import current_app, g, request
 
-from galaxy.domain.errors import InvalidInput, Unauthorized
+from galaxy.domain.errors import GatewayUnauthorized, InvalidInput, Unauthorized
 from galaxy.http.security import refuse_cross_site
 from galaxy.services.container import Services
 
@@ -45,7 +45,7 @@ def _gateway() -> None:
     """The user and internal surfaces trust the caller (X-User-ID names the player): only
     the gateway may call them, proven by its token when one is configured."""
     if not gateway_authenticated():
-        raise Unauthorized("the gateway's credential is required", code="gateway_unauthorized")
+        raise GatewayUnauthorized()
 
 
 def gateway_authenticated() -> bool:

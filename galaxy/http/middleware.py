@@ -30,7 +30,7 @@ import trio
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from galaxy.domain.errors import ShuttingDown
+from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
 from galaxy.http.errors import error_body, internal_error_body, send_json
 from galaxy.services.container import Services
 
@@ -162,10 +162,6 @@ class _Reply:
             return
         with trio.CancelScope(shield=True):
             await self.send(message)
-
-
-# The answer to a call on the gateway's surfaces without the gateway's credential.
-GATEWAY_UNAUTHORIZED = ("gateway_unauthorized", "the gateway's credential is required")
 
 
 class EdgeMiddleware:
@@ -343,7 +339,8 @@ class EdgeMiddleware:
     ) -> None:
         gateway = self.services.config.gateway.credentials
         if gateway.required and gateway.identify(_header(scope, b"authorization")) is None:
-            await send_json(send, 401, error_body(*GATEWAY_UNAUTHORIZED))
+            refused = GatewayUnauthorized()
+            await send_json(send, refused.http_status, error_body(refused.code, refused.message))
             return
         body = self.services.sessions.lookup(device_session_id)
         if body is None:
