@@ -19,7 +19,7 @@ import trio
 
 from bench.report import Report, Row
 from galaxy.actors import ActorSystem, ChildSpec, Intensity, Strategy, Supervisor
-from galaxy.actors.game import GameActor
+from galaxy.services.runtime.game import GameActor
 
 GAMES = 1000
 PERIOD = 1.0

@@ -19,10 +19,10 @@ import trio
 import trio.testing
 
 from galaxy.actors import Actor, ActorSystem, ChildSpec, Supervisor
-from galaxy.actors.game import Describe, ForceNextTurn, GameActor
 from galaxy.clients.engine import EngineStatus
 from galaxy.domain.errors import ShuttingDown
 from galaxy.domain.lobby import Status
+from galaxy.services.runtime.game import Describe, ForceNextTurn, GameActor
 from galaxy.store import runtime as runtime_queries
 
 GAME = uuid.uuid4()

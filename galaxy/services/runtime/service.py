@@ -16,7 +16,10 @@ import structlog
 
 from galaxy.actors import ActorSystem, ChildSpec
 from galaxy.actors.actor import Ref
-from galaxy.actors.game import (
+from galaxy.actors.supervisor import Restart as RestartType
+from galaxy.domain.errors import NotFound
+from galaxy.services.runtime.deps import RuntimeDeps
+from galaxy.services.runtime.game import (
     Command,
     Describe,
     EngineGone,
@@ -29,9 +32,6 @@ from galaxy.actors.game import (
     Start,
     Stop,
 )
-from galaxy.actors.supervisor import Restart as RestartType
-from galaxy.domain.errors import NotFound
-from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.store import runtime as queries
 from galaxy.store.database import Connection, fetch_all
 
