@@ -1,4 +1,7 @@
-"""Wiring: resolves embedded fallbacks, opens the store, builds the actor tree.
+"""The start-up sequence: embedded fallbacks, the store, the services, the tree.
+
+The tree itself is declared in galaxy/tree.py and the services are wired in
+galaxy/services/container.py; this module only runs them in order.
 
 Startup order: embedded infrastructure → asyncio bridge → migrations →
 database pool → caches → the actor tree (`embedded`, `core`, then `edges`,
@@ -24,58 +27,24 @@ import structlog
 import trio
 
 from galaxy import __version__
-from galaxy.actors import (
-    ActorSystem,
-    ChildSpec,
-    Intensity,
-    Strategy,
-    Supervisor,
-)
+from galaxy.actors import ActorSystem
 from galaxy.bridge import open_asyncio_loop
 from galaxy.clients.containers import ContainerDriver, DriverError, ProcessDriver
 from galaxy.clients.docker import DockerDriver
-from galaxy.clients.geoip import open_lookup
 from galaxy.clients.smtp import SmtpTarget
-from galaxy.clients.translator import Translator
 from galaxy.config import Config
-from galaxy.core.geo_counters import GeoCounters
-from galaxy.core.last_seen import LastSeen
-from galaxy.core.lobby_sweeper import LobbySweeper
-from galaxy.core.mail_worker import MailWorker
-from galaxy.core.notify_router import NotifyRouter
-from galaxy.core.push_hub import PushHubActor
-from galaxy.core.reconciler import Reconciler
-from galaxy.core.translator import DiplomailTranslator
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.dsn import redact
 from galaxy.domain.errors import StartupFailure
 from galaxy.embedded.postgres import start_embedded_postgres
-from galaxy.embedded.smtp_sink import SmtpSink
-from galaxy.http.app import create_app
-from galaxy.http.server import AsgiEdge, bound_port
-from galaxy.push.server import GrpcEdge
-from galaxy.push.service import PushService
-from galaxy.services.accounts import Accounts
+from galaxy.http.server import bound_port
 from galaxy.services.admin_auth import AdminAuthenticator
-from galaxy.services.auth import Auth
-from galaxy.services.container import Services
-from galaxy.services.diplomail import Diplomail
-from galaxy.services.geo import Geo
-from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
-from galaxy.services.mail import MailOutbox
-from galaxy.services.notifications import Notifier
+from galaxy.services.container import Services, build_services
 from galaxy.services.push import PushHub
-from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
-from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
-from galaxy.services.runtime.service import GAMES, Runtime
-from galaxy.services.runtime.versions import EngineVersions
-from galaxy.services.sessions import Sessions
-from galaxy.services.user_hooks import UserHooks
 from galaxy.store.database import Database
 from galaxy.store.migrate import migrate
 from galaxy.telemetry import Telemetry, observe_pool, setup_telemetry
-from galaxy.tls import server_context
+from galaxy.tree import GAMES, GRPC, HTTP, METRICS, SMTP_SINK, Node, Wiring, declare
 
 log = structlog.get_logger("galaxy.app")
 
@@ -150,6 +119,7 @@ class Service:
         )
         self.services: Services | None = None
         self.driver: ContainerDriver | None = None
+        self.tree: Node | None = None  # the declared tree, once the services exist
         # Leases taken by this process run carry this id (ARCHITECTURE.md §5).
         self.run_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._sink_port: int | None = None
@@ -168,17 +138,9 @@ class Service:
     async def run(
         self, *, task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        """The start-up sequence; its reverse is the shutdown order of seeds §16."""
         config = self.config
-        for fallback in config.fallbacks:
-            log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
-            self.endpoints.fallbacks.append(fallback.variable)
-        if config.gateway.insecure and not config.gateway.credentials.required:
-            # Every start says it: nothing but the network keeps others off these surfaces.
-            log.warning(
-                "gateway.insecure",
-                detail="BACKEND_GATEWAY_INSECURE=true: the internal and user surfaces and the "
-                "push stream accept any caller that reaches them",
-            )
+        self._warn_about_configuration()
         try:
             async with (
                 database_dsn(config.postgres.dsn, config.data_dir) as dsn,
@@ -201,14 +163,36 @@ class Service:
                 observe_pool(self.telemetry, db)
                 try:
                     self.readiness.attach_database(db.ping)
-                    await self._run_tree(db, task_status)
+                    self.driver = await open_driver(config)
+                    self.services = build_services(
+                        config,
+                        db,
+                        actors=self.system,
+                        readiness=self.readiness,
+                        push=self.push,
+                        driver=self.driver,
+                        games_supervisor=GAMES,
+                        telemetry=self.telemetry,
+                    )
+                    await self.services.warm()
+                    await self._bootstrap_admin(self.services.admin_auth)
+                    self.readiness.caches_warm = True
+                    self.tree = declare(
+                        Wiring(
+                            self.services,
+                            run_id=self.run_id,
+                            smtp_target=self.smtp_target,
+                            on_sink_bound=self._remember_sink_port,
+                            on_grpc_bound=self._grpc_bound,
+                        )
+                    )
+                    await self._run_tree(self.tree, task_status)
                 finally:
                     with trio.CancelScope(shield=True):
                         if self.driver is not None:
                             await self.driver.aclose()  # after the game actors, before the pool
-                        if self.services is not None:  # the outgoing clients the actors used
-                            await self.services.diplomail.aclose()
-                            self.services.geo.close()
+                        if self.services is not None:
+                            await self.services.aclose()
                         await db.close()
         finally:
             # The bounded flush (about a second) joins exporter threads: not on trio's.
@@ -217,9 +201,20 @@ class Service:
             log.info("galaxy.stopped")
             self.stopped.set()
 
-    async def _admin(self, db: Database) -> AdminAuthenticator:
-        admin = AdminAuthenticator(db)
-        await admin.warm()
+    def _warn_about_configuration(self) -> None:
+        config = self.config
+        for fallback in config.fallbacks:
+            log.warning("config.fallback", variable=fallback.variable, using=fallback.replacement)
+            self.endpoints.fallbacks.append(fallback.variable)
+        if config.gateway.insecure and not config.gateway.credentials.required:
+            # Every start says it: nothing but the network keeps others off these surfaces.
+            log.warning(
+                "gateway.insecure",
+                detail="BACKEND_GATEWAY_INSECURE=true: the internal and user surfaces and the "
+                "push stream accept any caller that reaches them",
+            )
+
+    async def _bootstrap_admin(self, admin: AdminAuthenticator) -> None:
         user = self.config.admin.bootstrap_user
         password = self.config.admin.bootstrap_password
         if user is None and self.config.embedded:
@@ -229,14 +224,11 @@ class Service:
         if user is not None and password is not None:
             await admin.ensure_bootstrap(user, password)
             self.endpoints.admin_user = user
-        return admin
 
-    async def _run_tree(self, db: Database, task_status: trio.TaskStatus[Endpoints]) -> None:
-        self.services = await self._services(db)
-        self.readiness.caches_warm = True
+    async def _run_tree(self, root: Node, task_status: trio.TaskStatus[Endpoints]) -> None:
         with trio.CancelScope() as self._tree_scope:
             async with trio.open_nursery() as nursery:
-                await nursery.start(self.system.run, "root", self._root)
+                await nursery.start(self.system.run, root.name, root.make)
                 if self._stop_requested:  # a signal arrived while we were starting
                     self.stop()
                 self._describe_endpoints()
@@ -245,130 +237,11 @@ class Service:
         if self._tree_scope.cancelled_caught:
             log.warning("galaxy.shutdown_timeout", timeout=self.config.shutdown_timeout)
 
-    async def _services(self, db: Database) -> Services:
-        """Build the services and warm their caches, before any edge listens."""
-        config, telemetry = self.config, self.telemetry
-        mail = MailOutbox(db, from_address=config.smtp.from_address, telemetry=telemetry)
-        notifier = Notifier(db, admin_email=config.notification.admin_email, telemetry=telemetry)
-        hooks = UserHooks(telemetry)
-        hooks.on_deleted("notifications", notifier.on_user_deleted)
-        geo = Geo(db, open_lookup(config.geo.db_path), telemetry=telemetry)
-        hooks.on_deleted("geo", geo.on_user_deleted)
-        sessions = Sessions(db, self.push)
-        accounts = Accounts(db, sessions, hooks)
-        auth = Auth(
-            db,
-            config.auth,
-            mail=mail,
-            accounts=accounts,
-            sessions=sessions,
-            geo=geo,
-            telemetry=telemetry,
-        )
-        race_names = RaceNames(
-            db, accounts, notifier, pending_ttl=config.lobby.pending_registration_ttl
-        )
-        lobby = LobbyContext(
-            db, accounts, notifier, race_names, invite_ttl=config.lobby.invite_default_ttl
-        )
-        events = LobbyEvents(lobby)
-        hooks.on_deleted("lobby", events.on_user_deleted)
-        hooks.on_blocked("lobby", events.on_user_blocked)
-        translator = (
-            Translator(config.diplomail.translator_url, timeout=config.diplomail.translator_timeout)
-            if config.diplomail.translator_url
-            else None
-        )
-        diplomail = Diplomail(lobby, config.diplomail, translator)
-        versions = EngineVersions(db)
-        self.driver = await self._driver()
-        runtime = Runtime(
-            RuntimeDeps(
-                db=db,
-                driver=self.driver,
-                versions=versions,
-                lobby=events,
-                notifier=notifier,
-                settings=RuntimeSettings(
-                    state_root=config.runtime.game_state_root,
-                    probe_interval=config.runtime.probe_interval,
-                    probe_failures=config.runtime.probe_failures,
-                    start_timeout=config.runtime.start_timeout,
-                    call_timeout=config.engine.call_timeout,
-                    probe_timeout=config.engine.probe_timeout,
-                    long_operations=config.runtime.worker_pool_size,
-                    mailbox=config.runtime.job_queue_size,
-                ),
-                telemetry=telemetry,
-            ),
-            self.system,
-        )
-        admin = await self._admin(db)
-        await sessions.warm()
-        await accounts.warm()
-        await race_names.warm()
-        await lobby.warm()
-        await versions.warm()
-        await versions.ensure_default(__version__, f"galaxy-engine:{__version__}")
-        return Services(
-            config=config,
-            db=db,
-            actors=self.system,
-            readiness=self.readiness,
-            admin_auth=admin,
-            push=self.push,
-            mail=mail,
-            notifier=notifier,
-            sessions=sessions,
-            accounts=accounts,
-            auth=auth,
-            games=Games(lobby, starter=runtime),
-            enrollment=Enrollment(lobby),
-            lobby_events=events,
-            race_names=race_names,
-            runtime=runtime,
-            engine_versions=versions,
-            geo=geo,
-            diplomail=diplomail,
-            telemetry=telemetry,
-        )
-
-    # -- the tree ------------------------------------------------------------
-
-    def _root(self) -> Supervisor:
-        timeout = self.config.shutdown_timeout
-        children = []
-        embedded = self._embedded_children()
-        if embedded:
-            children.append(
-                ChildSpec(
-                    "embedded", lambda: Supervisor(children=embedded), shutdown_timeout=timeout
-                )
-            )
-        children += [
-            ChildSpec("core", self._core, shutdown_timeout=timeout),
-            ChildSpec("edges", self._edges, shutdown_timeout=timeout),
-        ]
-        return Supervisor(
-            Strategy.ONE_FOR_ALL,
-            children,
-            intensity=Intensity(max_restarts=3, within=60.0),
-            backoff=Backoff(initial=0.5, factor=2.0, maximum=10.0),
-        )
-
-    def _embedded_children(self) -> list[ChildSpec]:
-        if self.config.smtp.host is not None:
-            return []
-        port = self.config.smtp.sink_port
-        maildir = self.config.data_dir / "mail"
-
-        def sink() -> SmtpSink:
-            return SmtpSink(maildir, port=port, on_bound=self._remember_sink_port)
-
-        return [ChildSpec("smtp.sink", sink, shutdown_timeout=3.0)]
-
     def _remember_sink_port(self, port: int) -> None:
         self._sink_port = port
+
+    def _grpc_bound(self, bound: bool) -> None:
+        self.readiness.grpc_bound = bound
 
     def smtp_target(self) -> SmtpTarget:
         """Where mail goes: the configured relay, or the embedded sink."""
@@ -387,209 +260,42 @@ class Service:
             raise RuntimeError("the embedded SMTP sink is not listening")
         return SmtpTarget("127.0.0.1", self._sink_port, "none", timeout=smtp.timeout)
 
-    def _core(self) -> Supervisor:
-        # More domain actors (mail.worker, notify.router, lobby.sweeper,
-        # runtime.reconciler, runtime.games, diplomail.translator) join here.
-        children = [ChildSpec("push.hub", lambda: PushHubActor(self.push), shutdown_timeout=2.0)]
-        children += [
-            ChildSpec(
-                f"mail.worker.{n}", self._mail_worker, shutdown_timeout=self.config.smtp.timeout + 5
-            )
-            for n in range(self.config.mail.workers)
-        ]
-        children.append(ChildSpec("notify.router", self._notify_router, shutdown_timeout=10.0))
-        children.append(ChildSpec("lobby.sweeper", self._lobby_sweeper, shutdown_timeout=10.0))
-        children.append(ChildSpec("geo.counters", self._geo_counters, shutdown_timeout=10.0))
-        children.append(ChildSpec("sessions.last_seen", self._last_seen, shutdown_timeout=10.0))
-        if self.config.diplomail.translator_url:
-            children.append(
-                ChildSpec("diplomail.translator", self._translator, shutdown_timeout=10.0)
-            )
-        games = lambda: Supervisor(
-            Strategy.ONE_FOR_ONE, [], intensity=Intensity(max_restarts=100, within=60.0)
-        )
-        children.append(ChildSpec(GAMES, games, shutdown_timeout=self.config.shutdown_timeout))
-        children.append(ChildSpec("runtime.reconciler", self._reconciler, shutdown_timeout=10.0))
-        return Supervisor(
-            Strategy.ONE_FOR_ONE, children, intensity=Intensity(max_restarts=10, within=60.0)
-        )
-
-    def _mail_worker(self) -> MailWorker:
-        assert self.services is not None
-        mail = self.config.mail
-        return MailWorker(
-            self.services.mail,
-            self.services.db,
-            self.smtp_target,
-            owner=self.run_id,
-            interval=mail.worker_interval,
-            max_attempts=mail.max_attempts,
-            backoff=Backoff(
-                initial=mail.retry_initial, factor=2.0, maximum=mail.retry_max, jitter=0.2
-            ),
-            telemetry=self.telemetry,
-        )
-
-    def _translator(self) -> DiplomailTranslator:
-        assert self.services is not None
-        interval = self.config.diplomail.worker_interval
-        return DiplomailTranslator(self.services.diplomail, interval=interval)
-
-    def _geo_counters(self) -> GeoCounters:
-        assert self.services is not None
-        return GeoCounters(self.services.geo)
-
-    def _last_seen(self) -> LastSeen:
-        assert self.services is not None
-        return LastSeen(self.services.sessions)
-
-    def _reconciler(self) -> Reconciler:
-        assert self.services is not None
-        return Reconciler(self.services.runtime, interval=self.config.runtime.reconcile_interval)
-
-    async def _driver(self) -> ContainerDriver:
-        """`auto`: engines as local processes in embedded mode, Docker otherwise.
-
-        Embedded mode never picks Docker by itself: a laptop's Docker has no
-        engine image, and the default pull policy would reach for a registry.
-        """
-        runtime = self.config.runtime
-        if runtime.driver == "process" or (runtime.driver == "auto" and self.config.embedded):
-            return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
-        docker = DockerDriver(self.config.docker, runtime)
-        try:
-            await docker.open()
-        except DriverError as error:
-            raise StartupFailure(str(error)) from error
-        return docker
-
-    def _lobby_sweeper(self) -> LobbySweeper:
-        assert self.services is not None
-        return LobbySweeper(self.services.lobby_events, interval=self.config.lobby.sweeper_interval)
-
-    def _notify_router(self) -> NotifyRouter:
-        assert self.services is not None
-        notification = self.config.notification
-        return NotifyRouter(
-            self.services.notifier,
-            self.services.db,
-            self.push,
-            self.services.mail,
-            owner=self.run_id,
-            interval=notification.worker_interval,
-            max_attempts=notification.max_attempts,
-            # Routes retry on the outbox's schedule (BACKEND_MAIL_RETRY_INITIAL/_MAX).
-            backoff=Backoff(
-                initial=self.config.mail.retry_initial,
-                factor=2.0,
-                maximum=self.config.mail.retry_max,
-                jitter=0.2,
-            ),
-        )
-
-    def _edges(self) -> Supervisor:
-        config = self.config
-        services = self.services
-        assert services is not None
-        # Stopped in reverse: HTTP first (it stops accepting at once and its
-        # in-flight requests are short), then the push streams.
-        specs = [
-            ChildSpec(
-                "grpc",
-                lambda: GrpcEdge(
-                    self._grpc_handlers,
-                    config.grpc.listen,
-                    shutdown_timeout=config.grpc.shutdown_timeout,
-                    backlog=config.grpc.backlog,
-                    on_bound=lambda _port: setattr(self.readiness, "grpc_bound", True),
-                    on_unbound=lambda: setattr(self.readiness, "grpc_bound", False),
-                    ssl=server_context(config.gateway.tls, alpn=["h2"])
-                    if config.gateway.tls is not None
-                    else None,
-                ),
-                shutdown_timeout=config.grpc.shutdown_timeout + 2,
-            ),
-            ChildSpec(
-                "http",
-                lambda: AsgiEdge(
-                    lambda: create_app(services),
-                    config.http.listen,
-                    graceful_timeout=config.http.shutdown_timeout,
-                    read_timeout=config.http.read_timeout,
-                    idle_timeout=config.http.idle_timeout,
-                    backlog=config.http.backlog,
-                    tls=config.gateway.tls,
-                ),
-                shutdown_timeout=config.http.shutdown_timeout + 1,
-            ),
-        ]
-        registry = self.telemetry.prometheus_registry
-        if registry is not None:
-            from prometheus_client import make_asgi_app
-
-            edge = lambda: AsgiEdge(
-                lambda: without_lifespan(make_asgi_app(registry)),
-                config.telemetry.prometheus_listen,
-                graceful_timeout=2.0,
-                label="Prometheus metrics",
-            )
-            specs.append(ChildSpec("metrics", edge, shutdown_timeout=3.0))
-        return Supervisor(
-            Strategy.ONE_FOR_ONE, specs, intensity=Intensity(max_restarts=5, within=60.0)
-        )
-
-    def _grpc_handlers(self) -> list[Any]:
-        from grpclib.health.service import Health
-
-        push = PushService(
-            self.push,
-            self.system,
-            queue_capacity=self.config.push.subscriber_queue,
-            max_subscribers=self.config.push.max_subscribers,
-            credentials=self.config.gateway.credentials,
-            drain_timeout=self.config.grpc.shutdown_timeout,
-            telemetry=self.telemetry,
-        )
-        return [push, Health()]
-
     def _describe_endpoints(self) -> None:
         details = self.system.details
-        http = details("http").get("binds", [])
+        http = details(HTTP).get("binds", [])
         if http:
             scheme = "https" if self.config.gateway.tls is not None else "http"
             self.endpoints.http = (
                 f"{scheme}://{self.config.http.listen.connect_host}:{bound_port(http)}"
             )
-        grpc = details("grpc").get("address")
+        grpc = details(GRPC).get("address")
         if grpc:
             self.endpoints.grpc = f"{self.config.grpc.listen.connect_host}:{grpc.rsplit(':', 1)[1]}"
-        sink = details("smtp.sink")
+        sink = details(SMTP_SINK)
         if sink:
             self.endpoints.mail_sink = f"smtp://{sink['address']}"
             self.endpoints.maildir = sink["maildir"]
-        metrics = details("metrics").get("binds", [])
+        metrics = details(METRICS).get("binds", [])
         if metrics:
             listen = self.config.telemetry.prometheus_listen
             self.endpoints.metrics = f"http://{listen.connect_host}:{bound_port(metrics)}/metrics"
 
 
-def without_lifespan(app: Any) -> Any:
-    """An ASGI app that has no lifespan (prometheus_client's) answers hypercorn's lifespan
-    messages as done, instead of making hypercorn warn at every start that it fails."""
+async def open_driver(config: Config) -> ContainerDriver:
+    """`auto`: engines as local processes in embedded mode, Docker otherwise.
 
-    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    return wrapped
+    Embedded mode never picks Docker by itself: a laptop's Docker has no
+    engine image, and the default pull policy would reach for a registry.
+    """
+    runtime = config.runtime
+    if runtime.driver == "process" or (runtime.driver == "auto" and config.embedded):
+        return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
+    docker = DockerDriver(config.docker, runtime)
+    try:
+        await docker.open()
+    except DriverError as error:
+        raise StartupFailure(str(error)) from error
+    return docker
 
 
 def _banner_fields(endpoints: Endpoints) -> dict[str, Any]:

@@ -33,6 +33,7 @@ LAYERS = {
     "push": 5,
     "embedded": 5,
     "app": 6,
+    "tree": 6,  # the actor tree, declared once; app runs it
     "cli": 7,
     "__main__": 8,
     "proto_codegen": 8,

@@ -150,7 +150,11 @@ class Supervisor:
 
     def describe(self) -> dict[str, Any]:
         """Inspection details of this supervisor."""
-        return {"strategy": self.strategy.value}
+        return {
+            "strategy": self.strategy.value,
+            "max_restarts": self.intensity.max_restarts,
+            "within_seconds": self.intensity.within,
+        }
 
     # -- running -----------------------------------------------------------
 

@@ -179,3 +179,22 @@ class _EdgeConfig(HypercornConfig):
 def bound_port(binds: list[str]) -> int:
     """The port of hypercorn's first bind (`http://127.0.0.1:54321`)."""
     return int(binds[0].rsplit(":", 1)[1])
+
+
+def without_lifespan(app: Any) -> Any:
+    """An ASGI app that has no lifespan (prometheus_client's) answers hypercorn's lifespan
+    messages as done, instead of making hypercorn warn at every start that it fails."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return wrapped

@@ -162,7 +162,7 @@ class GrpcEdge(Supervisor):
         await self._server.wait_idle_peers_closed(min(PEER_CLOSE_GRACE, self._shutdown_timeout))
 
     def describe(self) -> dict[str, Any]:
-        return {"strategy": self.strategy.value, "address": f"{self.address.bind_host}:{self.port}"}
+        return {**super().describe(), "address": f"{self.address.bind_host}:{self.port}"}
 
     async def _start_server(self) -> Any:
         self._servicers = list(self._handlers())

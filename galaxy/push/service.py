@@ -28,7 +28,6 @@ from galaxy.telemetry import Telemetry
 log = structlog.get_logger("galaxy.push")
 
 MAX_CLIENT_ID = 128
-GRPC_EDGE = "grpc"
 
 
 def gateway_actor_name(client_id: str) -> str:
@@ -41,6 +40,7 @@ class PushService(push_grpc.PushBase):
         hub: PushHub,
         system: ActorSystem,
         *,
+        edge: str,
         queue_capacity: int,
         drain_timeout: float,
         max_subscribers: int = 64,
@@ -48,6 +48,7 @@ class PushService(push_grpc.PushBase):
         telemetry: Telemetry | None = None,
     ) -> None:
         self._hub = hub
+        self._edge = edge  # the node the streams' actors are children of (galaxy.tree.GRPC)
         self._system = system
         self._queue_capacity = queue_capacity
         self._max_subscribers = max_subscribers
@@ -148,7 +149,7 @@ class PushService(push_grpc.PushBase):
             if previous is not None:
                 log.info("gateway.replaced", gateway_client_id=client_id)
                 previous.abort()
-                await self._system.stop(GRPC_EDGE, name)
+                await self._system.stop(self._edge, name)
             subscription = GatewaySubscription(
                 client_id,
                 cursor,
@@ -163,7 +164,7 @@ class PushService(push_grpc.PushBase):
             self._active[client_id] = subscription
             try:
                 await self._system.spawn(
-                    GRPC_EDGE,
+                    self._edge,
                     ChildSpec(
                         name,
                         _once(subscription),

@@ -1,25 +1,35 @@
-"""The services the edges may call, built once by galaxy.app."""
+"""The services the edges and the core actors call, built once at start.
+
+`build_services` wires them (who calls whom is decided here and only here);
+`Services.warm` fills their caches before any edge listens.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from galaxy import __version__
 from galaxy.actors import ActorSystem
+from galaxy.clients.containers import ContainerDriver
+from galaxy.clients.geoip import open_lookup
+from galaxy.clients.translator import Translator
 from galaxy.config import Config
 from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
 from galaxy.services.diplomail import Diplomail
 from galaxy.services.geo import Geo
-from galaxy.services.lobby import Enrollment, Games, LobbyEvents
+from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
+from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
 from galaxy.services.runtime.service import Runtime
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
+from galaxy.services.user_hooks import UserHooks
 from galaxy.store.database import Database
 from galaxy.telemetry import Telemetry
 
@@ -46,3 +56,108 @@ class Services:
     geo: Geo
     diplomail: Diplomail
     telemetry: Telemetry
+
+    async def warm(self) -> None:
+        """Fill the in-process caches from the store; the edges serve from them."""
+        await self.admin_auth.warm()
+        await self.sessions.warm()
+        await self.accounts.warm()
+        await self.race_names.warm()
+        await self.lobby_events.ctx.warm()
+        await self.engine_versions.warm()
+        await self.engine_versions.ensure_default(__version__, f"galaxy-engine:{__version__}")
+
+    async def aclose(self) -> None:
+        """Close the outgoing clients the services hold (after the actors using them)."""
+        await self.diplomail.aclose()
+        self.geo.close()
+
+
+def build_services(
+    config: Config,
+    db: Database,
+    *,
+    actors: ActorSystem,
+    readiness: Readiness,
+    push: PushHub,
+    driver: ContainerDriver,
+    games_supervisor: str,
+    telemetry: Telemetry,
+) -> Services:
+    """Every service, wired to the ones it calls; nothing is read from the store yet."""
+    mail = MailOutbox(db, from_address=config.smtp.from_address, telemetry=telemetry)
+    notifier = Notifier(db, admin_email=config.notification.admin_email, telemetry=telemetry)
+    hooks = UserHooks(telemetry)
+    hooks.on_deleted("notifications", notifier.on_user_deleted)
+    geo = Geo(db, open_lookup(config.geo.db_path), telemetry=telemetry)
+    hooks.on_deleted("geo", geo.on_user_deleted)
+    sessions = Sessions(db, push)
+    accounts = Accounts(db, sessions, hooks)
+    auth = Auth(
+        db,
+        config.auth,
+        mail=mail,
+        accounts=accounts,
+        sessions=sessions,
+        geo=geo,
+        telemetry=telemetry,
+    )
+    race_names = RaceNames(
+        db, accounts, notifier, pending_ttl=config.lobby.pending_registration_ttl
+    )
+    lobby = LobbyContext(
+        db, accounts, notifier, race_names, invite_ttl=config.lobby.invite_default_ttl
+    )
+    events = LobbyEvents(lobby)
+    hooks.on_deleted("lobby", events.on_user_deleted)
+    hooks.on_blocked("lobby", events.on_user_blocked)
+    translator = (
+        Translator(config.diplomail.translator_url, timeout=config.diplomail.translator_timeout)
+        if config.diplomail.translator_url
+        else None
+    )
+    versions = EngineVersions(db)
+    runtime = Runtime(
+        RuntimeDeps(
+            db=db,
+            driver=driver,
+            versions=versions,
+            lobby=events,
+            notifier=notifier,
+            settings=RuntimeSettings(
+                state_root=config.runtime.game_state_root,
+                probe_interval=config.runtime.probe_interval,
+                probe_failures=config.runtime.probe_failures,
+                start_timeout=config.runtime.start_timeout,
+                call_timeout=config.engine.call_timeout,
+                probe_timeout=config.engine.probe_timeout,
+                long_operations=config.runtime.worker_pool_size,
+                mailbox=config.runtime.job_queue_size,
+            ),
+            telemetry=telemetry,
+        ),
+        actors,
+        supervisor=games_supervisor,
+    )
+    return Services(
+        config=config,
+        db=db,
+        actors=actors,
+        readiness=readiness,
+        admin_auth=AdminAuthenticator(db),
+        push=push,
+        mail=mail,
+        notifier=notifier,
+        sessions=sessions,
+        accounts=accounts,
+        auth=auth,
+        games=Games(lobby, starter=runtime),
+        enrollment=Enrollment(lobby),
+        lobby_events=events,
+        race_names=race_names,
+        runtime=runtime,
+        engine_versions=versions,
+        geo=geo,
+        diplomail=Diplomail(lobby, config.diplomail, translator),
+        telemetry=telemetry,
+    )

@@ -580,7 +580,11 @@ async def test_snapshot_describes_the_tree(system: ActorSystem) -> None:
         assert snapshot is not None
         assert snapshot.count() == 4
         inner_snap, counter = snapshot.children
-        assert inner_snap.details == {"strategy": "one_for_all"}
+        assert inner_snap.details == {
+            "strategy": "one_for_all",
+            "max_restarts": 3,
+            "within_seconds": 5.0,
+        }
         assert inner_snap.mailbox_capacity is None
         assert inner_snap.children[0].path == "root/inner/leaf"
         assert counter.status == "running"

@@ -37,17 +37,16 @@ from galaxy.store.database import Connection, fetch_all
 
 log = structlog.get_logger("galaxy.runtime")
 
-GAMES = "runtime.games"
-
 
 def actor_name(game_id: uuid.UUID) -> str:
     return f"game:{game_id}"
 
 
 class Runtime:
-    def __init__(self, deps: RuntimeDeps, system: ActorSystem) -> None:
+    def __init__(self, deps: RuntimeDeps, system: ActorSystem, *, supervisor: str) -> None:
         self.deps = deps
         self.system = system
+        self.supervisor = supervisor  # where game actors run (galaxy.tree.GAMES)
         settings = deps.settings
         # An operation may start an engine and wait for it, then call it.
         self.long_timeout = settings.start_timeout + settings.call_timeout + 10
@@ -63,7 +62,7 @@ class Runtime:
             restart=RestartType.TRANSIENT,
             shutdown_timeout=self.deps.settings.call_timeout + 5,
         )
-        return await self.system.spawn(GAMES, spec)
+        return await self.system.spawn(self.supervisor, spec)
 
     # -- the lobby's calls (GameStarter) ------------------------------------------------
 
