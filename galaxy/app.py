@@ -309,30 +309,3 @@ def _banner_fields(endpoints: Endpoints) -> dict[str, Any]:
         "admin_user": endpoints.admin_user,
         "admin_password_file": endpoints.admin_password_file,
     }
-
-
-def banner_text(endpoints: Endpoints) -> str:
-    """The human banner `galaxy run` prints when stdout is a terminal."""
-    rows = [
-        ("HTTP", endpoints.http),
-        ("gRPC push", endpoints.grpc),
-        ("database", endpoints.database),
-        (
-            "mail sink",
-            f"{endpoints.mail_sink}  (messages in {endpoints.maildir})"
-            if endpoints.mail_sink
-            else "external SMTP relay",
-        ),
-        ("metrics", endpoints.metrics or "not exported over HTTP"),
-        (
-            "admin",
-            f"{endpoints.admin_user} (password in {endpoints.admin_password_file})"
-            if endpoints.admin_password_file
-            else (endpoints.admin_user or "no bootstrap admin"),
-        ),
-    ]
-    width = max(len(name) for name, _ in rows)
-    lines = [f"galaxy {__version__} is ready"]
-    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
-    lines.append("  actors   galaxy actors   (Ctrl-C stops)")
-    return "\n".join(lines)

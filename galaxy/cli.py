@@ -10,6 +10,7 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -24,6 +25,9 @@ from galaxy.config import (
     read_env_file,
 )
 from galaxy.domain.errors import StartupFailure, find_error
+
+if TYPE_CHECKING:
+    from galaxy.app import Endpoints
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -217,7 +221,7 @@ def _one_line(error: BaseException) -> str:
 async def _run_until_signalled(config: Config) -> None:
     import structlog
 
-    from galaxy.app import Endpoints, Service, banner_text
+    from galaxy.app import Service
 
     log = structlog.get_logger("galaxy")
     service = Service(config)
@@ -403,3 +407,30 @@ def _admin_credentials(user: str | None, env: Mapping[str, str]) -> tuple[str, s
     if password_file.exists():
         return EMBEDDED_ADMIN_USER, password_file.read_text().strip()
     return None
+
+
+def banner_text(endpoints: Endpoints) -> str:
+    """The human banner `galaxy run` prints when stdout is a terminal."""
+    rows = [
+        ("HTTP", endpoints.http),
+        ("gRPC push", endpoints.grpc),
+        ("database", endpoints.database),
+        (
+            "mail sink",
+            f"{endpoints.mail_sink}  (messages in {endpoints.maildir})"
+            if endpoints.mail_sink
+            else "external SMTP relay",
+        ),
+        ("metrics", endpoints.metrics or "not exported over HTTP"),
+        (
+            "admin",
+            f"{endpoints.admin_user} (password in {endpoints.admin_password_file})"
+            if endpoints.admin_password_file
+            else (endpoints.admin_user or "no bootstrap admin"),
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"galaxy {__version__} is ready"]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in rows]
+    lines.append("  actors   galaxy actors   (Ctrl-C stops)")
+    return "\n".join(lines)
