@@ -28,6 +28,8 @@ EXPECTED_TABLES = {
     "blocked_emails",
     "auth_challenges",
     "auth_wrong_codes",
+    "turn_summaries",
+    "turn_reports",
     "device_sessions",
     "entitlement_records",
     "entitlement_snapshots",
