@@ -11,8 +11,10 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import partial
 from typing import Any
 
 import structlog
@@ -30,6 +32,16 @@ log = structlog.get_logger("galaxy.mail")
 
 PAYLOAD_CONTENT_TYPE = "application/vnd.galaxy.template-data+json"
 LOGIN_CODE_TEMPLATE = "auth.login_code"
+
+
+@dataclass(frozen=True)
+class PreparedMail:
+    """A mail that passed its checks: template known, fields present, addresses valid."""
+
+    template_id: str
+    addresses: tuple[str, ...]
+    body: bytes
+    idempotency_key: str
 
 
 class MailOutbox:
@@ -76,27 +88,27 @@ class MailOutbox:
         conn: Connection | None = None,
     ) -> uuid.UUID:
         """Enqueue once per (template_id, idempotency_key); a repeat returns the first id."""
-        addresses = sorted({address.strip() for address in recipients if address.strip()})
-        self._check(template_id, addresses, payload, idempotency_key)
-        body = json.dumps(dict(payload), separators=(",", ":"), default=str).encode()
-
-        async def write(c: Connection) -> uuid.UUID:
-            return await self._write(c, template_id, addresses, body, idempotency_key)
-
+        mail = self.prepare(template_id, recipients, payload, idempotency_key)
         if conn is not None:
             # The caller's transaction: it commits (and wakes the workers) itself.
-            return await write(conn)
-        delivery_id = await self._db.run(write, name="mail.enqueue")
+            return await self.write(conn, mail)
+        delivery_id = await self._db.run(partial(self.write, mail=mail), name="mail.enqueue")
         self.notify()
         return delivery_id
 
-    def _check(
+    def prepare(
         self,
         template_id: str,
-        addresses: list[str],
+        recipients: Iterable[str],
         payload: Mapping[str, Any],
         idempotency_key: str,
-    ) -> None:
+    ) -> PreparedMail:
+        """A checked mail, ready to write; InvalidInput before anything is written.
+
+        Kept apart from `write` so a caller settling a batch in one transaction
+        (the notification router) refuses a bad mail before that transaction.
+        """
+        addresses = sorted({address.strip() for address in recipients if address.strip()})
         if template_id not in TEMPLATES:
             raise InvalidInput(f"unknown mail template {template_id!r}")
         if not addresses or any("@" not in a or "\n" in a or "\r" in a for a in addresses):
@@ -106,40 +118,22 @@ class MailOutbox:
             raise InvalidInput(f"{template_id} needs {', '.join(sorted(missing))}")
         if not idempotency_key or len(idempotency_key) > 200:
             raise InvalidInput("an idempotency key of 1 to 200 characters is required")
+        body = json.dumps(dict(payload), separators=(",", ":"), default=str).encode()
+        return PreparedMail(template_id, tuple(addresses), body, idempotency_key)
 
-    async def _write(
-        self,
-        conn: Connection,
-        template_id: str,
-        addresses: list[str],
-        body: bytes,
-        idempotency_key: str,
-    ) -> uuid.UUID:
-        payload_id = uuid.uuid4()
+    async def write(self, conn: Connection, mail: PreparedMail) -> uuid.UUID:
+        """Write a prepared mail in `conn`'s transaction; the caller wakes the workers."""
         delivery_id = uuid.uuid4()
-        cursor = await conn.execute(
-            queries.ENQUEUE,
-            {
-                "payload_id": payload_id,
-                "content_type": PAYLOAD_CONTENT_TYPE,
-                "body": body,
-                "delivery_id": delivery_id,
-                "template_id": template_id,
-                "idempotency_key": idempotency_key,
-                "message_id": f"<{delivery_id}.{secrets.token_hex(4)}@{self._domain}>",
-                "addresses": addresses,
-            },
+        return await queries.enqueue(
+            conn,
+            template_id=mail.template_id,
+            addresses=list(mail.addresses),
+            content_type=PAYLOAD_CONTENT_TYPE,
+            body=mail.body,
+            idempotency_key=mail.idempotency_key,
+            message_id=f"<{delivery_id}.{secrets.token_hex(4)}@{self._domain}>",
+            delivery_id=delivery_id,
         )
-        if await cursor.fetchone() is not None:
-            return delivery_id
-        # Already enqueued under this key: keep the first delivery.
-        await conn.execute(queries.DELETE_ORPHAN_PAYLOAD, {"payload_id": payload_id})
-        existing = await conn.execute(
-            queries.FIND_BY_KEY, {"template_id": template_id, "idempotency_key": idempotency_key}
-        )
-        row = await existing.fetchone()
-        assert row is not None
-        return uuid.UUID(str(row[0]))
 
     # -- waking workers ------------------------------------------------------
 
@@ -213,17 +207,14 @@ class MailOutbox:
         """Re-arm a pending, retrying or dead-lettered delivery; 409 for a sent one."""
 
         async def rearm(conn: Connection) -> queries.DeliveryRow | None:
-            cursor = await conn.execute(queries.RESEND, {"delivery_id": delivery_id})
-            if await cursor.fetchone() is None:
-                row = await queries.get_delivery(conn, delivery_id)
-                if row is None:
-                    return None
+            rearmed = await queries.resend(conn, delivery_id)
+            row = await queries.get_delivery(conn, delivery_id)
+            if row is not None and not rearmed:
                 raise Conflict(
                     "the delivery was already sent; resending would mail it twice",
                     code="already_sent",
                 )
-            await conn.execute(queries.DELETE_DEAD_LETTER, {"delivery_id": delivery_id})
-            return await queries.get_delivery(conn, delivery_id)
+            return row
 
         row = await self._db.run(rearm, name="mail.resend")
         if row is None:

@@ -12,10 +12,10 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 import structlog
-from psycopg.types.json import Jsonb
 
 from galaxy.domain.errors import NotFound
 from galaxy.domain.notifications import CATALOG, Channel, Intent, problems
@@ -67,28 +67,13 @@ class Notifier:
         routes = self._routes_for(intent)
 
         async def write(conn: Connection) -> tuple[uuid.UUID, bool]:
-            notification_id = uuid.uuid4()
-            cursor = await conn.execute(
-                queries.INSERT_NOTIFICATION,
-                {
-                    "notification_id": notification_id,
-                    "kind": intent.kind,
-                    "idempotency_key": intent.idempotency_key,
-                    "payload": Jsonb(dict(intent.payload)),
-                },
+            return await queries.insert_notification(
+                conn,
+                kind=intent.kind,
+                idempotency_key=intent.idempotency_key,
+                payload=intent.payload,
+                routes=routes,
             )
-            if await cursor.fetchone() is None:
-                existing = await conn.execute(
-                    queries.FIND_NOTIFICATION,
-                    {"kind": intent.kind, "idempotency_key": intent.idempotency_key},
-                )
-                row: Any = await existing.fetchone()
-                return uuid.UUID(str(row[0])), False
-            for route in routes:
-                await conn.execute(
-                    queries.INSERT_ROUTE, {**route, "notification_id": notification_id}
-                )
-            return notification_id, True
 
         if conn is not None:
             notification_id, created = await write(conn)
@@ -150,13 +135,8 @@ class Notifier:
         ]
 
         async def write(conn: Connection) -> None:
-            await conn.execute(
-                queries.INSERT_MALFORMED,
-                {
-                    "id": uuid.uuid4(),
-                    "payload": Jsonb(json.loads(json.dumps(record, default=str))),
-                    "reason": reason,
-                },
+            await queries.insert_malformed(
+                conn, json.loads(json.dumps(record, default=str)), reason
             )
 
         try:
@@ -173,11 +153,9 @@ class Notifier:
     async def on_user_deleted(self, user_id: uuid.UUID) -> int:
         """Skip the user's pending routes; they stay for audit."""
 
-        async def skip(conn: Connection) -> int:
-            cursor = await conn.execute(queries.SKIP_USER_ROUTES, {"user_id": user_id})
-            return cursor.rowcount
-
-        return await self._db.run(skip, name="notify.user_deleted")
+        return await self._db.run(
+            partial(queries.skip_user_routes, user_id=user_id), name="notify.user_deleted"
+        )
 
     # -- operators -------------------------------------------------------------
 

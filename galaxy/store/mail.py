@@ -1,12 +1,17 @@
-"""Named queries for the mail outbox."""
+"""Named queries for the mail outbox: enqueue, the deliveries' outbox verbs, operators' reads."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from galaxy.domain.errors import Conflict
+from galaxy.store import outbox
 from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.outbox import Outcome, Settlement
 
 # The whole enqueue in one round trip. On a repeated idempotency key the
 # delivery insert does nothing, so no recipients are written and no id comes
@@ -38,58 +43,30 @@ WHERE template_id = %(template_id)s AND idempotency_key = %(idempotency_key)s
 
 DELETE_ORPHAN_PAYLOAD = "DELETE FROM mail_payloads WHERE payload_id = %(payload_id)s"
 
-# Rows due now and not leased (or whose lease ran out: the holder died).
-CLAIM_DUE = """
-WITH due AS (
-    SELECT delivery_id
-    FROM mail_deliveries
-    WHERE status IN ('pending', 'retrying')
-      AND next_attempt_at <= now()
-      AND (lease_until IS NULL OR lease_until < now())
-    ORDER BY next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE mail_deliveries AS d
-SET locked_by = %(owner)s, lease_until = now() + make_interval(secs => %(lease_seconds)s)
-FROM due
-WHERE d.delivery_id = due.delivery_id
-RETURNING d.delivery_id, d.template_id, d.attempts, d.cycle_attempts, d.message_id,
-          (SELECT body FROM mail_payloads p WHERE p.payload_id = d.payload_id) AS payload,
+DELIVERIES = outbox.OutboxTable("mail_deliveries", ("delivery_id",), ("pending", "retrying"))
+
+# `attempts` counts every attempt ever made (resends included), `cycle_attempts`
+# those since the last resend: the retry budget is spent per cycle.
+OUTBOX = outbox.outbox_queries(
+    DELIVERIES,
+    returning="""t.delivery_id, t.template_id, t.attempts, t.cycle_attempts, t.message_id,
+          (SELECT body FROM mail_payloads p WHERE p.payload_id = t.payload_id) AS payload,
           ARRAY(SELECT address FROM mail_recipients r
-                WHERE r.delivery_id = d.delivery_id ORDER BY r.address) AS recipients
-"""
+                WHERE r.delivery_id = t.delivery_id ORDER BY r.address) AS recipients""",
+    sent="""status = 'sent', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
+    sent_at = now(), updated_at = now(), last_error = NULL""",
+    retry="""status = 'retrying', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
+    updated_at = now()""",
+    dead="""status = 'dead_lettered', attempts = %(attempt_no)s,
+    cycle_attempts = cycle_attempts + 1, updated_at = now()""",
+    dead_returning="payload_id",
+)
 
 INSERT_ATTEMPT = """
 INSERT INTO mail_attempts
     (attempt_id, delivery_id, attempt_no, started_at, finished_at, outcome, error)
 VALUES (%(attempt_id)s, %(delivery_id)s, %(attempt_no)s, %(started_at)s, now(),
         %(outcome)s, %(error)s)
-"""
-
-# Each outcome applies only while we still hold the lease: a worker that lost
-# it (it ran longer than the lease) must not overwrite the new holder's work.
-MARK_SENT = """
-UPDATE mail_deliveries
-SET status = 'sent', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
-    sent_at = now(), updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = NULL
-WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
-"""
-
-MARK_RETRYING = """
-UPDATE mail_deliveries
-SET status = 'retrying', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
-    next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
-    updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = %(error)s
-WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
-"""
-
-MARK_DEAD_LETTERED = """
-UPDATE mail_deliveries
-SET status = 'dead_lettered', attempts = %(attempt_no)s, cycle_attempts = cycle_attempts + 1,
-    updated_at = now(), locked_by = NULL, lease_until = NULL, last_error = %(error)s
-WHERE delivery_id = %(delivery_id)s AND locked_by = %(owner)s
-RETURNING payload_id
 """
 
 INSERT_DEAD_LETTER = """
@@ -194,11 +171,97 @@ class DeadLetterRow:
     attempts: int
 
 
+async def enqueue(
+    conn: Connection,
+    *,
+    template_id: str,
+    addresses: list[str],
+    content_type: str,
+    body: bytes,
+    idempotency_key: str,
+    message_id: str,
+    delivery_id: uuid.UUID,
+) -> uuid.UUID:
+    """Write a delivery, its payload and recipients; on a repeated (template, key) the
+    first delivery's id, with nothing new kept."""
+    payload_id = uuid.uuid4()
+    cursor = await conn.execute(
+        ENQUEUE,
+        {
+            "payload_id": payload_id,
+            "content_type": content_type,
+            "body": body,
+            "delivery_id": delivery_id,
+            "template_id": template_id,
+            "idempotency_key": idempotency_key,
+            "message_id": message_id,
+            "addresses": addresses,
+        },
+    )
+    if await cursor.fetchone() is not None:
+        return delivery_id
+    # Already enqueued under this key: keep the first delivery.
+    await conn.execute(DELETE_ORPHAN_PAYLOAD, {"payload_id": payload_id})
+    existing = await conn.execute(
+        FIND_BY_KEY, {"template_id": template_id, "idempotency_key": idempotency_key}
+    )
+    row: Any = await existing.fetchone()
+    if row is None:  # the first one's transaction rolled back meanwhile: a conflict to retry
+        raise Conflict(f"the {template_id} delivery under this key is being written elsewhere")
+    return uuid.UUID(str(row[0]))
+
+
 async def claim_due(
     conn: Connection, owner: str, limit: int, lease_seconds: float
 ) -> list[ClaimedDelivery]:
-    params = {"owner": owner, "limit": limit, "lease_seconds": lease_seconds}
-    return await fetch_all(conn, ClaimedDelivery, CLAIM_DUE, params)
+    return await outbox.claim(
+        conn, OUTBOX, ClaimedDelivery, owner=owner, limit=limit, lease_seconds=lease_seconds
+    )
+
+
+async def record_outcomes(
+    conn: Connection,
+    owner: str,
+    started_at: datetime,
+    settled: Sequence[Settlement[ClaimedDelivery]],
+) -> None:
+    """A batch's attempts and settles, in the caller's one transaction."""
+    for settlement in settled:
+        delivery = settlement.item
+        attempt_no = delivery.attempts + 1
+        await conn.execute(
+            INSERT_ATTEMPT,
+            {
+                "attempt_id": uuid.uuid4(),
+                "delivery_id": delivery.delivery_id,
+                "attempt_no": attempt_no,
+                "started_at": started_at,
+                "outcome": settlement.label,
+                "error": settlement.error,
+            },
+        )
+        ids = {"delivery_id": delivery.delivery_id, "owner": owner, "attempt_no": attempt_no}
+        row = await outbox.settle(conn, OUTBOX, settlement, ids)
+        if settlement.outcome is Outcome.DEAD and row:
+            await conn.execute(
+                INSERT_DEAD_LETTER,
+                {
+                    "dead_letter_id": uuid.uuid4(),
+                    "delivery_id": delivery.delivery_id,
+                    "payload_id": row[0],
+                    "reason": settlement.error or settlement.label,
+                },
+            )
+
+
+async def resend(conn: Connection, delivery_id: uuid.UUID) -> bool:
+    """Re-arm a delivery that was not sent (dropping its dead letter); False when it was
+    sent already or does not exist."""
+    cursor = await conn.execute(RESEND, {"delivery_id": delivery_id})
+    if await cursor.fetchone() is None:
+        return False
+    await conn.execute(DELETE_DEAD_LETTER, {"delivery_id": delivery_id})
+    return True
 
 
 async def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> DeliveryRow | None:

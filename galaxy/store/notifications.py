@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
+from galaxy.store import outbox
 from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.outbox import Outcome, Settlement
 
 INSERT_NOTIFICATION = """
 INSERT INTO notifications (notification_id, kind, idempotency_key, payload)
@@ -33,46 +38,20 @@ INSERT INTO notification_malformed_intents (id, payload, reason)
 VALUES (%(id)s, %(payload)s, %(reason)s)
 """
 
-CLAIM_DUE = """
-WITH due AS (
-    SELECT route_id FROM notification_routes
-    WHERE status IN ('pending', 'retrying')
-      AND next_attempt_at <= now()
-      AND (lease_until IS NULL OR lease_until < now())
-    ORDER BY next_attempt_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+ROUTES = outbox.OutboxTable("notification_routes", ("route_id",), ("pending", "retrying"))
+
+OUTBOX = outbox.outbox_queries(
+    ROUTES,
+    join=", notifications AS n",
+    join_on="n.notification_id = t.notification_id",
+    returning="""t.route_id, t.notification_id, t.channel, t.user_id, t.address, t.attempts,
+          n.kind, n.idempotency_key, n.payload""",
+    sent="""status = 'delivered', attempts = attempts + 1, delivered_at = now(),
+    updated_at = now(), last_error = NULL""",
+    retry="status = 'retrying', attempts = attempts + 1, updated_at = now()",
+    dead="status = 'dead_lettered', attempts = attempts + 1, updated_at = now()",
+    dead_returning="notification_id",
 )
-UPDATE notification_routes AS r
-SET locked_by = %(owner)s, lease_until = now() + make_interval(secs => %(lease_seconds)s)
-FROM due, notifications AS n
-WHERE r.route_id = due.route_id AND n.notification_id = r.notification_id
-RETURNING r.route_id, r.notification_id, r.channel, r.user_id, r.address, r.attempts,
-          n.kind, n.idempotency_key, n.payload
-"""
-
-MARK_DELIVERED = """
-UPDATE notification_routes
-SET status = 'delivered', attempts = attempts + 1, delivered_at = now(), updated_at = now(),
-    locked_by = NULL, lease_until = NULL, last_error = NULL
-WHERE route_id = %(route_id)s AND locked_by = %(owner)s
-"""
-
-MARK_RETRYING = """
-UPDATE notification_routes
-SET status = 'retrying', attempts = attempts + 1, last_error = %(error)s, updated_at = now(),
-    next_attempt_at = now() + make_interval(secs => %(delay_seconds)s),
-    locked_by = NULL, lease_until = NULL
-WHERE route_id = %(route_id)s AND locked_by = %(owner)s
-"""
-
-MARK_DEAD_LETTERED = """
-UPDATE notification_routes
-SET status = 'dead_lettered', attempts = attempts + 1, last_error = %(error)s,
-    updated_at = now(), locked_by = NULL, lease_until = NULL
-WHERE route_id = %(route_id)s AND locked_by = %(owner)s
-RETURNING notification_id
-"""
 
 INSERT_DEAD_LETTER = """
 INSERT INTO notification_dead_letters (dead_letter_id, notification_id, route_id, reason)
@@ -183,11 +162,75 @@ class MalformedRow:
     reason: str
 
 
+async def insert_notification(
+    conn: Connection,
+    *,
+    kind: str,
+    idempotency_key: str,
+    payload: Mapping[str, Any],
+    routes: Iterable[Mapping[str, Any]],
+) -> tuple[uuid.UUID, bool]:
+    """Record a notification and its routes once per (kind, key): its id, and whether this
+    call created it (False: the first one's id, and no routes written)."""
+    notification_id = uuid.uuid4()
+    cursor = await conn.execute(
+        INSERT_NOTIFICATION,
+        {
+            "notification_id": notification_id,
+            "kind": kind,
+            "idempotency_key": idempotency_key,
+            "payload": Jsonb(dict(payload)),
+        },
+    )
+    if await cursor.fetchone() is None:
+        existing = await conn.execute(
+            FIND_NOTIFICATION, {"kind": kind, "idempotency_key": idempotency_key}
+        )
+        row: Any = await existing.fetchone()
+        return uuid.UUID(str(row[0])), False
+    for route in routes:
+        await conn.execute(INSERT_ROUTE, {**route, "notification_id": notification_id})
+    return notification_id, True
+
+
+async def insert_malformed(conn: Connection, payload: Mapping[str, Any], reason: str) -> None:
+    await conn.execute(
+        INSERT_MALFORMED, {"id": uuid.uuid4(), "payload": Jsonb(dict(payload)), "reason": reason}
+    )
+
+
+async def skip_user_routes(conn: Connection, user_id: uuid.UUID) -> int:
+    """Skip a deleted user's pending routes; how many there were."""
+    cursor = await conn.execute(SKIP_USER_ROUTES, {"user_id": user_id})
+    return cursor.rowcount
+
+
 async def claim_due(
     conn: Connection, owner: str, limit: int, lease_seconds: float
 ) -> list[ClaimedRoute]:
-    params = {"owner": owner, "limit": limit, "lease_seconds": lease_seconds}
-    return await fetch_all(conn, ClaimedRoute, CLAIM_DUE, params)
+    return await outbox.claim(
+        conn, OUTBOX, ClaimedRoute, owner=owner, limit=limit, lease_seconds=lease_seconds
+    )
+
+
+async def settle_routes(
+    conn: Connection, owner: str, settled: Sequence[Settlement[ClaimedRoute]]
+) -> None:
+    """A batch of routes' settles (and dead letters), in the caller's one transaction."""
+    for settlement in settled:
+        route = settlement.item
+        ids = {"route_id": route.route_id, "owner": owner}
+        row = await outbox.settle(conn, OUTBOX, settlement, ids)
+        if settlement.outcome is Outcome.DEAD and row:
+            await conn.execute(
+                INSERT_DEAD_LETTER,
+                {
+                    "dead_letter_id": uuid.uuid4(),
+                    "notification_id": route.notification_id,
+                    "route_id": route.route_id,
+                    "reason": settlement.error,
+                },
+            )
 
 
 async def get_notification(conn: Connection, notification_id: uuid.UUID) -> NotificationRow | None:

@@ -223,6 +223,11 @@ async def test_mail_and_notification_metrics(mail_service: Running, sink: SmtpSi
     await notifier(mail_service).submit(Intent("bogus", "k", {}))
     await routes_settle(mail_service, notification_id)
     await sink.wait_for(1)
+
+    async def recorded() -> bool:  # the sink has the mail before the worker records it
+        return [d.status for d in (await outbox(mail_service).deliveries(1)).items] == ["sent"]
+
+    await eventually(recorded)
     await outbox(mail_service).refresh_depth()  # what the workers' timer does
     assert mail_service.endpoints.metrics is not None
     async with httpx.AsyncClient() as client:

@@ -1,0 +1,175 @@
+"""The leased outbox worker, written once for the three queues that share its lifecycle.
+
+A scan claims a batch of due rows under a lease (one transaction), runs the
+queue's send step on the batch, turns each result into a settle (sent, retry
+with backoff, dead-letter once the attempts are spent, or at once when a
+check says the row can never succeed) and writes the whole batch's settles
+in one more transaction, shielded from cancellation: what was sent must be
+recorded even while stopping. It scans again while batches come back full.
+
+Delivery is at least once: a process killed between a send and its settle
+sends again once the lease ends. A queue (`OutboxQueue`) brings only what is
+its own: its table's claim and settle verbs (in `galaxy/store/`), its send
+step, and how it reports outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import trio
+
+from galaxy.actors.worker import Subscribe, WakeableWorker
+from galaxy.domain.backoff import Backoff
+from galaxy.services.unit_of_work import AfterCommit, run_unit
+from galaxy.store.database import Connection, Database
+from galaxy.store.outbox import Outcome, Settlement
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Result(Generic[Item]):
+    """What the send step made of one claimed row.
+
+    `error` None is a success. `permanent` marks a failure no retry can mend
+    (a malformed row, a mail that does not render): it is dead-lettered now,
+    with `error` saying which check refused it.
+    """
+
+    item: Item
+    error: str | None = None
+    permanent: bool = False
+    label: str = "sent"
+
+    @classmethod
+    def sent(cls, item: Item) -> Result[Item]:
+        return cls(item)
+
+    @classmethod
+    def failed(cls, item: Item, error: str, *, label: str = "failed") -> Result[Item]:
+        return cls(item, error, label=label)
+
+    @classmethod
+    def refused(cls, item: Item, error: str, *, label: str = "failed") -> Result[Item]:
+        return cls(item, error, permanent=True, label=label)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry with backoff until `max_attempts` attempts in a cycle have failed."""
+
+    max_attempts: int
+    backoff: Backoff
+
+    def settle(self, result: Result[Item], attempts_so_far: int) -> Settlement[Item]:
+        attempt = attempts_so_far + 1
+        if result.error is None:
+            return Settlement(result.item, Outcome.SENT, attempt, label=result.label)
+        if result.permanent or attempt >= self.max_attempts:
+            return Settlement(result.item, Outcome.DEAD, attempt, result.error, label=result.label)
+        delay = self.backoff.delay(attempt)
+        return Settlement(result.item, Outcome.RETRY, attempt, result.error, delay, result.label)
+
+
+class OutboxQueue(Protocol[Item]):
+    """One queue's own part of the lifecycle."""
+
+    name: str  # prefixes the units of work's span names: `<name>.claim`, `<name>.settle`
+    batch: int
+
+    def lease_seconds(self) -> float:
+        """Longer than a batch's send step can take, so a live worker keeps its rows."""
+        ...
+
+    def attempts(self, item: Item) -> int:
+        """Attempts already spent on `item` in its current retry cycle."""
+        ...
+
+    async def claim(
+        self, conn: Connection, owner: str, limit: int, lease_seconds: float
+    ) -> list[Item]: ...
+
+    async def send(self, batch: Sequence[Item]) -> list[Result[Item]]:
+        """One result per item, in order; raises only for what should crash the worker."""
+        ...
+
+    async def settle(
+        self,
+        conn: Connection,
+        after: AfterCommit,
+        owner: str,
+        settled: Sequence[Settlement[Item]],
+    ) -> None:
+        """Write the batch's settles in `conn` (one transaction for the batch)."""
+        ...
+
+    def report(self, settled: Sequence[Settlement[Item]]) -> None:
+        """Count and log, after the settles committed."""
+        ...
+
+
+class OutboxWorker(WakeableWorker, Generic[Item]):
+    """The actor that drains one queue; subclasses only name their kind and build the queue."""
+
+    kind: ClassVar[str] = "outbox.worker"
+
+    def __init__(
+        self,
+        queue: OutboxQueue[Item],
+        db: Database,
+        subscribe: Subscribe,
+        *,
+        owner: str,
+        interval: float,
+        policy: RetryPolicy,
+    ) -> None:
+        super().__init__(subscribe, interval)
+        self.queue = queue
+        self.db = db
+        self.owner = owner
+        self.policy = policy
+
+    def details(self) -> dict[str, Any]:
+        return {"owner": self.owner}
+
+    async def work(self) -> None:
+        await self.scan()
+
+    async def scan(self) -> int:
+        """Settle everything due, batch after batch; returns how many rows were attempted."""
+        attempted = 0
+        while not self.stop_requested:
+            claimed = await self.claim()
+            if claimed:
+                await self.process(claimed)
+                attempted += len(claimed)
+            if len(claimed) < self.queue.batch:
+                break
+        return attempted
+
+    async def claim(self) -> list[Item]:
+        queue, owner, lease = self.queue, self.owner, self.queue.lease_seconds()
+
+        async def claim(conn: Connection) -> list[Item]:
+            return await queue.claim(conn, owner, queue.batch, lease)
+
+        return await self.db.run(claim, name=f"{queue.name}.claim")
+
+    async def process(self, batch: Sequence[Item]) -> list[Settlement[Item]]:
+        """Send a claimed batch and settle it in one transaction."""
+        queue = self.queue
+        results = await queue.send(batch)
+        if len(results) != len(batch):
+            raise RuntimeError(f"{queue.name}: {len(results)} results for {len(batch)} rows")
+        settled = [self.policy.settle(r, queue.attempts(r.item)) for r in results]
+
+        async def write(conn: Connection, after: AfterCommit) -> None:
+            await queue.settle(conn, after, self.owner, settled)
+
+        with trio.CancelScope(shield=True):  # what was sent must be recorded, even when stopping
+            await run_unit(self.db, write, name=f"{queue.name}.settle")
+        queue.report(settled)
+        return settled
