@@ -29,5 +29,5 @@ def unpack_text(body: bytes) -> str:
 def unpack(body: bytes) -> dict[str, Any]:
     value = json.loads(unpack_text(body))
     if not isinstance(value, dict):
-        raise ValueError("an archived report is a JSON object")
+        raise TypeError("an archived report is a JSON object")
     return value
