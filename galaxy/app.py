@@ -26,6 +26,7 @@ import trio
 from galaxy import __version__
 from galaxy.actors import (
     ActorSystem,
+    Backoff,
     ChildSpec,
     Intensity,
     Strategy,
@@ -46,9 +47,8 @@ from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.push_hub import PushHubActor
 from galaxy.core.reconciler import Reconciler
 from galaxy.core.translator import DiplomailTranslator
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.dsn import redact
-from galaxy.domain.errors import StartupFailure
+from galaxy.domain.errors import GalaxyError, ServiceUnavailable, StartupFailure
 from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.embedded.smtp_sink import SmtpSink
 from galaxy.http.app import create_app
@@ -140,7 +140,7 @@ class Service:
     def __init__(self, config: Config, *, telemetry: Telemetry | None = None) -> None:
         self.config = config
         self.telemetry = telemetry or setup_telemetry(config.telemetry)
-        self.system = ActorSystem()
+        self.system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
         self.readiness = Readiness()
         self.endpoints = Endpoints()
         self.push = PushHub(
@@ -554,23 +554,32 @@ class Service:
 
     def _describe_endpoints(self) -> None:
         details = self.system.details
-        http = details("http").get("binds", [])
+        http = _texts(details("http").get("binds"))
         if http:
             scheme = "https" if self.config.gateway.tls is not None else "http"
             self.endpoints.http = (
                 f"{scheme}://{self.config.http.listen.connect_host}:{bound_port(http)}"
             )
-        grpc = details("grpc").get("address")
+        grpc = _text(details("grpc").get("address"))
         if grpc:
             self.endpoints.grpc = f"{self.config.grpc.listen.connect_host}:{grpc.rsplit(':', 1)[1]}"
         sink = details("smtp.sink")
         if sink:
             self.endpoints.mail_sink = f"smtp://{sink['address']}"
-            self.endpoints.maildir = sink["maildir"]
-        metrics = details("metrics").get("binds", [])
+            self.endpoints.maildir = _text(sink["maildir"])
+        metrics = _texts(details("metrics").get("binds"))
         if metrics:
             listen = self.config.telemetry.prometheus_listen
             self.endpoints.metrics = f"http://{listen.connect_host}:{bound_port(metrics)}/metrics"
+
+
+def _text(value: object) -> str:
+    """An inspection detail (JSON-shaped, so `object` to the kernel) read as text."""
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 def without_lifespan(app: Any) -> Any:

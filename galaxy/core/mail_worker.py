@@ -25,11 +25,11 @@ import trio
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from galaxy.actors.backoff import Backoff
 from galaxy.actors.worker import WakeableWorker
 from galaxy.bridge import to_asyncio
 from galaxy.clients import smtp
 from galaxy.clients.smtp import SmtpTarget
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.mail_templates import TemplateError
 from galaxy.services.mail import MailOutbox, lease_seconds
 from galaxy.store import mail as queries

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import structlog
 
+from galaxy.actors.backoff import Backoff
 from galaxy.actors.worker import WakeableWorker
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.errors import GalaxyError
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
