@@ -19,6 +19,7 @@ import trio
 
 from bench.report import Report, Row
 from galaxy.actors import ActorSystem, ChildSpec, Intensity, Strategy, Supervisor
+from galaxy.domain.errors import GalaxyError, ServiceUnavailable
 from galaxy.services.runtime.game import GameActor
 
 GAMES = 1000
@@ -49,7 +50,7 @@ def _p99(values: list[float]) -> float:
 
 
 async def _actors(lateness: list[float]) -> tuple[float, float]:
-    system = ActorSystem()
+    system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
     specs = [
         ChildSpec(f"game:{n}", lambda: TickingGame(lateness), shutdown_timeout=1.0)
         for n in range(GAMES)

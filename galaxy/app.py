@@ -34,7 +34,7 @@ from galaxy.clients.docker import DockerDriver
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.config import Config
 from galaxy.domain.dsn import redact
-from galaxy.domain.errors import StartupFailure
+from galaxy.domain.errors import GalaxyError, ServiceUnavailable, StartupFailure
 from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.http.server import bound_port
 from galaxy.services.admin_auth import AdminAuthenticator
@@ -109,7 +109,7 @@ class Service:
     def __init__(self, config: Config, *, telemetry: Telemetry | None = None) -> None:
         self.config = config
         self.telemetry = telemetry or setup_telemetry(config.telemetry)
-        self.system = ActorSystem()
+        self.system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
         self.readiness = Readiness()
         self.endpoints = Endpoints()
         self.push = PushHub(
@@ -262,23 +262,32 @@ class Service:
 
     def _describe_endpoints(self) -> None:
         details = self.system.details
-        http = details(HTTP).get("binds", [])
+        http = _texts(details(HTTP).get("binds"))
         if http:
             scheme = "https" if self.config.gateway.tls is not None else "http"
             self.endpoints.http = (
                 f"{scheme}://{self.config.http.listen.connect_host}:{bound_port(http)}"
             )
-        grpc = details(GRPC).get("address")
+        grpc = _text(details(GRPC).get("address"))
         if grpc:
             self.endpoints.grpc = f"{self.config.grpc.listen.connect_host}:{grpc.rsplit(':', 1)[1]}"
         sink = details(SMTP_SINK)
         if sink:
             self.endpoints.mail_sink = f"smtp://{sink['address']}"
-            self.endpoints.maildir = sink["maildir"]
-        metrics = details(METRICS).get("binds", [])
+            self.endpoints.maildir = _text(sink["maildir"])
+        metrics = _texts(details(METRICS).get("binds"))
         if metrics:
             listen = self.config.telemetry.prometheus_listen
             self.endpoints.metrics = f"http://{listen.connect_host}:{bound_port(metrics)}/metrics"
+
+
+def _text(value: object) -> str:
+    """An inspection detail (JSON-shaped, so `object` to the kernel) read as text."""
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 async def open_driver(config: Config) -> ContainerDriver:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from galaxy.actors import ChildSpec, Intensity, Runnable, Strategy, Supervisor
+from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
 from galaxy.core.geo_counters import GeoCounters
 from galaxy.core.last_seen import LastSeen
@@ -27,7 +27,6 @@ from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.push_hub import PushHubActor
 from galaxy.core.reconciler import Reconciler
 from galaxy.core.translator import DiplomailTranslator
-from galaxy.domain.backoff import Backoff
 from galaxy.embedded.smtp_sink import SmtpSink
 from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, without_lifespan

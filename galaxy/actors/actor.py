@@ -2,9 +2,11 @@
 
 An `Actor` subclass sets its mailbox capacity and overflow policy and
 implements `handle(message)`; the value `handle` returns is the reply to an
-`ask`. Expected failures (`GalaxyError`) go back to the asker and the actor
-carries on; anything else is a crash: the asker gets `ActorCrashed` and the
-supervisor restarts the actor. `trio.Cancelled` is never a crash.
+`ask`. A message that expects a reply subclasses `Ask[R]`, and `ask` returns
+that `R`. Expected failures (the system's `answers`: the application's own
+error hierarchy, and the kernel's `ActorError`s) go back to the asker and the
+actor carries on; anything else is a crash: the asker gets `ActorCrashed` and
+the supervisor restarts the actor. `trio.Cancelled` is never a crash.
 
 A `Cell` is the actor's place in the tree: it owns the mailbox (which survives
 restarts), the counters shown by inspection, and runs one actor instance at a
@@ -16,29 +18,25 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar, cast
 
 import structlog
 import trio
 from opentelemetry import context as otel_context
 
+from galaxy.actors.errors import ActorCrashed, ActorStopped, AskTimeout
 from galaxy.actors.mailbox import Mailbox, Overflow
-from galaxy.domain.errors import (
-    ActorCrashed,
-    ActorStopped,
-    AskTimeout,
-    GalaxyError,
-    ServiceUnavailable,
-)
 
 if TYPE_CHECKING:
     from galaxy.actors.system import ActorSystem
 
 M = TypeVar("M")
+M_contra = TypeVar("M_contra", contravariant=True)
+R = TypeVar("R")
 log = structlog.get_logger("galaxy.actors")
 
 DEFAULT_ASK_TIMEOUT = 5.0
@@ -53,6 +51,20 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+class Ask(Generic[R]):
+    """A message that expects a reply of type `R`: `await ref.ask(message)` returns an `R`.
+
+    Subclass it with the reply type (`class Describe(Ask[GameView])`); messages
+    that are only told need no base. The handler may return `message.answer(value)`
+    so that mypy checks the reply against the type the message promised.
+    """
+
+    __slots__ = ()
+
+    def answer(self, value: R) -> R:
+        return value
+
+
 class _Reply:
     """A one-shot reply slot for an ask."""
 
@@ -60,10 +72,10 @@ class _Reply:
 
     def __init__(self) -> None:
         self._done = trio.Event()
-        self._value: Any = None
+        self._value: object = None
         self._error: BaseException | None = None
 
-    def resolve(self, value: Any) -> None:
+    def resolve(self, value: object) -> None:
         if not self._done.is_set():
             self._value = value
             self._done.set()
@@ -73,7 +85,7 @@ class _Reply:
             self._error = error
             self._done.set()
 
-    async def wait(self) -> Any:
+    async def wait(self) -> object:
         await self._done.wait()
         if self._error is not None:
             raise self._error
@@ -82,7 +94,7 @@ class _Reply:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    message: Any
+    message: object
     reply: _Reply | None
     # The sender's trace context: the handler's spans join the sender's trace,
     # so a request's trace follows it into the actors it calls.
@@ -104,8 +116,12 @@ def shed_request_context() -> None:
     otel_context.attach(otel_context.Context())  # the task's own copy: never detached
 
 
-class Ref(Generic[M]):
-    """A handle on an actor's mailbox; valid across the actor's restarts."""
+class Ref(Generic[M_contra]):
+    """A handle on an actor's mailbox; valid across the actor's restarts.
+
+    `Ref[M]` takes messages of type `M`; it is contravariant in `M`, since a ref
+    that takes anything (the registry's `Ref[object]`) takes an `M` as well.
+    """
 
     __slots__ = ("_cell",)
 
@@ -120,17 +136,17 @@ class Ref(Generic[M]):
     def name(self) -> str:
         return self._cell.name
 
-    async def tell(self, message: M) -> None:
+    async def tell(self, message: M_contra) -> None:
         """Deliver without waiting for handling (may wait for room under WAIT)."""
         await self._cell.mailbox_or_raise().put(Envelope(message, None, otel_context.get_current()))
 
-    def tell_nowait(self, message: M) -> None:
+    def tell_nowait(self, message: M_contra) -> None:
         """Deliver or fail at once: ActorBusy when a WAIT/REJECT mailbox is full."""
         self._cell.mailbox_or_raise().put_nowait(
             Envelope(message, None, otel_context.get_current())
         )
 
-    async def ask(self, message: M, timeout: float = DEFAULT_ASK_TIMEOUT) -> Any:  # noqa: ASYNC109 - the timeout is part of the ask contract
+    async def ask(self, message: Ask[R], timeout: float = DEFAULT_ASK_TIMEOUT) -> R:  # noqa: ASYNC109 - the timeout is part of the ask contract
         """Deliver and wait for the handler's result, at most `timeout` seconds in all.
 
         A message whose ask timed out may still be handled later.
@@ -139,7 +155,9 @@ class Ref(Generic[M]):
         with trio.move_on_after(timeout):
             envelope = Envelope(message, reply, otel_context.get_current())
             await self._cell.mailbox_or_raise().put(envelope)
-            return await reply.wait()
+            # The handler returned what the message's `Ask[R]` promised (`answer`
+            # lets mypy check that on the handler's side).
+            return cast(R, await reply.wait())
         raise AskTimeout(f"{self.path} did not answer within {timeout:g}s")
 
     def __repr__(self) -> str:
@@ -165,7 +183,7 @@ class Context:
         return self.cell.system
 
     @property
-    def ref(self) -> Ref[Any]:
+    def ref(self) -> Ref[object]:
         return self.cell.ref
 
     @property
@@ -219,7 +237,7 @@ class Actor(Generic[M]):
     async def on_start(self, ctx: Context) -> None:
         """Acquire what the actor needs; the actor counts as started when this returns."""
 
-    async def handle(self, message: M) -> Any:
+    async def handle(self, message: M) -> object:
         raise NotImplementedError(f"{type(self).__name__} takes no messages ({message!r})")
 
     async def on_tick(self) -> None:
@@ -282,7 +300,7 @@ class Actor(Generic[M]):
                 cell.set_activity("tick")
                 try:
                     await self.on_tick()
-                except ServiceUnavailable as error:
+                except cell.system.unavailable as error:
                     # A dependency is away (PostgreSQL restarting, say): the periodic
                     # work waits for the next tick; a crash and restart would not help.
                     cell.ticks_deferred += 1
@@ -301,8 +319,10 @@ class Actor(Generic[M]):
         cell.set_activity(type(envelope.message).__name__)
         token = otel_context.attach(envelope.context) if envelope.context else None
         try:
-            result = await self.handle(envelope.message)
-        except GalaxyError as error:
+            # Messages are typed where they are sent (`Ref[M].tell`, `Ask[R]`); the
+            # handler's `match` is what sorts them here.
+            result = await self.handle(cast(M, envelope.message))
+        except cell.system.answers as error:
             # An expected outcome of this message, not a fault of the actor.
             if envelope.reply is not None:
                 envelope.reply.fail(error)
@@ -362,16 +382,16 @@ class Cell:
         self.activity: str | None = None
         self.activity_since: float | None = None
         self.children: list[Cell] = []
-        self.details: Callable[[], dict[str, Any]] | None = None  # extra inspection fields
+        self.details: Callable[[], Mapping[str, object]] | None = None  # extra inspection fields
         self.runnable: Runnable | None = None
-        self.ref: Ref[Any] = Ref(self)
+        self.ref: Ref[object] = Ref(self)
 
     def mailbox_or_raise(self) -> Mailbox[Envelope]:
         if self.mailbox is None:
             raise ActorStopped(f"{self.path} takes no messages")
         return self.mailbox
 
-    def dropped(self, message: Any) -> None:
+    def dropped(self, message: object) -> None:
         """A drop-oldest mailbox discarded `message`: tell the current incarnation."""
         if isinstance(self.runnable, Actor):
             self.runnable.on_dropped(message)

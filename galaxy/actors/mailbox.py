@@ -6,7 +6,7 @@ from typing import Generic, TypeVar
 
 import trio
 
-from galaxy.domain.errors import ActorBusy, ActorStopped
+from galaxy.actors.errors import ActorBusy, ActorStopped
 
 T = TypeVar("T")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from galaxy.actors.actor import Cell
@@ -34,10 +35,10 @@ class ActorSnapshot:
     uptime_seconds: float | None
     activity: str | None
     activity_seconds: float | None
-    details: dict[str, Any]
+    details: Mapping[str, object]
     children: tuple[ActorSnapshot, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
     def count(self) -> int:
@@ -73,9 +74,9 @@ def snapshot_of(cell: Cell, now: float) -> ActorSnapshot:
     )
 
 
-def render_tree(node: dict[str, Any], indent: str = "") -> list[str]:
+def render_tree(node: Mapping[str, object], indent: str = "") -> list[str]:
     """Indented text lines for `galaxy actors` from a snapshot's JSON form."""
-    parts = [f"{indent}{node['name']}", f"[{node['kind']}]", node["status"]]
+    parts = [f"{indent}{node['name']}", f"[{node['kind']}]", str(node["status"])]
     if node.get("mailbox_capacity") is not None:
         parts.append(f"mailbox {node['mailbox_depth']}/{node['mailbox_capacity']}")
     parts.append(f"restarts {node['restarts']}")
@@ -86,6 +87,7 @@ def render_tree(node: dict[str, Any], indent: str = "") -> list[str]:
     if node.get("last_error"):
         parts.append(f"last error: {node['last_error']}")
     lines = ["  ".join(parts)]
-    for child in node.get("children", ()):
+    children = node.get("children")
+    for child in children if isinstance(children, list) else ():
         lines.extend(render_tree(child, indent + "  "))
     return lines

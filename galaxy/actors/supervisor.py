@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import structlog
 import trio
 
 from galaxy.actors.actor import Actor, Cell, Envelope, Ref, Runnable, Status, shed_request_context
+from galaxy.actors.backoff import Backoff
+from galaxy.actors.errors import NotAccepting
 from galaxy.actors.mailbox import Mailbox
-from galaxy.domain.backoff import Backoff
-from galaxy.domain.errors import Conflict
 
 log = structlog.get_logger("galaxy.actors")
 
@@ -112,11 +112,11 @@ class Supervisor:
 
     # -- public API, used through the supervisor's Cell by the system ------
 
-    def ref_of(self, name: str) -> Ref[Any] | None:
+    def ref_of(self, name: str) -> Ref[object] | None:
         child = self._children.get(name)
         return child.cell.ref if child is not None else None
 
-    async def start_child(self, spec: ChildSpec) -> Ref[Any]:
+    async def start_child(self, spec: ChildSpec) -> Ref[object]:
         """Start a dynamic child; idempotent: an existing child of that name is returned."""
         while True:
             existing = self._children.get(spec.name)
@@ -127,7 +127,7 @@ class Supervisor:
                 break
             await pending.wait()  # a concurrent spawn of the same name: share its result
         if self._nursery is None or self._stop.is_set():
-            raise Conflict(f"{self._path()} is not accepting children")
+            raise NotAccepting(f"{self._path()} is not accepting children")
         self._starting[spec.name] = event = trio.Event()
         try:
             child = await self._start(spec)
@@ -148,7 +148,7 @@ class Supervisor:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Mapping[str, object]:
         """Inspection details of this supervisor."""
         return {
             "strategy": self.strategy.value,
@@ -222,7 +222,11 @@ class Supervisor:
         return len(self._restart_times)
 
     def _schedule(
-        self, fn: Callable[[_Child, str, float], Any], child: _Child, reason: str, delay: float
+        self,
+        fn: Callable[[_Child, str, float], Awaitable[None]],
+        child: _Child,
+        reason: str,
+        delay: float,
     ) -> None:
         assert self._nursery is not None
 

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import trio
 
 from galaxy.actors.actor import Cell, Envelope, Ref, Runnable, Status
+from galaxy.actors.errors import TRANSIENT, ActorError, NameTaken, NoSuchActor
 from galaxy.actors.mailbox import Mailbox
 from galaxy.actors.snapshot import ActorSnapshot, snapshot_of
 from galaxy.actors.supervisor import ChildSpec, Supervisor
-from galaxy.domain.errors import Conflict, NotFound
+
+Errors = tuple[type[Exception], ...]
 
 
 class ActorSystem:
-    """Owns the tree. Names are unique system-wide, so `lookup("push.hub")` finds a cell."""
+    """Owns the tree. Names are unique system-wide, so `lookup("push.hub")` finds a cell.
 
-    def __init__(self) -> None:
+    The kernel does not know the application's errors, so the application
+    says which of them are `answers` (a handler raising one fails that ask, or
+    is logged for a tell, and the actor carries on) and which mean a dependency
+    is `unavailable` (a periodic tick raising one is put off to the next tick).
+    Everything else a handler raises is a crash. The kernel's own `ActorError`s
+    are always answers, and `ActorBusy`/`ActorStopped` are always transient.
+    """
+
+    def __init__(self, *, answers: Errors = (), unavailable: Errors = ()) -> None:
+        self.answers: Errors = (ActorError, *answers)
+        self.unavailable: Errors = (*TRANSIENT, *unavailable)
         self._by_name: dict[str, Cell] = {}
         self.root: Cell | None = None
         self._stopping = False
@@ -39,7 +50,7 @@ class ActorSystem:
     ) -> Cell:
         existing = self._by_name.get(name)
         if existing is not None and existing.status not in (Status.STOPPED, Status.FAILED):
-            raise Conflict(f"an actor named {name!r} is already running at {existing.path}")
+            raise NameTaken(f"an actor named {name!r} is already running at {existing.path}")
         path = f"{parent.path}/{name}" if parent is not None else name
         cell = Cell(self, name, path, kind, mailbox)
         self._by_name[name] = cell
@@ -51,34 +62,34 @@ class ActorSystem:
         if self._by_name.get(cell.name) is cell:
             del self._by_name[cell.name]
 
-    def lookup(self, name: str) -> Ref[Any]:
+    def lookup(self, name: str) -> Ref[object]:
         cell = self._by_name.get(name)
         if cell is None:
-            raise NotFound(f"no actor named {name!r}")
+            raise NoSuchActor(f"no actor named {name!r}")
         return cell.ref
 
-    def find(self, name: str) -> Ref[Any] | None:
+    def find(self, name: str) -> Ref[object] | None:
         cell = self._by_name.get(name)
         return cell.ref if cell is not None else None
 
-    def details(self, name: str) -> dict[str, Any]:
+    def details(self, name: str) -> Mapping[str, object]:
         """The inspection details a running actor publishes (listen addresses…), or {}."""
         cell = self._by_name.get(name)
         return cell.details() if cell is not None and cell.details is not None else {}
 
-    async def spawn(self, supervisor: str, spec: ChildSpec) -> Ref[Any]:
+    async def spawn(self, supervisor: str, spec: ChildSpec) -> Ref[object]:
         """Start `spec` under the named supervisor; idempotent by child name."""
         cell = self._by_name.get(supervisor)
         runnable = cell.runnable if cell is not None else None
         if not isinstance(runnable, Supervisor):
-            raise NotFound(f"no running supervisor named {supervisor!r}")
+            raise NoSuchActor(f"no running supervisor named {supervisor!r}")
         return await runnable.start_child(spec)
 
     async def stop(self, supervisor: str, name: str) -> bool:
         cell = self._by_name.get(supervisor)
         runnable = cell.runnable if cell is not None else None
         if not isinstance(runnable, Supervisor):
-            raise NotFound(f"no running supervisor named {supervisor!r}")
+            raise NoSuchActor(f"no running supervisor named {supervisor!r}")
         return await runnable.stop_child(name)
 
     # -- running -----------------------------------------------------------

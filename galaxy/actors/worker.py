@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from galaxy.actors.actor import Actor, Context
+from galaxy.actors.actor import Actor, Ask, Context
 from galaxy.actors.mailbox import Overflow
 
 Listener = Callable[[], None]
@@ -19,8 +18,8 @@ def timer_only(_listener: Listener) -> Callable[[], None]:
 
 
 @dataclass(frozen=True)
-class Wake:
-    """New work was committed: scan now."""
+class Wake(Ask[None]):
+    """New work was committed: scan now (asked, it answers once the scan is done)."""
 
 
 class WakeableWorker(Actor[Wake]):
@@ -42,7 +41,7 @@ class WakeableWorker(Actor[Wake]):
     async def work(self) -> None:
         raise NotImplementedError
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> Mapping[str, object]:
         return {}
 
     def on_dropped(self, message: Wake) -> None:

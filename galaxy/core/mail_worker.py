@@ -24,11 +24,11 @@ import structlog
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from galaxy.actors.backoff import Backoff
 from galaxy.bridge import to_asyncio
 from galaxy.clients import smtp
 from galaxy.clients.smtp import SmtpTarget
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.mail_templates import TemplateError
 from galaxy.services.mail import MailOutbox, lease_seconds
 from galaxy.services.unit_of_work import AfterCommit

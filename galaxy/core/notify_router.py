@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import structlog
 
+from galaxy.actors.backoff import Backoff
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
-from galaxy.domain.backoff import Backoff
 from galaxy.domain.errors import GalaxyError
 from galaxy.services.mail import MailOutbox, PreparedMail
 from galaxy.services.notifications import Notifier

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import trio
 
+from galaxy.actors import Backoff
 from galaxy.actors.worker import Subscribe, WakeableWorker
-from galaxy.domain.backoff import Backoff
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store.database import Connection, Database
 from galaxy.store.outbox import Outcome, Settlement

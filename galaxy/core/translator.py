@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import structlog
 
+from galaxy.actors import Backoff
 from galaxy.clients.translator import TranslationFailed
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
-from galaxy.domain.backoff import Backoff
 from galaxy.services.diplomail import Diplomail
 from galaxy.services.unit_of_work import AfterCommit
 from galaxy.store import diplomail as queries

@@ -10,6 +10,7 @@ ints so that this module stays free of any transport import.
 """
 
 import errno
+from collections.abc import Mapping
 from typing import ClassVar, TypeVar
 
 E = TypeVar("E", bound=BaseException)
@@ -154,18 +155,6 @@ class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
 
 
-class ActorBusy(ServiceUnavailable):
-    """An actor's mailbox is full and its overflow policy rejects new messages."""
-
-    code = "busy"
-
-
-class ActorStopped(ServiceUnavailable):
-    """The actor is stopped (or stopping) and takes no more messages."""
-
-    code = "stopped"
-
-
 class ShuttingDown(ServiceUnavailable):
     """The service is stopping: it finishes what it holds and takes nothing new."""
 
@@ -176,10 +165,6 @@ class Timeout(GalaxyError):
     code = "timeout"
     http_status = 504
     grpc_status = 4  # DEADLINE_EXCEEDED
-
-
-class AskTimeout(Timeout):
-    """An actor did not answer an ask within its timeout."""
 
 
 class UpstreamFailure(GalaxyError):
@@ -222,5 +207,23 @@ class InternalError(GalaxyError):
     code = "internal"
 
 
-class ActorCrashed(InternalError):
-    """The actor failed while handling the message; the supervisor restarts it."""
+# The actor kernel's own failures (galaxy/actors/errors.py), by their `reason`, in
+# this vocabulary. The kernel names no status (it knows nothing of the
+# application), so this table is where its errors get one; the edges translate
+# with `kernel_error` where they render errors. A crash is an `InternalError`:
+# a generic 500 / INTERNAL whose details go to the log only.
+KERNEL_ERRORS: Mapping[str, tuple[type[GalaxyError], str]] = {
+    "busy": (ServiceUnavailable, "busy"),  # a full mailbox that rejects: 503
+    "stopped": (ServiceUnavailable, "stopped"),  # 503
+    "timeout": (Timeout, "timeout"),  # an ask unanswered in time: 504
+    "crashed": (InternalError, "internal"),  # 500
+    "no_such_actor": (NotFound, "not_found"),
+    "name_taken": (Conflict, "conflict"),
+    "not_accepting": (Conflict, "conflict"),  # a supervisor that is stopping
+}
+
+
+def kernel_error(reason: str, message: str) -> GalaxyError:
+    """The kernel failure with this `reason` as the service's error."""
+    kind, code = KERNEL_ERRORS.get(reason, (InternalError, "internal"))
+    return kind(message, code=code)

@@ -11,7 +11,8 @@ from quart import Blueprint, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from galaxy.domain.errors import GalaxyError, TooManyRequests
+from galaxy.actors.errors import ActorError
+from galaxy.domain.errors import GalaxyError, TooManyRequests, kernel_error
 from galaxy.http import (
     admin,
     admin_accounts,
@@ -100,14 +101,13 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
 
     @app.errorhandler(GalaxyError)
     async def domain_error(error: GalaxyError) -> Response:
-        if error.http_status == 500:  # InternalError, ActorCrashed: a crash, not an answer
-            return _crash_response(error)
-        response = _error_response(error.http_status, error.code, error.message)
-        if isinstance(error, AdminUnauthorized):
-            response.headers["WWW-Authenticate"] = REALM_HEADER
-        if isinstance(error, TooManyRequests) and error.retry_after is not None:
-            response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
-        return response
+        return _domain_response(error, error)
+
+    @app.errorhandler(ActorError)
+    async def kernel_failure(error: ActorError) -> Response:
+        # The kernel names no status: its failures get theirs where the service's
+        # errors do (KERNEL_ERRORS); a crash is logged as the kernel raised it.
+        return _domain_response(kernel_error(error.reason, str(error)), error)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -126,6 +126,17 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         return _crash_response(error)
 
     return EdgeMiddleware(app, services)
+
+
+def _domain_response(error: GalaxyError, cause: Exception) -> Response:
+    if error.http_status == 500:  # InternalError, a crashed actor: a crash, not an answer
+        return _crash_response(cause)
+    response = _error_response(error.http_status, error.code, error.message)
+    if isinstance(error, AdminUnauthorized):
+        response.headers["WWW-Authenticate"] = REALM_HEADER
+    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return response
 
 
 def _crash_response(error: Exception) -> Response:

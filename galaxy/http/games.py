@@ -11,6 +11,8 @@ from galaxy.domain.strict import whole_number
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
+from galaxy.http.views.base import to_json
+from galaxy.http.views.runtime import OrderVerdictsView, VerdictsView
 
 blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
 
@@ -28,24 +30,17 @@ def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return items
 
 
-def _verdicts(verdicts: Any) -> list[dict[str, Any]]:
-    return [
-        {"index": v.index, "status": "accepted" if v.accepted else "rejected", "reason": v.reason}
-        for v in verdicts
-    ]
-
-
 @blueprint.post("/<game_id>/commands")
-async def commands(game_id: str) -> dict[str, Any]:
+async def commands(game_id: str) -> dict[str, object]:
     body = await json_object(allowed={"commands"})
     verdicts = await services().runtime.command(
         g.user_id, uuid_param(game_id, "game_id"), _items(body, "commands")
     )
-    return {"results": _verdicts(verdicts)}
+    return to_json(VerdictsView.of(verdicts))
 
 
 @blueprint.post("/<game_id>/orders")
-async def orders(game_id: str) -> dict[str, Any]:
+async def orders(game_id: str) -> dict[str, object]:
     body = await json_object(allowed={"turn", "orders"})
     turn = body.get("turn")
     if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
@@ -53,18 +48,17 @@ async def orders(game_id: str) -> dict[str, Any]:
     result = await services().runtime.order(
         g.user_id, uuid_param(game_id, "game_id"), turn, _items(body, "orders")
     )
-    return {"turn": result.turn, "results": _verdicts(result.verdicts)}
+    return to_json(OrderVerdictsView.of(result))
 
 
 @blueprint.get("/<game_id>/reports/<turn>")
-async def report(game_id: str, turn: str) -> dict[str, Any]:
+async def report(game_id: str, turn: str) -> dict[str, object]:
     wanted = None if turn == "latest" else whole_number(turn)
     if wanted is None and turn != "latest":
         raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
-    found: dict[str, Any] = jsonable(
-        await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)
-    )
-    return found
+    # The engine's report passes through as the engine wrote it (EngineReport is an
+    # open schema): it is the engine's JSON, not a row of ours.
+    return await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)
 
 
 # -- diplomatic mail ----------------------------------------------------------------------

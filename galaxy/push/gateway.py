@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import structlog
 import trio
@@ -199,9 +199,10 @@ class GatewaySubscription(Actor[push_pb2.PushEvent]):
     def _take_batch(self, cell: Cell, first: Envelope) -> list[push_pb2.PushEvent]:
         mailbox = cell.mailbox
         assert mailbox is not None
-        batch = [first.message]
+        # Only the hub tells a gateway actor anything, and it tells PushEvents.
+        batch = [cast(push_pb2.PushEvent, first.message)]
         while len(batch) < BATCH and mailbox.depth:
-            batch.append(mailbox.get_nowait().message)
+            batch.append(cast(push_pb2.PushEvent, mailbox.get_nowait().message))
         cell.handled += len(batch)
         return batch
 

@@ -17,8 +17,15 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.actors import ActorSystem, ChildSpec, Restart
+from galaxy.actors.errors import ActorError
 from galaxy.bridge import to_trio
-from galaxy.domain.errors import Forbidden, GalaxyError, InternalError, TooManyRequests
+from galaxy.domain.errors import (
+    Forbidden,
+    GalaxyError,
+    InternalError,
+    TooManyRequests,
+    kernel_error,
+)
 from galaxy.domain.gateway_credentials import GatewayCredentials, fingerprint
 from galaxy.proto.push.v1 import push_grpc, push_pb2
 from galaxy.push.gateway import GatewaySubscription, Outcome, StreamSink
@@ -107,7 +114,10 @@ class PushService(push_grpc.PushBase):
             raise GRPCError(Status.INVALID_ARGUMENT, error.message) from None
         sink = StreamSink(stream)
         try:
-            await to_trio(self._open)(client_id, cursor, sink, credential)
+            try:
+                await to_trio(self._open)(client_id, cursor, sink, credential)
+            except ActorError as error:  # the kernel names no status: KERNEL_ERRORS does
+                raise kernel_error(error.reason, str(error)) from error
         except InternalError:  # a crash: what crashed is for the log, not the caller
             log.exception("gateway.open_failed", gateway_client_id=client_id)
             raise GRPCError(Status.INTERNAL, "internal error") from None

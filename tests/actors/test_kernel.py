@@ -29,16 +29,17 @@ from galaxy.actors import (
     Supervisor,
     SupervisorGaveUp,
 )
+from galaxy.actors.backoff import Backoff
+from galaxy.actors.errors import ActorBusy, ActorCrashed, ActorStopped, AskTimeout
 from galaxy.actors.supervisor import ChildStartFailed
-from galaxy.domain.backoff import Backoff
-from galaxy.domain.errors import (
-    ActorBusy,
-    ActorCrashed,
-    ActorStopped,
-    AskTimeout,
-    DatabaseUnavailable,
-    NotFound,
-)
+
+
+class Refused(Exception):
+    """An application's expected failure: the system is told it is an answer."""
+
+
+class Away(Exception):
+    """An application's dependency being away: the system is told ticks wait it out."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,13 @@ class Counter(Actor[Any]):
                 await release.wait()
                 return "released"
             case Missing():
-                raise NotFound("no such thing")
+                raise Refused("no such thing")
         raise AssertionError(message)
 
 
 @pytest.fixture
 def system() -> ActorSystem:
-    return ActorSystem()
+    return ActorSystem(answers=(Refused,), unavailable=(Away,))
 
 
 async def start_tree(
@@ -199,7 +200,7 @@ async def test_domain_error_goes_to_the_asker_and_the_actor_carries_on(
         await start_tree(nursery, system, lambda: Supervisor(children=[spec("c", Counter)]))
         ref = system.lookup("c")
         await ref.tell(Add(5))
-        with pytest.raises(NotFound):
+        with pytest.raises(Refused):
             await ref.ask(Missing())
         assert await ref.ask(Get()) == 5
         assert system.snapshot() is not None
@@ -334,7 +335,7 @@ async def test_a_tick_put_off_by_an_unavailable_dependency_neither_crashes_nor_s
         async def on_tick(self) -> None:
             ticks.append(trio.current_time())
             if len(ticks) <= 2:  # the database is away for the first two rounds
-                raise DatabaseUnavailable("the database is unavailable")
+                raise Away("the database is unavailable")
 
         async def handle(self, message: Any) -> Any:
             return len(ticks)
@@ -645,3 +646,29 @@ async def test_an_actor_spawned_inside_a_request_does_not_inherit_its_context(
         ("start", {}, None, "the loop"),
         ("handle", {}, request_trace, "the loop"),
     ]
+
+
+async def test_an_error_the_system_was_not_told_of_is_a_crash() -> None:
+    """The kernel knows no application errors: only those given as `answers` are answers."""
+    bare = ActorSystem()
+    async with trio.open_nursery() as nursery:
+        await start_tree(nursery, bare, lambda: Supervisor(children=[spec("c", Counter)]))
+        ref = bare.lookup("c")
+        with pytest.raises(ActorCrashed):
+            await ref.ask(Missing())
+        bare.request_stop()
+
+
+def test_every_kernel_error_has_a_status() -> None:
+    """Each of the kernel's errors is given a status in the one table that gives them."""
+    from galaxy.actors import errors as kernel
+    from galaxy.domain.errors import KERNEL_ERRORS
+
+    reasons = {
+        cls.reason
+        for cls in vars(kernel).values()
+        if isinstance(cls, type)
+        and issubclass(cls, kernel.ActorError)
+        and cls is not kernel.ActorError
+    }
+    assert reasons == set(KERNEL_ERRORS)

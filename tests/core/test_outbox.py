@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import pytest
 import trio
 
+from galaxy.actors import Backoff
 from galaxy.bridge import open_asyncio_loop
 from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
-from galaxy.domain.backoff import Backoff
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub

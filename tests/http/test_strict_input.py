@@ -29,7 +29,7 @@ from quart import Blueprint
 from quart_trio import QuartTrio
 
 import galaxy.http
-from galaxy.domain.errors import ActorCrashed
+from galaxy.actors.errors import ActorCrashed
 from galaxy.domain.strict import MAX_DEPTH, JSONRejected, loads, whole_number
 from galaxy.http.app import SURFACES, create_app
 from galaxy.http.schemas import body_schemas

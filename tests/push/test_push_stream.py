@@ -13,7 +13,7 @@ import trio.testing
 from grpclib import GRPCError
 from grpclib.const import Status
 
-from galaxy.domain.errors import NotFound
+from galaxy.actors import NoSuchActor
 from galaxy.proto.push.v1 import events_pb2, push_pb2
 from galaxy.push.client import decode_payload, event_to_json
 from galaxy.services.push import JSONEvent, PushHub, typed_event
@@ -307,7 +307,7 @@ async def test_streams_past_the_cap_are_refused_but_a_replacement_is_not(
         for name in ("gateway:gw-1", "gateway:gw-2"):
             try:
                 running.service.system.lookup(name)
-            except NotFound:
+            except NoSuchActor:
                 continue
             return False
         return True

@@ -20,7 +20,7 @@ import trio.testing
 
 from galaxy.actors import Actor, ActorSystem, ChildSpec, Supervisor
 from galaxy.clients.engine import EngineStatus
-from galaxy.domain.errors import ShuttingDown
+from galaxy.domain.errors import GalaxyError, ServiceUnavailable, ShuttingDown
 from galaxy.domain.lobby import Status
 from galaxy.services.runtime.game import Describe, ForceNextTurn, GameActor
 from galaxy.store import runtime as runtime_queries
@@ -127,7 +127,7 @@ async def test_no_scheduled_turn_starts_once_the_service_is_stopping(
 ) -> None:
     engine = Engine()
     actor = game_actor(store, engine)
-    system = ActorSystem()
+    system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
     async with trio.open_nursery() as nursery:
         await start(system, actor, nursery)
         await trio.sleep(1.5)
@@ -148,7 +148,7 @@ async def test_a_stop_that_begins_while_the_slot_is_written_gives_the_slot_back(
 ) -> None:
     engine = Engine()
     actor = game_actor(store, engine)
-    system = ActorSystem()
+    system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
     async with trio.open_nursery() as nursery:
         await start(system, actor, nursery)
         due = store.record.next_turn_at
@@ -165,7 +165,7 @@ async def test_a_forced_turn_is_refused_once_the_service_is_stopping(
 ) -> None:
     engine = Engine()
     actor = game_actor(store, engine)
-    system = ActorSystem()
+    system = ActorSystem(answers=(GalaxyError,), unavailable=(ServiceUnavailable,))
     async with trio.open_nursery() as nursery:
         await start(system, actor, nursery)
         ref = system.lookup(f"game:{GAME}")

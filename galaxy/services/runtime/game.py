@@ -27,7 +27,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -36,10 +36,10 @@ import trio
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from galaxy.actors.actor import Actor, Context
+from galaxy.actors.actor import Actor, Ask, Context
 from galaxy.actors.mailbox import Overflow
 from galaxy.clients.containers import DriverError, EngineSpec
-from galaxy.clients.engine import EngineStatus, Seat
+from galaxy.clients.engine import EngineStatus, OrderResult, Report, Seat, Verdict
 from galaxy.domain.errors import (
     Conflict,
     EngineRejected,
@@ -76,17 +76,17 @@ class Stop:
 
 
 @dataclass(frozen=True)
-class Restart:
+class Restart(Ask[RuntimeRow]):
     pass
 
 
 @dataclass(frozen=True)
-class Patch:
+class Patch(Ask[RuntimeRow]):
     version: str
 
 
 @dataclass(frozen=True)
-class ForceNextTurn:
+class ForceNextTurn(Ask[RuntimeRow]):
     pass
 
 
@@ -96,26 +96,39 @@ class EngineGone:
 
 
 @dataclass(frozen=True)
-class Command:
+class Command(Ask[list[Verdict]]):
     user_id: uuid.UUID
-    commands: Sequence[Mapping[str, Any]]
+    commands: Sequence[Mapping[str, object]]
 
 
 @dataclass(frozen=True)
-class Order:
+class Order(Ask[OrderResult]):
     user_id: uuid.UUID
     turn: int
-    orders: Sequence[Mapping[str, Any]]
+    orders: Sequence[Mapping[str, object]]
 
 
 @dataclass(frozen=True)
-class ReadReport:
+class ReadReport(Ask[Report]):
     user_id: uuid.UUID
     turn: int | None
 
 
 @dataclass(frozen=True)
-class Describe:
+class GameState:
+    """What a game actor holds in memory, for operators (`Describe`, inspection)."""
+
+    game_id: uuid.UUID
+    status: str | None
+    turn: int | None
+    endpoint: str | None
+    turns_run: int
+    probe_failures: int
+    next_turn_in: float | None  # seconds, on the trio clock; None when no turn is scheduled
+
+
+@dataclass(frozen=True)
+class Describe(Ask[GameState]):
     pass
 
 
@@ -184,42 +197,48 @@ class GameActor(Actor[GameMessage]):
         if now >= self._turn_at:
             await self._scheduled_turn()
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "game_id": str(self.game_id),
-            "status": self.record.status if self.record else None,
-            "turn": self.record.turn if self.record else None,
-            "endpoint": self.record.endpoint if self.record else None,
-            "turns_run": self.turns,
-            "probe_failures": self._failures,
-            "next_turn_in": _seconds_until(self._turn_at),
-        }
+    def state(self) -> GameState:
+        return GameState(
+            game_id=self.game_id,
+            status=self.record.status if self.record else None,
+            turn=self.record.turn if self.record else None,
+            endpoint=self.record.endpoint if self.record else None,
+            turns_run=self.turns,
+            probe_failures=self._failures,
+            next_turn_in=_seconds_until(self._turn_at),
+        )
 
-    async def handle(self, message: GameMessage) -> Any:
+    def details(self) -> Mapping[str, object]:
+        return {**asdict(self.state()), "game_id": str(self.game_id)}
+
+    async def handle(self, message: GameMessage) -> object:
+        # Each asked message's reply goes through `answer`, so mypy holds it to the
+        # type the message promised (`Ask[R]`); told ones return nothing anyone reads.
         match message:
             case Start():
                 return await self._start()
             case Stop(reason=reason):
                 return await self._stop(reason)
             case Restart():
-                return await self._restart()
+                return message.answer(await self._restart())
             case Patch(version=version):
-                return await self._patch(version)
+                return message.answer(await self._patch(version))
             case ForceNextTurn():
-                return await self._force_next_turn()
+                return message.answer(await self._force_next_turn())
             case EngineGone():
-                return await self._engine_gone()
+                await self._engine_gone()
+                return None
             case Command(user_id=user, commands=commands):
                 race = self._race_of(user)
-                return await self._engine().command(race, commands)
+                return message.answer(await self._engine().command(race, commands))
             case Order(user_id=user, turn=turn, orders=orders):
                 race = self._race_of(user)
-                return await self._engine().order(race, turn, orders)
+                return message.answer(await self._engine().order(race, turn, orders))
             case ReadReport(user_id=user, turn=turn):
                 race = self._race_of(user)
-                return await self._engine().report(race, turn)
+                return message.answer(await self._engine().report(race, turn))
             case Describe():
-                return self.details()
+                return message.answer(self.state())
 
     # -- starting and stopping --------------------------------------------------------------
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 
 from galaxy.actors import ActorSystem, ChildSpec
-from galaxy.actors.actor import Ref
+from galaxy.actors.actor import Ask, Ref
 from galaxy.actors.supervisor import Restart as RestartType
+from galaxy.clients.engine import OrderResult, Report, Verdict
 from galaxy.domain.errors import NotFound
 from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.services.runtime.game import (
@@ -25,6 +27,8 @@ from galaxy.services.runtime.game import (
     EngineGone,
     ForceNextTurn,
     GameActor,
+    GameMessage,
+    GameState,
     Order,
     Patch,
     ReadReport,
@@ -34,8 +38,21 @@ from galaxy.services.runtime.game import (
 )
 from galaxy.store import runtime as queries
 from galaxy.store.database import Connection, fetch_all
+from galaxy.store.runtime import OperationRow, PlayerMappingRow, RuntimeRow
 
 log = structlog.get_logger("galaxy.runtime")
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RuntimeDescription:
+    """A game's runtime for operators: its record, its history, and its actor's state."""
+
+    record: RuntimeRow
+    operations: list[OperationRow]
+    players: list[PlayerMappingRow]
+    actor: GameState | None  # None when no actor runs for the game
 
 
 def actor_name(game_id: uuid.UUID) -> str:
@@ -51,7 +68,7 @@ class Runtime:
         # An operation may start an engine and wait for it, then call it.
         self.long_timeout = settings.start_timeout + settings.call_timeout + 10
 
-    async def game(self, game_id: uuid.UUID) -> Ref[Any]:
+    async def game(self, game_id: uuid.UUID) -> Ref[GameMessage]:
         """The game's actor, spawned if it is not running (idempotent)."""
         existing = self.system.find(actor_name(game_id))
         if existing is not None:
@@ -89,8 +106,10 @@ class Runtime:
 
     # -- operators -------------------------------------------------------------------------
 
-    async def describe(self, game_id: uuid.UUID) -> dict[str, Any]:
-        async def read(conn: Connection) -> dict[str, Any]:
+    async def describe(self, game_id: uuid.UUID) -> RuntimeDescription:
+        async def read(
+            conn: Connection,
+        ) -> tuple[RuntimeRow, list[OperationRow], list[PlayerMappingRow]]:
             record = await queries.get_record(conn, game_id)
             if record is None:
                 raise NotFound("the game has no runtime", code="runtime_not_found")
@@ -100,27 +119,32 @@ class Runtime:
             mappings = await fetch_all(
                 conn, queries.PlayerMappingRow, queries.GAME_MAPPINGS, {"game_id": game_id}
             )
-            return {"record": record, "operations": operations, "players": mappings}
+            return record, operations, mappings
 
-        view = await self.deps.db.run(read, name="runtime.describe")
+        record, operations, players = await self.deps.db.run(read, name="runtime.describe")
         ref = self.system.find(actor_name(game_id))
-        view["actor"] = await ref.ask(Describe()) if ref is not None else None
-        return view
+        actor: GameState | None = None
+        if ref is not None:
+            actor = await ref.ask(Describe())
+        return RuntimeDescription(record, operations, players, actor)
 
-    async def restart(self, game_id: uuid.UUID) -> Any:
+    async def restart(self, game_id: uuid.UUID) -> RuntimeRow:
         return await (await self.game(game_id)).ask(Restart(), timeout=self.long_timeout)
 
-    async def patch(self, game_id: uuid.UUID, version: str) -> Any:
+    async def patch(self, game_id: uuid.UUID, version: str) -> RuntimeRow:
         return await (await self.game(game_id)).ask(Patch(version), timeout=self.long_timeout)
 
-    async def force_next_turn(self, game_id: uuid.UUID) -> Any:
+    async def force_next_turn(self, game_id: uuid.UUID) -> RuntimeRow:
         return await (await self.game(game_id)).ask(ForceNextTurn(), timeout=self.long_timeout)
 
     # -- players ---------------------------------------------------------------------------
 
     async def command(
-        self, user_id: uuid.UUID, game_id: uuid.UUID, commands: Sequence[Mapping[str, Any]]
-    ) -> Any:
+        self,
+        user_id: uuid.UUID,
+        game_id: uuid.UUID,
+        commands: Sequence[Mapping[str, object]],
+    ) -> list[Verdict]:
         return await self._ask(game_id, Command(user_id, commands))
 
     async def order(
@@ -128,14 +152,14 @@ class Runtime:
         user_id: uuid.UUID,
         game_id: uuid.UUID,
         turn: int,
-        orders: Sequence[Mapping[str, Any]],
-    ) -> Any:
+        orders: Sequence[Mapping[str, object]],
+    ) -> OrderResult:
         return await self._ask(game_id, Order(user_id, turn, orders))
 
-    async def report(self, user_id: uuid.UUID, game_id: uuid.UUID, turn: int | None) -> Any:
+    async def report(self, user_id: uuid.UUID, game_id: uuid.UUID, turn: int | None) -> Report:
         return await self._ask(game_id, ReadReport(user_id, turn))
 
-    async def _ask(self, game_id: uuid.UUID, message: Any) -> Any:
+    async def _ask(self, game_id: uuid.UUID, message: Ask[R]) -> R:
         if self.deps.lobby.ctx.cache.games.get(game_id) is None:
             raise NotFound("no such game", code="game_not_found")
         ref = self.system.find(actor_name(game_id))

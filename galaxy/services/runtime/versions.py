@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
@@ -71,14 +69,25 @@ class EngineVersions:
         log.info("runtime.engine_version_added", version=row.version, image_ref=image_ref)
         return row
 
-    async def update(self, version: str, **change: Any) -> EngineVersionRow:
+    async def update(
+        self,
+        version: str,
+        *,
+        image_ref: str | None = None,
+        notes: str | None = None,
+        enabled: bool | None = None,
+    ) -> EngineVersionRow:
+        """Change what is given; None keeps the current value."""
         current = self.get(version)
 
         async def write(conn: Connection) -> EngineVersionRow | None:
-            params = {"version": current.version, "image_ref": None, "notes": None, "enabled": None}
-            return await fetch_one(
-                conn, EngineVersionRow, queries.UPDATE_VERSION, {**params, **change}
-            )
+            params = {
+                "version": current.version,
+                "image_ref": image_ref,
+                "notes": notes,
+                "enabled": enabled,
+            }
+            return await fetch_one(conn, EngineVersionRow, queries.UPDATE_VERSION, params)
 
         row = await self._db.run(write, name="engine_versions.update")
         assert row is not None

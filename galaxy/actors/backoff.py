@@ -1,4 +1,8 @@
-"""Exponential backoff with optional jitter, shared by supervisors and workers."""
+"""Exponential backoff with optional jitter: supervisors between restarts, workers between retries.
+
+A kernel concept (a supervisor cannot be built without it) that workers of the
+application reuse, so it lives here and they import it from the kernel.
+"""
 
 import random
 from dataclasses import dataclass
