@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,23 @@ def page_offset(page: int) -> int:
     return (page - 1) * PAGE_SIZE
 
 
+# A store verb's page: (conn, limit, offset) -> (rows, total).
+ReadPage = Callable[[Connection, int, int], Awaitable[tuple[Sequence[Any], int]]]
+
+
+async def load_page(db: Database, page: int, read: ReadPage, *, name: str) -> Page:
+    """A 1-based page of what the store verb `read` lists, in one unit of work."""
+    offset = page_offset(page)
+
+    async def work(conn: Connection) -> tuple[Sequence[Any], int]:
+        return await read(conn, PAGE_SIZE, offset)
+
+    items, total = await db.run(work, name=name)
+    return Page(list(items), page, PAGE_SIZE, total)
+
+
+# The outbox modules (mail, notifications, diplomail) still hand their SQL over here;
+# `read_page` goes once they list through store verbs and `load_page` like the rest.
 async def read_page(
     db: Database,
     row: type[Any],
