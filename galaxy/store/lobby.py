@@ -10,11 +10,16 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from galaxy.store.database import Connection, fetch_all, fetch_count, fetch_one, fetch_page
-
-R = TypeVar("R")
+from galaxy.store.database import (
+    Connection,
+    fetch_all,
+    fetch_count,
+    fetch_one,
+    fetch_page,
+    returned,
+)
 
 
 @dataclass(frozen=True)
@@ -421,7 +426,7 @@ async def insert_application(
         "race_name": race_name,
         "message": message,
     }
-    return _returned(await fetch_one(conn, ApplicationRow, INSERT_APPLICATION, params))
+    return returned(await fetch_one(conn, ApplicationRow, INSERT_APPLICATION, params))
 
 
 async def live_application(
@@ -443,7 +448,7 @@ async def decide_application(
     conn: Connection, application_id: uuid.UUID, status: str, reason: str | None
 ) -> ApplicationRow:
     params = {"application_id": application_id, "status": status, "reason": reason}
-    return _returned(await fetch_one(conn, ApplicationRow, DECIDE_APPLICATION, params))
+    return returned(await fetch_one(conn, ApplicationRow, DECIDE_APPLICATION, params))
 
 
 async def pending_applications(conn: Connection, game_id: uuid.UUID) -> list[ApplicationRow]:
@@ -496,7 +501,7 @@ async def insert_invite(
         "expires_at": expires_at,
         "default_ttl": default_ttl,
     }
-    return _returned(await fetch_one(conn, InviteRow, INSERT_INVITE, params))
+    return returned(await fetch_one(conn, InviteRow, INSERT_INVITE, params))
 
 
 async def invite_by_code(conn: Connection, code: str) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -522,7 +527,7 @@ async def decide_invite(
 ) -> InviteRow:
     """Close an invite; a code invite's redeemer becomes its invited player."""
     params = {"invite_id": invite_id, "status": status, "redeemer": redeemer}
-    return _returned(await fetch_one(conn, InviteRow, DECIDE_INVITE, params))
+    return returned(await fetch_one(conn, InviteRow, DECIDE_INVITE, params))
 
 
 async def pending_invites(conn: Connection, game_id: uuid.UUID) -> list[InviteRow]:
@@ -583,7 +588,7 @@ async def end_membership(
     conn: Connection, membership_id: uuid.UUID, status: str, reason: str
 ) -> MembershipRow:
     params = {"membership_id": membership_id, "status": status, "reason": reason}
-    return _returned(await fetch_one(conn, MembershipRow, END_MEMBERSHIP, params))
+    return returned(await fetch_one(conn, MembershipRow, END_MEMBERSHIP, params))
 
 
 async def game_memberships(
@@ -651,11 +656,3 @@ async def cancel_user_games(conn: Connection, user_id: uuid.UUID, reason: str) -
     """Cancel the user's games that never started; the ids of those cancelled."""
     cursor = await conn.execute(CANCEL_USER_GAMES, {"user_id": user_id, "reason": reason})
     return {row[0] for row in await cursor.fetchall()}
-
-
-def _returned(row: R | None) -> R:
-    """The row an INSERT/UPDATE ... RETURNING gave back; its absence is a broken invariant
-    (the row was just written or is locked by this transaction), not bad input."""
-    if row is None:
-        raise RuntimeError("a statement that always returns a row returned none")
-    return row
