@@ -67,14 +67,12 @@ class Reconciler(WakeableWorker):
         async def write(conn: Connection) -> bool:
             if await lobby_queries.get_game(conn, game_id) is None:
                 return False  # an engine of no game of ours: leave it to the operator
-            await conn.execute(
-                queries.UPSERT_RECORD,
-                {
-                    "game_id": game_id,
-                    "driver": deps.driver.name,
-                    "engine_version": version.version,
-                    "image_ref": version.image_ref,
-                },
+            await queries.upsert_record(
+                conn,
+                game_id,
+                driver=deps.driver.name,
+                engine_version=version.version,
+                image_ref=version.image_ref,
             )
             await queries.change_record(
                 conn,

@@ -6,15 +6,10 @@ from typing import Any
 
 from galaxy.actors import ActorSystem
 from galaxy.actors.snapshot import ActorSnapshot
-from galaxy.store import mail as mail_queries
+from galaxy.store import lobby, mail, runtime
 from galaxy.store.database import Connection, Database
 
 OUTBOX_STATES = ("pending", "retrying", "sent", "dead_lettered")
-COUNT_BY_STATUS = {
-    "outbox": mail_queries.DEPTH_BY_STATUS,
-    "runtimes": "SELECT status, count(*) FROM runtime_records GROUP BY status ORDER BY status",
-    "games": "SELECT status, count(*) FROM games GROUP BY status ORDER BY status",
-}
 
 
 def _walk(snapshot: ActorSnapshot) -> list[ActorSnapshot]:
@@ -26,11 +21,12 @@ def _walk(snapshot: ActorSnapshot) -> list[ActorSnapshot]:
 
 async def summary(db: Database, actors: ActorSystem) -> dict[str, Any]:
     async def read(conn: Connection) -> dict[str, dict[str, int]]:
-        counted = {}
-        for name, query in COUNT_BY_STATUS.items():
-            cursor = await conn.execute(query)
-            counted[name] = {str(status): int(n) for status, n in await cursor.fetchall()}
-        return counted
+        outbox = await mail.depth_by_status(conn)
+        return {
+            "outbox": {str(status): int(n) for status, n in outbox.items()},
+            "runtimes": await runtime.count_by_status(conn),
+            "games": await lobby.count_by_status(conn),
+        }
 
     counted = await db.run(read, name="console.summary")
     counted["outbox"] = {state: counted["outbox"].get(state, 0) for state in OUTBOX_STATES}

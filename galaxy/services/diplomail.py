@@ -12,7 +12,7 @@ Every delivery is a `diplomail.message.received` push to its recipient.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +23,17 @@ from galaxy.config import DiplomailConfig
 from galaxy.domain.accounts import DEFAULT_LIMITS
 from galaxy.domain.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import Page, read_page
+from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.services.wakeups import Wakeups
 from galaxy.store import accounts as account_queries
 from galaxy.store import diplomail as queries
 from galaxy.store.database import Connection
+
+# A store verb listing one player's messages in one game, a page at a time.
+Listing = Callable[
+    [Connection, uuid.UUID, uuid.UUID, int, int], Awaitable[tuple[Sequence[Any], int]]
+]
 
 log = structlog.get_logger("galaxy.diplomail")
 
@@ -175,29 +180,19 @@ class Diplomail:
 
     async def inbox(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
         self._race(game_id, user_id)
-        return await self._page(
-            queries.InboxRow, queries.INBOX, queries.COUNT_INBOX, user_id, game_id, page
-        )
+        return await self._page(queries.inbox, user_id, game_id, page)
 
     async def sent(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
         self._race(game_id, user_id)
-        return await self._page(
-            queries.SentRow, queries.SENT, queries.COUNT_SENT, user_id, game_id, page
-        )
+        return await self._page(queries.sent, user_id, game_id, page)
 
     async def _page(
-        self,
-        row: type[Any],
-        query: str,
-        count: str,
-        user_id: uuid.UUID,
-        game_id: uuid.UUID,
-        page: int,
+        self, listing: Listing, user_id: uuid.UUID, game_id: uuid.UUID, page: int
     ) -> Page:
-        params = {"user_id": user_id, "game_id": game_id}
-        return await read_page(
-            self.lobby.db, row, query, count, page, name="diplomail.page", params=params
-        )
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[Sequence[Any], int]:
+            return await listing(conn, user_id, game_id, limit, offset)
+
+        return await load_page(self.lobby.db, page, read, name="diplomail.page")
 
     async def mark_read(
         self, user_id: uuid.UUID, game_id: uuid.UUID, message_id: uuid.UUID

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,38 +18,12 @@ import structlog
 
 from galaxy.clients.geoip import CountryLookup
 from galaxy.services.wakeups import Wakeups
-from galaxy.store.database import Connection, Database, fetch_all
+from galaxy.store import geo as store
+from galaxy.store.database import Connection, Database
+from galaxy.store.geo import CountryCount
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.geo")
-
-SET_DECLARED = """
-UPDATE accounts SET declared_country = %(country)s, updated_at = now()
-WHERE user_id = %(user_id)s AND declared_country IS NULL
-"""
-
-# One statement for a whole batch of tallies.
-UPSERT_COUNTS = """
-INSERT INTO user_country_counters AS c (user_id, country, count, last_seen_at)
-SELECT user_id, country, count, last_seen
-FROM unnest(%(user_ids)s::uuid[], %(countries)s::text[], %(counts)s::bigint[],
-            %(seen)s::timestamptz[]) AS t(user_id, country, count, last_seen)
-WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = t.user_id AND a.deleted_at IS NULL)
-ON CONFLICT (user_id, country) DO UPDATE
-SET count = c.count + excluded.count, last_seen_at = greatest(c.last_seen_at, excluded.last_seen_at)
-"""
-
-DELETE_USER = "DELETE FROM user_country_counters WHERE user_id = %(user_id)s"
-
-USER_COUNTRIES = """SELECT country, count, last_seen_at FROM user_country_counters
-WHERE user_id = %(user_id)s ORDER BY count DESC, country"""
-
-
-@dataclass(frozen=True)
-class CountryCount:
-    country: str
-    count: int
-    last_seen_at: datetime
 
 
 class Geo:
@@ -105,7 +78,7 @@ class Geo:
             return
 
         async def write(conn: Connection) -> None:
-            await conn.execute(SET_DECLARED, {"user_id": user_id, "country": country})
+            await store.set_declared_country(conn, user_id, country)
 
         await self._db.run(write, name="geo.declared_country")
 
@@ -130,16 +103,9 @@ class Geo:
         if not self._tally:
             return 0
         tally, self._tally = self._tally, {}
-        keys = list(tally)
-        params = {
-            "user_ids": [user for user, _ in keys],
-            "countries": [country for _, country in keys],
-            "counts": [tally[k][0] for k in keys],
-            "seen": [tally[k][1] for k in keys],
-        }
 
         async def write(conn: Connection) -> None:
-            await conn.execute(UPSERT_COUNTS, params)
+            await store.add_counts(conn, tally)
 
         try:
             await self._db.run(write, name="geo.flush")
@@ -149,7 +115,7 @@ class Geo:
                 self._tally[key] = (pending + count, max(seen, later))
             raise
         self.flushes += 1
-        return len(keys)
+        return len(tally)
 
     def pending(self) -> int:
         return len(self._tally)
@@ -164,13 +130,13 @@ class Geo:
         self._tally = {k: v for k, v in self._tally.items() if k[0] != user_id}
 
         async def delete(conn: Connection) -> None:
-            await conn.execute(DELETE_USER, {"user_id": user_id})
+            await store.delete_user_counts(conn, user_id)
 
         await self._db.run(delete, name="geo.user_deleted")
 
     async def countries(self, user_id: uuid.UUID) -> list[CountryCount]:
         async def read(conn: Connection) -> list[CountryCount]:
-            return await fetch_all(conn, CountryCount, USER_COUNTRIES, {"user_id": user_id})
+            return await store.user_countries(conn, user_id)
 
         return await self._db.run(read, name="geo.countries")
 

@@ -22,7 +22,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.mail_templates import TEMPLATES, RenderedMail, fields_of, render
-from galaxy.services.paging import Page, read_page
+from galaxy.services.paging import Page, load_page
 from galaxy.services.wakeups import Wakeups
 from galaxy.store import mail as queries
 from galaxy.store.database import Connection, Database
@@ -164,14 +164,7 @@ class MailOutbox:
     # -- operators -------------------------------------------------------------
 
     async def deliveries(self, page: int) -> Page:
-        return await read_page(
-            self._db,
-            queries.DeliveryRow,
-            queries.LIST_DELIVERIES,
-            queries.COUNT_DELIVERIES,
-            page,
-            name="mail.list",
-        )
+        return await load_page(self._db, page, queries.list_deliveries, name="mail.list")
 
     async def delivery(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
         async def read(conn: Connection) -> queries.DeliveryRow | None:
@@ -194,14 +187,7 @@ class MailOutbox:
         return rows
 
     async def dead_letters(self, page: int) -> Page:
-        return await read_page(
-            self._db,
-            queries.DeadLetterRow,
-            queries.LIST_DEAD_LETTERS,
-            queries.COUNT_DEAD_LETTERS,
-            page,
-            name="mail.dead_letters",
-        )
+        return await load_page(self._db, page, queries.list_dead_letters, name="mail.dead_letters")
 
     async def resend(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
         """Re-arm a pending, retrying or dead-lettered delivery; 409 for a sent one."""

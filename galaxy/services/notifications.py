@@ -20,10 +20,10 @@ import structlog
 from galaxy.domain.errors import NotFound
 from galaxy.domain.notifications import CATALOG, Channel, Intent, problems
 from galaxy.logging import email_hash
-from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
+from galaxy.services.paging import Page, load_page
 from galaxy.services.wakeups import Wakeups
 from galaxy.store import notifications as queries
-from galaxy.store.database import Connection, Database, fetch_page
+from galaxy.store.database import Connection, Database
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.notify")
@@ -160,22 +160,12 @@ class Notifier:
     # -- operators -------------------------------------------------------------
 
     async def notifications(self, page: int) -> Page:
-        offset = page_offset(page)
-
-        async def read(conn: Connection) -> tuple[list[dict[str, Any]], int]:
-            rows, total = await fetch_page(
-                conn,
-                queries.NotificationRow,
-                queries.LIST_NOTIFICATIONS,
-                queries.COUNT_NOTIFICATIONS,
-                PAGE_SIZE,
-                offset,
-            )
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+            rows, total = await queries.list_notifications(conn, limit, offset)
             routes = await queries.routes_of(conn, [row.notification_id for row in rows])
             return [_with_routes(row, routes) for row in rows], total
 
-        items, total = await self._db.run(read, name="notify.list")
-        return Page(items, page, PAGE_SIZE, total)
+        return await load_page(self._db, page, read, name="notify.list")
 
     async def notification(self, notification_id: uuid.UUID) -> dict[str, Any]:
         async def read(conn: Connection) -> dict[str, Any] | None:
@@ -190,24 +180,12 @@ class Notifier:
         return found
 
     async def dead_letters(self, page: int) -> Page:
-        return await read_page(
-            self._db,
-            queries.DeadLetterRow,
-            queries.LIST_DEAD_LETTERS,
-            queries.COUNT_DEAD_LETTERS,
-            page,
-            name="notify.dead_letters",
+        return await load_page(
+            self._db, page, queries.list_dead_letters, name="notify.dead_letters"
         )
 
     async def malformed(self, page: int) -> Page:
-        return await read_page(
-            self._db,
-            queries.MalformedRow,
-            queries.LIST_MALFORMED,
-            queries.COUNT_MALFORMED,
-            page,
-            name="notify.malformed",
-        )
+        return await load_page(self._db, page, queries.list_malformed, name="notify.malformed")
 
 
 def _route(

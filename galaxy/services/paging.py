@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from galaxy.domain.errors import InvalidInput
-from galaxy.store.database import Connection, Database, fetch_page
+from galaxy.store.database import Connection, Database
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
@@ -32,21 +32,16 @@ def page_offset(page: int) -> int:
     return (page - 1) * PAGE_SIZE
 
 
-async def read_page(
-    db: Database,
-    row: type[Any],
-    query: str,
-    count_query: str,
-    page: int,
-    *,
-    name: str,
-    params: Mapping[str, Any] | None = None,
-) -> Page:
-    """A page of rows of a named listing query (filtered by `params`), in one unit of work."""
+# A store verb's page: (conn, limit, offset) -> (rows, total).
+ReadPage = Callable[[Connection, int, int], Awaitable[tuple[Sequence[Any], int]]]
+
+
+async def load_page(db: Database, page: int, read: ReadPage, *, name: str) -> Page:
+    """A 1-based page of what the store verb `read` lists, in one unit of work."""
     offset = page_offset(page)
 
-    async def read(conn: Connection) -> tuple[list[Any], int]:
-        return await fetch_page(conn, row, query, count_query, PAGE_SIZE, offset, params)
+    async def work(conn: Connection) -> tuple[Sequence[Any], int]:
+        return await read(conn, PAGE_SIZE, offset)
 
-    items, total = await db.run(read, name=name)
-    return Page(items, page, PAGE_SIZE, total)
+    items, total = await db.run(work, name=name)
+    return Page(list(items), page, PAGE_SIZE, total)

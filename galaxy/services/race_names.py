@@ -30,8 +30,6 @@ from galaxy.store.race_names import RaceNameRow
 
 log = structlog.get_logger("galaxy.race_names")
 
-LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('race:' || %(canonical)s, 0))"
-
 
 class RaceNames:
     def __init__(
@@ -78,7 +76,7 @@ class RaceNames:
 
     async def _locked_entry(self, conn: Connection, name: str) -> tuple[str, RaceNameRow | None]:
         key = canonical(name)
-        await conn.execute(LOCK_KEY, {"canonical": key})
+        await queries.lock_key(conn, key)
         return key, await queries.live(conn, key)
 
     async def _entry_for(

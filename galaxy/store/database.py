@@ -173,6 +173,15 @@ async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = No
         return await cursor.fetchone()
 
 
+def returned(row: T | None) -> T:
+    """The row an INSERT/UPDATE ... RETURNING gave back. Its absence is a broken
+    invariant (the row was just written, or is locked by this transaction), not bad
+    input, so it is an error of its own rather than an `assert` that -O would drop."""
+    if row is None:
+        raise RuntimeError("a statement that always returns a row returned none")
+    return row
+
+
 def _merge_options(conninfo: str, extra: str) -> str:
     from psycopg.conninfo import conninfo_to_dict
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from galaxy.store import outbox
-from galaxy.store.database import Connection, fetch_count
+from galaxy.store.database import Connection, fetch_count, fetch_page
 from galaxy.store.outbox import Settlement
 
 INSERT_MESSAGE = """
@@ -212,3 +212,19 @@ async def settle_pair(
         "body": translation.body if translation else None,
     }
     return await outbox.settle(conn, OUTBOX, settlement, params) is not None
+
+
+async def inbox(
+    conn: Connection, user_id: uuid.UUID, game_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[InboxRow], int]:
+    """A page of the messages `user_id` received in `game_id`, newest first."""
+    params = {"user_id": user_id, "game_id": game_id}
+    return await fetch_page(conn, InboxRow, INBOX, COUNT_INBOX, limit, offset, params)
+
+
+async def sent(
+    conn: Connection, user_id: uuid.UUID, game_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[SentRow], int]:
+    """A page of the messages `user_id` sent in `game_id`, newest first."""
+    params = {"user_id": user_id, "game_id": game_id}
+    return await fetch_page(conn, SentRow, SENT, COUNT_SENT, limit, offset, params)

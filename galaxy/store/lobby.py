@@ -1,12 +1,25 @@
-"""Named queries for games, applications, invites and memberships."""
+"""Named queries for games, applications, invites and memberships, and the verbs that run them.
+
+Services hold the transaction (a `Database.run` or a unit of work) and call
+these verbs with its connection; no SQL is written or executed above this layer.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from galaxy.store.database import Connection, fetch_one
+from galaxy.store.database import (
+    Connection,
+    fetch_all,
+    fetch_count,
+    fetch_one,
+    fetch_page,
+    returned,
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +147,8 @@ COUNT_MINE = f"SELECT count(*) FROM games g WHERE {_MINE} AND {_STATUS}"
 LIST_ALL = f"""SELECT {_GAME} FROM games g WHERE {_STATUS}
 ORDER BY g.created_at DESC, g.game_id LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_ALL = f"SELECT count(*) FROM games g WHERE {_STATUS}"
+
+COUNT_GAMES_BY_STATUS = "SELECT status, count(*) FROM games GROUP BY status ORDER BY status"
 
 COUNT_OWNED_LIVE = """SELECT count(*) FROM games
 WHERE owner_user_id = %(user_id)s AND status NOT IN ('finished', 'cancelled')"""
@@ -313,5 +328,331 @@ RETURNING game_id
 """
 
 
+# -- verbs: games ------------------------------------------------------------------------
+
+_LISTINGS: dict[str, tuple[str, str]] = {
+    "public": (LIST_PUBLIC, COUNT_PUBLIC),
+    "mine": (LIST_MINE, COUNT_MINE),
+    "all": (LIST_ALL, COUNT_ALL),
+}
+
+
 async def get_game(conn: Connection, game_id: uuid.UUID, *, lock: bool = False) -> GameRow | None:
     return await fetch_one(conn, GameRow, LOCK_GAME if lock else GET_GAME, {"game_id": game_id})
+
+
+async def insert_game(
+    conn: Connection,
+    game_id: uuid.UUID,
+    owner_user_id: uuid.UUID | None,
+    settings: Mapping[str, Any],
+) -> None:
+    """`settings` is `GameSettings.to_row()`: the columns a game's owner chooses."""
+    await conn.execute(
+        INSERT_GAME, {"game_id": game_id, "owner_user_id": owner_user_id, **settings}
+    )
+
+
+async def update_settings(
+    conn: Connection, game_id: uuid.UUID, settings: Mapping[str, Any]
+) -> None:
+    await conn.execute(UPDATE_SETTINGS, {"game_id": game_id, **settings})
+
+
+async def set_status(conn: Connection, game_id: uuid.UUID, status: str, reason: str | None) -> None:
+    await conn.execute(SET_STATUS, {"game_id": game_id, "status": status, "reason": reason})
+
+
+async def set_runtime(conn: Connection, game_id: uuid.UUID, turn: int, runtime_status: str) -> None:
+    """The runtime's view of a game; the turn never goes back."""
+    await conn.execute(SET_RUNTIME, {"game_id": game_id, "turn": turn, "runtime": runtime_status})
+
+
+async def count_owned_live(conn: Connection, user_id: uuid.UUID) -> int:
+    return await fetch_count(conn, COUNT_OWNED_LIVE, {"user_id": user_id})
+
+
+async def list_games(
+    conn: Connection,
+    which: str,
+    *,
+    status: str | None,
+    user_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[GameRow], int]:
+    """One page of a listing (`public`, `mine`, `all`) and the listing's total."""
+    query, count = _LISTINGS[which]
+    params = {"status": status, "user_id": user_id}
+    return await fetch_page(conn, GameRow, query, count, limit, offset, params)
+
+
+async def viewer_role(conn: Connection, game_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+    """`member`, `invited`, or None: how a user who is not the owner relates to a game."""
+    cursor = await conn.execute(VIEWER_ROLE, {"game_id": game_id, "user_id": user_id})
+    row: Any = await cursor.fetchone()
+    return str(row[0]) if row is not None and row[0] else None
+
+
+async def live_games(conn: Connection) -> list[GameRow]:
+    return await fetch_all(conn, GameRow, LIVE_GAMES)
+
+
+async def enrollment_expired(conn: Connection) -> list[GameRow]:
+    """Up to 100 enrolling games whose deadline has passed, the oldest deadline first."""
+    return await fetch_all(conn, GameRow, ENROLLMENT_EXPIRED)
+
+
+async def count_by_status(conn: Connection) -> dict[str, int]:
+    cursor = await conn.execute(COUNT_GAMES_BY_STATUS)
+    return {str(status): int(n) for status, n in await cursor.fetchall()}
+
+
+# -- verbs: applications ---------------------------------------------------------------
+
+
+async def insert_application(
+    conn: Connection,
+    application_id: uuid.UUID,
+    game_id: uuid.UUID,
+    user_id: uuid.UUID,
+    race_name: str,
+    message: str,
+) -> ApplicationRow:
+    params = {
+        "application_id": application_id,
+        "game_id": game_id,
+        "user_id": user_id,
+        "race_name": race_name,
+        "message": message,
+    }
+    return returned(await fetch_one(conn, ApplicationRow, INSERT_APPLICATION, params))
+
+
+async def live_application(
+    conn: Connection, game_id: uuid.UUID, user_id: uuid.UUID
+) -> ApplicationRow | None:
+    """The user's pending or approved application to the game, if any."""
+    params = {"game_id": game_id, "user_id": user_id}
+    return await fetch_one(conn, ApplicationRow, LIVE_APPLICATION, params)
+
+
+async def lock_application(
+    conn: Connection, application_id: uuid.UUID, game_id: uuid.UUID
+) -> ApplicationRow | None:
+    params = {"application_id": application_id, "game_id": game_id}
+    return await fetch_one(conn, ApplicationRow, LOCK_APPLICATION, params)
+
+
+async def decide_application(
+    conn: Connection, application_id: uuid.UUID, status: str, reason: str | None
+) -> ApplicationRow:
+    params = {"application_id": application_id, "status": status, "reason": reason}
+    return returned(await fetch_one(conn, ApplicationRow, DECIDE_APPLICATION, params))
+
+
+async def pending_applications(conn: Connection, game_id: uuid.UUID) -> list[ApplicationRow]:
+    return await fetch_all(conn, ApplicationRow, PENDING_APPLICATIONS, {"game_id": game_id})
+
+
+async def user_applications(
+    conn: Connection, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[ApplicationRow], int]:
+    return await fetch_page(
+        conn,
+        ApplicationRow,
+        USER_APPLICATIONS,
+        COUNT_USER_APPLICATIONS,
+        limit,
+        offset,
+        {"user_id": user_id},
+    )
+
+
+async def count_user_pending_applications(conn: Connection, user_id: uuid.UUID) -> int:
+    return await fetch_count(conn, COUNT_USER_PENDING_APPLICATIONS, {"user_id": user_id})
+
+
+async def release_user_applications(conn: Connection, user_id: uuid.UUID, reason: str) -> None:
+    await conn.execute(RELEASE_USER_APPLICATIONS, {"user_id": user_id, "reason": reason})
+
+
+# -- verbs: invites ----------------------------------------------------------------------
+
+
+async def insert_invite(
+    conn: Connection,
+    invite_id: uuid.UUID,
+    game_id: uuid.UUID,
+    *,
+    inviter: uuid.UUID,
+    invited: uuid.UUID | None,
+    code: str | None,
+    expires_at: datetime | None,
+    default_ttl: float,
+) -> InviteRow:
+    """An invite expiring at `expires_at`, or `default_ttl` seconds from now."""
+    params = {
+        "invite_id": invite_id,
+        "game_id": game_id,
+        "inviter": inviter,
+        "invited": invited,
+        "code": code,
+        "expires_at": expires_at,
+        "default_ttl": default_ttl,
+    }
+    return returned(await fetch_one(conn, InviteRow, INSERT_INVITE, params))
+
+
+async def invite_by_code(conn: Connection, code: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The (invite_id, game_id) a code names, without a lock: the game is locked first."""
+    cursor = await conn.execute(INVITE_BY_CODE, {"code": code})
+    row: Any = await cursor.fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def lock_invite(
+    conn: Connection, invite_id: uuid.UUID, game_id: uuid.UUID
+) -> tuple[InviteRow, bool] | None:
+    """The invite, locked, and whether it has expired by the database's clock."""
+    cursor = await conn.execute(LOCK_INVITE, {"invite_id": invite_id, "game_id": game_id})
+    row: Any = await cursor.fetchone()
+    if row is None:
+        return None
+    return InviteRow(*row[:-1]), bool(row[-1])
+
+
+async def decide_invite(
+    conn: Connection, invite_id: uuid.UUID, status: str, *, redeemer: uuid.UUID | None = None
+) -> InviteRow:
+    """Close an invite; a code invite's redeemer becomes its invited player."""
+    params = {"invite_id": invite_id, "status": status, "redeemer": redeemer}
+    return returned(await fetch_one(conn, InviteRow, DECIDE_INVITE, params))
+
+
+async def pending_invites(conn: Connection, game_id: uuid.UUID) -> list[InviteRow]:
+    return await fetch_all(conn, InviteRow, PENDING_INVITES, {"game_id": game_id})
+
+
+async def user_invites(
+    conn: Connection, user_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[InviteRow], int]:
+    return await fetch_page(
+        conn, InviteRow, USER_INVITES, COUNT_USER_INVITES, limit, offset, {"user_id": user_id}
+    )
+
+
+async def expire_invites(conn: Connection) -> list[InviteRow]:
+    return await fetch_all(conn, InviteRow, EXPIRE_INVITES)
+
+
+async def release_user_invites(conn: Connection, user_id: uuid.UUID) -> None:
+    await conn.execute(RELEASE_USER_INVITES, {"user_id": user_id})
+
+
+# -- verbs: memberships ----------------------------------------------------------------
+
+
+async def insert_membership(
+    conn: Connection,
+    membership_id: uuid.UUID,
+    game_id: uuid.UUID,
+    user_id: uuid.UUID,
+    race_name: str,
+) -> MembershipRow | None:
+    """The new membership, or None when the user has one in this game already."""
+    params = {
+        "membership_id": membership_id,
+        "game_id": game_id,
+        "user_id": user_id,
+        "race_name": race_name,
+    }
+    return await fetch_one(conn, MembershipRow, INSERT_MEMBERSHIP, params)
+
+
+async def user_membership(
+    conn: Connection, game_id: uuid.UUID, user_id: uuid.UUID
+) -> MembershipRow | None:
+    params = {"game_id": game_id, "user_id": user_id}
+    return await fetch_one(conn, MembershipRow, GET_USER_MEMBERSHIP, params)
+
+
+async def lock_membership(
+    conn: Connection, membership_id: uuid.UUID, game_id: uuid.UUID
+) -> MembershipRow | None:
+    params = {"membership_id": membership_id, "game_id": game_id}
+    return await fetch_one(conn, MembershipRow, LOCK_MEMBERSHIP, params)
+
+
+async def end_membership(
+    conn: Connection, membership_id: uuid.UUID, status: str, reason: str
+) -> MembershipRow:
+    params = {"membership_id": membership_id, "status": status, "reason": reason}
+    return returned(await fetch_one(conn, MembershipRow, END_MEMBERSHIP, params))
+
+
+async def game_memberships(
+    conn: Connection, game_id: uuid.UUID, *, limit: int, offset: int = 0
+) -> list[MembershipRow]:
+    """Memberships of a game, whatever their status, in the order they joined."""
+    params = {"game_id": game_id, "limit": limit, "offset": offset}
+    return await fetch_all(conn, MembershipRow, GAME_MEMBERSHIPS, params)
+
+
+async def game_memberships_page(
+    conn: Connection, game_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[MembershipRow], int]:
+    """A page of `game_memberships` and how many there are in all."""
+    return await fetch_page(
+        conn,
+        MembershipRow,
+        GAME_MEMBERSHIPS,
+        COUNT_GAME_MEMBERSHIPS,
+        limit,
+        offset,
+        {"game_id": game_id},
+    )
+
+
+async def active_memberships(conn: Connection, game_id: uuid.UUID) -> list[MembershipRow]:
+    return await fetch_all(conn, MembershipRow, ACTIVE_MEMBERSHIPS, {"game_id": game_id})
+
+
+async def live_memberships(conn: Connection) -> list[MembershipRow]:
+    """Active memberships of every game that is not over."""
+    return await fetch_all(conn, MembershipRow, LIVE_MEMBERSHIPS)
+
+
+async def count_active_members(conn: Connection, game_id: uuid.UUID) -> int:
+    return await fetch_count(conn, COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+
+
+async def count_user_active_memberships(conn: Connection, user_id: uuid.UUID) -> int:
+    """The user's active seats in games that are not over."""
+    return await fetch_count(conn, COUNT_USER_ACTIVE_MEMBERSHIPS, {"user_id": user_id})
+
+
+async def record_stats(
+    conn: Connection, game_id: uuid.UUID, race_name: str, planets: int, population: float
+) -> None:
+    """A race's size at a turn: the first one seen stays as its initial, peaks only grow."""
+    params = {
+        "game_id": game_id,
+        "race_name": race_name,
+        "planets": planets,
+        "population": population,
+    }
+    await conn.execute(RECORD_STATS, params)
+
+
+async def release_user_memberships(
+    conn: Connection, user_id: uuid.UUID, reason: str
+) -> list[MembershipRow]:
+    params = {"user_id": user_id, "reason": reason}
+    return await fetch_all(conn, MembershipRow, RELEASE_USER_MEMBERSHIPS, params)
+
+
+async def cancel_user_games(conn: Connection, user_id: uuid.UUID, reason: str) -> set[uuid.UUID]:
+    """Cancel the user's games that never started; the ids of those cancelled."""
+    cursor = await conn.execute(CANCEL_USER_GAMES, {"user_id": user_id, "reason": reason})
+    return {row[0] for row in await cursor.fetchall()}

@@ -10,7 +10,7 @@ from typing import Any
 
 from galaxy.domain.errors import Conflict
 from galaxy.store import outbox
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection, fetch_all, fetch_one, fetch_page
 from galaxy.store.outbox import Outcome, Settlement
 
 # The whole enqueue in one round trip. On a repeated idempotency key the
@@ -275,3 +275,17 @@ async def list_attempts(conn: Connection, delivery_id: uuid.UUID) -> list[Attemp
 async def depth_by_status(conn: Connection) -> dict[str, int]:
     cursor = await conn.execute(DEPTH_BY_STATUS)
     return dict(await cursor.fetchall())
+
+
+async def list_deliveries(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[DeliveryRow], int]:
+    return await fetch_page(conn, DeliveryRow, LIST_DELIVERIES, COUNT_DELIVERIES, limit, offset)
+
+
+async def list_dead_letters(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[DeadLetterRow], int]:
+    return await fetch_page(
+        conn, DeadLetterRow, LIST_DEAD_LETTERS, COUNT_DEAD_LETTERS, limit, offset
+    )

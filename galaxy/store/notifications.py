@@ -11,7 +11,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from galaxy.store import outbox
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection, fetch_all, fetch_one, fetch_page
 from galaxy.store.outbox import Outcome, Settlement
 
 INSERT_NOTIFICATION = """
@@ -240,3 +240,25 @@ async def get_notification(conn: Connection, notification_id: uuid.UUID) -> Noti
 
 async def routes_of(conn: Connection, notification_ids: list[uuid.UUID]) -> list[RouteRow]:
     return await fetch_all(conn, RouteRow, ROUTES_OF, {"notification_ids": notification_ids})
+
+
+async def list_notifications(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[NotificationRow], int]:
+    return await fetch_page(
+        conn, NotificationRow, LIST_NOTIFICATIONS, COUNT_NOTIFICATIONS, limit, offset
+    )
+
+
+async def list_dead_letters(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[DeadLetterRow], int]:
+    return await fetch_page(
+        conn, DeadLetterRow, LIST_DEAD_LETTERS, COUNT_DEAD_LETTERS, limit, offset
+    )
+
+
+async def list_malformed(
+    conn: Connection, limit: int, offset: int
+) -> tuple[list[MalformedRow], int]:
+    return await fetch_page(conn, MalformedRow, LIST_MALFORMED, COUNT_MALFORMED, limit, offset)

@@ -28,6 +28,10 @@ _COLUMNS = """name_id, name, canonical, status, owner_user_id, game_id, expires_
        registered_at, created_at"""
 _LIVE = "status IN ('registered', 'reservation', 'pending_registration')"
 
+# Serialises every writer of one canonical key for the rest of the transaction, also
+# while no row holds the key yet (a row lock would have nothing to lock).
+LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('race:' || %(canonical)s, 0))"
+
 LIVE_BY_CANONICAL = f"""SELECT {_COLUMNS} FROM race_names
 WHERE canonical = %(canonical)s AND {_LIVE} FOR UPDATE"""
 
@@ -78,6 +82,10 @@ UPDATE race_names SET status = 'released', updated_at = now()
 WHERE status = 'pending_registration' AND expires_at <= now()
 RETURNING {_COLUMNS}
 """
+
+
+async def lock_key(conn: Connection, canonical: str) -> None:
+    await conn.execute(LOCK_KEY, {"canonical": canonical})
 
 
 async def live(conn: Connection, canonical: str) -> RaceNameRow | None:

@@ -1,4 +1,5 @@
-"""Named queries for engine versions, runtime records, player mappings and the operation log."""
+"""Named queries for engine versions, runtime records, player mappings and the operation log,
+and the verbs that run them (the runtime service and the game actor hold the transactions)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection, fetch_all, fetch_one, returned
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ WHERE game_id = %(game_id)s AND status = 'running'
 GAME_OPERATIONS = """
 SELECT operation_id, game_id, op, status, detail, error, started_at, finished_at
 FROM runtime_operation_log WHERE game_id = %(game_id)s ORDER BY started_at DESC LIMIT 50"""
+COUNT_RECORDS_BY_STATUS = """
+SELECT status, count(*) FROM runtime_records GROUP BY status ORDER BY status"""
 INSERT_SNAPSHOT = """
 INSERT INTO runtime_health_snapshots (snapshot_id, game_id, payload)
 VALUES (%(snapshot_id)s, %(game_id)s, %(payload)s)
@@ -176,6 +179,26 @@ VALUES (%(snapshot_id)s, %(game_id)s, %(payload)s)
 
 async def all_versions(conn: Connection) -> list[EngineVersionRow]:
     return await fetch_all(conn, EngineVersionRow, ALL_VERSIONS)
+
+
+async def insert_version(
+    conn: Connection, version: str, image_ref: str, notes: str
+) -> EngineVersionRow:
+    params = {"version": version, "image_ref": image_ref, "notes": notes}
+    return returned(await fetch_one(conn, EngineVersionRow, INSERT_VERSION, params))
+
+
+async def update_version(
+    conn: Connection,
+    version: str,
+    *,
+    image_ref: str | None = None,
+    notes: str | None = None,
+    enabled: bool | None = None,
+) -> EngineVersionRow | None:
+    """Change the fields given (None keeps a field); None when there is no such version."""
+    params = {"version": version, "image_ref": image_ref, "notes": notes, "enabled": enabled}
+    return await fetch_one(conn, EngineVersionRow, UPDATE_VERSION, params)
 
 
 async def get_record(conn: Connection, game_id: uuid.UUID) -> RuntimeRow | None:
@@ -188,6 +211,24 @@ async def live_records(conn: Connection) -> list[RuntimeRow]:
 
 async def all_records(conn: Connection) -> list[RuntimeRow]:
     return await fetch_all(conn, RuntimeRow, ALL_RECORDS)
+
+
+async def upsert_record(
+    conn: Connection, game_id: uuid.UUID, *, driver: str, engine_version: str, image_ref: str
+) -> RuntimeRow:
+    """The game's record, new or reset, `starting` on this driver and version."""
+    params = {
+        "game_id": game_id,
+        "driver": driver,
+        "engine_version": engine_version,
+        "image_ref": image_ref,
+    }
+    return returned(await fetch_one(conn, RuntimeRow, UPSERT_RECORD, params))
+
+
+async def count_by_status(conn: Connection) -> dict[str, int]:
+    cursor = await conn.execute(COUNT_RECORDS_BY_STATUS)
+    return {str(status): int(n) for status, n in await cursor.fetchall()}
 
 
 async def change_record(conn: Connection, game_id: uuid.UUID, **change: Any) -> RuntimeRow:
@@ -205,3 +246,48 @@ async def snapshot(conn: Connection, game_id: uuid.UUID, payload: dict[str, Any]
         INSERT_SNAPSHOT,
         {"snapshot_id": uuid.uuid4(), "game_id": game_id, "payload": Jsonb(payload)},
     )
+
+
+async def upsert_mapping(
+    conn: Connection,
+    game_id: uuid.UUID,
+    user_id: uuid.UUID,
+    race_name: str,
+    engine_player_uuid: uuid.UUID,
+) -> None:
+    params = {
+        "game_id": game_id,
+        "user_id": user_id,
+        "race_name": race_name,
+        "player": engine_player_uuid,
+    }
+    await conn.execute(INSERT_MAPPING, params)
+
+
+async def game_mappings(conn: Connection, game_id: uuid.UUID) -> list[PlayerMappingRow]:
+    return await fetch_all(conn, PlayerMappingRow, GAME_MAPPINGS, {"game_id": game_id})
+
+
+async def begin_operation(
+    conn: Connection, operation_id: uuid.UUID, game_id: uuid.UUID, op: str, detail: str = ""
+) -> None:
+    params = {"operation_id": operation_id, "game_id": game_id, "op": op, "detail": detail}
+    await conn.execute(BEGIN_OPERATION, params)
+
+
+async def end_operation(
+    conn: Connection, operation_id: uuid.UUID, *, status: str, error: str | None, detail: str
+) -> None:
+    params = {"operation_id": operation_id, "status": status, "error": error, "detail": detail}
+    await conn.execute(END_OPERATION, params)
+
+
+async def interrupt_operations(conn: Connection, game_id: uuid.UUID, error: str) -> int:
+    """Fail the game's operations still `running`; how many there were."""
+    cursor = await conn.execute(INTERRUPT_OPERATIONS, {"game_id": game_id, "error": error})
+    return cursor.rowcount
+
+
+async def game_operations(conn: Connection, game_id: uuid.UUID) -> list[OperationRow]:
+    """The game's 50 latest operations, the newest first."""
+    return await fetch_all(conn, OperationRow, GAME_OPERATIONS, {"game_id": game_id})

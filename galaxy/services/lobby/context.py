@@ -16,8 +16,8 @@ from galaxy.services.notifications import Notifier
 from galaxy.services.race_names import RaceNames
 from galaxy.services.unit_of_work import AfterCommit
 from galaxy.store import accounts as account_queries
-from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, Database, fetch_all, fetch_count
+from galaxy.store import lobby as store
+from galaxy.store.database import Connection, Database
 from galaxy.store.lobby import GameRow, MembershipRow
 
 
@@ -57,8 +57,8 @@ class LobbyContext:
 
     async def warm(self) -> None:
         async def read(conn: Connection) -> tuple[list[GameRow], list[MembershipRow]]:
-            games = await fetch_all(conn, GameRow, queries.LIVE_GAMES)
-            members = await fetch_all(conn, MembershipRow, queries.LIVE_MEMBERSHIPS)
+            games = await store.live_games(conn)
+            members = await store.live_memberships(conn)
             return games, members
 
         games, members = await self.db.run(read, name="lobby.warm")
@@ -90,7 +90,7 @@ class LobbyContext:
         return DEFAULT_LIMITS[kind]
 
     async def game(self, conn: Connection, game_id: uuid.UUID, *, lock: bool = False) -> GameRow:
-        row = await queries.get_game(conn, game_id, lock=lock)
+        row = await store.get_game(conn, game_id, lock=lock)
         if row is None:
             raise NotFound("no such game", code="game_not_found")
         return row
@@ -118,12 +118,9 @@ class LobbyContext:
         (anyone, once a public game has left its draft), or None: a stranger."""
         if game.owner_user_id == viewer:
             return "owner"
-        cursor = await conn.execute(
-            queries.VIEWER_ROLE, {"game_id": game.game_id, "user_id": viewer}
-        )
-        row: Any = await cursor.fetchone()
-        if row is not None and row[0]:
-            return str(row[0])
+        role = await store.viewer_role(conn, game.game_id, viewer)
+        if role is not None:
+            return role
         if game.visibility == "public" and game.status != Status.DRAFT:
             return "public"
         return None
@@ -148,16 +145,13 @@ class LobbyContext:
         target = transition(game.status, action)
         if action is Action.STARTED and reason is None:
             reason = game.status_reason  # why it was started (an operator's words) stays
-        params = {"game_id": game.game_id, "status": target.value, "reason": reason}
-        await conn.execute(queries.SET_STATUS, params)
+        await store.set_status(conn, game.game_id, target.value, reason)
         return await self.refresh(conn, after, game.game_id)
 
     async def refresh(self, conn: Connection, after: AfterCommit, game_id: uuid.UUID) -> GameRow:
         """Re-read the game and its members; the cache takes them once committed."""
         game = await self.game(conn, game_id)
-        members = await fetch_all(
-            conn, MembershipRow, queries.ACTIVE_MEMBERSHIPS, {"game_id": game_id}
-        )
+        members = await store.active_memberships(conn, game_id)
         after.add(lambda: self.cache.put(game, members))
         return game
 
@@ -167,7 +161,7 @@ class LobbyContext:
         Counted by a statement of its own, after the lock: in READ COMMITTED
         it sees the member that the transaction we waited for has just added.
         """
-        members = await fetch_count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game.game_id})
+        members = await store.count_active_members(conn, game.game_id)
         if members >= game.max_players:
             raise Conflict("every seat of this game is taken", code="game_full")
 

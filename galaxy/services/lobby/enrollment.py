@@ -16,11 +16,11 @@ import structlog
 from galaxy.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from galaxy.domain.lobby import ENROLLING, Status, new_invite_code
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import PAGE_SIZE, Page, page_offset, read_page
+from galaxy.services.paging import Page, ReadPage, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
-from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_count, fetch_one, fetch_page
-from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
+from galaxy.store import lobby as store
+from galaxy.store.database import Connection
+from galaxy.store.lobby import GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -50,34 +50,16 @@ class Enrollment:
         """Give `user_id` a seat in the locked `game` under `race_name`."""
         ctx = self.ctx
         await ctx.seat_free(conn, game)
-        previous = await fetch_one(
-            conn,
-            MembershipRow,
-            queries.GET_USER_MEMBERSHIP,
-            {"game_id": game.game_id, "user_id": user_id},
-        )
+        previous = await store.user_membership(conn, game.game_id, user_id)
         if previous is not None:
             if previous.status == "blocked":
                 raise Forbidden("you are blocked from this game", code="blocked_from_game")
             raise Conflict("you have played in this game already", code="already_member")
         joined = await ctx.quota(conn, user_id, "max_active_memberships")
-        if (
-            await fetch_count(conn, queries.COUNT_USER_ACTIVE_MEMBERSHIPS, {"user_id": user_id})
-            >= joined
-        ):
+        if await store.count_user_active_memberships(conn, user_id) >= joined:
             raise Conflict(f"you may play {joined} games at once", code="quota_exceeded")
         await ctx.race_names.claim(conn, after, race_name, user_id, game.game_id)
-        row = await fetch_one(
-            conn,
-            MembershipRow,
-            queries.INSERT_MEMBERSHIP,
-            {
-                "membership_id": uuid.uuid4(),
-                "game_id": game.game_id,
-                "user_id": user_id,
-                "race_name": race_name,
-            },
-        )
+        row = await store.insert_membership(conn, uuid.uuid4(), game.game_id, user_id, race_name)
         if row is None:
             raise Conflict("you have played in this game already", code="already_member")
         await ctx.refresh(conn, after, game.game_id)
@@ -100,50 +82,30 @@ class Enrollment:
                 raise Forbidden("a private game is joined by invitation", code="private_game")
             _enrolling(game)
             await ctx.race_names.check_available(conn, race_name, user_id)
-            pending = await fetch_count(
-                conn, queries.COUNT_USER_PENDING_APPLICATIONS, {"user_id": user_id}
-            )
+            pending = await store.count_user_pending_applications(conn, user_id)
             allowed = await ctx.quota(conn, user_id, "max_pending_applications")
             if pending >= allowed:
                 raise Conflict(
                     f"you may have {allowed} applications awaiting an answer",
                     code="quota_exceeded",
                 )
-            existing = await fetch_one(
-                conn,
-                MembershipRow,
-                queries.GET_USER_MEMBERSHIP,
-                {"game_id": game_id, "user_id": user_id},
-            )
+            existing = await store.user_membership(conn, game_id, user_id)
             if existing is not None and existing.status == "blocked":
                 raise Forbidden("you are blocked from this game", code="blocked_from_game")
             if existing is not None:
                 raise Conflict("you have played in this game already", code="already_member")
-            live = await fetch_one(
-                conn,
-                ApplicationRow,
-                queries.LIVE_APPLICATION,
-                {"game_id": game_id, "user_id": user_id},
-            )
+            live = await store.live_application(conn, game_id, user_id)
             if live is not None:
                 raise Conflict("you have applied to this game already", code="already_applied")
-            application = await fetch_one(
-                conn,
-                ApplicationRow,
-                queries.INSERT_APPLICATION,
-                {
-                    "application_id": uuid.uuid4(),
-                    "game_id": game_id,
-                    "user_id": user_id,
-                    "race_name": race_name,
-                    "message": message,
-                },
+            application = await store.insert_application(
+                conn, uuid.uuid4(), game_id, user_id, race_name, message
             )
-            assert application is not None
             result: dict[str, Any] = {"application": application, "membership": None}
             if game.auto_approve:
                 result["membership"] = await self._seat(conn, after, game, user_id, race_name)
-                result["application"] = await _decide(conn, application, "approved", None)
+                result["application"] = await store.decide_application(
+                    conn, application.application_id, "approved", None
+                )
             else:
                 await ctx.notify(
                     conn,
@@ -171,12 +133,7 @@ class Enrollment:
         async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
             game = await ctx.game(conn, game_id, lock=True)
             await ctx.owner_only(conn, game, owner)
-            application = await fetch_one(
-                conn,
-                ApplicationRow,
-                queries.LOCK_APPLICATION,
-                {"application_id": application_id, "game_id": game_id},
-            )
+            application = await store.lock_application(conn, application_id, game_id)
             if application is None:
                 raise NotFound("no such application", code="application_not_found")
             if application.status != "pending":
@@ -190,8 +147,8 @@ class Enrollment:
                 membership = await self._seat(
                     conn, after, game, application.applicant_user_id, application.race_name
                 )
-            decided = await _decide(
-                conn, application, "approved" if approve else "rejected", reason
+            decided = await store.decide_application(
+                conn, application_id, "approved" if approve else "rejected", reason
             )
             kind = "lobby.application.approved" if approve else "lobby.application.rejected"
             await ctx.notify(
@@ -207,13 +164,10 @@ class Enrollment:
         return await run_unit(ctx.db, work, name="lobby.decide_application")
 
     async def applications_of(self, user_id: uuid.UUID, page: int) -> Page:
-        return await self._page(
-            ApplicationRow,
-            queries.USER_APPLICATIONS,
-            queries.COUNT_USER_APPLICATIONS,
-            {"user_id": user_id},
-            page,
-        )
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+            return await store.user_applications(conn, user_id, limit=limit, offset=offset)
+
+        return await self._page(read, page)
 
     # -- invites ------------------------------------------------------------------------
 
@@ -244,21 +198,16 @@ class Enrollment:
                 await ctx.live_account(conn, invited)
                 if ctx.cache.membership(game_id, invited) is not None:
                     raise Conflict("that player has joined already", code="already_member")
-            invite = await fetch_one(
+            invite = await store.insert_invite(
                 conn,
-                InviteRow,
-                queries.INSERT_INVITE,
-                {
-                    "invite_id": uuid.uuid4(),
-                    "game_id": game_id,
-                    "inviter": owner,
-                    "invited": invited,
-                    "code": new_invite_code() if invited is None else None,
-                    "expires_at": expires_at,
-                    "default_ttl": ctx.invite_ttl,
-                },
+                uuid.uuid4(),
+                game_id,
+                inviter=owner,
+                invited=invited,
+                code=new_invite_code() if invited is None else None,
+                expires_at=expires_at,
+                default_ttl=ctx.invite_ttl,
             )
-            assert invite is not None
             if invited is None:
                 return invite  # nobody to tell: the owner hands the code on
             await ctx.notify(
@@ -279,8 +228,7 @@ class Enrollment:
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
-            cursor = await conn.execute(queries.INVITE_BY_CODE, {"code": code})
-            found: Any = await cursor.fetchone()
+            found = await store.invite_by_code(conn, code)
             if found is None:
                 raise NotFound("no invite has that code", code="invite_not_found")
             invite_id, game_id = found
@@ -296,16 +244,13 @@ class Enrollment:
     async def _locked_invite(
         self, conn: Connection, game_id: uuid.UUID, invite_id: uuid.UUID
     ) -> tuple[InviteRow, bool]:
-        cursor = await conn.execute(
-            queries.LOCK_INVITE, {"invite_id": invite_id, "game_id": game_id}
-        )
-        row: Any = await cursor.fetchone()
-        if row is None:
+        found = await store.lock_invite(conn, invite_id, game_id)
+        if found is None:
             raise NotFound("no such invite", code="invite_not_found")
-        invite = InviteRow(*row[:-1])
+        invite, expired = found
         if invite.status != "pending":
             raise Conflict(f"the invite is {invite.status}", code=f"invite_{invite.status}")
-        return invite, bool(row[-1])
+        return invite, expired
 
     async def answer(
         self,
@@ -380,18 +325,18 @@ class Enrollment:
         return await run_unit(ctx.db, work, name="lobby.revoke_invite")
 
     async def invites_of(self, user_id: uuid.UUID, page: int) -> Page:
-        return await self._page(
-            InviteRow, queries.USER_INVITES, queries.COUNT_USER_INVITES, {"user_id": user_id}, page
-        )
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+            return await store.user_invites(conn, user_id, limit=limit, offset=offset)
+
+        return await self._page(read, page)
 
     # -- memberships --------------------------------------------------------------------
 
     async def memberships(self, viewer: uuid.UUID | None, game_id: uuid.UUID, page: int) -> Page:
         """A game's members: for its owner and members, and for anyone on a public game."""
         ctx = self.ctx
-        offset = page_offset(page)
 
-        async def read(conn: Connection) -> tuple[list[Any], int]:
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
             game = await ctx.game(conn, game_id)
             if viewer is not None and not (
                 game.owner_user_id == viewer
@@ -399,18 +344,9 @@ class Enrollment:
                 or (game.visibility == "public" and game.status != Status.DRAFT)
             ):
                 raise NotFound("no such game", code="game_not_found")
-            return await fetch_page(
-                conn,
-                MembershipRow,
-                queries.GAME_MEMBERSHIPS,
-                queries.COUNT_GAME_MEMBERSHIPS,
-                PAGE_SIZE,
-                offset,
-                {"game_id": game_id},
-            )
+            return await store.game_memberships_page(conn, game_id, limit=limit, offset=offset)
 
-        rows, total = await ctx.db.run(read, name="lobby.memberships")
-        return Page(rows, page, PAGE_SIZE, total)
+        return await load_page(ctx.db, page, read, name="lobby.memberships")
 
     async def end_membership(
         self,
@@ -436,17 +372,9 @@ class Enrollment:
                 raise Conflict(
                     f"the membership is {member.status}", code=f"membership_{member.status}"
                 )
-            ended = await fetch_one(
-                conn,
-                MembershipRow,
-                queries.END_MEMBERSHIP,
-                {
-                    "membership_id": member.membership_id,
-                    "status": "blocked" if block else "removed",
-                    "reason": reason,
-                },
+            ended = await store.end_membership(
+                conn, member.membership_id, "blocked" if block else "removed", reason
             )
-            assert ended is not None
             await ctx.race_names.release_member(conn, after, game_id, member)
             await ctx.refresh(conn, after, game_id)
             if not leaving:
@@ -472,53 +400,21 @@ class Enrollment:
         user_id: uuid.UUID | None,
     ) -> MembershipRow:
         if membership_id is not None:
-            found = await fetch_one(
-                conn,
-                MembershipRow,
-                queries.LOCK_MEMBERSHIP,
-                {"membership_id": membership_id, "game_id": game_id},
-            )
+            found = await store.lock_membership(conn, membership_id, game_id)
+        elif user_id is not None:
+            found = await store.user_membership(conn, game_id, user_id)
         else:
-            found = await fetch_one(
-                conn,
-                MembershipRow,
-                queries.GET_USER_MEMBERSHIP,
-                {"game_id": game_id, "user_id": user_id},
-            )
+            found = None
         if found is None:
             raise NotFound("no such membership", code="membership_not_found")
         return found
 
-    async def _page(
-        self, row: type[Any], query: str, count: str, params: dict[str, Any], page: int
-    ) -> Page:
-        return await read_page(
-            self.ctx.db, row, query, count, page, name="lobby.page", params=params
-        )
-
-
-async def _decide(
-    conn: Connection, application: ApplicationRow, status: str, reason: str | None
-) -> ApplicationRow:
-    row = await fetch_one(
-        conn,
-        ApplicationRow,
-        queries.DECIDE_APPLICATION,
-        {"application_id": application.application_id, "status": status, "reason": reason},
-    )
-    assert row is not None
-    return row
+    async def _page(self, read: ReadPage, page: int) -> Page:
+        return await load_page(self.ctx.db, page, read, name="lobby.page")
 
 
 async def _decide_invite(
     conn: Connection, invite: InviteRow, status: str, *, redeemer: uuid.UUID | None = None
 ) -> InviteRow:
     """Close an invite; a code invite's redeemer becomes its invited player."""
-    row = await fetch_one(
-        conn,
-        InviteRow,
-        queries.DECIDE_INVITE,
-        {"invite_id": invite.invite_id, "status": status, "redeemer": redeemer},
-    )
-    assert row is not None
-    return row
+    return await store.decide_invite(conn, invite.invite_id, status, redeemer=redeemer)

@@ -21,9 +21,9 @@ import structlog
 from galaxy.domain.lobby import Action, Status
 from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.unit_of_work import AfterCommit, run_unit
-from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_all
-from galaxy.store.lobby import GameRow, InviteRow, MembershipRow
+from galaxy.store import lobby as store
+from galaxy.store.database import Connection
+from galaxy.store.lobby import GameRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -58,20 +58,10 @@ class LobbyEvents:
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> None:
-            await conn.execute(
-                queries.RELEASE_USER_APPLICATIONS, {"user_id": user_id, "reason": reason}
-            )
-            await conn.execute(queries.RELEASE_USER_INVITES, {"user_id": user_id})
-            left = await fetch_all(
-                conn,
-                MembershipRow,
-                queries.RELEASE_USER_MEMBERSHIPS,
-                {"user_id": user_id, "reason": reason},
-            )
-            cursor = await conn.execute(
-                queries.CANCEL_USER_GAMES, {"user_id": user_id, "reason": reason}
-            )
-            cancelled = {row[0] for row in await cursor.fetchall()}
+            await store.release_user_applications(conn, user_id, reason)
+            await store.release_user_invites(conn, user_id)
+            left = await store.release_user_memberships(conn, user_id, reason)
+            cancelled = await store.cancel_user_games(conn, user_id, reason)
             await ctx.race_names.release_user(conn, after, user_id)
             for game_id in sorted(cancelled):  # nobody will play these: free every name
                 await ctx.race_names.release_game(conn, after, game_id)
@@ -119,19 +109,10 @@ class LobbyEvents:
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game = await ctx.game(conn, game_id, lock=True)
-            await conn.execute(
-                queries.SET_RUNTIME,
-                {"game_id": game_id, "turn": snapshot.turn, "runtime": snapshot.runtime_status},
-            )
+            await store.set_runtime(conn, game_id, snapshot.turn, snapshot.runtime_status)
             for race in snapshot.races:
-                await conn.execute(
-                    queries.RECORD_STATS,
-                    {
-                        "game_id": game_id,
-                        "race_name": race.race_name,
-                        "planets": race.planets,
-                        "population": race.population,
-                    },
+                await store.record_stats(
+                    conn, game_id, race.race_name, race.planets, race.population
                 )
             members = [m.user_id for m in await _active(conn, game_id)]
             if snapshot.turn > game.current_turn:
@@ -187,7 +168,7 @@ class LobbyEvents:
 
         async def close(conn: Connection, after: AfterCommit) -> tuple[int, int]:
             ready = cancelled = 0
-            for game in await fetch_all(conn, GameRow, queries.ENROLLMENT_EXPIRED):
+            for game in await store.enrollment_expired(conn):
                 locked = await ctx.game(conn, game.game_id, lock=True)
                 if locked.status != Status.ENROLLMENT_OPEN:
                     continue
@@ -217,7 +198,7 @@ class LobbyEvents:
         ready, cancelled = await run_unit(ctx.db, close, name="lobby.close_enrollments")
 
         async def expire(conn: Connection, after: AfterCommit) -> int:
-            return len(await fetch_all(conn, InviteRow, queries.EXPIRE_INVITES))
+            return len(await store.expire_invites(conn))
 
         invites = await run_unit(ctx.db, expire, name="lobby.expire_invites")
         found = {
@@ -232,7 +213,7 @@ class LobbyEvents:
 
 
 async def _active(conn: Connection, game_id: uuid.UUID) -> list[MembershipRow]:
-    return await fetch_all(conn, MembershipRow, queries.ACTIVE_MEMBERSHIPS, {"game_id": game_id})
+    return await store.active_memberships(conn, game_id)
 
 
 async def _count_members(conn: Connection, game_id: uuid.UUID) -> int:

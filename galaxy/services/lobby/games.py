@@ -10,11 +10,11 @@ import structlog
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.lobby import ENROLLING, Action, GameSettings, Status, game_settings
 from galaxy.services.lobby.context import LobbyContext
-from galaxy.services.paging import Page, read_page
+from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
-from galaxy.store import lobby as queries
-from galaxy.store.database import Connection, fetch_all, fetch_count
-from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
+from galaxy.store import lobby as store
+from galaxy.store.database import Connection
+from galaxy.store.lobby import GameRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -75,15 +75,12 @@ class Games:
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             await ctx.live_account(conn, owner)
             await ctx.not_banned(conn, owner)
-            owned = await fetch_count(conn, queries.COUNT_OWNED_LIVE, {"user_id": owner})
+            owned = await store.count_owned_live(conn, owner)
             allowed = await ctx.quota(conn, owner, "max_owned_games")
             if owned >= allowed:
                 raise Conflict(f"you may own {allowed} unfinished games", code="quota_exceeded")
             game_id = uuid.uuid4()
-            await conn.execute(
-                queries.INSERT_GAME,
-                {"game_id": game_id, "owner_user_id": owner, **settings.to_row()},
-            )
+            await store.insert_game(conn, game_id, owner, settings.to_row())
             return await ctx.refresh(conn, after, game_id)
 
         game = await run_unit(ctx.db, work, name="lobby.create_game")
@@ -104,10 +101,7 @@ class Games:
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game_id = uuid.uuid4()
-            await conn.execute(
-                queries.INSERT_GAME,
-                {"game_id": game_id, "owner_user_id": None, **settings.to_row()},
-            )
+            await store.insert_game(conn, game_id, None, settings.to_row())
             game = await ctx.game(conn, game_id)
             return await ctx.move(
                 conn, after, game, Action.OPEN_ENROLLMENT, reason=f"created by admin:{admin}"
@@ -128,12 +122,8 @@ class Games:
                 raise NotFound("no such game", code="game_not_found")
             view: dict[str, Any] = {"game": game, "viewer_role": role}
             if role == "owner":
-                view["applications"] = await fetch_all(
-                    conn, ApplicationRow, queries.PENDING_APPLICATIONS, {"game_id": game_id}
-                )
-                view["invites"] = await fetch_all(
-                    conn, InviteRow, queries.PENDING_INVITES, {"game_id": game_id}
-                )
+                view["applications"] = await store.pending_applications(conn, game_id)
+                view["invites"] = await store.pending_invites(conn, game_id)
             return view
 
         return await ctx.db.run(read, name="lobby.view_game")
@@ -143,16 +133,11 @@ class Games:
 
         async def read(conn: Connection) -> dict[str, Any]:
             game = await ctx.game(conn, game_id)
-            params = {"game_id": game_id, "limit": 1000, "offset": 0}
             return {
                 "game": game,
-                "memberships": await fetch_all(
-                    conn, MembershipRow, queries.GAME_MEMBERSHIPS, params
-                ),
-                "applications": await fetch_all(
-                    conn, ApplicationRow, queries.PENDING_APPLICATIONS, params
-                ),
-                "invites": await fetch_all(conn, InviteRow, queries.PENDING_INVITES, params),
+                "memberships": await store.game_memberships(conn, game_id, limit=1000),
+                "applications": await store.pending_applications(conn, game_id),
+                "invites": await store.pending_invites(conn, game_id),
             }
 
         return await ctx.db.run(read, name="lobby.admin_view_game")
@@ -163,15 +148,13 @@ class Games:
         """`public`: everyone's public games; `mine`: owned or played; `all`: operators."""
         if status is not None and status not in {s.value for s in Status}:
             raise _bad_status()
-        query, count = {
-            "public": (queries.LIST_PUBLIC, queries.COUNT_PUBLIC),
-            "mine": (queries.LIST_MINE, queries.COUNT_MINE),
-            "all": (queries.LIST_ALL, queries.COUNT_ALL),
-        }[which]
-        params = {"status": status, "user_id": user_id}
-        return await read_page(
-            self.ctx.db, GameRow, query, count, page, name=f"lobby.list_{which}", params=params
-        )
+
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[GameRow], int]:
+            return await store.list_games(
+                conn, which, status=status, user_id=user_id, limit=limit, offset=offset
+            )
+
+        return await load_page(self.ctx.db, page, read, name=f"lobby.list_{which}")
 
     async def update(self, user_id: uuid.UUID, game_id: uuid.UUID, body: dict[str, Any]) -> GameRow:
         """Change settings while the game is a draft or enrolling."""
@@ -186,13 +169,13 @@ class Games:
                     code=f"game_{game.status}",
                 )
             settings = game_settings(body, settings_of(game))
-            members = await fetch_count(conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id})
+            members = await store.count_active_members(conn, game_id)
             if settings.max_players < members:
                 raise Conflict(
                     f"{members} players have joined; max_players cannot go below that",
                     code="below_members",
                 )
-            await conn.execute(queries.UPDATE_SETTINGS, {"game_id": game_id, **settings.to_row()})
+            await store.update_settings(conn, game_id, settings.to_row())
             return await ctx.refresh(conn, after, game_id)
 
         return await run_unit(ctx.db, work, name="lobby.update_game")
@@ -213,9 +196,7 @@ class Games:
             if owner is not None:
                 await ctx.owner_only(conn, game, owner)
             if action is Action.READY_TO_START:
-                members = await fetch_count(
-                    conn, queries.COUNT_ACTIVE_MEMBERS, {"game_id": game_id}
-                )
+                members = await store.count_active_members(conn, game_id)
                 if members < game.min_players:
                     raise Conflict(
                         f"{members} of at least {game.min_players} players have joined",

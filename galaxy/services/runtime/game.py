@@ -57,7 +57,7 @@ from galaxy.services.lobby.events import RaceStats, RuntimeSnapshot
 from galaxy.services.runtime.deps import EngineApi, RuntimeDeps
 from galaxy.store import lobby as lobby_queries
 from galaxy.store import runtime as queries
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection
 from galaxy.store.lobby import GameRow, MembershipRow
 from galaxy.store.runtime import RuntimeRow
 
@@ -259,14 +259,10 @@ class GameActor(Actor[GameMessage]):
                 await self._start_failed("runtime.start_config_invalid", reason, reason=reason)
                 raise Conflict(reason, code="no_members")
             note["detail"] = f"version {version.version}"
-            self.record = await self._write(
-                queries.UPSERT_RECORD,
-                {
-                    "game_id": self.game_id,
-                    "driver": deps.driver.name,
-                    "engine_version": version.version,
-                    "image_ref": version.image_ref,
-                },
+            self.record = await self._upsert_record(
+                driver=deps.driver.name,
+                engine_version=version.version,
+                image_ref=version.image_ref,
             )
             self.schedule = game.turn_schedule
             try:
@@ -344,14 +340,8 @@ class GameActor(Actor[GameMessage]):
 
         async def mappings(conn: Connection) -> None:
             for member in members:
-                await conn.execute(
-                    queries.INSERT_MAPPING,
-                    {
-                        "game_id": self.game_id,
-                        "user_id": member.user_id,
-                        "race_name": member.race_name,
-                        "player": member.user_id,
-                    },
+                await queries.upsert_mapping(
+                    conn, self.game_id, member.user_id, member.race_name, member.user_id
                 )
 
         await self.deps.db.run(mappings, name="runtime.mappings")
@@ -444,11 +434,9 @@ class GameActor(Actor[GameMessage]):
         """Operations this game's actor began but never ended (the backend died in them)."""
 
         async def close(conn: Connection) -> int:
-            cursor = await conn.execute(
-                queries.INTERRUPT_OPERATIONS,
-                {"game_id": self.game_id, "error": "interrupted: the backend stopped during it"},
+            return await queries.interrupt_operations(
+                conn, self.game_id, "interrupted: the backend stopped during it"
             )
-            return cursor.rowcount
 
         if closed := await self.deps.db.run(close, name="runtime.interrupted"):
             log.warning("runtime.operations_interrupted", game_id=str(self.game_id), count=closed)
@@ -643,18 +631,23 @@ class GameActor(Actor[GameMessage]):
 
     async def _members(self) -> list[MembershipRow]:
         async def read(conn: Connection) -> list[MembershipRow]:
-            params = {"game_id": self.game_id}
-            return await fetch_all(conn, MembershipRow, lobby_queries.ACTIVE_MEMBERSHIPS, params)
+            return await lobby_queries.active_memberships(conn, self.game_id)
 
         return await self.deps.db.run(read, name="runtime.members")
 
-    async def _write(self, query: str, params: dict[str, Any]) -> RuntimeRow:
-        async def write(conn: Connection) -> RuntimeRow | None:
-            return await fetch_one(conn, RuntimeRow, query, params)
+    async def _upsert_record(
+        self, *, driver: str, engine_version: str, image_ref: str
+    ) -> RuntimeRow:
+        async def write(conn: Connection) -> RuntimeRow:
+            return await queries.upsert_record(
+                conn,
+                self.game_id,
+                driver=driver,
+                engine_version=engine_version,
+                image_ref=image_ref,
+            )
 
-        row = await self.deps.db.run(write, name="runtime.write")
-        assert row is not None
-        return row
+        return await self.deps.db.run(write, name="runtime.write")
 
     async def _change(self, **change: Any) -> RuntimeRow:
         async def write(conn: Connection) -> RuntimeRow:
@@ -693,20 +686,15 @@ class GameActor(Actor[GameMessage]):
         note: dict[str, Any] = {"detail": "", "error": None}
 
         async def begin(conn: Connection) -> None:
-            await conn.execute(
-                queries.BEGIN_OPERATION,
-                {"operation_id": operation_id, "game_id": self.game_id, "op": op, "detail": ""},
-            )
+            await queries.begin_operation(conn, operation_id, self.game_id, op)
 
         async def end(conn: Connection) -> None:
-            await conn.execute(
-                queries.END_OPERATION,
-                {
-                    "operation_id": operation_id,
-                    "status": "failed" if note["error"] else "succeeded",
-                    "error": note["error"],
-                    "detail": note["detail"],
-                },
+            await queries.end_operation(
+                conn,
+                operation_id,
+                status="failed" if note["error"] else "succeeded",
+                error=note["error"],
+                detail=note["detail"],
             )
 
         await self.deps.db.run(begin, name="runtime.op_begin")

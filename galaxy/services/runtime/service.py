@@ -37,7 +37,7 @@ from galaxy.services.runtime.game import (
     Stop,
 )
 from galaxy.store import runtime as queries
-from galaxy.store.database import Connection, fetch_all
+from galaxy.store.database import Connection
 from galaxy.store.runtime import OperationRow, PlayerMappingRow, RuntimeRow
 
 log = structlog.get_logger("galaxy.runtime")
@@ -113,12 +113,8 @@ class Runtime:
             record = await queries.get_record(conn, game_id)
             if record is None:
                 raise NotFound("the game has no runtime", code="runtime_not_found")
-            operations = await fetch_all(
-                conn, queries.OperationRow, queries.GAME_OPERATIONS, {"game_id": game_id}
-            )
-            mappings = await fetch_all(
-                conn, queries.PlayerMappingRow, queries.GAME_MAPPINGS, {"game_id": game_id}
-            )
+            operations = await queries.game_operations(conn, game_id)
+            mappings = await queries.game_mappings(conn, game_id)
             return record, operations, mappings
 
         record, operations, players = await self.deps.db.run(read, name="runtime.describe")

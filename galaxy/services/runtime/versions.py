@@ -7,7 +7,7 @@ import structlog
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.semver import Version, parse_version
 from galaxy.store import runtime as queries
-from galaxy.store.database import Connection, Database, fetch_one
+from galaxy.store.database import Connection, Database, returned
 from galaxy.store.runtime import EngineVersionRow
 
 log = structlog.get_logger("galaxy.runtime")
@@ -59,12 +59,10 @@ class EngineVersions:
         return row
 
     async def create(self, version: Version, image_ref: str, notes: str = "") -> EngineVersionRow:
-        async def insert(conn: Connection) -> EngineVersionRow | None:
-            params = {"version": str(version), "image_ref": image_ref, "notes": notes}
-            return await fetch_one(conn, EngineVersionRow, queries.INSERT_VERSION, params)
+        async def insert(conn: Connection) -> EngineVersionRow:
+            return await queries.insert_version(conn, str(version), image_ref, notes)
 
         row = await self._db.run(insert, name="engine_versions.create")
-        assert row is not None
         self._rows[row.version] = row
         log.info("runtime.engine_version_added", version=row.version, image_ref=image_ref)
         return row
@@ -81,16 +79,11 @@ class EngineVersions:
         current = self.get(version)
 
         async def write(conn: Connection) -> EngineVersionRow | None:
-            params = {
-                "version": current.version,
-                "image_ref": image_ref,
-                "notes": notes,
-                "enabled": enabled,
-            }
-            return await fetch_one(conn, EngineVersionRow, queries.UPDATE_VERSION, params)
+            return await queries.update_version(
+                conn, current.version, image_ref=image_ref, notes=notes, enabled=enabled
+            )
 
-        row = await self._db.run(write, name="engine_versions.update")
-        assert row is not None
+        row = returned(await self._db.run(write, name="engine_versions.update"))
         self._rows[row.version] = row
         return row
 
