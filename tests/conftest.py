@@ -19,6 +19,7 @@ from galaxy.services import admin_auth as admin_auth_service
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
 from tests.support.postgres import PostgresForTests, test_postgres
+from tests.support.shape import mark_service_tests
 
 ADMIN = ("root", "correct horse battery staple")
 
@@ -121,3 +122,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 def admin_auth() -> Any:
     return httpx.BasicAuth(*ADMIN)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_service_tests(items)
