@@ -12,16 +12,16 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from galaxy.domain.notifications import Intent, Recipient
-from tests.conftest import Running, admin_auth
-from tests.lobby.conftest import join, make_user
-from tests.lobby.conftest import services as lobby_services
-from tests.lobby.test_race_names import _finished_game
-from tests.runtime.test_lifecycle import started_game
-from tests.services.conftest import eventually
-from tests.services.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
-from tests.services.test_notifications import USER, exercise_admin_notifications
+from tests.e2e.lobby.test_race_names import _finished_game
+from tests.e2e.mail.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
+from tests.e2e.notify.test_notifications import USER, exercise_admin_notifications
+from tests.e2e.runtime.test_lifecycle import started_game
 from tests.support.contract import ContractClient, assert_error_body, operations
+from tests.support.lobby import join, make_user
+from tests.support.lobby import services as lobby_services
+from tests.support.mail import eventually
 from tests.support.players import SEND, login
+from tests.support.service import Running, admin_auth
 
 Exercise = Callable[[ContractClient, Running], Awaitable[None]]
 

@@ -36,9 +36,9 @@ from schemathesis.checks import (
 )
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from tests.conftest import ADMIN, Running
-from tests.lobby.conftest import make_user
 from tests.support.contract import ContractClient, backend_spec
+from tests.support.lobby import make_user
+from tests.support.service import ADMIN, Running
 
 EXAMPLES = int(os.environ.get("GALAXY_FUZZ_EXAMPLES", "8"))
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)

@@ -8,7 +8,7 @@ import pytest
 import trio
 
 from galaxy.actors import Actor, ChildSpec
-from tests.conftest import Running
+from tests.support.service import Running
 
 BUDGET = {"BACKEND_SHUTDOWN_TIMEOUT": "2s"}
 

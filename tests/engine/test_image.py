@@ -14,7 +14,6 @@ import trio
 
 from galaxy import __version__
 from galaxy.clients.containers import free_loopback_port
-from tests.engine.support import GAME_ID, PLAYERS
 from tests.support.docker import (
     BASE_IMAGE,
     ROOT,
@@ -23,6 +22,7 @@ from tests.support.docker import (
     engine_image,
     has_image,
 )
+from tests.support.engine import GAME_ID, PLAYERS
 
 BODY = {
     "gameId": GAME_ID,

@@ -10,7 +10,7 @@ from galaxy.engine import rules
 from galaxy.engine.model import FINISHED, PEACE
 from galaxy.engine.orders import check_orders
 from galaxy.engine.turn import run_turn
-from tests.engine.support import design, fleet, game, home, orders, uninhabited
+from tests.support.engine import design, fleet, game, home, orders, uninhabited
 
 
 def test_population_grows_and_overflows_into_colonists() -> None:

@@ -1,11 +1,20 @@
-"""Small games for the engine's tests, built and steered directly."""
+"""Small games for the engine's tests, built and steered directly, and an engine served
+in the test's own trio run."""
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from galaxy.engine.engine import Engine
 from galaxy.engine.model import Game, Group, Planet, Settings
 from galaxy.engine.orders import check_orders, ship_type
+from galaxy.engine.server import create_app
 from galaxy.engine.setup import new_game
 
 GAME_ID = "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"
@@ -53,3 +62,13 @@ def orders(g: Game, race: str, *given: dict[str, Any]) -> None:
     verdicts = check_orders(g, g.races[race], list(given))
     assert all(v.accepted for v in verdicts), verdicts
     g.races[race].orders = list(given)
+
+
+async def start_engine(nursery: trio.Nursery, state_dir: Path) -> str:
+    config = HypercornConfig()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.errorlog = None
+    app = create_app(Engine(state_dir))
+    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
+    return str(binds[0])

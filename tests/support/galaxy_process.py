@@ -1,4 +1,4 @@
-"""Helpers for tests that drive the real `galaxy` process."""
+"""Driving the real `galaxy` process: its environment, its start and its leftovers."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-import pytest
 
 from galaxy.clients.containers import ENGINE_FILE
 from galaxy.embedded.postgres import start_embedded_postgres
@@ -74,30 +71,6 @@ def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, An
         if line["msg"] == "galaxy.ready":
             return line, lines
     raise AssertionError(f"galaxy exited before it was ready: {lines}")
-
-
-@pytest.fixture
-def start_galaxy() -> Iterator[Any]:
-    started: list[subprocess.Popen[str]] = []
-    data_dirs: set[Path] = set()
-
-    def start(environ: dict[str, str]) -> GalaxyProcess:
-        process = subprocess.Popen(
-            [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started.append(process)
-        data_dirs.add(Path(environ["BACKEND_DATA_DIR"]))
-        assert process.stdout is not None
-        ready, lines = read_until_ready(process.stdout)
-        return GalaxyProcess(process, ready, lines)
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    for data_dir in data_dirs:
-        reap_leftovers(data_dir)
 
 
 def reap_leftovers(data_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Players and games for the lobby's tests."""
+"""Players and games for the lobby's tests (and the others that need a game)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from galaxy.services.container import Services
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store.database import Connection
-from tests.conftest import Running
 from tests.support.contract import ContractClient
+from tests.support.service import Running
 
 LOBBY = "/api/v1/user/lobby"
 
@@ -67,11 +65,6 @@ async def make_user(running: Running, http: ContractClient, email: str) -> User:
 
     user_id = await run_unit(services(running).db, work, name="test.user")
     return User(str(user_id), http)
-
-
-@pytest.fixture
-async def users(running: Running, http: ContractClient) -> list[User]:
-    return [await make_user(running, http, f"u{n}@example.org") for n in range(6)]
 
 
 async def join(owner: User, player: User, game_id: str, race_name: str) -> dict[str, Any]:

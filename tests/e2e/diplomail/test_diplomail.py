@@ -16,11 +16,11 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from galaxy.config import load_config
-from tests.conftest import Running, admin_auth, service_environ, start_service
-from tests.lobby.conftest import User, join, make_user
-from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.lobby import User, join, make_user
+from tests.support.mail import eventually
 from tests.support.players import sql
+from tests.support.service import Running, admin_auth, service_environ, start_service
 
 
 @dataclass

@@ -11,10 +11,9 @@ import pytest
 import trio
 
 from galaxy.config import load_config
-from tests.conftest import Running, admin_auth, service_environ, start_service
-from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.geo import BRITAIN, SWEDEN, country_database
+from tests.support.mail import eventually
 from tests.support.players import (
     confirm,
     mailed_code,
@@ -22,6 +21,7 @@ from tests.support.players import (
     sign_up,
     sql,
 )
+from tests.support.service import Running, admin_auth, service_environ, start_service
 
 
 @pytest.fixture

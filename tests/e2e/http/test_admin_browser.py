@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Running, admin_auth
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.players import login
+from tests.support.service import Running, admin_auth
 
 ADMINS = "/api/v1/admin/admin-accounts"
 

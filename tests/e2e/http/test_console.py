@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.conftest import ADMIN, Running
+from tests.support.service import ADMIN, Running
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -23,8 +23,8 @@ from quart import Blueprint, g
 from galaxy.domain.errors import Conflict
 from galaxy.http.app import create_app
 from galaxy.http.body import json_object
-from tests.conftest import ADMIN, Running, admin_auth
 from tests.support.contract import assert_error_body
+from tests.support.service import ADMIN, Running, admin_auth
 
 
 def probe_blueprint() -> Blueprint:

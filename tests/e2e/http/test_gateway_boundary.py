@@ -20,11 +20,11 @@ from grpclib import GRPCError
 from grpclib.const import Status
 
 from galaxy.config import load_config
-from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
 from tests.support.geo import BRITAIN, country_database
 from tests.support.players import sign_up
+from tests.support.service import Running, admin_auth, service_environ, start_service
 
 TOKEN = "gateway-token-number-one-0123456789"
 NEXT_TOKEN = "gateway-token-number-two-0123456789"

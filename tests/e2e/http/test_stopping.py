@@ -26,9 +26,9 @@ from galaxy.actors import ActorSystem, ChildSpec, Supervisor
 from galaxy.config import Address
 from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, bound_port
-from tests.conftest import Running
 from tests.support.contract import assert_error_body
 from tests.support.http1 import closed_by_server, keep_alive_connection
+from tests.support.service import Running
 
 GRACE = 10.0  # the edge's graceful timeout: whatever waits for it fails PROMPT
 PROMPT = GRACE / 2  # not a speed: whether something waited for the graceful timeout

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from galaxy.services.container import Services
-from tests.conftest import Running, admin_auth
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.players import SEND, Player, confirm, login, mailed_code, request_code, sql
+from tests.support.service import Running, admin_auth
 
 ACCOUNT = "/api/v1/user/account"
 USERS = "/api/v1/admin/users"

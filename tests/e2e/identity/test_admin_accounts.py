@@ -8,8 +8,8 @@ import trio
 import trio.testing
 
 from galaxy.services.rate_limit import Budget
-from tests.conftest import ADMIN, Running, admin_auth
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.service import ADMIN, Running, admin_auth
 
 ADMINS = "/api/v1/admin/admin-accounts"
 PASSWORD = "a long enough password"

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from galaxy.services import admin_auth
-from tests.conftest import ADMIN, Running
-from tests.conftest import admin_auth as root_auth
 from tests.support.contract import assert_error_body
+from tests.support.service import ADMIN, Running
+from tests.support.service import admin_auth as root_auth
 
 ADMINS = "/api/v1/admin/admin-accounts"
 OTHER = ("ops.other", "another long password")

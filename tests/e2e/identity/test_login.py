@@ -8,7 +8,6 @@ import uuid
 import pytest
 from nacl.signing import SigningKey
 
-from tests.conftest import Running
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.players import (
     CONFIRM,
@@ -21,6 +20,7 @@ from tests.support.players import (
     request_code,
     sql,
 )
+from tests.support.service import Running
 
 pytestmark = pytest.mark.usefixtures("running")
 

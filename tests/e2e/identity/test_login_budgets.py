@@ -15,9 +15,9 @@ import pytest
 import trio
 from nacl.signing import SigningKey
 
-from tests.conftest import Running
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.players import CONFIRM, SEND, mailed_code, public_key, sql
+from tests.support.service import Running
 
 pytestmark = pytest.mark.usefixtures("running")
 

@@ -12,10 +12,10 @@ import trio
 
 from galaxy.config import load_config
 from galaxy.services.container import Services
-from tests.conftest import Running, admin_auth, service_environ, start_service
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
 from tests.support.players import confirm, login, mailed_code, public_key, request_code, sql
+from tests.support.service import Running, admin_auth, service_environ, start_service
 
 SESSIONS = "/api/v1/internal/sessions"
 

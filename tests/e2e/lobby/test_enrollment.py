@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import trio
 
-from tests.conftest import Running, admin_auth
-from tests.lobby.conftest import User, join
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.lobby import User, join
 from tests.support.players import sql
+from tests.support.service import Running, admin_auth
 
 
 def notifications(running: Running, kind: str) -> list[tuple[str, dict[str, object]]]:

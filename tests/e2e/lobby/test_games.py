@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from galaxy.domain.lobby import TRANSITIONS, Action, Status
-from tests.conftest import Running, admin_auth
-from tests.lobby.conftest import User, join, services
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.lobby import User, join, services
 from tests.support.players import sql
+from tests.support.service import Running, admin_auth
 
 
 async def test_a_game_is_created_as_a_draft_with_defaults(users: list[User]) -> None:

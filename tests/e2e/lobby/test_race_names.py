@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from galaxy.domain.race_names import canonical, skeleton
 from galaxy.services.lobby import RuntimeSnapshot
 from galaxy.services.lobby.events import RaceStats
-from tests.conftest import Running, admin_auth
-from tests.lobby.conftest import User, join, services
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.lobby import User, join, services
 from tests.support.players import sql
+from tests.support.service import Running, admin_auth
 
 names = st.text(
     alphabet=st.characters(categories=("L", "M", "N", "Zs", "Pd")), min_size=1, max_size=24

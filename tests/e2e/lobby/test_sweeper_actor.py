@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Running
-from tests.lobby.conftest import User
-from tests.services.conftest import eventually
+from tests.support.lobby import User
+from tests.support.mail import eventually
 from tests.support.players import sql
+from tests.support.service import Running
 
 
 @pytest.mark.parametrize("running", [{"BACKEND_LOBBY_SWEEPER_INTERVAL": "50ms"}], indirect=True)

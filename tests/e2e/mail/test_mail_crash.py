@@ -17,7 +17,7 @@ import trio
 
 from galaxy.services.mail import MailOutbox
 from galaxy.store.database import Connection, Database
-from tests.e2e.conftest import clean_environ
+from tests.support.galaxy_process import clean_environ
 from tests.support.smtp import SmtpSink, smtp_environ
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ import pytest
 from galaxy.actors.worker import Wake
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.store.database import Connection
-from tests.conftest import Running, admin_auth
-from tests.services.conftest import eventually, outbox
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.mail import eventually, outbox
+from tests.support.service import Running, admin_auth
 from tests.support.smtp import SmtpSink
 
 ADDRESS = "player@example.org"

@@ -10,10 +10,10 @@ import pytest
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.push.client import decode_payload
 from galaxy.services.notifications import Notifier
-from tests.conftest import Running, admin_auth
-from tests.services.conftest import eventually, outbox
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
+from tests.support.mail import eventually, outbox
+from tests.support.service import Running, admin_auth
 from tests.support.smtp import SmtpSink
 
 USER = str(uuid.uuid4())

@@ -16,7 +16,7 @@ from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from galaxy.push.client import run_client
-from tests.conftest import Running
+from tests.support.service import Running
 
 
 def grpc_port(running: Running) -> int:

@@ -17,9 +17,9 @@ from galaxy.domain.errors import NotFound
 from galaxy.proto.push.v1 import events_pb2, push_pb2
 from galaxy.push.client import decode_payload, event_to_json
 from galaxy.services.push import JSONEvent, PushHub, typed_event
-from tests.conftest import Running
-from tests.services.conftest import eventually
 from tests.support.gateway import END, Gateway
+from tests.support.mail import eventually
+from tests.support.service import Running
 
 USER = "7d9f0a2e-7c1b-4e43-9b8e-2b2f6b0c9a11"
 

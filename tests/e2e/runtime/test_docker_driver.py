@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
-from tests.conftest import Running, admin_auth
-from tests.lobby.conftest import join, make_user
-from tests.runtime.test_lifecycle import kinds, started_game, wait_status
-from tests.services.conftest import eventually
+from tests.e2e.runtime.test_lifecycle import kinds, started_game, wait_status
 from tests.support.contract import ContractClient
 from tests.support.docker import BASE_IMAGE, docker, docker_answers, engine_image, has_image
+from tests.support.lobby import join, make_user
+from tests.support.mail import eventually
 from tests.support.players import sql
+from tests.support.service import Running, admin_auth
 
 STACK = f"test-{uuid.uuid4().hex[:8]}"
 DOCKER = {

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Running, admin_auth
-from tests.runtime.test_lifecycle import RUNTIME, engine_pid, started_game
-from tests.services.conftest import eventually
+from tests.e2e.runtime.test_lifecycle import RUNTIME, engine_pid, started_game
 from tests.support.contract import ContractClient
 from tests.support.logs import CapturedLogs, captured_logs
+from tests.support.mail import eventually
+from tests.support.service import Running, admin_auth
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Running, admin_auth
-from tests.runtime.test_lifecycle import RUNTIME, started_game
+from tests.e2e.runtime.test_lifecycle import RUNTIME, started_game
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.service import Running, admin_auth
 
 HOSTILE_ORDERS = [
     b'{"turn": 0, "orders": [{"op": "produce", "planet": NaN, "what": "drive"}]}',

@@ -15,11 +15,11 @@ import trio
 from galaxy.config import load_config
 from galaxy.domain.errors import InvalidInput
 from galaxy.domain.lobby import ENGINE_MIN_RACES, game_settings
-from tests.conftest import Running, admin_auth, service_environ, start_service
-from tests.lobby.conftest import User, join, make_user
-from tests.services.conftest import eventually
 from tests.support.contract import ContractClient, assert_error_body
+from tests.support.lobby import User, join, make_user
+from tests.support.mail import eventually
 from tests.support.players import mail_to, sql
+from tests.support.service import Running, admin_auth, service_environ, start_service
 
 RUNTIME = {
     "BACKEND_RUNTIME_PROBE_INTERVAL": "100ms",

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import Running
-from tests.runtime.test_lifecycle import engine_pid, kinds, started_game, wait_status
-from tests.services.conftest import eventually
+from tests.e2e.runtime.test_lifecycle import engine_pid, kinds, started_game, wait_status
 from tests.support.contract import ContractClient
+from tests.support.mail import eventually
 from tests.support.players import sql
+from tests.support.service import Running
 
 RECONCILING = {
     "BACKEND_RUNTIME_PROBE_INTERVAL": "1h",  # only the reconciler can notice

@@ -32,8 +32,8 @@ from galaxy.engine.engine import (
     PAUSE_BEFORE_STATE,
     PAUSED_MARKER,
 )
-from tests.e2e.conftest import GalaxyProcess, clean_environ
-from tests.e2e.driving import Gatewayish, admin_credentials
+from tests.support.driving import Gatewayish, admin_credentials
+from tests.support.galaxy_process import GalaxyProcess, clean_environ
 
 pytestmark = pytest.mark.e2e
 

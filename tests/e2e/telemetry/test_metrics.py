@@ -10,11 +10,11 @@ import trio
 
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.services.push import typed_event
-from tests.conftest import Running
-from tests.runtime.test_lifecycle import started_game
-from tests.services.conftest import eventually
+from tests.e2e.runtime.test_lifecycle import started_game
 from tests.support.contract import ContractClient
+from tests.support.mail import eventually
 from tests.support.players import login
+from tests.support.service import Running
 
 REQUIRED = [
     "http_requests_total",

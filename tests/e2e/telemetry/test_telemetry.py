@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from galaxy.clients.containers import free_loopback_port
-from tests.e2e.conftest import GalaxyProcess, clean_environ
+from tests.support.galaxy_process import GalaxyProcess, clean_environ
 
 pytestmark = pytest.mark.e2e
 

@@ -7,10 +7,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tests.conftest import Running, admin_auth
-from tests.runtime.test_lifecycle import started_game
-from tests.services.conftest import eventually
+from tests.e2e.runtime.test_lifecycle import started_game
 from tests.support.contract import ContractClient
+from tests.support.mail import eventually
+from tests.support.service import Running, admin_auth
 
 
 async def test_a_forced_turn_is_one_trace_tied_to_its_request_id(
