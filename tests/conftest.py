@@ -12,7 +12,6 @@ import trio
 
 from galaxy.bridge import open_asyncio_loop
 from galaxy.config import load_config
-from galaxy.services import admin_auth as admin_auth_service
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
 from tests.support.postgres import PostgresForTests, test_postgres
@@ -72,7 +71,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         made.append(password)
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(admin_auth_service.bcrypt, "checkpw", counting_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)  # the module admin_auth calls
     return made
 
 

@@ -78,7 +78,7 @@ async def test_each_tls_mode_delivers_a_batch(tls_sink: SmtpSink, ca_file: str) 
         username,
         password,
         timeout=5,
-        ca_file=ca_file,  # type: ignore[arg-type]
+        ca_file=ca_file,
     )
     assert await send(target) == [None, None]
     assert [m["Subject"] for m in await tls_sink.wait_for(2)] == ["hello 0", "hello 1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 
 from galaxy.domain.notifications import Intent, Recipient
@@ -24,6 +25,8 @@ from tests.support.players import SEND, login
 from tests.support.service import Running, admin_auth
 
 Exercise = Callable[[ContractClient, Running], Awaitable[None]]
+# httpx's base Auth passes a request through untouched: no credentials at all.
+NO_AUTH = httpx.Auth()
 
 
 async def healthz(http: ContractClient, running: Running) -> None:
@@ -55,7 +58,7 @@ async def admin_mail(http: ContractClient, running: Running) -> None:
     sent, dead = await sent_and_dead_letter(running)
     http.client.auth = admin_auth()
     await exercise_admin_mail(http, sent, dead)
-    http.client.auth = None
+    http.client.auth = NO_AUTH
     assert_error_body(await http.get("/api/v1/admin/mail/deliveries"), 401, "unauthorized")
 
 
@@ -75,7 +78,7 @@ async def admin_notifications(http: ContractClient, running: Running) -> None:
     await eventually(dead_lettered)
     http.client.auth = admin_auth()
     await exercise_admin_notifications(http, good)
-    http.client.auth = None
+    http.client.auth = NO_AUTH
     assert_error_body(await http.get("/api/v1/admin/notifications"), 401, "unauthorized")
 
 
@@ -142,7 +145,7 @@ async def admin_accounts(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/ops/enable")).status_code == 200
     reset = await http.post(f"{base}/ops/reset-password", json={"password": "another twelve"})
     assert reset.status_code == 200
-    http.client.auth = None
+    http.client.auth = NO_AUTH
     assert_error_body(await http.get(base), 401, "unauthorized")
 
 
@@ -159,7 +162,7 @@ async def admin_users(http: ContractClient, running: Running) -> None:
     tier = {"tier": "supporter", "source": "promotion", "reason": "test"}
     assert (await http.post(f"{base}/entitlements", json=tier)).status_code == 200
     assert (await http.post(f"{base}/soft-delete", json={"reason": "test"})).status_code == 200
-    http.client.auth = None
+    http.client.auth = NO_AUTH
 
 
 async def lobby_flow(http: ContractClient, running: Running) -> None:
@@ -249,7 +252,7 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
     house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 2})
     assert house.status_code == 201
-    http.client.auth = None
+    http.client.auth = NO_AUTH
 
 
 async def runtime_flow(http: ContractClient, running: Running) -> None:
@@ -272,7 +275,7 @@ async def runtime_flow(http: ContractClient, running: Running) -> None:
     await http.post("/api/v1/admin/engine-versions", json={"version": "0.1.1", "image_ref": "e:1"})
     assert (await http.post(f"{admin}/patch", json={"version": "0.1.1"})).status_code == 200
     assert (await http.get(admin)).status_code == 200
-    http.client.auth = None
+    http.client.auth = NO_AUTH
 
 
 async def engine_versions(http: ContractClient, running: Running) -> None:
@@ -285,7 +288,7 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     changed = await http.patch(f"{base}/1.2.3", json={"notes": "the good one"})
     assert changed.json()["notes"] == "the good one"
     assert (await http.post(f"{base}/1.2.3/disable")).json()["enabled"] is False
-    http.client.auth = None
+    http.client.auth = NO_AUTH
 
 
 async def admin_geo(http: ContractClient, running: Running) -> None:

@@ -230,8 +230,8 @@ def start_block(lane: Lane, block: str) -> tuple[GalaxyProcess, list[str]]:
 
 
 def remove_engine_containers(stack: str) -> None:
-    found = docker("ps", "-aq", "--filter", f"label=galaxy.stack={stack}", check=False).stdout
-    found = found.split()
+    listed = docker("ps", "-aq", "--filter", f"label=galaxy.stack={stack}", check=False).stdout
+    found = listed.split()
     if found:
         docker("rm", "--force", *found, check=False)
 

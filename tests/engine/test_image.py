@@ -34,7 +34,7 @@ BODY = {
 def test_the_image_requirements_match_the_project_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pins = dict(
-        re.match(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)$", d).groups()  # type: ignore[union-attr]
+        re.match(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)$", d).groups()  # type: ignore[union-attr,misc]
         for d in project["project"]["dependencies"]
     )
     lines = (ROOT / "docker" / "engine-requirements.txt").read_text().splitlines()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -80,7 +80,7 @@ async def mailroom(db_dsn: str, tmp_path: Path, nursery: trio.Nursery) -> AsyncI
     config.bind = ["127.0.0.1:0"]
     config.accesslog = config.errorlog = None
     binds = await nursery.start(
-        partial(serve, translator, config, shutdown_trigger=trio.sleep_forever)
+        partial(serve, cast(Any, translator), config, shutdown_trigger=trio.sleep_forever)
     )
     environ = service_environ(
         db_dsn,

@@ -132,6 +132,6 @@ async def test_malformed_credentials_get_401_not_500(
     running: Running, authorization: bytes
 ) -> None:
     async with httpx.AsyncClient(base_url=running.http, timeout=60) as client:
-        response = await client.get(ADMINS, headers={"Authorization": authorization})
+        response = await client.get(ADMINS, headers={b"Authorization": authorization})
     assert_error_body(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"].startswith("Basic")

@@ -47,7 +47,9 @@ async def test_an_open_stream_ends_when_the_service_stops(running: Running) -> N
         try:
             async with HealthStub(channel).Watch.open() as stream:
                 await stream.send_message(HealthCheckRequest(), end=True)
-                outcome["first"] = (await stream.recv_message()).status
+                first = await stream.recv_message()
+                assert first is not None
+                outcome["first"] = first.status
                 watching.set()
                 try:
                     while await stream.recv_message() is not None:

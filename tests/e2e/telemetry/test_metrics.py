@@ -62,6 +62,7 @@ async def test_every_required_metric_is_exported(running: Running, http: Contrac
     missing: list[str] = []
 
     async def all_exported() -> bool:
+        assert running.endpoints.metrics is not None
         async with httpx.AsyncClient(timeout=10) as client:
             scraped = (await client.get(running.endpoints.metrics)).text
         names = {

@@ -31,12 +31,13 @@ async def test_a_forced_turn_is_one_trace_tied_to_its_request_id(
 
     async def ended() -> bool:  # the server span ends just after the response is sent
         return any(
-            s.attributes.get("request_id") == "trace-me-1" for s in spans.get_finished_spans()
+            (s.attributes or {}).get("request_id") == "trace-me-1"
+            for s in spans.get_finished_spans()
         )
 
     await eventually(ended)
     finished = spans.get_finished_spans()
-    (server,) = [s for s in finished if s.attributes.get("request_id") == "trace-me-1"]
+    (server,) = [s for s in finished if (s.attributes or {}).get("request_id") == "trace-me-1"]
     same_trace = [s for s in finished if s.context.trace_id == server.context.trace_id]
     names = {s.name for s in same_trace}
     assert {"POST admin", "runtime.force-next-turn", "engine PUT /api/v1/admin/turn"} <= names
