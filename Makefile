@@ -52,6 +52,7 @@ lint: install
 	$(BIN)/ruff check galaxy tests bench
 	$(BIN)/ruff format --check galaxy tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy -p tests -p bench
 
 format: install
 	$(BIN)/ruff check --fix galaxy tests bench

@@ -11,12 +11,13 @@ Each prints one JSON line with its gRPC port once it listens.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, cast
 
 BURST = 100
 
@@ -50,7 +51,10 @@ def run_floor(count: int) -> None:
     async def main() -> None:
         server = Server([Floor()])
         await server.start("127.0.0.1", 0)
-        print(json.dumps({"port": server._server.sockets[0].getsockname()[1]}), flush=True)
+        print(
+            json.dumps({"port": cast(asyncio.Server, server._server).sockets[0].getsockname()[1]}),
+            flush=True,
+        )
         await server.wait_closed()
 
     from galaxy.push.client import run_client

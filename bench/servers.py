@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -136,7 +136,9 @@ def main() -> None:
         async with trio.open_nursery() as nursery:
             if which == "plain":
                 binds = await nursery.start(
-                    partial(serve, plain_app, _config(0), shutdown_trigger=trio.sleep_forever)
+                    partial(
+                        serve, cast(Any, plain_app), _config(0), shutdown_trigger=trio.sleep_forever
+                    )
                 )
                 print(json.dumps({"url": binds[0]}), flush=True)
             else:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import bcrypt
 import httpx
 import pytest
 import trio
 
-from galaxy.app import Endpoints, Service
 from galaxy.bridge import open_asyncio_loop
-from galaxy.config import Config, load_config
-from galaxy.services import admin_auth as admin_auth_service
+from galaxy.config import load_config
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
 from tests.support.postgres import PostgresForTests, test_postgres
-
-ADMIN = ("root", "correct horse battery staple")
+from tests.support.service import Running, service_environ, start_service
+from tests.support.shape import mark_service_tests
 
 
 @pytest.fixture(scope="session")
@@ -45,46 +41,6 @@ async def database(db_dsn: str) -> AsyncIterator[Database]:
             yield db
         finally:
             await db.close()
-
-
-def service_environ(db_dsn: str, data_dir: Path, **overrides: str) -> dict[str, str]:
-    environ = {
-        "BACKEND_POSTGRES_DSN": db_dsn,
-        "BACKEND_DATA_DIR": str(data_dir),
-        "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
-        "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
-        "BACKEND_OTEL_PROMETHEUS_LISTEN_ADDR": "127.0.0.1:0",
-        "BACKEND_ADMIN_BOOTSTRAP_USER": ADMIN[0],
-        "BACKEND_ADMIN_BOOTSTRAP_PASSWORD": ADMIN[1],
-        "BACKEND_OTEL_TRACES_EXPORTER": "none",
-        "BACKEND_OTEL_METRICS_EXPORTER": "none",
-        "BACKEND_HTTP_SHUTDOWN_TIMEOUT": "2s",
-        "BACKEND_GRPC_PUSH_SHUTDOWN_TIMEOUT": "2s",
-        # Retries within the tests' patience; schedules themselves are unit-tested.
-        "BACKEND_MAIL_RETRY_INITIAL": "10ms",
-        "BACKEND_MAIL_RETRY_MAX": "40ms",
-        "BACKEND_NOTIFICATION_WORKER_INTERVAL": "50ms",
-        "BACKEND_NOTIFICATION_MAX_ATTEMPTS": "2",
-    }
-    environ.update(overrides)
-    return environ
-
-
-@dataclass
-class Running:
-    service: Service
-    endpoints: Endpoints
-    config: Config
-
-    @property
-    def http(self) -> str:
-        return self.endpoints.http
-
-
-async def start_service(nursery: trio.Nursery, config: Config) -> Running:
-    service = Service(config)
-    endpoints = await nursery.start(service.run)
-    return Running(service, endpoints, config)
 
 
 @pytest.fixture
@@ -115,9 +71,9 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         made.append(password)
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(admin_auth_service.bcrypt, "checkpw", counting_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)  # the module admin_auth calls
     return made
 
 
-def admin_auth() -> Any:
-    return httpx.BasicAuth(*ADMIN)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_service_tests(items)

@@ -108,7 +108,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
         opened.wait(60)
         return real_checkpw(password, hashed)
 
-    monkeypatch.setattr(admin_auth.bcrypt, "checkpw", gated_checkpw)
+    monkeypatch.setattr(bcrypt, "checkpw", gated_checkpw)  # the module admin_auth calls
     return opened
 
 

@@ -173,7 +173,7 @@ def test_the_dsn_is_normalised_once_whichever_form_the_operator_writes(
     assert dsn is not None
     params = conninfo_to_dict(dsn)  # libpq accepts it: no unknown parameter is left
     assert "search_path" not in params
-    assert params["options"].replace(" ", "") == "-csearch_path=backend"
+    assert str(params["options"]).replace(" ", "") == "-csearch_path=backend"
     assert (params["host"], params["port"], params["user"]) == ("127.0.0.1", "5432", "galaxy")
     assert params["dbname"] == "galaxy" and params["password"] == "s3cret"
     if "sslmode" in written:

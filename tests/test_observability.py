@@ -17,10 +17,10 @@ from opentelemetry import trace
 from galaxy.config import load_config
 from galaxy.logging import RateLimitedExporterLogs, email_hash
 from galaxy.telemetry import otlp_endpoint, setup_telemetry
-from tests.conftest import Running
 from tests.support.contract import ContractClient
 from tests.support.logs import captured_logs
 from tests.support.players import SEND, login
+from tests.support.service import Running
 
 
 @pytest.fixture

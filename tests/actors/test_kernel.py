@@ -8,6 +8,7 @@ import contextvars
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -436,7 +437,7 @@ async def test_permanent_child_is_restarted_even_after_a_normal_exit(
 async def test_children_start_in_order_and_stop_in_reverse(system: ActorSystem) -> None:
     journal: list[str] = []
     names = ["one", "two", "three"]
-    root = lambda: Supervisor(children=[spec(n, lambda n=n: Counter(journal, n)) for n in names])
+    root = lambda: Supervisor(children=[spec(n, partial(Counter, journal, n)) for n in names])
     async with trio.open_nursery() as nursery:
         await start_tree(nursery, system, root)
         system.request_stop()

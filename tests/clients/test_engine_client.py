@@ -14,8 +14,7 @@ import trio
 from galaxy.clients.containers import free_loopback_port
 from galaxy.clients.engine import EngineClient, Seat
 from galaxy.domain.errors import EngineFailure, EngineRejected, EngineTimeout, EngineUnreachable
-from tests.engine.conftest import start_engine
-from tests.engine.support import GAME_ID, PLAYERS
+from tests.support.engine import GAME_ID, PLAYERS, start_engine
 
 SEATS = [Seat(name, player) for name, player in list(PLAYERS.items())[:2]]
 

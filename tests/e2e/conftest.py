@@ -1,79 +1,19 @@
-"""Helpers for tests that drive the real `galaxy` process."""
+"""Fixtures for the whole-service suites: the `galaxy` process, and a service with an SMTP sink."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+import trio
 
-from galaxy.clients.containers import ENGINE_FILE
-from galaxy.embedded.postgres import start_embedded_postgres
-
-GALAXY = [sys.executable, "-m", "galaxy"]
-
-
-def clean_environ(data_dir: Path, **extra: str) -> dict[str, str]:
-    """No BACKEND_* configuration but the data directory and loopback ports."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "GALAXY_"))}
-    environ |= {
-        "BACKEND_DATA_DIR": str(data_dir),
-        "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
-        "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
-    }
-    environ |= extra
-    return environ
-
-
-@dataclass
-class GalaxyProcess:
-    process: subprocess.Popen[str]
-    ready: dict[str, Any]
-    lines: list[dict[str, Any]]
-    reader: threading.Thread | None = None
-
-    def drain(self) -> None:
-        """Keep reading the log, so a chatty process never blocks on a full pipe."""
-
-        def read() -> None:
-            assert self.process.stdout is not None
-            for raw in self.process.stdout:
-                if raw.strip():
-                    self.lines.append(json.loads(raw))
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-
-    def stop(self, signum: int = signal.SIGINT) -> tuple[int, list[dict[str, Any]], str]:
-        self.process.send_signal(signum)
-        if self.reader is None:
-            out, err = self.process.communicate(timeout=60)
-            self.lines += [json.loads(line) for line in out.splitlines() if line.strip()]
-        else:
-            self.process.wait(timeout=60)
-            self.reader.join(timeout=10)
-            assert self.process.stderr is not None
-            err = self.process.stderr.read()
-        return self.process.returncode, self.lines, err
-
-
-def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    lines = []
-    for raw in stdout:
-        line = json.loads(raw)  # every stdout line is a JSON log line
-        lines.append(line)
-        if line["msg"] == "galaxy.ready":
-            return line, lines
-    raise AssertionError(f"galaxy exited before it was ready: {lines}")
+from galaxy.config import load_config
+from tests.support.galaxy_process import GALAXY, GalaxyProcess, read_until_ready, reap_leftovers
+from tests.support.service import Running, service_environ, start_service
+from tests.support.smtp import SmtpSink, smtp_environ
 
 
 @pytest.fixture
@@ -100,11 +40,34 @@ def start_galaxy() -> Iterator[Any]:
         reap_leftovers(data_dir)
 
 
-def reap_leftovers(data_dir: Path) -> None:
-    """What a killed backend leaves running: its engines and its embedded PostgreSQL."""
-    for note in data_dir.glob(f"games/*/{ENGINE_FILE}"):
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            os.kill(int(json.loads(note.read_text())["pid"]), signal.SIGKILL)
-    if (data_dir / "postgres" / "postmaster.pid").exists():
-        with contextlib.suppress(Exception):  # already stopped, or never started
-            start_embedded_postgres(data_dir / "postgres").stop()
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def mail_service(
+    db_dsn: str,
+    tmp_path: Path,
+    nursery: trio.Nursery,
+    sink: SmtpSink,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Running]:
+    overrides: dict[str, str] = getattr(request, "param", {})
+    environ = service_environ(
+        db_dsn,
+        tmp_path,
+        **smtp_environ(sink.port),
+        BACKEND_MAIL_MAX_ATTEMPTS="3",
+        BACKEND_MAIL_RETRY_INITIAL="10ms",
+        BACKEND_MAIL_RETRY_MAX="40ms",
+        BACKEND_MAIL_WORKER_INTERVAL="50ms",
+        BACKEND_NOTIFICATION_WORKER_INTERVAL="50ms",
+        BACKEND_NOTIFICATION_MAX_ATTEMPTS="2",
+        **overrides,
+    )
+    live = await start_service(nursery, load_config(environ))
+    yield live
+    live.service.stop()

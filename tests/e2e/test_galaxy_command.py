@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from galaxy.store.migrate import discover
-from tests.e2e.conftest import GALAXY, clean_environ
+from tests.support.galaxy_process import GALAXY, clean_environ
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 import trio
 
-from tests.e2e.conftest import clean_environ
-from tests.e2e.driving import Gatewayish, admin_credentials
-from tests.engine import bot
+from tests.support import bot
+from tests.support.driving import Gatewayish, admin_credentials
+from tests.support.galaxy_process import clean_environ
 from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.e2e

@@ -21,8 +21,8 @@ import pytest
 import trio
 
 from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
-from tests.e2e.conftest import GalaxyProcess, clean_environ
-from tests.e2e.driving import Gatewayish, admin_credentials
+from tests.support.driving import Gatewayish, admin_credentials
+from tests.support.galaxy_process import GalaxyProcess, clean_environ
 from tests.support.smtp import SmtpSink, smtp_environ
 
 pytestmark = pytest.mark.e2e

@@ -31,10 +31,10 @@ import trustme
 
 from galaxy import __version__
 from galaxy.clients.containers import free_loopback_port
-from tests.e2e.conftest import GalaxyProcess
-from tests.e2e.driving import Gatewayish
 from tests.support.docker import ROOT, docker, docker_answers, has_image
+from tests.support.driving import Gatewayish
 from tests.support.external_postgres import ExternalPostgres, external_postgres
+from tests.support.galaxy_process import GalaxyProcess
 from tests.support.geo import country_database
 from tests.support.players import codes_of
 from tests.support.smtp import SmtpSink
@@ -230,8 +230,8 @@ def start_block(lane: Lane, block: str) -> tuple[GalaxyProcess, list[str]]:
 
 
 def remove_engine_containers(stack: str) -> None:
-    found = docker("ps", "-aq", "--filter", f"label=galaxy.stack={stack}", check=False).stdout
-    found = found.split()
+    listed = docker("ps", "-aq", "--filter", f"label=galaxy.stack={stack}", check=False).stdout
+    found = listed.split()
     if found:
         docker("rm", "--force", *found, check=False)
 

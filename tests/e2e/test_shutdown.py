@@ -35,8 +35,8 @@ import trio
 
 from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.proto.push.v1 import push_pb2
-from tests.e2e.conftest import GalaxyProcess, clean_environ
-from tests.e2e.driving import Gatewayish, Player
+from tests.support.driving import Gatewayish, Player
+from tests.support.galaxy_process import GalaxyProcess, clean_environ
 from tests.support.gateway import END, Gateway
 from tests.support.http1 import closed_by_server, keep_alive_connection
 

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
-from galaxy.engine.engine import Engine
-from galaxy.engine.server import create_app
 from tests.support.contract import ContractClient, engine_spec
-
-
-async def start_engine(nursery: trio.Nursery, state_dir: Path) -> str:
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.errorlog = None
-    app = create_app(Engine(state_dir))
-    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
-    return str(binds[0])
+from tests.support.engine import start_engine
 
 
 @pytest.fixture

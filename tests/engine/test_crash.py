@@ -16,7 +16,7 @@ import httpx
 import trio
 
 from galaxy.engine.engine import FAULT_VARIABLE, PAUSE_BEFORE_STATE, PAUSED_MARKER
-from tests.engine.support import GAME_ID, PLAYERS
+from tests.support.engine import GAME_ID, PLAYERS
 
 BODY = {
     "gameId": GAME_ID,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.engine.support import GAME_ID, PLAYERS
 from tests.support.contract import ContractClient, assert_error_body, engine_spec
+from tests.support.engine import GAME_ID, PLAYERS
 
 INIT = "/api/v1/admin/init"
 

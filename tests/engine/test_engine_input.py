@@ -145,6 +145,7 @@ async def test_order_bodies_of_the_wrong_shape_are_refused(
 
 
 async def test_init_with_lists_for_settings_is_refused(engine: ContractClient) -> None:
+    settings: object
     for settings in ([], {"seed": [1]}, {"seed": True}, {"width": [10]}):
         body = {**init_body(), "settings": settings}
         assert_error_body(await engine.post("/api/v1/admin/init", json=body), 400, "invalid_init")

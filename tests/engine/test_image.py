@@ -14,7 +14,6 @@ import trio
 
 from galaxy import __version__
 from galaxy.clients.containers import free_loopback_port
-from tests.engine.support import GAME_ID, PLAYERS
 from tests.support.docker import (
     BASE_IMAGE,
     ROOT,
@@ -23,6 +22,7 @@ from tests.support.docker import (
     engine_image,
     has_image,
 )
+from tests.support.engine import GAME_ID, PLAYERS
 
 BODY = {
     "gameId": GAME_ID,
@@ -34,7 +34,7 @@ BODY = {
 def test_the_image_requirements_match_the_project_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pins = dict(
-        re.match(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)$", d).groups()  # type: ignore[union-attr]
+        re.match(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)$", d).groups()  # type: ignore[union-attr,misc]
         for d in project["project"]["dependencies"]
     )
     lines = (ROOT / "docker" / "engine-requirements.txt").read_text().splitlines()

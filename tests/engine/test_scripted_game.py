@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import trio
 
-from tests.engine import bot
-from tests.engine.conftest import start_engine
-from tests.engine.support import GAME_ID, PLAYERS
+from tests.support import bot
 from tests.support.contract import ContractClient, engine_spec
+from tests.support.engine import GAME_ID, PLAYERS, start_engine
 
 TURNS = 50
 

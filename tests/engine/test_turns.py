@@ -10,7 +10,7 @@ from galaxy.engine import rules
 from galaxy.engine.model import FINISHED, PEACE
 from galaxy.engine.orders import check_orders
 from galaxy.engine.turn import run_turn
-from tests.engine.support import design, fleet, game, home, orders, uninhabited
+from tests.support.engine import design, fleet, game, home, orders, uninhabited
 
 
 def test_population_grows_and_overflows_into_colonists() -> None:
@@ -218,7 +218,7 @@ def test_orders_are_rejected_with_reasons() -> None:
         {"op": "send", "group": scout.id, "to": theirs.id, "count": 1},
     ]
     verdicts = check_orders(g, g.races["Aliens"], given)
-    reasons = [v.reason for v in verdicts]
+    reasons = [v.reason or "" for v in verdicts]
     assert [v.accepted for v in verdicts] == [False] * 11 + [True]
     assert "not yours" in reasons[0]
     assert "what must be one of" in reasons[1]

@@ -33,8 +33,8 @@ from galaxy.actors.errors import ActorCrashed
 from galaxy.domain.strict import MAX_DEPTH, JSONRejected, loads, whole_number
 from galaxy.http.app import SURFACES, create_app
 from galaxy.http.schemas import body_schemas
-from tests.conftest import ADMIN, Running
 from tests.support.contract import assert_error_body, backend_spec
+from tests.support.service import ADMIN, Running
 
 BODY_METHODS = ("post", "put", "patch")
 

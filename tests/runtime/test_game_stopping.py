@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 import trio
@@ -117,7 +117,7 @@ async def start(system: ActorSystem, actor: GameActor, nursery: trio.Nursery) ->
         ChildSpec("edge", SlowToStop, shutdown_timeout=30),
     ]
     await nursery.start(system.run, "root", lambda: Supervisor(children=children))
-    actor.record = actor.deps.db.record
+    actor.record = cast(Any, actor.deps.db).record  # the fake database below
     actor._turn_at = trio.current_time() + 1  # the first turn in a second
     await system.lookup(f"game:{GAME}").ask(Describe())  # the actor re-times its ticks
 

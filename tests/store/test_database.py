@@ -51,7 +51,7 @@ async def test_a_check_violation_is_invalid_input(database: Database) -> None:
         await database.run(bad_name)
 
 
-async def test_an_unreachable_server_is_database_unavailable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreachable_server_is_database_unavailable(tmp_path) -> None:
     dsn = f"host={tmp_path} port=1 dbname=none user=none options='-c search_path=backend'"
     async with open_asyncio_loop():
         db = Database(dsn, min_size=0, max_size=1, operation_timeout=0.5)

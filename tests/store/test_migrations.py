@@ -62,7 +62,7 @@ def tables(dsn: str) -> set[str]:
 
 
 @pytest.fixture
-def empty_dsn(postgres: PostgresForTests):  # type: ignore[no-untyped-def]
+def empty_dsn(postgres: PostgresForTests):
     with postgres.database(migrated=False) as dsn:
         yield dsn
 

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from galaxy.clients.containers import free_loopback_port
 
@@ -31,7 +32,7 @@ SYSTEM_USER = "pgserver"
 def postgres_binaries() -> Path:
     """The folder with initdb, pg_ctl and psql: pgserver's wheel, else the system's."""
     with contextlib.suppress(ImportError):
-        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[attr-defined]
+        from pgserver._commands import POSTGRES_BIN_PATH
 
         if (Path(POSTGRES_BIN_PATH) / "initdb").exists():
             return Path(POSTGRES_BIN_PATH)
@@ -85,7 +86,7 @@ class ExternalPostgres:
         )
 
 
-def _as_system_user() -> dict[str, str]:
+def _as_system_user() -> dict[str, Any]:
     if os.geteuid() != 0:
         return {}
     from pgserver.utils import ensure_user_exists
@@ -101,7 +102,7 @@ def _run(binaries: Path, tool: str, *args: str) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        **_as_system_user(),  # type: ignore[arg-type]
+        **_as_system_user(),
     )
 
 

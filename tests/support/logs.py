@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -49,7 +49,7 @@ class CapturedLogs:
 @contextmanager
 def captured_logs(level: str = "debug") -> Iterator[CapturedLogs]:
     SINK.target = buffer = io.StringIO()
-    configure_logging(level, "galaxy-test", SINK)
+    configure_logging(level, "galaxy-test", cast(TextIO, SINK))
     try:
         yield CapturedLogs(buffer)
     finally:

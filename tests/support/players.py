@@ -14,8 +14,8 @@ import psycopg
 import trio
 from nacl.signing import SigningKey
 
-from tests.conftest import Running
 from tests.support.contract import ContractClient
+from tests.support.service import Running
 
 SEND = "/api/v1/public/auth/send-email-code"
 CONFIRM = "/api/v1/public/auth/confirm-email-code"

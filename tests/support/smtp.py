@@ -14,6 +14,8 @@ import trio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from galaxy.config import TLSMode
+
 
 class _Handler:
     def __init__(self) -> None:
@@ -50,7 +52,7 @@ class SmtpSink:
 
     def __init__(
         self,
-        tls: str = "none",
+        tls: TLSMode = "none",
         context: ssl.SSLContext | None = None,
         credentials: tuple[str, str] | None = None,
         port: int | None = None,
