@@ -5,15 +5,22 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from bench.report import Report, Row
 from galaxy.actors import Actor, ActorSystem, ChildSpec, Restart, Supervisor
+from galaxy.actors.actor import Ask
 
 MESSAGES = 100_000
 IDLE_ACTORS = 10_000
+
+
+@dataclass(frozen=True)
+class Count(Ask[int]):
+    """Asked of the sink: how many messages it has handled."""
 
 
 class Sink(Actor[Any]):
@@ -79,12 +86,12 @@ async def _actor_rates() -> tuple[float, float]:
         began = time.perf_counter()
         for i in range(MESSAGES):
             await ref.tell(i)
-        await ref.ask("flush")
+        await ref.ask(Count())
         tell_rate = (MESSAGES + 1) / (time.perf_counter() - began)
         began = time.perf_counter()
         rounds = MESSAGES // 4
-        for i in range(rounds):
-            await ref.ask(i)
+        for _ in range(rounds):
+            await ref.ask(Count())
         ask_rate = rounds / (time.perf_counter() - began)
         system.request_stop()
     return tell_rate, ask_rate

@@ -10,7 +10,7 @@ the normalised form.
 """
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -20,20 +20,30 @@ _KEYWORD_SEARCH_PATH = re.compile(
 )
 
 
+def _uri_parameters(query: str) -> list[tuple[str, str]]:
+    """A URI's query as libpq reads it: percent-decoded, and `+` is a plus, not a space
+    (form encoding's rule, which parse_qsl and urlencode's default apply, is not libpq's)."""
+    pairs = []
+    for part in query.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((unquote(key), unquote(value)))
+    return pairs
+
+
 def normalize_dsn(dsn: str) -> str:
     """Return a libpq conninfo string selecting schema `backend`, or raise ValueError."""
     dsn = dsn.strip()
     search_path: str | None = None
     if dsn.startswith(("postgres://", "postgresql://")):
         parts = urlsplit(dsn)
-        query = parse_qsl(parts.query, keep_blank_values=True)
         kept = []
-        for key, value in query:
+        for key, value in _uri_parameters(parts.query):
             if key == "search_path":
                 search_path = value
             else:
                 kept.append((key, value))
-        dsn = urlunsplit(parts._replace(query=urlencode(kept)))
+        dsn = urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
     elif "search_path" in dsn and not _parses(dsn):
         # libpq refuses a bare `search_path=…` keyword; lift it out first.
         match = _KEYWORD_SEARCH_PATH.search(dsn)

@@ -30,6 +30,7 @@ from galaxy.actors import (
     Supervisor,
     SupervisorGaveUp,
 )
+from galaxy.actors.actor import Ask
 from galaxy.actors.backoff import Backoff
 from galaxy.actors.errors import ActorBusy, ActorCrashed, ActorStopped, AskTimeout
 from galaxy.actors.supervisor import ChildStartFailed
@@ -44,17 +45,17 @@ class Away(Exception):
 
 
 @dataclass(frozen=True)
-class Add:
+class Add(Ask[int]):
     n: int
 
 
 @dataclass(frozen=True)
-class Get:
+class Get(Ask[int]):
     pass
 
 
 @dataclass(frozen=True)
-class Boom:
+class Boom(Ask[None]):
     pass
 
 
@@ -64,8 +65,15 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class Missing:
+class Missing(Ask[None]):
     pass
+
+
+@dataclass(frozen=True)
+class Note(Ask[Any]):
+    """Any message at all: the actors that get one do not look inside."""
+
+    text: str
 
 
 class Counter(Actor[Any]):
@@ -318,7 +326,7 @@ async def test_restart_backoff_grows_exponentially(
         ref = system.lookup("x")
         for _ in range(4):
             with pytest.raises(ActorCrashed):
-                await ref.ask("crash", timeout=100)
+                await ref.ask(Note("crash"), timeout=100)
         gaps = [round(b - a, 6) for a, b in itertools.pairwise(starts)]
         assert gaps == [1.0, 2.0, 4.0]
         system.request_stop()
@@ -397,7 +405,7 @@ async def test_transient_child_is_not_restarted_after_a_normal_exit(
             system,
             lambda: Supervisor(children=[spec("q", Quitter, restart=Restart.TRANSIENT)]),
         )
-        await system.lookup("q").ask("quit")
+        await system.lookup("q").ask(Note("quit"))
         await trio.testing.wait_all_tasks_blocked()
         assert system.find("q") is None
         system.request_stop()
@@ -428,7 +436,7 @@ async def test_permanent_child_is_restarted_even_after_a_normal_exit(
         await start_tree(
             nursery, system, lambda: Supervisor(children=[spec("p", lambda: Quitter(journal, "p"))])
         )
-        await system.lookup("p").ask("quit")
+        await system.lookup("p").ask(Note("quit"))
         await trio.sleep(1)  # virtual time: past the restart backoff
         assert journal == ["start p", "stop p", "start p"]
         system.request_stop()
@@ -638,7 +646,7 @@ async def test_an_actor_spawned_inside_a_request_does_not_inherit_its_context(
                 tracer.start_as_current_span("POST /start") as request_span,
             ):
                 ref = await system.spawn("games", spec("game:1", lambda: Witness(seen)))
-                await ref.ask("hello")  # the request's trace travels in the message
+                await ref.ask(Note("hello"))  # the request's trace travels in the message
             system.request_stop()
     finally:
         LOOP_LIKE.reset(token)

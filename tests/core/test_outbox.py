@@ -137,7 +137,7 @@ async def add_routes(db: Database, count: int, *, channel: str = "push") -> list
         )
 
     await db.run(write)
-    return [route["route_id"] for route in routes]
+    return [uuid.UUID(str(route["route_id"])) for route in routes]
 
 
 async def rows(db: Database, route_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -358,7 +358,7 @@ async def add_mail_routes(db: Database, count: int) -> list[uuid.UUID]:
         )
 
     await db.run(write)
-    return [route["route_id"] for route in routes]
+    return [uuid.UUID(str(route["route_id"])) for route in routes]
 
 
 def notifier(db: Database) -> Notifier:

@@ -24,24 +24,20 @@ def test_every_form_becomes_libpq_options_selecting_backend(dsn: str) -> None:
     assert conninfo_to_dict(normalize_dsn(normalize_dsn(dsn))) == params
 
 
-# Found by these tests: the URI branch re-encodes the query with urlencode, which writes a
-# space as `+`; libpq does not read `+` as a space, so `options=-c%20…` becomes `-c+…`.
-# The normaliser then misses the search_path inside, and any other -c setting reaches the
-# server as `-c+name=value`. Strict: these fail until the normaliser keeps %20.
-URI_OPTIONS_BUG = pytest.mark.xfail(strict=True, reason="urlencode turns %20 into +")
-
-
-@URI_OPTIONS_BUG
 def test_a_uri_may_select_backend_through_options() -> None:
     dsn = "postgresql://galaxy:pw@db:5433/galaxy?options=-c%20search_path%3Dbackend"
     assert "search_path=backend" in str(conninfo_to_dict(normalize_dsn(dsn))["options"])
 
 
-@URI_OPTIONS_BUG
 def test_a_uris_other_options_reach_libpq_with_their_spaces() -> None:
     dsn = "postgresql://db/galaxy?search_path=backend&options=-c%20statement_timeout%3D5000"
     options = str(conninfo_to_dict(normalize_dsn(dsn))["options"])
     assert options.split() == ["-c", "statement_timeout=5000", "-c", "search_path=backend"]
+
+
+def test_a_plus_in_a_uri_is_a_plus_as_libpq_reads_it() -> None:
+    dsn = "postgresql://db/galaxy?application_name=galaxy+blue&search_path=backend"
+    assert conninfo_to_dict(normalize_dsn(dsn))["application_name"] == "galaxy+blue"
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,9 @@ async def edge(running: Running, nursery: trio.Nursery) -> AsyncIterator[Edge]:
             stopped.set()
 
     await nursery.start(run)
-    url = f"http://127.0.0.1:{bound_port(tree.details('http')['binds'])}"
+    binds = tree.details("http")["binds"]
+    assert isinstance(binds, list)
+    url = f"http://127.0.0.1:{bound_port(binds)}"
     yield Edge(url, service, tree, stopped, slow)
     slow.release.set()
     tree.request_stop()

@@ -1,4 +1,4 @@
-"""Exponential backoff and Go-style durations, on their own."""
+"""The kernel's exponential backoff, on its own."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from galaxy.domain.backoff import Backoff
-from galaxy.domain.durations import format_duration, parse_duration
+from galaxy.actors.backoff import Backoff
 
 
 def test_delays_double_from_the_initial_one_up_to_the_cap() -> None:
@@ -58,10 +57,3 @@ def test_the_same_seed_draws_the_same_delays() -> None:
     backoff = Backoff(initial=1.0, jitter=0.5)
     first = [backoff.delay(n, random.Random(1)) for n in range(1, 6)]
     assert first == [backoff.delay(n, random.Random(1)) for n in range(1, 6)]
-
-
-@given(st.integers(0, 10**10))
-def test_a_formatted_duration_reads_back_to_the_millisecond(millis: int) -> None:
-    text = format_duration(millis / 1000)
-    assert parse_duration(text) == pytest.approx(millis / 1000, abs=1e-9)
-    assert format_duration(parse_duration(text)) == text
