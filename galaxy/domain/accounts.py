@@ -91,21 +91,20 @@ ENTITLEMENT_SOURCES = frozenset({"admin", "purchase", "promotion"})
 
 
 def check_tier(raw: object) -> str:
-    if raw not in TIERS:
+    # The type first: `[] in TIERS` would raise TypeError (unhashable), not answer 400.
+    if not isinstance(raw, str) or raw not in TIERS:
         raise InvalidInput(f"tier must be one of {', '.join(TIERS)}", code="invalid_tier")
-    assert isinstance(raw, str)
     return raw
 
 
 def check_source(raw: object) -> str:
     if raw is None:
         return "admin"
-    if raw not in ENTITLEMENT_SOURCES:
+    if not isinstance(raw, str) or raw not in ENTITLEMENT_SOURCES:
         raise InvalidInput(
             f"source must be one of {', '.join(sorted(ENTITLEMENT_SOURCES))}",
             code="invalid_source",
         )
-    assert isinstance(raw, str)
     return raw
 
 

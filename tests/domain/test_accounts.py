@@ -86,6 +86,12 @@ def test_tiers_and_sources_are_closed_sets() -> None:
     assert check_source("purchase") == "purchase"
     with refused("invalid_source"):
         check_source("gift")
+    # JSON can carry a list or an object where a name belongs: refused, not a TypeError
+    for unhashable in ([], {}, ["free"]):
+        with refused("invalid_tier"):
+            check_tier(unhashable)
+        with refused("invalid_source"):
+            check_source(unhashable)
 
 
 def test_a_higher_tier_never_holds_fewer_names() -> None:
