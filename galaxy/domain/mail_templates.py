@@ -64,6 +64,13 @@ TEMPLATES: Mapping[str, Template] = {
             "{expires_at}, or it becomes free for others.\n"
         ),
     ),
+    "game.finished": Template(
+        subject="Your Galaxy game is over",
+        body=(
+            "Game {game_id} ended after turn {turn}: {result}.\n"
+            "Its reports and your diplomatic mail stay readable in Galaxy.\n"
+        ),
+    ),
     "runtime.image_pull_failed": Template(
         subject="[galaxy] engine image pull failed for game {game_id}",
         body="The engine image {image_ref} could not be pulled for game {game_id}.\n",

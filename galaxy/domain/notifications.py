@@ -46,6 +46,9 @@ CATALOG: Mapping[str, Kind] = {
     # Players hear of it on the push stream; operators by mail, since a paused
     # game waits for one of them (restart or patch).
     "game.paused": _kind("push admin_email", game_id=str, turn=int, reason=str),
+    # The end of a game, natural or an operator's stop; `winner` is "" when the engine
+    # named none, `result` says how it ended in words (the mail's sentence).
+    "game.finished": _kind("push email", game_id=str, turn=int, winner=str, result=str),
     "diplomail.message.received": _kind(
         "push", game_id=str, message_id=str, from_race=str, subject=str
     ),

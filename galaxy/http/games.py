@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, g
+from quart import Blueprint, Response, g
 
 from galaxy.domain.errors import InvalidInput
 from galaxy.domain.strict import whole_number
@@ -52,13 +52,14 @@ async def orders(game_id: str) -> dict[str, object]:
 
 
 @blueprint.get("/<game_id>/reports/<turn>")
-async def report(game_id: str, turn: str) -> dict[str, object]:
+async def report(game_id: str, turn: str) -> Response:
     wanted = None if turn == "latest" else whole_number(turn)
     if wanted is None and turn != "latest":
         raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
     # The engine's report passes through as the engine wrote it (EngineReport is an
-    # open schema): it is the engine's JSON, not a row of ours.
-    return await services().runtime.report(g.user_id, uuid_param(game_id, "game_id"), wanted)
+    # open schema): the archive keeps its JSON text, which is answered unparsed.
+    text = await services().reports.read(g.user_id, uuid_param(game_id, "game_id"), wanted)
+    return Response(text, content_type="application/json")
 
 
 # -- diplomatic mail ----------------------------------------------------------------------

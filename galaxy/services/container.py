@@ -25,6 +25,7 @@ from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
 from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
+from galaxy.services.reports import Reports
 from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
 from galaxy.services.runtime.service import Runtime
 from galaxy.services.runtime.versions import EngineVersions
@@ -52,6 +53,7 @@ class Services:
     lobby_events: LobbyEvents
     race_names: RaceNames
     runtime: Runtime
+    reports: Reports
     engine_versions: EngineVersions
     geo: Geo
     diplomail: Diplomail
@@ -156,6 +158,7 @@ def build_services(
         lobby_events=events,
         race_names=race_names,
         runtime=runtime,
+        reports=Reports(lobby, runtime),
         engine_versions=versions,
         geo=geo,
         diplomail=Diplomail(lobby, config.diplomail, translator),

@@ -7,6 +7,7 @@ recipient prefer different languages and a translator is configured
 which translates it and, after `BACKEND_DIPLOMAIL_TRANSLATOR_MAX_ATTEMPTS`
 failures, delivers the original.
 Every delivery is a `diplomail.message.received` push to its recipient.
+Members of a game that is over keep reading its mail (membership from the store).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import structlog
 from galaxy.clients.translator import TranslationFailed, Translator
 from galaxy.config import DiplomailConfig
 from galaxy.domain.accounts import DEFAULT_LIMITS
-from galaxy.domain.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
+from galaxy.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from galaxy.services.lobby.context import LobbyContext
 from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -62,8 +63,9 @@ class Diplomail:
     def on_pending(self, listener: Callable[[], None]) -> Callable[[], None]:
         return self._wakeups.subscribe(listener)
 
-    def _race(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
-        return self.lobby.member_race(game_id, user_id)
+    async def _reader(self, game_id: uuid.UUID, user_id: uuid.UUID) -> str:
+        """The race a member reads as; members of a game that is over keep their mail."""
+        return (await self.lobby.reader(game_id, user_id)).race_name
 
     def check_sizes(self, subject: str, body: str) -> None:
         if len(subject.encode()) > self.config.max_subject_bytes:
@@ -81,8 +83,14 @@ class Diplomail:
         self, user_id: uuid.UUID, game_id: uuid.UUID, to: list[str], subject: str, body: str
     ) -> dict[str, Any]:
         self.check_sizes(subject, body)
-        sender_race = self._race(game_id, user_id)
-        live = self.lobby.cache.games[game_id]
+        writer = await self.lobby.reader(game_id, user_id)
+        live = self.lobby.cache.games.get(game_id)
+        if live is None:  # over: its mail is read, not written
+            raise Conflict(
+                "the game is over: its mail can be read, not sent",
+                code=f"game_{writer.game_status}",
+            )
+        sender_race = writer.race_name
         by_race = {m.race_name: m for m in live.members.values()}
         recipients = []
         for race in dict.fromkeys(to):
@@ -179,11 +187,11 @@ class Diplomail:
         )
 
     async def inbox(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
-        self._race(game_id, user_id)
+        await self._reader(game_id, user_id)
         return await self._page(queries.inbox, user_id, game_id, page)
 
     async def sent(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
-        self._race(game_id, user_id)
+        await self._reader(game_id, user_id)
         return await self._page(queries.sent, user_id, game_id, page)
 
     async def _page(
@@ -197,7 +205,7 @@ class Diplomail:
     async def mark_read(
         self, user_id: uuid.UUID, game_id: uuid.UUID, message_id: uuid.UUID
     ) -> datetime:
-        self._race(game_id, user_id)
+        await self._reader(game_id, user_id)
 
         async def write(conn: Connection) -> datetime | None:
             return await queries.mark_read(conn, message_id, user_id, game_id)

@@ -59,6 +59,7 @@ PUSH_SCHEMAS: Mapping[str, type[Message]] = {
     "runtime.start_config_invalid": events_pb2.RuntimeStartConfigInvalid,
     "game.turn.ready": events_pb2.GameTurnReady,
     "game.paused": events_pb2.GamePaused,
+    "game.finished": events_pb2.GameFinished,
     "diplomail.message.received": events_pb2.DiplomailMessageReceived,
 }
 JSON_CONTENT_TYPE = "application/json"

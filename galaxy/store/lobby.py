@@ -43,6 +43,7 @@ class GameRow:
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    winner_race: str | None  # the race the engine named the winner, once finished
     members: int
 
 
@@ -93,7 +94,7 @@ class MembershipRow:
 _GAME = """g.game_id, g.owner_user_id, g.name, g.description, g.visibility, g.status,
        g.status_reason, g.min_players, g.max_players, g.auto_approve, g.enrollment_deadline,
        g.turn_schedule, g.engine_version, g.current_turn, g.runtime_status, g.created_at,
-       g.updated_at, g.started_at, g.finished_at,
+       g.updated_at, g.started_at, g.finished_at, g.winner_race,
        (SELECT count(*) FROM memberships m
         WHERE m.game_id = g.game_id AND m.status = 'active')::int AS members"""
 
@@ -124,6 +125,8 @@ UPDATE games SET status = %(status)s, status_reason = %(reason)s, updated_at = n
                        ELSE finished_at END
 WHERE game_id = %(game_id)s
 """
+
+SET_WINNER = "UPDATE games SET winner_race = %(winner)s WHERE game_id = %(game_id)s"
 
 SET_RUNTIME = """
 UPDATE games SET current_turn = greatest(current_turn, %(turn)s), runtime_status = %(runtime)s,
@@ -361,6 +364,10 @@ async def update_settings(
 
 async def set_status(conn: Connection, game_id: uuid.UUID, status: str, reason: str | None) -> None:
     await conn.execute(SET_STATUS, {"game_id": game_id, "status": status, "reason": reason})
+
+
+async def set_winner(conn: Connection, game_id: uuid.UUID, winner: str) -> None:
+    await conn.execute(SET_WINNER, {"game_id": game_id, "winner": winner})
 
 
 async def set_runtime(conn: Connection, game_id: uuid.UUID, turn: int, runtime_status: str) -> None:

@@ -34,6 +34,7 @@ CATALOG_PUSH_KINDS = {
     "runtime.start_config_invalid",
     "game.turn.ready",
     "game.paused",
+    "game.finished",
     "diplomail.message.received",
 }
 
@@ -60,6 +61,15 @@ def test_typed_events_marshal_through_their_schema() -> None:
     assert event.content_type.endswith("galaxy.push.v1.GamePaused")
 
 
+def test_game_finished_is_typed() -> None:
+    payload = {"game_id": "g", "turn": 40, "winner": "Vogons", "result": "Vogons won"}
+    event = typed_event("game.finished", payload)
+    assert isinstance(event, ProtoEvent)
+    decoded = events_pb2.GameFinished.FromString(event.marshal())
+    assert (decoded.game_id, decoded.turn, decoded.winner) == ("g", 40, "Vogons")
+    assert event.content_type.endswith("galaxy.push.v1.GameFinished")
+
+
 def test_a_payload_that_does_not_fit_its_schema_is_invalid() -> None:
     with pytest.raises(InvalidInput):
         typed_event("game.turn.ready", {"game_id": "g", "turn": "seven"})
@@ -68,7 +78,7 @@ def test_a_payload_that_does_not_fit_its_schema_is_invalid() -> None:
 
 
 def test_kinds_without_a_schema_travel_as_json() -> None:
-    event = typed_event("game.finished", {"game_id": "g"})
+    event = typed_event("game.started", {"game_id": "g"})  # reserved, no schema yet
     assert isinstance(event, JSONEvent)
     assert event.marshal() == b'{"game_id":"g"}'
 

@@ -21,6 +21,15 @@ from galaxy.store.database import Connection, Database
 from galaxy.store.lobby import GameRow, MembershipRow
 
 
+@dataclass(frozen=True)
+class Reader:
+    """A member reading a game (reports, mail): the race they play or played, and the
+    game's status (a game that is over is read, never written)."""
+
+    race_name: str
+    game_status: str
+
+
 @dataclass
 class LiveGame:
     """A game that is not over, and who plays in it (the cache's entry)."""
@@ -105,6 +114,29 @@ class LobbyContext:
                 raise NotFound("no such game", code="game_not_found")
             raise Forbidden("you are not playing this game", code="not_a_member")
         return member.race_name
+
+    async def reader(self, game_id: uuid.UUID, user_id: uuid.UUID) -> Reader:
+        """Who reads `game_id`: a live game's member from the cache, a game that is over
+        (not in the cache) from its memberships in the store, which stay as they were at
+        the end. 403 `not_a_member` for anyone else, 404 when the game is private or
+        does not exist (a stranger does not learn that it exists)."""
+        live = self.cache.games.get(game_id)
+        if live is not None:
+            return Reader(self.member_race(game_id, user_id), live.game.status)
+
+        async def read(conn: Connection) -> tuple[GameRow | None, MembershipRow | None]:
+            game = await store.get_game(conn, game_id)
+            member = await store.user_membership(conn, game_id, user_id) if game else None
+            return game, member
+
+        game, member = await self.db.run(read, name="lobby.reader")
+        if game is None:
+            raise NotFound("no such game", code="game_not_found")
+        if member is not None and member.status == "active":
+            return Reader(member.race_name, game.status)
+        if game.visibility == "private":
+            raise NotFound("no such game", code="game_not_found")
+        raise Forbidden("you are not playing this game", code="not_a_member")
 
     async def owner_only(self, conn: Connection, game: GameRow, user_id: uuid.UUID) -> None:
         """403 `not_owner` for anyone but the owner; 404 for a stranger to a private game."""

@@ -6,7 +6,8 @@
 - A runtime snapshot: the game's turn, runtime status and each member's
   peaks; `game.turn.ready` when the turn advanced, `game.paused` (and the
   game paused) when the engine is unreachable or a turn failed.
-- The runtime's start result, and a finished game (promotion of race names).
+- The runtime's start result, and a finished game: the result, the race names and
+  `game.finished` (services/lobby/ending.py), in the finished snapshot's transaction.
 - The sweeper: expired pending registrations, closed enrollments, expired invites.
 """
 
@@ -20,6 +21,7 @@ import structlog
 
 from galaxy.domain.lobby import Action, Status
 from galaxy.services.lobby.context import LobbyContext
+from galaxy.services.lobby.ending import archived_winner, result_of, settle_end
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as store
 from galaxy.store.database import Connection
@@ -46,6 +48,7 @@ class RuntimeSnapshot:
     runtime_status: str
     races: Sequence[RaceStats] = ()
     finished: bool = False
+    winner: str | None = None  # the engine's `winner`, once finished (None: not given)
 
 
 class LobbyEvents:
@@ -138,26 +141,39 @@ class LobbyEvents:
                     },
                     members,
                 )
+            if snapshot.finished and game.status in (Status.RUNNING, Status.PAUSED):
+                # The end moves with the snapshot that tells of it, in this transaction.
+                return await self._finish(conn, after, game, snapshot.winner)
             return await ctx.refresh(conn, after, game_id)
 
         game = await run_unit(ctx.db, work, name="lobby.runtime_snapshot")
-        if snapshot.finished and game.status in (Status.RUNNING, Status.PAUSED):
-            game = await self.on_game_finished(game_id)
+        if snapshot.finished:
+            log.info("lobby.game_finished", game_id=str(game_id), status=game.status)
         return game
 
-    async def on_game_finished(self, game_id: uuid.UUID, reason: str | None = None) -> GameRow:
-        """The game is over: members who grew get their names pending registration."""
+    async def on_game_finished(self, game_id: uuid.UUID, winner: str | None = None) -> GameRow:
+        """The game is over (idempotent: a game that is over already stays as it is)."""
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game = await ctx.game(conn, game_id, lock=True)
-            moved = await ctx.move(conn, after, game, Action.FINISH, reason)
-            await ctx.race_names.settle_finished(conn, after, game_id, await _active(conn, game_id))
-            return moved
+            if game.status not in (Status.RUNNING, Status.PAUSED):
+                return game
+            return await self._finish(conn, after, game, winner)
 
         game = await run_unit(ctx.db, work, name="lobby.game_finished")
-        log.info("lobby.game_finished", game_id=str(game_id))
+        log.info("lobby.game_finished", game_id=str(game_id), status=game.status)
         return game
+
+    async def _finish(
+        self, conn: Connection, after: AfterCommit, game: GameRow, winner: str | None
+    ) -> GameRow:
+        ctx = self.ctx
+        winner = winner or await archived_winner(conn, game.game_id)
+        await ctx.move(conn, after, game, Action.FINISH, result_of(winner))
+        return await settle_end(
+            ctx, conn, after, game.game_id, winner=winner, result=result_of(winner)
+        )
 
     # -- the sweeper ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import structlog
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.lobby import ENROLLING, Action, GameSettings, Status, game_settings
 from galaxy.services.lobby.context import LobbyContext
+from galaxy.services.lobby.ending import STOPPED, settle_end
 from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as store
@@ -203,8 +204,10 @@ class Games:
                         code="not_enough_players",
                     )
             moved = await ctx.move(conn, after, game, action, reason)
-            if action in (Action.CANCEL,):
+            if action is Action.CANCEL:  # never played: every name goes
                 await ctx.race_names.release_game(conn, after, game_id)
+            elif action is Action.FORCE_STOP:  # ended as if played out, without a winner
+                return await settle_end(ctx, conn, after, game_id, winner=None, result=STOPPED)
             return moved
 
         game = await run_unit(ctx.db, work, name=f"lobby.{action.value}")

@@ -567,7 +567,12 @@ class GameActor(Actor[GameMessage]):
     async def _report_to_lobby(self, status: EngineStatus, runtime_status: str) -> None:
         races = [RaceStats(r.name, r.planets, r.population) for r in status.races]
         snapshot = RuntimeSnapshot(
-            self.game_id, status.turn, runtime_status, races, finished=status.finished
+            self.game_id,
+            status.turn,
+            runtime_status,
+            races,
+            finished=status.finished,
+            winner=status.winner,
         )
         await self.deps.lobby.on_runtime_snapshot(snapshot)
 

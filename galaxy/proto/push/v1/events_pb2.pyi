@@ -113,6 +113,18 @@ class GamePaused(_message.Message):
     reason: str
     def __init__(self, game_id: _Optional[str] = ..., turn: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class GameFinished(_message.Message):
+    __slots__ = ("game_id", "turn", "winner", "result")
+    GAME_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    game_id: str
+    turn: int
+    winner: str
+    result: str
+    def __init__(self, game_id: _Optional[str] = ..., turn: _Optional[int] = ..., winner: _Optional[str] = ..., result: _Optional[str] = ...) -> None: ...
+
 class DiplomailMessageReceived(_message.Message):
     __slots__ = ("game_id", "message_id", "from_race", "subject")
     GAME_ID_FIELD_NUMBER: _ClassVar[int]
