@@ -282,12 +282,19 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     http.client.auth = admin_auth()
     base = "/api/v1/admin/engine-versions"
     created = await http.post(base, json={"version": "1.2.3", "image_ref": "galaxy-engine:1.2.3"})
-    assert created.status_code == 201
+    assert created.status_code == 201 and created.json()["is_default"] is False
     assert_error_body(await http.post(base, json={"version": "v1", "image_ref": "x"}), 400)
-    assert next(v["version"] for v in (await http.get(base)).json()["items"]) == "1.2.3"
+    staged = {"version": "1.2.4", "image_ref": "galaxy-engine:1.2.4", "enabled": False}
+    assert (await http.post(base, json=staged)).json()["enabled"] is False
+    assert next(v["version"] for v in (await http.get(base)).json()["items"]) == "1.2.4"
     changed = await http.patch(f"{base}/1.2.3", json={"notes": "the good one"})
     assert changed.json()["notes"] == "the good one"
-    assert (await http.post(f"{base}/1.2.3/disable")).json()["enabled"] is False
+    assert (await http.post(f"{base}/1.2.3/default")).json()["is_default"] is True
+    assert_error_body(await http.post(f"{base}/1.2.4/default"), 409, "engine_version_disabled")
+    assert_error_body(await http.post(f"{base}/9.9.9/default"), 404, "engine_version_not_found")
+    refused = await http.post(f"{base}/1.2.3/disable")
+    assert_error_body(refused, 409, "engine_version_is_default")
+    assert (await http.post(f"{base}/1.2.4/disable")).json()["enabled"] is False
     http.client.auth = NO_AUTH
 
 
@@ -429,6 +436,7 @@ EXERCISES: dict[str, Exercise] = {
             "adminCreateEngineVersion",
             "adminUpdateEngineVersion",
             "adminDisableEngineVersion",
+            "adminDefaultEngineVersion",
         ],
         engine_versions,
     ),
