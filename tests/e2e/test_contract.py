@@ -175,7 +175,11 @@ async def lobby_flow(http: ContractClient, running: Running) -> None:
     assert (await owner.get("/games")).json()["total"] == 1
     await join(owner, a, gid, "Vogons")  # apply + approve
     b_app = (await b.post(f"/games/{gid}/applications", {"race_name": "Zorgons"})).json()
-    reject = f"/games/{gid}/applications/{b_app['application']['application_id']}/reject"
+    b_path = f"/games/{gid}/applications/{b_app['application']['application_id']}"
+    renamed = await b.patch(b_path, {"race_name": "Krikkits"})
+    assert renamed.json()["race_name"] == "Krikkits"
+    assert_error_body(await b.patch(b_path, {"race_name": "Vogons"}), 409, "race_name_taken")
+    reject = f"{b_path}/reject"
     assert (await owner.post(reject, {"reason": "no"})).status_code == 200
     assert (await owner.get(f"/games/{gid}")).json()["viewer_role"] == "owner"
     assert (await a.get(f"/games/{gid}/memberships")).json()["total"] == 1
@@ -378,6 +382,7 @@ EXERCISES: dict[str, Exercise] = {
             "lobbyUpdateGame",
             "lobbyOpenEnrollmentGame",
             "lobbyApply",
+            "lobbyRenameApplication",
             "lobbyApproveApplication",
             "lobbyRejectApplication",
             "lobbyListMemberships",

@@ -36,7 +36,8 @@ async def test_new_games_name_only_registered_enabled_versions(
     assert staged["enabled"] is False and staged["is_default"] is False
     owner = await make_user(running, http, "owner@example.org")
 
-    for version, code in (("7.0.0", "engine_version_disabled"), ("7.7.7", "unknown_engine_version")):
+    refusals = (("7.0.0", "engine_version_disabled"), ("7.7.7", "unknown_engine_version"))
+    for version, code in refusals:
         assert_error_body(
             await owner.post("/games", {"name": "G", "engine_version": version}), 400, code
         )
@@ -107,7 +108,8 @@ async def test_a_game_starts_on_the_default_and_patches_only_onto_enabled_versio
     record = (await http.get(admin, auth=admin_auth())).json()["record"]
     assert (record["engine_version"], record["image_ref"]) == ("0.1.5", "galaxy-engine:0.1.5")
 
-    for version, code in (("0.1.9", "engine_version_disabled"), ("0.1.8", "unknown_engine_version")):
+    refusals = (("0.1.9", "engine_version_disabled"), ("0.1.8", "unknown_engine_version"))
+    for version, code in refusals:
         patched = await http.post(f"{admin}/patch", json={"version": version}, auth=admin_auth())
         assert_error_body(patched, 400, code)
     after = (await http.get(admin, auth=admin_auth())).json()
