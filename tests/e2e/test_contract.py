@@ -272,6 +272,12 @@ async def runtime_flow(http: ContractClient, running: Running) -> None:
     message = {"op": "message", "to": "Zorgons", "text": "hi"}
     said = await http.post(f"{games}/commands", json={"commands": [message]}, headers=vogon.headers)
     assert said.status_code == 200
+    stranger = {"op": "message", "to": "Nobody", "text": "hi"}
+    refused = await http.post(
+        f"{games}/commands", json={"commands": [message, stranger]}, headers=vogon.headers
+    )
+    assert refused.status_code == 400
+    assert [r["status"] for r in refused.json()["results"]] == ["accepted", "rejected"]
     http.client.auth = admin_auth()
     admin = f"/api/v1/admin/runtimes/{gid}"
     assert (await http.post(f"{admin}/force-next-turn")).status_code == 200
