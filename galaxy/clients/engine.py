@@ -190,6 +190,18 @@ class EngineClient:
         return body
 
 
+def rejected_commands(error: EngineRejected) -> list[Verdict] | None:
+    """The engine's per-command verdicts when it refused a batch of commands (PUT
+    /api/v1/command answers 400 `commands_rejected` with `results`, and applies none);
+    None for any other refusal, or verdicts off contract."""
+    if error.engine_code != "commands_rejected" or not error.results:
+        return None
+    try:
+        return _verdicts({"results": error.results})
+    except EngineFailure:
+        return None
+
+
 def _verdicts(answer: dict[str, Any]) -> list[Verdict]:
     try:
         return [

@@ -54,12 +54,19 @@ async def list_versions() -> dict[str, object]:
 
 @blueprint.post("/engine-versions")
 async def create_version() -> tuple[dict[str, object], int]:
-    body = await json_object(allowed={"version", "image_ref", "notes"})
+    body = await json_object(allowed={"version", "image_ref", "notes", "enabled"})
     notes = body.get("notes", "")
     if not isinstance(notes, str) or len(notes) > 1000:
         raise InvalidInput("notes must be at most 1000 characters", code="invalid_notes")
+    # Registered disabled, a version can be looked at (and its image pulled) before any
+    # game may use it; registered enabled, games may name it, but new games without a
+    # version still get the default until an operator moves it.
+    enabled = _enabled(body.get("enabled", True))
     row = await services().engine_versions.create(
-        parse_version(body.get("version")), check_image_ref(body.get("image_ref")), notes
+        parse_version(body.get("version")),
+        check_image_ref(body.get("image_ref")),
+        notes,
+        enabled=enabled,
     )
     return to_json(EngineVersionView.of(row)), 201
 
@@ -73,9 +80,7 @@ async def update_version(version: str) -> dict[str, object]:
     notes = body.get("notes")
     if "notes" in body and (not isinstance(notes, str) or len(notes) > 1000):
         raise InvalidInput("notes must be at most 1000 characters", code="invalid_notes")
-    enabled = body.get("enabled")
-    if "enabled" in body and not isinstance(enabled, bool):
-        raise InvalidInput("enabled must be true or false", code="invalid_enabled")
+    enabled = _enabled(body["enabled"]) if "enabled" in body else None
     row = await services().engine_versions.update(
         version, image_ref=image_ref, notes=notes, enabled=enabled
     )
@@ -86,3 +91,16 @@ async def update_version(version: str) -> dict[str, object]:
 async def disable_version(version: str) -> dict[str, object]:
     row = await services().engine_versions.update(version, enabled=False)
     return to_json(EngineVersionView.of(row))
+
+
+@blueprint.post("/engine-versions/<version>/default")
+async def default_version(version: str) -> dict[str, object]:
+    await json_object(required=False, allowed=())
+    row = await services().engine_versions.make_default(version)
+    return to_json(EngineVersionView.of(row))
+
+
+def _enabled(raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise InvalidInput("enabled must be true or false", code="invalid_enabled")
+    return raw

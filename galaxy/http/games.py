@@ -6,13 +6,14 @@ from typing import Any
 
 from quart import Blueprint, Response, g
 
-from galaxy.domain.errors import InvalidInput
+from galaxy.clients.engine import rejected_commands
+from galaxy.domain.errors import EngineRejected, InvalidInput
 from galaxy.domain.strict import whole_number
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
 from galaxy.http.views.base import to_json
-from galaxy.http.views.runtime import OrderVerdictsView, VerdictsView
+from galaxy.http.views.runtime import CommandsRejectedView, OrderVerdictsView, VerdictsView
 
 blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
 
@@ -31,11 +32,19 @@ def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 @blueprint.post("/<game_id>/commands")
-async def commands(game_id: str) -> dict[str, object]:
+async def commands(game_id: str) -> dict[str, object] | tuple[dict[str, object], int]:
     body = await json_object(allowed={"commands"})
-    verdicts = await services().runtime.command(
-        g.user_id, uuid_param(game_id, "game_id"), _items(body, "commands")
-    )
+    try:
+        verdicts = await services().runtime.command(
+            g.user_id, uuid_param(game_id, "game_id"), _items(body, "commands")
+        )
+    except EngineRejected as error:
+        # Commands are all or none: a refused batch is a 400 that carries, like orders'
+        # answer, the engine's verdict and reason for each command.
+        refused = rejected_commands(error)
+        if refused is None:
+            raise
+        return to_json(CommandsRejectedView.of(error.message, refused)), error.http_status
     return to_json(VerdictsView.of(verdicts))
 
 

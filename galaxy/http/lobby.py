@@ -94,6 +94,18 @@ async def apply(game_id: str) -> tuple[dict[str, Any], int]:
     return _json(result), 201
 
 
+@blueprint.patch("/games/<game_id>/applications/<application_id>")
+async def rename_application(game_id: str, application_id: str) -> dict[str, Any]:
+    body = await json_object(allowed={"race_name"})
+    row = await services().enrollment.rename_application(
+        g.user_id,
+        uuid_param(game_id, "game_id"),
+        uuid_param(application_id, "application_id"),
+        check_race_name(body.get("race_name")),
+    )
+    return _json(row)
+
+
 async def _decide(game_id: str, application_id: str, approve: bool) -> dict[str, Any]:
     body = await json_object(required=False, allowed={"reason"})
     result = await services().enrollment.decide(

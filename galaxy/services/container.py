@@ -153,7 +153,7 @@ def build_services(
         sessions=sessions,
         accounts=accounts,
         auth=auth,
-        games=Games(lobby, starter=runtime),
+        games=Games(lobby, starter=runtime, versions=versions),
         enrollment=Enrollment(lobby),
         lobby_events=events,
         race_names=race_names,

@@ -195,6 +195,12 @@ WHERE application_id = %(application_id)s
 RETURNING {_APPLICATION}
 """
 
+RENAME_APPLICATION = f"""
+UPDATE applications SET race_name = %(race_name)s
+WHERE application_id = %(application_id)s AND status = 'pending'
+RETURNING {_APPLICATION}
+"""
+
 PENDING_APPLICATIONS = f"""SELECT {_APPLICATION} FROM applications
 WHERE game_id = %(game_id)s AND status = 'pending' ORDER BY created_at"""
 
@@ -456,6 +462,14 @@ async def decide_application(
 ) -> ApplicationRow:
     params = {"application_id": application_id, "status": status, "reason": reason}
     return returned(await fetch_one(conn, ApplicationRow, DECIDE_APPLICATION, params))
+
+
+async def rename_application(
+    conn: Connection, application_id: uuid.UUID, race_name: str
+) -> ApplicationRow:
+    """A pending application (locked by the caller) asks for another race name."""
+    params = {"application_id": application_id, "race_name": race_name}
+    return returned(await fetch_one(conn, ApplicationRow, RENAME_APPLICATION, params))
 
 
 async def pending_applications(conn: Connection, game_id: uuid.UUID) -> list[ApplicationRow]:

@@ -18,6 +18,7 @@ class EngineVersionRow:
     version: str
     image_ref: str
     enabled: bool
+    is_default: bool
     notes: str
     created_at: datetime
     updated_at: datetime
@@ -66,17 +67,34 @@ class PlayerMappingRow:
 
 # -- engine versions ---------------------------------------------------------------
 
-_VERSION = "version, image_ref, enabled, notes, created_at, updated_at"
+_VERSION = "version, image_ref, enabled, is_default, notes, created_at, updated_at"
 ALL_VERSIONS = f"SELECT {_VERSION} FROM engine_versions"
+# Changes of `enabled` and `is_default` take the table's lock first (readers are not
+# blocked): "exactly one default, and it is enabled" is a rule across rows, so two
+# operators moving the default at once must run one after the other, not fail on
+# the unique index.
+LOCK_VERSIONS = "LOCK TABLE engine_versions IN SHARE ROW EXCLUSIVE MODE"
 INSERT_VERSION = f"""
-INSERT INTO engine_versions (version, image_ref, notes)
-VALUES (%(version)s, %(image_ref)s, %(notes)s)
+INSERT INTO engine_versions (version, image_ref, notes, enabled, is_default)
+VALUES (%(version)s, %(image_ref)s, %(notes)s, %(enabled)s, %(is_default)s)
 RETURNING {_VERSION}
 """
 UPDATE_VERSION = f"""
 UPDATE engine_versions SET image_ref = coalesce(%(image_ref)s, image_ref),
     notes = coalesce(%(notes)s, notes), enabled = coalesce(%(enabled)s, enabled), updated_at = now()
 WHERE version = %(version)s
+RETURNING {_VERSION}
+"""
+# Two statements, not one: a unique index is checked row by row, so the old
+# default must be cleared before the new one is marked.
+CLEAR_DEFAULT = f"""
+UPDATE engine_versions SET is_default = false, updated_at = now()
+WHERE is_default AND version <> %(version)s
+RETURNING {_VERSION}
+"""
+MARK_DEFAULT = f"""
+UPDATE engine_versions SET is_default = true, updated_at = now()
+WHERE version = %(version)s AND NOT is_default
 RETURNING {_VERSION}
 """
 
@@ -181,10 +199,29 @@ async def all_versions(conn: Connection) -> list[EngineVersionRow]:
     return await fetch_all(conn, EngineVersionRow, ALL_VERSIONS)
 
 
+async def lock_versions(conn: Connection) -> list[EngineVersionRow]:
+    """Hold the registry against other changes of `enabled`/`is_default` until commit,
+    and read it as it is now."""
+    await conn.execute(LOCK_VERSIONS)
+    return await fetch_all(conn, EngineVersionRow, ALL_VERSIONS)
+
+
 async def insert_version(
-    conn: Connection, version: str, image_ref: str, notes: str
+    conn: Connection,
+    version: str,
+    image_ref: str,
+    notes: str,
+    *,
+    enabled: bool = True,
+    is_default: bool = False,
 ) -> EngineVersionRow:
-    params = {"version": version, "image_ref": image_ref, "notes": notes}
+    params = {
+        "version": version,
+        "image_ref": image_ref,
+        "notes": notes,
+        "enabled": enabled,
+        "is_default": is_default,
+    }
     return returned(await fetch_one(conn, EngineVersionRow, INSERT_VERSION, params))
 
 
@@ -199,6 +236,15 @@ async def update_version(
     """Change the fields given (None keeps a field); None when there is no such version."""
     params = {"version": version, "image_ref": image_ref, "notes": notes, "enabled": enabled}
     return await fetch_one(conn, EngineVersionRow, UPDATE_VERSION, params)
+
+
+async def make_default(conn: Connection, version: str) -> list[EngineVersionRow]:
+    """`version` becomes the one default (the caller checked it exists and is enabled);
+    the rows that changed, the previous default's among them."""
+    params = {"version": version}
+    cleared = await fetch_all(conn, EngineVersionRow, CLEAR_DEFAULT, params)
+    marked = await fetch_all(conn, EngineVersionRow, MARK_DEFAULT, params)
+    return cleared + marked
 
 
 async def get_record(conn: Connection, game_id: uuid.UUID) -> RuntimeRow | None:

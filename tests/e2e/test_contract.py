@@ -175,7 +175,11 @@ async def lobby_flow(http: ContractClient, running: Running) -> None:
     assert (await owner.get("/games")).json()["total"] == 1
     await join(owner, a, gid, "Vogons")  # apply + approve
     b_app = (await b.post(f"/games/{gid}/applications", {"race_name": "Zorgons"})).json()
-    reject = f"/games/{gid}/applications/{b_app['application']['application_id']}/reject"
+    b_path = f"/games/{gid}/applications/{b_app['application']['application_id']}"
+    renamed = await b.patch(b_path, {"race_name": "Krikkits"})
+    assert renamed.json()["race_name"] == "Krikkits"
+    assert_error_body(await b.patch(b_path, {"race_name": "Vogons"}), 409, "race_name_taken")
+    reject = f"{b_path}/reject"
     assert (await owner.post(reject, {"reason": "no"})).status_code == 200
     assert (await owner.get(f"/games/{gid}")).json()["viewer_role"] == "owner"
     assert (await a.get(f"/games/{gid}/memberships")).json()["total"] == 1
@@ -268,6 +272,12 @@ async def runtime_flow(http: ContractClient, running: Running) -> None:
     message = {"op": "message", "to": "Zorgons", "text": "hi"}
     said = await http.post(f"{games}/commands", json={"commands": [message]}, headers=vogon.headers)
     assert said.status_code == 200
+    stranger = {"op": "message", "to": "Nobody", "text": "hi"}
+    refused = await http.post(
+        f"{games}/commands", json={"commands": [message, stranger]}, headers=vogon.headers
+    )
+    assert refused.status_code == 400
+    assert [r["status"] for r in refused.json()["results"]] == ["accepted", "rejected"]
     http.client.auth = admin_auth()
     admin = f"/api/v1/admin/runtimes/{gid}"
     assert (await http.post(f"{admin}/force-next-turn")).status_code == 200
@@ -282,12 +292,19 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     http.client.auth = admin_auth()
     base = "/api/v1/admin/engine-versions"
     created = await http.post(base, json={"version": "1.2.3", "image_ref": "galaxy-engine:1.2.3"})
-    assert created.status_code == 201
+    assert created.status_code == 201 and created.json()["is_default"] is False
     assert_error_body(await http.post(base, json={"version": "v1", "image_ref": "x"}), 400)
-    assert next(v["version"] for v in (await http.get(base)).json()["items"]) == "1.2.3"
+    staged = {"version": "1.2.4", "image_ref": "galaxy-engine:1.2.4", "enabled": False}
+    assert (await http.post(base, json=staged)).json()["enabled"] is False
+    assert next(v["version"] for v in (await http.get(base)).json()["items"]) == "1.2.4"
     changed = await http.patch(f"{base}/1.2.3", json={"notes": "the good one"})
     assert changed.json()["notes"] == "the good one"
-    assert (await http.post(f"{base}/1.2.3/disable")).json()["enabled"] is False
+    assert (await http.post(f"{base}/1.2.3/default")).json()["is_default"] is True
+    assert_error_body(await http.post(f"{base}/1.2.4/default"), 409, "engine_version_disabled")
+    assert_error_body(await http.post(f"{base}/9.9.9/default"), 404, "engine_version_not_found")
+    refused = await http.post(f"{base}/1.2.3/disable")
+    assert_error_body(refused, 409, "engine_version_is_default")
+    assert (await http.post(f"{base}/1.2.4/disable")).json()["enabled"] is False
     http.client.auth = NO_AUTH
 
 
@@ -371,6 +388,7 @@ EXERCISES: dict[str, Exercise] = {
             "lobbyUpdateGame",
             "lobbyOpenEnrollmentGame",
             "lobbyApply",
+            "lobbyRenameApplication",
             "lobbyApproveApplication",
             "lobbyRejectApplication",
             "lobbyListMemberships",
@@ -429,6 +447,7 @@ EXERCISES: dict[str, Exercise] = {
             "adminCreateEngineVersion",
             "adminUpdateEngineVersion",
             "adminDisableEngineVersion",
+            "adminDefaultEngineVersion",
         ],
         engine_versions,
     ),

@@ -145,3 +145,25 @@ async def test_a_failing_migration_leaves_no_trace(empty_dsn: str) -> None:
 def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [m.version for m in discover()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_an_existing_registrys_newest_enabled_version_becomes_its_default(
+    empty_dsn: str,
+) -> None:
+    """0013 keeps what new games got before it (the newest enabled version), in semantic
+    order, not text order: 0.10.0 is newer than 0.9.0."""
+    before = [m for m in discover() if m.version < 13]
+    async with open_asyncio_loop():
+        await to_asyncio(_migrate)(empty_dsn, before, True)
+        with psycopg.connect(empty_dsn) as conn:
+            conn.execute(
+                "INSERT INTO backend.engine_versions (version, image_ref, enabled) VALUES"
+                " ('0.9.0', 'e:0.9.0', true), ('0.10.0', 'e:0.10.0', true),"
+                " ('0.11.0', 'e:0.11.0', false)"
+            )
+        await migrate(empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        rows = conn.execute(
+            "SELECT version FROM backend.engine_versions WHERE is_default"
+        ).fetchall()
+    assert rows == [("0.10.0",)]

@@ -18,6 +18,7 @@ class EngineVersionView:
     version: str
     image_ref: str
     enabled: bool
+    is_default: bool
     notes: str
     created_at: str
     updated_at: str
@@ -28,6 +29,7 @@ class EngineVersionView:
             version=row.version,
             image_ref=row.image_ref,
             enabled=row.enabled,
+            is_default=row.is_default,
             notes=row.notes,
             created_at=time(row.created_at),
             updated_at=time(row.updated_at),
@@ -199,3 +201,23 @@ class OrderVerdictsView:
     @classmethod
     def of(cls, result: OrderResult) -> OrderVerdictsView:
         return cls(result.turn, [VerdictView.of(v) for v in result.verdicts])
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorView:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandsRejectedView:
+    """The engine refused a batch of commands (none applied): the error body every
+    surface answers with, plus the engine's verdict for each command, so the player
+    sees which command failed and why."""
+
+    error: ErrorView
+    results: list[VerdictView]
+
+    @classmethod
+    def of(cls, message: str, verdicts: Sequence[Verdict]) -> CommandsRejectedView:
+        return cls(ErrorView("commands_rejected", message), [VerdictView.of(v) for v in verdicts])

@@ -20,7 +20,7 @@ from galaxy.services.paging import Page, ReadPage, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as store
 from galaxy.store.database import Connection
-from galaxy.store.lobby import GameRow, InviteRow, MembershipRow
+from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -162,6 +162,40 @@ class Enrollment:
             return {"application": decided, "membership": membership}
 
         return await run_unit(ctx.db, work, name="lobby.decide_application")
+
+    async def rename_application(
+        self, user_id: uuid.UUID, game_id: uuid.UUID, application_id: uuid.UUID, race_name: str
+    ) -> ApplicationRow:
+        """The applicant asks for another race name while the application is pending: the
+        way out when someone else took the first one before the owner approved. The
+        new name passes the checks of applying (no reservation until the seat is given:
+        approval claims it, as it claims the first name)."""
+        ctx = self.ctx
+
+        async def work(conn: Connection, after: AfterCommit) -> ApplicationRow:
+            await ctx.live_account(conn, user_id)
+            game = await ctx.game(conn, game_id, lock=True)  # the game first, as everywhere
+            await ctx.not_hidden(conn, game, user_id)
+            application = await store.lock_application(conn, application_id, game_id)
+            if application is None or application.applicant_user_id != user_id:
+                # Another player's application is none of the caller's business.
+                raise NotFound("no such application", code="application_not_found")
+            if application.status != "pending":
+                raise Conflict(
+                    f"the application is {application.status} already",
+                    code=f"application_{application.status}",
+                )
+            _enrolling(game)
+            await ctx.race_names.check_available(conn, race_name, user_id)
+            return await store.rename_application(conn, application_id, race_name)
+
+        renamed = await run_unit(ctx.db, work, name="lobby.rename_application")
+        log.info(
+            "lobby.application_renamed",
+            game_id=str(game_id),
+            application_id=str(application_id),
+        )
+        return renamed
 
     async def applications_of(self, user_id: uuid.UUID, page: int) -> Page:
         async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:

@@ -40,6 +40,14 @@ class GameStarter(Protocol):
     async def stop_game(self, game_id: uuid.UUID) -> None: ...
 
 
+class VersionCheck(Protocol):
+    """The engine version registry, as the lobby needs it: a version a game names must
+    be registered and enabled (400 otherwise), told when the game is created or changed
+    rather than when its engine fails to start."""
+
+    def resolve(self, version: str | None) -> object: ...
+
+
 class NoRuntime:
     """No runtime wired (tests of the lobby alone): a starting game waits for a report."""
 
@@ -65,12 +73,24 @@ def settings_of(game: GameRow) -> GameSettings:
 
 
 class Games:
-    def __init__(self, ctx: LobbyContext, starter: GameStarter | None = None) -> None:
+    def __init__(
+        self,
+        ctx: LobbyContext,
+        starter: GameStarter | None = None,
+        versions: VersionCheck | None = None,
+    ) -> None:
         self.ctx = ctx
         self.starter: GameStarter = starter or NoRuntime()
+        self.versions = versions
+
+    def _check_version(self, settings: GameSettings) -> None:
+        # No version named: the game gets the default when it starts, whatever it is then.
+        if self.versions is not None and settings.engine_version is not None:
+            self.versions.resolve(settings.engine_version)
 
     async def create(self, owner: uuid.UUID, body: dict[str, Any]) -> GameRow:
         settings = game_settings(body)
+        self._check_version(settings)
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
@@ -98,6 +118,7 @@ class Games:
             # No owner reads its applications, and operators have no approval route.
             raise InvalidInput("a house game seats applicants itself", code="invalid_auto_approve")
         settings = game_settings({"auto_approve": True, **body})
+        self._check_version(settings)
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
@@ -170,6 +191,8 @@ class Games:
                     code=f"game_{game.status}",
                 )
             settings = game_settings(body, settings_of(game))
+            if "engine_version" in body:  # a version chosen before it was disabled may stay
+                self._check_version(settings)
             members = await store.count_active_members(conn, game_id)
             if settings.max_players < members:
                 raise Conflict(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import trio
 
 from tests.support.contract import ContractClient, assert_error_body
@@ -311,3 +313,8 @@ async def test_an_invite_cannot_expire_before_it_is_made(users: list[User]) -> N
         {"user_id": player.user_id, "expires_at": "2001-01-01T00:00:00Z"},
     )
     assert_error_body(past, 400, "invalid_time")
+    # A code invite too, and a time given in another offset (an hour ago, in UTC+05:00).
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    stale = an_hour_ago.isoformat(timespec="seconds")
+    assert_error_body(await owner.post(f"/games/{gid}/invites", {"expires_at": stale}), 400)
+    assert (await owner.get(f"/games/{gid}")).json()["invites"] == []

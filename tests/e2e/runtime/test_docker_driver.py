@@ -61,6 +61,9 @@ async def test_a_game_runs_in_a_container(
         auth=admin_auth(),
     )
     assert created.status_code == 201
+    # Registering does not roll a version out: new games get it once it is the default.
+    default = await http.post("/api/v1/admin/engine-versions/9.0.0/default", auth=admin_auth())
+    assert default.status_code == 200
     try:
         owner, _, gid = await started_game(running, http)
         game_id = uuid.UUID(gid)
