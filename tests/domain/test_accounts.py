@@ -87,7 +87,8 @@ def test_tiers_and_sources_are_closed_sets() -> None:
     with refused("invalid_source"):
         check_source("gift")
     # JSON can carry a list or an object where a name belongs: refused, not a TypeError
-    for unhashable in ([], {}, ["free"]):
+    unhashables: list[object] = [[], {}, ["free"]]
+    for unhashable in unhashables:
         with refused("invalid_tier"):
             check_tier(unhashable)
         with refused("invalid_source"):
