@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint
 
 from galaxy.domain.admins import check_password, check_username
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable
-from galaxy.services.admin_auth import admin_json
+from galaxy.http.views.admins import AdminAccountView
+from galaxy.http.views.base import to_json
+from galaxy.http.views.pages import ItemsView
+from galaxy.store.admin_accounts import AdminAccountRow
 
 blueprint = Blueprint("admin_accounts", __name__, url_prefix="/api/v1/admin/admin-accounts")
 
 
-def _json(row: Any) -> dict[str, Any]:
-    return dict(jsonable(admin_json(row)))
+def _json(row: AdminAccountRow) -> dict[str, object]:
+    return to_json(AdminAccountView.of(row))
 
 
 @blueprint.get("")
-async def list_admins() -> dict[str, Any]:
-    return {"items": [_json(row) for row in services().admin_auth.accounts()]}
+async def list_admins() -> dict[str, object]:
+    return to_json(ItemsView.of(services().admin_auth.accounts(), AdminAccountView.of))
 
 
 @blueprint.post("")
-async def create_admin() -> tuple[dict[str, Any], int]:
+async def create_admin() -> tuple[dict[str, object], int]:
     body = await json_object(allowed={"username", "password"})
     row = await services().admin_auth.create(
         check_username(body.get("username")), check_password(body.get("password"))
@@ -34,22 +34,22 @@ async def create_admin() -> tuple[dict[str, Any], int]:
 
 
 @blueprint.get("/<username>")
-async def get_admin(username: str) -> dict[str, Any]:
+async def get_admin(username: str) -> dict[str, object]:
     return _json(await services().admin_auth.account(username))
 
 
 @blueprint.post("/<username>/disable")
-async def disable_admin(username: str) -> dict[str, Any]:
+async def disable_admin(username: str) -> dict[str, object]:
     return _json(await services().admin_auth.set_disabled(username, True))
 
 
 @blueprint.post("/<username>/enable")
-async def enable_admin(username: str) -> dict[str, Any]:
+async def enable_admin(username: str) -> dict[str, object]:
     return _json(await services().admin_auth.set_disabled(username, False))
 
 
 @blueprint.post("/<username>/reset-password")
-async def reset_password(username: str) -> dict[str, Any]:
+async def reset_password(username: str) -> dict[str, object]:
     body = await json_object(allowed={"password"})
     return _json(
         await services().admin_auth.reset_password(username, check_password(body.get("password")))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint
 
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable, uuid_param
+from galaxy.http.rows import uuid_param
+from galaxy.http.views.base import to_json
+from galaxy.http.views.geo import CountryView
+from galaxy.http.views.pages import ItemsView
 
 blueprint = Blueprint("admin_geo", __name__, url_prefix="/api/v1/admin/geo")
 
 
 @blueprint.get("/users/<user_id>/countries")
-async def countries(user_id: str) -> dict[str, Any]:
+async def countries(user_id: str) -> dict[str, object]:
     rows = await services().geo.countries(uuid_param(user_id, "user_id"))
-    return {"items": jsonable(rows)}
+    return to_json(ItemsView.of(rows, CountryView.of))

@@ -6,15 +6,15 @@ and is answered below Quart from the session cache (galaxy.http.middleware).
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint
 
 from galaxy.domain.accounts import check_reason
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable, uuid_param
-from galaxy.services.sessions import session_json
+from galaxy.http.rows import uuid_param
+from galaxy.http.views.accounts import AccountView
+from galaxy.http.views.base import to_json
+from galaxy.http.views.sessions import RevokedView, SessionView
 
 blueprint = Blueprint("internal", __name__, url_prefix="/api/v1/internal")
 
@@ -27,23 +27,21 @@ async def _reason() -> str:
 
 
 @blueprint.post("/sessions/<device_session_id>/revoke")
-async def revoke_session(device_session_id: str) -> dict[str, Any]:
+async def revoke_session(device_session_id: str) -> dict[str, object]:
     row = await services().sessions.revoke(
         uuid_param(device_session_id, "device_session_id"), await _reason()
     )
-    return session_json(row)
+    return to_json(SessionView.of(row))
 
 
 @blueprint.post("/sessions/users/<user_id>/revoke-all")
-async def revoke_all(user_id: str) -> dict[str, Any]:
+async def revoke_all(user_id: str) -> dict[str, object]:
     user = uuid_param(user_id, "user_id")
     revoked = await services().sessions.revoke_all(user, await _reason())
-    return {"user_id": str(user), "revoked": [str(s) for s in revoked]}
+    return to_json(RevokedView.of(user, revoked))
 
 
 @blueprint.get("/users/<user_id>/account-internal")
-async def account_internal(user_id: str) -> dict[str, Any]:
-    view: dict[str, Any] = jsonable(
-        await services().accounts.internal_view(uuid_param(user_id, "user_id"))
-    )
-    return view
+async def account_internal(user_id: str) -> dict[str, object]:
+    state = await services().accounts.internal_view(uuid_param(user_id, "user_id"))
+    return to_json(AccountView.of(state))

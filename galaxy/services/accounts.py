@@ -11,7 +11,6 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -25,12 +24,20 @@ from galaxy.domain.accounts import (
 from galaxy.domain.auth import placeholder_user_name
 from galaxy.domain.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
-from galaxy.services.sessions import Sessions, session_json
+from galaxy.services.sessions import Sessions
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.services.user_hooks import UserHooks
 from galaxy.store import accounts as queries
-from galaxy.store.accounts import AccountRow, SnapshotRow
-from galaxy.store.auth import user_sessions
+from galaxy.store.accounts import (
+    AccountRow,
+    ActiveLimitRow,
+    ActiveSanctionRow,
+    EntitlementRecordRow,
+    LimitRecordRow,
+    SanctionRecordRow,
+    SnapshotRow,
+)
+from galaxy.store.auth import SessionRow, user_sessions
 from galaxy.store.database import Connection, Database
 
 log = structlog.get_logger("galaxy.accounts")
@@ -42,6 +49,36 @@ def account_status(row: AccountRow) -> str:
     if row.deleted_at is not None:
         return "deleted"
     return "blocked" if row.permanent_block else "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """The tier in force: the latest snapshot, or the default tier's when there is none."""
+
+    tier: str
+    max_registered_race_names: int
+    taken_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """An account as its owner and the gateway see it: the row and what is in force."""
+
+    account: AccountRow
+    entitlement: Entitlement
+    sanctions: list[ActiveSanctionRow]
+    limits: list[ActiveLimitRow]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """An account as an operator sees it: its state, every decision taken, its sessions."""
+
+    state: AccountState
+    entitlement_history: list[EntitlementRecordRow]
+    sanction_history: list[SanctionRecordRow]
+    limit_history: list[LimitRecordRow]
+    sessions: list[SessionRow]
 
 
 @dataclass(frozen=True)
@@ -123,36 +160,36 @@ class Accounts:
 
     # -- the user surface --------------------------------------------------------
 
-    async def view(self, user_id: uuid.UUID) -> dict[str, Any]:
-        async def read(conn: Connection) -> dict[str, Any]:
-            return await self._view(conn, await self._live(conn, user_id))
+    async def view(self, user_id: uuid.UUID) -> AccountState:
+        async def read(conn: Connection) -> AccountState:
+            return await self._state(conn, await self._live(conn, user_id))
 
         return await self._db.run(read, name="accounts.view")
 
-    async def internal_view(self, user_id: uuid.UUID) -> dict[str, Any]:
+    async def internal_view(self, user_id: uuid.UUID) -> AccountState:
         """The gateway's view: like `view`, and deleted accounts answer with their status."""
 
-        async def read(conn: Connection) -> dict[str, Any]:
+        async def read(conn: Connection) -> AccountState:
             row = await queries.get_account(conn, user_id)
-            return await self._view(conn, _found(row))
+            return await self._state(conn, _found(row))
 
         return await self._db.run(read, name="accounts.internal_view")
 
-    async def update_profile(self, user_id: uuid.UUID, display_name: str) -> dict[str, Any]:
-        async def write(conn: Connection) -> dict[str, Any]:
+    async def update_profile(self, user_id: uuid.UUID, display_name: str) -> AccountState:
+        async def write(conn: Connection) -> AccountState:
             await _unrestricted(conn, user_id)
             row = await queries.update_profile(conn, user_id, display_name)
-            return await self._view(conn, _found(row))
+            return await self._state(conn, _found(row))
 
         return await self._db.run(write, name="accounts.update_profile")
 
     async def update_settings(
         self, user_id: uuid.UUID, language: str | None, time_zone: str | None
-    ) -> dict[str, Any]:
-        async def write(conn: Connection) -> dict[str, Any]:
+    ) -> AccountState:
+        async def write(conn: Connection) -> AccountState:
             await _unrestricted(conn, user_id)
             row = await queries.update_settings(conn, user_id, language, time_zone)
-            return await self._view(conn, _found(row))
+            return await self._state(conn, _found(row))
 
         return await self._db.run(write, name="accounts.update_settings")
 
@@ -176,42 +213,38 @@ class Accounts:
 
     # -- the admin surface -------------------------------------------------------
 
-    async def list(self, page: int, *, email: str | None, status: str | None) -> Page:
+    async def list(self, page: int, *, email: str | None, status: str | None) -> Page[AccountRow]:
         offset = page_offset(page)
 
         async def read(conn: Connection) -> tuple[list[AccountRow], int]:
             return await queries.list_accounts(conn, email, status, PAGE_SIZE, offset)
 
         rows, total = await self._db.run(read, name="accounts.list")
-        return Page([account_json(row) for row in rows], page, PAGE_SIZE, total)
+        return Page(rows, page, PAGE_SIZE, total)
 
-    async def admin_view(self, user_id: uuid.UUID) -> dict[str, Any]:
+    async def admin_view(self, user_id: uuid.UUID) -> AccountRecord:
         """Everything an operator needs: the account, its history and its sessions."""
 
-        async def read(conn: Connection) -> dict[str, Any]:
+        async def read(conn: Connection) -> AccountRecord:
             row = await queries.get_account(conn, user_id)
             if row is None:
                 raise NotFound("no such account", code="account_not_found")
-            view = await self._view(conn, row)
-            view["history"] = {
-                "entitlements": await queries.entitlement_history(conn, user_id),
-                "sanctions": await queries.sanction_history(conn, user_id),
-                "limits": await queries.limit_history(conn, user_id),
-            }
-            view["sessions"] = [
-                session_json(s) | {"last_seen_at": s.last_seen_at}
-                for s in await user_sessions(conn, user_id)
-            ]
-            return view
+            return AccountRecord(
+                state=await self._state(conn, row),
+                entitlement_history=await queries.entitlement_history(conn, user_id),
+                sanction_history=await queries.sanction_history(conn, user_id),
+                limit_history=await queries.limit_history(conn, user_id),
+                sessions=await user_sessions(conn, user_id),
+            )
 
         return await self._db.run(read, name="accounts.admin_view")
 
     async def set_entitlement(
         self, user_id: uuid.UUID, tier: str, source: str, change: Change
-    ) -> dict[str, Any]:
+    ) -> AccountState:
         """Move the user to `tier`. Names registered above a lowered quota are kept."""
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> AccountState:
             account = await self._live(conn, user_id, lock=True)
             snapshot = await queries.record_entitlement(
                 conn,
@@ -223,7 +256,7 @@ class Accounts:
                 reason=change.reason,
             )
             after.add(lambda: self._remember(snapshot))
-            return await self._view(conn, account)
+            return await self._state(conn, account)
 
         return await run_unit(self._db, work, name="accounts.entitlement")
 
@@ -235,11 +268,11 @@ class Accounts:
         *,
         lift: bool = False,
         expires_at: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> AccountState:
         if not lift:
             check_expiry(kind, expires_at, datetime.now(UTC))
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> AccountState:
             account = await self._live(conn, user_id, lock=True)
             await queries.record_sanction(
                 conn,
@@ -254,9 +287,9 @@ class Accounts:
                 await queries.set_permanent_block(conn, account, not lift, change.reason)
             if kind.ends_sessions and not lift:
                 await self._sessions.revoke_user(conn, after, user_id, kind.name)
-            return await self._view(conn, await self._live(conn, user_id))
+            return await self._state(conn, await self._live(conn, user_id))
 
-        view = await run_unit(self._db, work, name="accounts.sanction")
+        state = await run_unit(self._db, work, name="accounts.sanction")
         log.info(
             "accounts.sanction",
             user_id=str(user_id),
@@ -266,7 +299,7 @@ class Accounts:
         )
         if kind is SANCTIONS["permanent_block"] and not lift:
             await self.hooks.user_blocked(user_id)
-        return view
+        return state
 
     async def set_limit(
         self,
@@ -276,8 +309,8 @@ class Accounts:
         change: Change,
         *,
         expires_at: datetime | None = None,
-    ) -> dict[str, Any]:
-        async def work(conn: Connection) -> dict[str, Any]:
+    ) -> AccountState:
+        async def work(conn: Connection) -> AccountState:
             account = await self._live(conn, user_id, lock=True)
             await queries.record_limit(
                 conn,
@@ -288,7 +321,7 @@ class Accounts:
                 actor=change.actor,
                 expires_at=expires_at,
             )
-            return await self._view(conn, account)
+            return await self._state(conn, account)
 
         return await self._db.run(work, name="accounts.limit")
 
@@ -302,41 +335,22 @@ class Accounts:
             raise NotFound("no such account", code="account_not_found")
         return row
 
-    async def _view(self, conn: Connection, row: AccountRow) -> dict[str, Any]:
-        view = account_json(row)
+    async def _state(self, conn: Connection, row: AccountRow) -> AccountState:
         # Read in this transaction, not from the cache: a change being made
         # here is visible to it before it commits and reaches the cache.
         snapshot = await queries.get_snapshot(conn, row.user_id)
-        view["entitlements"] = {
-            "tier": snapshot.tier if snapshot else DEFAULT_TIER,
-            "max_registered_race_names": (
-                snapshot.max_registered_race_names if snapshot else TIERS[DEFAULT_TIER]
-            ),
-            "taken_at": snapshot.taken_at if snapshot else None,
-        }
-        view["sanctions"] = await queries.active_sanctions(conn, row.user_id)
-        view["limits"] = await queries.active_limits(conn, row.user_id)
-        return view
-
-
-def account_json(row: AccountRow) -> dict[str, Any]:
-    return {
-        "user_id": row.user_id,
-        "email": row.email,
-        "user_name": row.user_name,
-        "display_name": row.display_name,
-        "preferred_language": row.preferred_language,
-        "time_zone": row.time_zone,
-        "declared_country": row.declared_country,
-        "status": account_status(row),
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "deleted_at": row.deleted_at,
-    }
-
-
-def deletion_json(row: AccountRow) -> dict[str, Any]:
-    return {"user_id": row.user_id, "status": account_status(row), "deleted_at": row.deleted_at}
+        if snapshot is None:
+            entitlement = Entitlement(DEFAULT_TIER, TIERS[DEFAULT_TIER], None)
+        else:
+            entitlement = Entitlement(
+                snapshot.tier, snapshot.max_registered_race_names, snapshot.taken_at
+            )
+        return AccountState(
+            account=row,
+            entitlement=entitlement,
+            sanctions=await queries.active_sanctions(conn, row.user_id),
+            limits=await queries.active_limits(conn, row.user_id),
+        )
 
 
 def _found(row: AccountRow | None) -> AccountRow:

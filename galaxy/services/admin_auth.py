@@ -55,16 +55,6 @@ class AdminPrincipal:
     username: str
 
 
-def admin_json(row: AdminAccountRow) -> dict[str, object]:
-    return {
-        "username": row.username,
-        "status": "disabled" if row.disabled_at else "enabled",
-        "created_at": row.created_at,
-        "last_used_at": row.last_used_at,
-        "disabled_at": row.disabled_at,
-    }
-
-
 @dataclass
 class _Check:
     """A bcrypt run in progress, shared by concurrent requests with the same credentials."""

@@ -163,7 +163,7 @@ class MailOutbox:
 
     # -- operators -------------------------------------------------------------
 
-    async def deliveries(self, page: int) -> Page:
+    async def deliveries(self, page: int) -> Page[queries.DeliveryRow]:
         return await load_page(self._db, page, queries.list_deliveries, name="mail.list")
 
     async def delivery(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:
@@ -186,7 +186,7 @@ class MailOutbox:
             raise NotFound(f"no delivery {delivery_id}")
         return rows
 
-    async def dead_letters(self, page: int) -> Page:
+    async def dead_letters(self, page: int) -> Page[queries.DeadLetterRow]:
         return await load_page(self._db, page, queries.list_dead_letters, name="mail.dead_letters")
 
     async def resend(self, delivery_id: uuid.UUID) -> queries.DeliveryRow:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
@@ -159,16 +159,16 @@ class Notifier:
 
     # -- operators -------------------------------------------------------------
 
-    async def notifications(self, page: int) -> Page:
-        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+    async def notifications(self, page: int) -> Page[Routed]:
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Routed], int]:
             rows, total = await queries.list_notifications(conn, limit, offset)
             routes = await queries.routes_of(conn, [row.notification_id for row in rows])
             return [_with_routes(row, routes) for row in rows], total
 
         return await load_page(self._db, page, read, name="notify.list")
 
-    async def notification(self, notification_id: uuid.UUID) -> dict[str, Any]:
-        async def read(conn: Connection) -> dict[str, Any] | None:
+    async def notification(self, notification_id: uuid.UUID) -> Routed:
+        async def read(conn: Connection) -> Routed | None:
             row = await queries.get_notification(conn, notification_id)
             if row is None:
                 return None
@@ -179,12 +179,12 @@ class Notifier:
             raise NotFound(f"no notification {notification_id}")
         return found
 
-    async def dead_letters(self, page: int) -> Page:
+    async def dead_letters(self, page: int) -> Page[queries.DeadLetterRow]:
         return await load_page(
             self._db, page, queries.list_dead_letters, name="notify.dead_letters"
         )
 
-    async def malformed(self, page: int) -> Page:
+    async def malformed(self, page: int) -> Page[queries.MalformedRow]:
         return await load_page(self._db, page, queries.list_malformed, name="notify.malformed")
 
 
@@ -201,8 +201,13 @@ def _route(
     }
 
 
-def _with_routes(row: queries.NotificationRow, routes: list[queries.RouteRow]) -> dict[str, Any]:
-    return {
-        **asdict(row),
-        "routes": [asdict(r) for r in routes if r.notification_id == row.notification_id],
-    }
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A notification and its routes, as operators inspect them."""
+
+    notification: queries.NotificationRow
+    routes: list[queries.RouteRow]
+
+
+def _with_routes(row: queries.NotificationRow, routes: list[queries.RouteRow]) -> Routed:
+    return Routed(row, [r for r in routes if r.notification_id == row.notification_id])

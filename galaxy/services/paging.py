@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from galaxy.domain.errors import InvalidInput
 from galaxy.store.database import Connection, Database
@@ -12,10 +12,21 @@ from galaxy.store.database import Connection, Database
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 
+# What a page lists. The default (PEP 696) keeps a bare `Page` meaning a page of anything,
+# for the listings whose items are not typed yet (the lobby's, diplomatic mail's). Only
+# mypy sees it: Python 3.11's TypeVar takes no default, and typing_extensions is not a
+# dependency of ours (mypy brings its stubs).
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultingTypeVar
+
+    T = DefaultingTypeVar("T", default=Any)
+else:
+    T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Any]
+class Page(Generic[T]):
+    items: list[T]
     page: int
     page_size: int
     total: int
@@ -33,14 +44,14 @@ def page_offset(page: int) -> int:
 
 
 # A store verb's page: (conn, limit, offset) -> (rows, total).
-ReadPage = Callable[[Connection, int, int], Awaitable[tuple[Sequence[Any], int]]]
+ReadPage = Callable[[Connection, int, int], Awaitable[tuple[Sequence[T], int]]]
 
 
-async def load_page(db: Database, page: int, read: ReadPage, *, name: str) -> Page:
+async def load_page(db: Database, page: int, read: ReadPage[T], *, name: str) -> Page[T]:
     """A 1-based page of what the store verb `read` lists, in one unit of work."""
     offset = page_offset(page)
 
-    async def work(conn: Connection) -> tuple[Sequence[Any], int]:
+    async def work(conn: Connection) -> tuple[Sequence[T], int]:
         return await read(conn, PAGE_SIZE, offset)
 
     items, total = await db.run(work, name=name)

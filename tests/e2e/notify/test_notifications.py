@@ -10,6 +10,7 @@ import pytest
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.push.client import decode_payload
 from galaxy.services.notifications import Notifier
+from galaxy.store.notifications import RouteRow
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
 from tests.support.mail import eventually, outbox
@@ -29,13 +30,13 @@ def grpc_port(running: Running) -> int:
     return int(running.endpoints.grpc.rsplit(":", 1)[1])
 
 
-async def routes_settle(running: Running, notification_id: uuid.UUID) -> list[dict]:  # type: ignore[type-arg]
-    found: list[dict] = []  # type: ignore[type-arg]
+async def routes_settle(running: Running, notification_id: uuid.UUID) -> list[RouteRow]:
+    found: list[RouteRow] = []
 
     async def settled() -> bool:
         nonlocal found
-        found = (await notifier(running).notification(notification_id))["routes"]
-        return all(route["status"] not in ("pending", "retrying") for route in found)
+        found = (await notifier(running).notification(notification_id)).routes
+        return all(route.status not in ("pending", "retrying") for route in found)
 
     await eventually(settled)
     return found
@@ -54,22 +55,22 @@ async def test_a_push_and_email_kind_reaches_the_gateway_and_the_mailbox(
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
     routes = await routes_settle(mail_service, notification_id)
-    assert sorted((r["channel"], r["status"]) for r in routes) == [
+    assert sorted((r.channel, r.status) for r in routes) == [
         ("email", "delivered"),
         ("push", "delivered"),
     ]
     (event,) = await gateway.events(1)
-    push_route = next(r for r in routes if r["channel"] == "push")
+    push_route = next(r for r in routes if r.channel == "push")
     client = event.client_event
     assert client.user_id == USER and client.kind == "lobby.application.approved"
-    assert client.event_id == str(push_route["route_id"])
+    assert client.event_id == str(push_route.route_id)
     assert client.request_id == "approve:app-1"
     assert decode_payload(client) == {"game_id": "g-1"}
     (message,) = await sink.wait_for(1)
     assert message["To"] == EMAIL and "approved" in message["Subject"]
-    email_route = next(r for r in routes if r["channel"] == "email")
+    email_route = next(r for r in routes if r.channel == "email")
     deliveries = (await outbox(mail_service).deliveries(1)).items
-    assert [d.idempotency_key for d in deliveries] == [str(email_route["route_id"])]
+    assert [d.idempotency_key for d in deliveries] == [str(email_route.route_id)]
     await gateway.close()
 
 
@@ -82,7 +83,7 @@ async def test_submitting_twice_routes_once(mail_service: Running, sink: SmtpSin
     assert first == again and first is not None
     await routes_settle(mail_service, first)
     page = await notifier(mail_service).notifications(1)
-    assert page.total == 1 and len(page.items[0]["routes"]) == 2
+    assert page.total == 1 and len(page.items[0].routes) == 2
     await sink.wait_for(1)
     assert len(sink.messages) == 1
 
@@ -131,7 +132,7 @@ async def test_admin_kinds_mail_the_admin_address(mail_service: Running, sink: S
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
     (route,) = await routes_settle(mail_service, notification_id)
-    assert (route["channel"], route["status"]) == ("admin_email", "delivered")
+    assert (route.channel, route.status) == ("admin_email", "delivered")
     (message,) = await sink.wait_for(1)
     assert message["To"] == "ops@example.org" and "no races" in message.get_payload()
 
@@ -142,9 +143,9 @@ async def test_admin_kinds_without_an_admin_address_are_skipped_not_lost(
     intent = Intent("runtime.container_start_failed", "start:g", {"game_id": "g"})
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
-    (route,) = (await notifier(mail_service).notification(notification_id))["routes"]
-    assert route["status"] == "skipped"
-    assert "BACKEND_NOTIFICATION_ADMIN_EMAIL" in route["skip_reason"]
+    (route,) = (await notifier(mail_service).notification(notification_id)).routes
+    assert route.status == "skipped" and route.skip_reason is not None
+    assert "BACKEND_NOTIFICATION_ADMIN_EMAIL" in route.skip_reason
 
 
 async def test_an_email_route_without_an_address_is_skipped(mail_service: Running) -> None:
@@ -152,7 +153,7 @@ async def test_an_email_route_without_an_address_is_skipped(mail_service: Runnin
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
     routes = await routes_settle(mail_service, notification_id)
-    assert sorted((r["channel"], r["status"]) for r in routes) == [
+    assert sorted((r.channel, r.status) for r in routes) == [
         ("email", "skipped"),
         ("push", "delivered"),
     ]
@@ -166,9 +167,9 @@ async def test_a_route_that_keeps_failing_is_dead_lettered(mail_service: Running
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
     (route,) = await routes_settle(mail_service, notification_id)
-    assert route["status"] == "dead_lettered" and route["attempts"] == 2
+    assert route.status == "dead_lettered" and route.attempts == 2
     (letter,) = (await notifier(mail_service).dead_letters(1)).items
-    assert letter.route_id == route["route_id"] and letter.channel == "push"
+    assert letter.route_id == route.route_id and letter.channel == "push"
 
 
 async def test_a_deleted_users_pending_routes_are_skipped_and_kept(mail_service: Running) -> None:
@@ -179,8 +180,8 @@ async def test_a_deleted_users_pending_routes_are_skipped_and_kept(mail_service:
     notification_id = await notifier(mail_service).submit(intent)
     assert notification_id is not None
     assert await notifier(mail_service).on_user_deleted(uuid.UUID(USER)) == 1
-    (route,) = (await notifier(mail_service).notification(notification_id))["routes"]
-    assert (route["status"], route["skip_reason"]) == ("skipped", "user_deleted")
+    (route,) = (await notifier(mail_service).notification(notification_id)).routes
+    assert (route.status, route.skip_reason) == ("skipped", "user_deleted")
 
 
 async def test_admin_notification_endpoints(mail_service: Running) -> None:
