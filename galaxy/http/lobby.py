@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint, g, request
 
 from galaxy.domain.accounts import check_reason, parse_timestamp
@@ -12,7 +10,19 @@ from galaxy.domain.lobby import SETTING_FIELDS, check_invite_code
 from galaxy.domain.race_names import check_race_name
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
+from galaxy.http.rows import page_param, uuid_param
+from galaxy.http.views.base import to_json
+from galaxy.http.views.lobby import (
+    ApplicationEnrollmentView,
+    ApplicationView,
+    GameView,
+    InviteEnrollmentView,
+    InviteView,
+    MembershipView,
+    RaceNameView,
+    sight_view,
+)
+from galaxy.http.views.pages import ItemsView, PageView
 from galaxy.services.lobby.games import OWNER_ACTIONS
 
 blueprint = Blueprint("lobby", __name__, url_prefix="/api/v1/user/lobby")
@@ -24,50 +34,46 @@ def _status_param() -> str | None:
     return request.args.get("status")
 
 
-def _json(value: Any) -> dict[str, Any]:
-    found: dict[str, Any] = jsonable(value)
-    return found
-
-
 # -- games ----------------------------------------------------------------------------
 
 
 @blueprint.get("/games")
-async def list_games() -> dict[str, Any]:
+async def list_games() -> dict[str, object]:
     page = await services().games.listing("public", page_param(), status=_status_param())
-    return page_json(page)
+    return to_json(PageView.of(page, GameView.of))
 
 
 @blueprint.post("/games")
-async def create_game() -> tuple[dict[str, Any], int]:
+async def create_game() -> tuple[dict[str, object], int]:
     body = await json_object(allowed=SETTING_FIELDS)
-    return _json(await services().games.create(g.user_id, body)), 201
+    return to_json(GameView.of(await services().games.create(g.user_id, body))), 201
 
 
 @blueprint.get("/games/<game_id>")
-async def get_game(game_id: str) -> dict[str, Any]:
-    return _json(await services().games.view(g.user_id, uuid_param(game_id, "game_id")))
+async def get_game(game_id: str) -> dict[str, object]:
+    sight = await services().games.view(g.user_id, uuid_param(game_id, "game_id"))
+    return to_json(sight_view(sight))
 
 
 @blueprint.patch("/games/<game_id>")
-async def update_game(game_id: str) -> dict[str, Any]:
+async def update_game(game_id: str) -> dict[str, object]:
     body = await json_object(allowed=SETTING_FIELDS)
     if not body:
         raise InvalidInput("give at least one setting to change", code="invalid_body")
     game = await services().games.update(g.user_id, uuid_param(game_id, "game_id"), body)
-    return _json(game)
+    return to_json(GameView.of(game))
 
 
 def _owner_action(path: str) -> None:
     action = OWNER_ACTIONS[path]
 
-    async def act(game_id: str) -> dict[str, Any]:
+    async def act(game_id: str) -> dict[str, object]:
         body = await json_object(required=False, allowed={"reason"})
         reason = check_reason(body.get("reason"), required=False) or None
         game = await services().games.act(
             uuid_param(game_id, "game_id"), action, owner=g.user_id, reason=reason
         )
-        return _json(game)
+        return to_json(GameView.of(game))
 
     act.__name__ = f"game_{action.value}"
     blueprint.post(f"/games/<game_id>/{path}")(act)
@@ -81,21 +87,21 @@ for _path in OWNER_ACTIONS:
 
 
 @blueprint.post("/games/<game_id>/applications")
-async def apply(game_id: str) -> tuple[dict[str, Any], int]:
+async def apply(game_id: str) -> tuple[dict[str, object], int]:
     body = await json_object(allowed={"race_name", "message"})
     message = body.get("message", "")
     if not isinstance(message, str) or len(message) > MESSAGE_MAX:
         raise InvalidInput(
             f"message must be at most {MESSAGE_MAX} characters", code="invalid_message"
         )
-    result = await services().enrollment.apply(
+    applied = await services().enrollment.apply(
         g.user_id, uuid_param(game_id, "game_id"), check_race_name(body.get("race_name")), message
     )
-    return _json(result), 201
+    return to_json(ApplicationEnrollmentView.of(applied)), 201
 
 
 @blueprint.patch("/games/<game_id>/applications/<application_id>")
-async def rename_application(game_id: str, application_id: str) -> dict[str, Any]:
+async def rename_application(game_id: str, application_id: str) -> dict[str, object]:
     body = await json_object(allowed={"race_name"})
     row = await services().enrollment.rename_application(
         g.user_id,
@@ -103,28 +109,28 @@ async def rename_application(game_id: str, application_id: str) -> dict[str, Any
         uuid_param(application_id, "application_id"),
         check_race_name(body.get("race_name")),
     )
-    return _json(row)
+    return to_json(ApplicationView.of(row))
 
 
-async def _decide(game_id: str, application_id: str, approve: bool) -> dict[str, Any]:
+async def _decide(game_id: str, application_id: str, approve: bool) -> dict[str, object]:
     body = await json_object(required=False, allowed={"reason"})
-    result = await services().enrollment.decide(
+    decided = await services().enrollment.decide(
         g.user_id,
         uuid_param(game_id, "game_id"),
         uuid_param(application_id, "application_id"),
         approve=approve,
         reason=check_reason(body.get("reason"), required=False) or None,
     )
-    return _json(result)
+    return to_json(ApplicationEnrollmentView.of(decided))
 
 
 @blueprint.post("/games/<game_id>/applications/<application_id>/approve")
-async def approve(game_id: str, application_id: str) -> dict[str, Any]:
+async def approve(game_id: str, application_id: str) -> dict[str, object]:
     return await _decide(game_id, application_id, True)
 
 
 @blueprint.post("/games/<game_id>/applications/<application_id>/reject")
-async def reject(game_id: str, application_id: str) -> dict[str, Any]:
+async def reject(game_id: str, application_id: str) -> dict[str, object]:
     return await _decide(game_id, application_id, False)
 
 
@@ -132,7 +138,7 @@ async def reject(game_id: str, application_id: str) -> dict[str, Any]:
 
 
 @blueprint.post("/games/<game_id>/invites")
-async def invite(game_id: str) -> tuple[dict[str, Any], int]:
+async def invite(game_id: str) -> tuple[dict[str, object], int]:
     body = await json_object(allowed={"user_id", "expires_at"})
     raw_user = body.get("user_id")  # absent: a shareable invite, redeemed with its code
     invited = (
@@ -144,65 +150,65 @@ async def invite(game_id: str) -> tuple[dict[str, Any], int]:
     row = await services().enrollment.invite(
         g.user_id, uuid_param(game_id, "game_id"), invited, expires_at
     )
-    return _json(row), 201
+    return to_json(InviteView.of(row)), 201
 
 
 @blueprint.post("/games/<game_id>/invites/<invite_id>/redeem")
-async def redeem(game_id: str, invite_id: str) -> dict[str, Any]:
+async def redeem(game_id: str, invite_id: str) -> dict[str, object]:
     body = await json_object(allowed={"race_name"})
-    result = await services().enrollment.answer(
+    answered = await services().enrollment.answer(
         g.user_id,
         uuid_param(game_id, "game_id"),
         uuid_param(invite_id, "invite_id"),
         race_name=check_race_name(body.get("race_name")),
     )
-    return _json(result)
+    return to_json(InviteEnrollmentView.of(answered))
 
 
 @blueprint.post("/invites/redeem-code")
-async def redeem_code() -> dict[str, Any]:
+async def redeem_code() -> dict[str, object]:
     body = await json_object(allowed={"code", "race_name"})
-    result = await services().enrollment.redeem_code(
+    answered = await services().enrollment.redeem_code(
         g.user_id,
         check_invite_code(body.get("code")),
         check_race_name(body.get("race_name")),
     )
-    return _json(result)
+    return to_json(InviteEnrollmentView.of(answered))
 
 
 @blueprint.post("/games/<game_id>/invites/<invite_id>/decline")
-async def decline(game_id: str, invite_id: str) -> dict[str, Any]:
+async def decline(game_id: str, invite_id: str) -> dict[str, object]:
     await json_object(required=False, allowed=())
-    result = await services().enrollment.answer(
+    answered = await services().enrollment.answer(
         g.user_id,
         uuid_param(game_id, "game_id"),
         uuid_param(invite_id, "invite_id"),
         race_name=None,
     )
-    return _json(result)
+    return to_json(InviteEnrollmentView.of(answered))
 
 
 @blueprint.post("/games/<game_id>/invites/<invite_id>/revoke")
-async def revoke(game_id: str, invite_id: str) -> dict[str, Any]:
+async def revoke(game_id: str, invite_id: str) -> dict[str, object]:
     await json_object(required=False, allowed=())
     row = await services().enrollment.revoke(
         g.user_id, uuid_param(game_id, "game_id"), uuid_param(invite_id, "invite_id")
     )
-    return _json(row)
+    return to_json(InviteView.of(row))
 
 
 # -- memberships ---------------------------------------------------------------------------
 
 
 @blueprint.get("/games/<game_id>/memberships")
-async def memberships(game_id: str) -> dict[str, Any]:
+async def memberships(game_id: str) -> dict[str, object]:
     page = await services().enrollment.memberships(
         g.user_id, uuid_param(game_id, "game_id"), page_param()
     )
-    return page_json(page)
+    return to_json(PageView.of(page, MembershipView.of))
 
 
-async def _end(game_id: str, membership_id: str, block: bool) -> dict[str, Any]:
+async def _end(game_id: str, membership_id: str, block: bool) -> dict[str, object]:
     body = await json_object(required=False, allowed={"reason"})
     reason = check_reason(body.get("reason"), required=False) or (
         "blocked by the owner" if block else "removed"
@@ -214,16 +220,16 @@ async def _end(game_id: str, membership_id: str, block: bool) -> dict[str, Any]:
         block=block,
         reason=reason,
     )
-    return _json(row)
+    return to_json(MembershipView.of(row))
 
 
 @blueprint.post("/games/<game_id>/memberships/<membership_id>/remove")
-async def remove_member(game_id: str, membership_id: str) -> dict[str, Any]:
+async def remove_member(game_id: str, membership_id: str) -> dict[str, object]:
     return await _end(game_id, membership_id, False)
 
 
 @blueprint.post("/games/<game_id>/memberships/<membership_id>/block")
-async def block_member(game_id: str, membership_id: str) -> dict[str, Any]:
+async def block_member(game_id: str, membership_id: str) -> dict[str, object]:
     return await _end(game_id, membership_id, True)
 
 
@@ -231,30 +237,33 @@ async def block_member(game_id: str, membership_id: str) -> dict[str, Any]:
 
 
 @blueprint.get("/my/games")
-async def my_games() -> dict[str, Any]:
+async def my_games() -> dict[str, object]:
     page = await services().games.listing(
         "mine", page_param(), status=_status_param(), user_id=g.user_id
     )
-    return page_json(page)
+    return to_json(PageView.of(page, GameView.of))
 
 
 @blueprint.get("/my/applications")
-async def my_applications() -> dict[str, Any]:
-    return page_json(await services().enrollment.applications_of(g.user_id, page_param()))
+async def my_applications() -> dict[str, object]:
+    page = await services().enrollment.applications_of(g.user_id, page_param())
+    return to_json(PageView.of(page, ApplicationView.of))
 
 
 @blueprint.get("/my/invites")
-async def my_invites() -> dict[str, Any]:
-    return page_json(await services().enrollment.invites_of(g.user_id, page_param()))
+async def my_invites() -> dict[str, object]:
+    page = await services().enrollment.invites_of(g.user_id, page_param())
+    return to_json(PageView.of(page, InviteView.of))
 
 
 @blueprint.get("/my/race-names")
-async def my_race_names() -> dict[str, Any]:
-    return {"items": jsonable(await services().race_names.of_user(g.user_id))}
+async def my_race_names() -> dict[str, object]:
+    rows = await services().race_names.of_user(g.user_id)
+    return to_json(ItemsView.of(rows, RaceNameView.of))
 
 
 @blueprint.post("/race-names/register")
-async def register_race_name() -> dict[str, Any]:
+async def register_race_name() -> dict[str, object]:
     body = await json_object(allowed={"race_name"})
     row = await services().race_names.register(g.user_id, check_race_name(body.get("race_name")))
-    return _json(row)
+    return to_json(RaceNameView.of(row))

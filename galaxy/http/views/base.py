@@ -22,6 +22,10 @@ def text_id(value: uuid.UUID) -> str:
     return str(value)
 
 
+def maybe_text_id(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
 def time(value: datetime) -> str:
     return value.isoformat()
 

@@ -8,8 +8,9 @@ players taking the last seat at once are serialised and exactly one gets it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import structlog
 
@@ -23,6 +24,25 @@ from galaxy.store.database import Connection
 from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
+
+T = TypeVar("T")  # what a listing's page holds
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An application as it stands after a step, and the seat it gave (None: no seat yet,
+    or none at all)."""
+
+    application: ApplicationRow
+    membership: MembershipRow | None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An invite as it stands after its answer, and the seat a redeemed one gave."""
+
+    invite: InviteRow
+    membership: MembershipRow | None
 
 
 def _enrolling(game: GameRow) -> None:
@@ -69,11 +89,11 @@ class Enrollment:
 
     async def apply(
         self, user_id: uuid.UUID, game_id: uuid.UUID, race_name: str, message: str
-    ) -> dict[str, Any]:
+    ) -> Applied:
         """Apply to a public game; with auto_approve, a free seat is taken at once."""
         ctx = self.ctx
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> Applied:
             await ctx.live_account(conn, user_id)
             await ctx.not_banned(conn, user_id)
             game = await ctx.game(conn, game_id, lock=True)
@@ -100,22 +120,21 @@ class Enrollment:
             application = await store.insert_application(
                 conn, uuid.uuid4(), game_id, user_id, race_name, message
             )
-            result: dict[str, Any] = {"application": application, "membership": None}
             if game.auto_approve:
-                result["membership"] = await self._seat(conn, after, game, user_id, race_name)
-                result["application"] = await store.decide_application(
+                membership = await self._seat(conn, after, game, user_id, race_name)
+                approved = await store.decide_application(
                     conn, application.application_id, "approved", None
                 )
-            else:
-                await ctx.notify(
-                    conn,
-                    after,
-                    "lobby.application.submitted",
-                    f"application:{application.application_id}:submitted",
-                    {"game_id": str(game_id), "application_id": str(application.application_id)},
-                    [game.owner_user_id] if game.owner_user_id is not None else [],
-                )
-            return result
+                return Applied(approved, membership)
+            await ctx.notify(
+                conn,
+                after,
+                "lobby.application.submitted",
+                f"application:{application.application_id}:submitted",
+                {"game_id": str(game_id), "application_id": str(application.application_id)},
+                [game.owner_user_id] if game.owner_user_id is not None else [],
+            )
+            return Applied(application, None)
 
         return await run_unit(ctx.db, work, name="lobby.apply")
 
@@ -127,10 +146,10 @@ class Enrollment:
         *,
         approve: bool,
         reason: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Applied:
         ctx = self.ctx
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> Applied:
             game = await ctx.game(conn, game_id, lock=True)
             await ctx.owner_only(conn, game, owner)
             application = await store.lock_application(conn, application_id, game_id)
@@ -159,7 +178,7 @@ class Enrollment:
                 {"game_id": str(game_id)},
                 [application.applicant_user_id],
             )
-            return {"application": decided, "membership": membership}
+            return Applied(decided, membership)
 
         return await run_unit(ctx.db, work, name="lobby.decide_application")
 
@@ -197,8 +216,10 @@ class Enrollment:
         )
         return renamed
 
-    async def applications_of(self, user_id: uuid.UUID, page: int) -> Page:
-        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+    async def applications_of(self, user_id: uuid.UUID, page: int) -> Page[ApplicationRow]:
+        async def read(
+            conn: Connection, limit: int, offset: int
+        ) -> tuple[list[ApplicationRow], int]:
             return await store.user_applications(conn, user_id, limit=limit, offset=offset)
 
         return await self._page(read, page)
@@ -256,12 +277,12 @@ class Enrollment:
 
         return await run_unit(ctx.db, work, name="lobby.invite")
 
-    async def redeem_code(self, user_id: uuid.UUID, code: str, race_name: str) -> dict[str, Any]:
+    async def redeem_code(self, user_id: uuid.UUID, code: str, race_name: str) -> Answered:
         """Take a seat with a code invite: the first player to present it gets the seat,
         with the same rules as a named invite (enrolling game, free seat, not expired)."""
         ctx = self.ctx
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> Answered | Conflict:
             found = await store.invite_by_code(conn, code)
             if found is None:
                 raise NotFound("no invite has that code", code="invite_not_found")
@@ -271,8 +292,8 @@ class Enrollment:
             return await self._redeem(conn, after, game, invite, expired, user_id, race_name)
 
         result = await run_unit(ctx.db, work, name="lobby.redeem_code")
-        if "error" in result:
-            raise result["error"]  # the expiry is recorded, then refused
+        if isinstance(result, Conflict):
+            raise result  # the expiry is recorded (committed), then refused
         return result
 
     async def _locked_invite(
@@ -293,26 +314,23 @@ class Enrollment:
         invite_id: uuid.UUID,
         *,
         race_name: str | None,
-    ) -> dict[str, Any]:
+    ) -> Answered:
         """Redeem (with a race name) or decline (without) an invite sent to `user_id`."""
         ctx = self.ctx
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> Answered | Conflict:
             game = await ctx.game(conn, game_id, lock=True)
             await ctx.not_hidden(conn, game, user_id)
             invite, expired = await self._locked_invite(conn, game_id, invite_id)
             if invite.invited_user_id != user_id:
                 raise Forbidden("this invite is for another player", code="not_invitee")
             if race_name is None:
-                return {
-                    "invite": await _decide_invite(conn, invite, "declined"),
-                    "membership": None,
-                }
+                return Answered(await _decide_invite(conn, invite, "declined"), None)
             return await self._redeem(conn, after, game, invite, expired, user_id, race_name)
 
         result = await run_unit(ctx.db, work, name="lobby.answer_invite")
-        if "error" in result:
-            raise result["error"]  # the expiry is recorded, then refused
+        if isinstance(result, Conflict):
+            raise result  # the expiry is recorded (committed), then refused
         return result
 
     async def _redeem(
@@ -324,19 +342,20 @@ class Enrollment:
         expired: bool,
         user_id: uuid.UUID,
         race_name: str,
-    ) -> dict[str, Any]:
+    ) -> Answered | Conflict:
         """Seat `user_id` with a locked, pending invite (named or code); the invite then
-        names who redeemed it. An expired one is recorded as such, then refused."""
+        names who redeemed it. An expired one is recorded as such, then refused: the
+        refusal is returned, not raised, so that the unit of work commits the expiry."""
         ctx = self.ctx
         if expired:
             await _decide_invite(conn, invite, "expired")
-            return {"error": Conflict("the invite has expired", code="invite_expired")}
+            return Conflict("the invite has expired", code="invite_expired")
         await ctx.live_account(conn, user_id)
         await ctx.not_banned(conn, user_id)
         _enrolling(game)
         membership = await self._seat(conn, after, game, user_id, race_name)
         redeemed = await _decide_invite(conn, invite, "redeemed", redeemer=user_id)
-        return {"invite": redeemed, "membership": membership}
+        return Answered(redeemed, membership)
 
     async def revoke(self, owner: uuid.UUID, game_id: uuid.UUID, invite_id: uuid.UUID) -> InviteRow:
         ctx = self.ctx
@@ -358,19 +377,23 @@ class Enrollment:
 
         return await run_unit(ctx.db, work, name="lobby.revoke_invite")
 
-    async def invites_of(self, user_id: uuid.UUID, page: int) -> Page:
-        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+    async def invites_of(self, user_id: uuid.UUID, page: int) -> Page[InviteRow]:
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[InviteRow], int]:
             return await store.user_invites(conn, user_id, limit=limit, offset=offset)
 
         return await self._page(read, page)
 
     # -- memberships --------------------------------------------------------------------
 
-    async def memberships(self, viewer: uuid.UUID | None, game_id: uuid.UUID, page: int) -> Page:
+    async def memberships(
+        self, viewer: uuid.UUID | None, game_id: uuid.UUID, page: int
+    ) -> Page[MembershipRow]:
         """A game's members: for its owner and members, and for anyone on a public game."""
         ctx = self.ctx
 
-        async def read(conn: Connection, limit: int, offset: int) -> tuple[list[Any], int]:
+        async def read(
+            conn: Connection, limit: int, offset: int
+        ) -> tuple[list[MembershipRow], int]:
             game = await ctx.game(conn, game_id)
             if viewer is not None and not (
                 game.owner_user_id == viewer
@@ -443,7 +466,7 @@ class Enrollment:
             raise NotFound("no such membership", code="membership_not_found")
         return found
 
-    async def _page(self, read: ReadPage, page: int) -> Page:
+    async def _page(self, read: ReadPage[T], page: int) -> Page[T]:
         return await load_page(self.ctx.db, page, read, name="lobby.page")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -15,7 +16,7 @@ from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as store
 from galaxy.store.database import Connection
-from galaxy.store.lobby import GameRow
+from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -56,6 +57,32 @@ class NoRuntime:
 
     async def stop_game(self, game_id: uuid.UUID) -> None:
         log.info("lobby.stop_requested", game_id=str(game_id))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What waits for a game's owner: applications to decide, invites not yet answered."""
+
+    applications: list[ApplicationRow]
+    invites: list[InviteRow]
+
+
+@dataclass(frozen=True)
+class Sight:
+    """A game as one user may see it: `pending` only for its owner."""
+
+    game: GameRow
+    viewer_role: str
+    pending: Pending | None
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    """A game for operators: every membership, and what is pending."""
+
+    game: GameRow
+    memberships: list[MembershipRow]
+    pending: Pending
 
 
 def settings_of(game: GameRow) -> GameSettings:
@@ -133,40 +160,33 @@ class Games:
         log.info("lobby.house_game_created", game_id=str(game.game_id), admin=admin)
         return game
 
-    async def view(self, viewer: uuid.UUID, game_id: uuid.UUID) -> dict[str, Any]:
+    async def view(self, viewer: uuid.UUID, game_id: uuid.UUID) -> Sight:
         """The game as `viewer` may see it; a private game is 404 to strangers."""
         ctx = self.ctx
 
-        async def read(conn: Connection) -> dict[str, Any]:
+        async def read(conn: Connection) -> Sight:
             game = await ctx.game(conn, game_id)
             role = await ctx.viewer_role(conn, game, viewer)
             if role is None:
                 raise NotFound("no such game", code="game_not_found")
-            view: dict[str, Any] = {"game": game, "viewer_role": role}
-            if role == "owner":
-                view["applications"] = await store.pending_applications(conn, game_id)
-                view["invites"] = await store.pending_invites(conn, game_id)
-            return view
+            pending = await _pending(conn, game_id) if role == "owner" else None
+            return Sight(game, role, pending)
 
         return await ctx.db.run(read, name="lobby.view_game")
 
-    async def admin_view(self, game_id: uuid.UUID) -> dict[str, Any]:
+    async def admin_view(self, game_id: uuid.UUID) -> GameRecord:
         ctx = self.ctx
 
-        async def read(conn: Connection) -> dict[str, Any]:
+        async def read(conn: Connection) -> GameRecord:
             game = await ctx.game(conn, game_id)
-            return {
-                "game": game,
-                "memberships": await store.game_memberships(conn, game_id, limit=1000),
-                "applications": await store.pending_applications(conn, game_id),
-                "invites": await store.pending_invites(conn, game_id),
-            }
+            memberships = await store.game_memberships(conn, game_id, limit=1000)
+            return GameRecord(game, memberships, await _pending(conn, game_id))
 
         return await ctx.db.run(read, name="lobby.admin_view_game")
 
     async def listing(
         self, which: str, page: int, *, status: str | None, user_id: uuid.UUID | None = None
-    ) -> Page:
+    ) -> Page[GameRow]:
         """`public`: everyone's public games; `mine`: owned or played; `all`: operators."""
         if status is not None and status not in {s.value for s in Status}:
             raise _bad_status()
@@ -240,6 +260,11 @@ class Games:
         elif action is Action.FORCE_STOP:
             await self.starter.stop_game(game_id)
         return game
+
+
+async def _pending(conn: Connection, game_id: uuid.UUID) -> Pending:
+    applications = await store.pending_applications(conn, game_id)
+    return Pending(applications, await store.pending_invites(conn, game_id))
 
 
 def _bad_status() -> Exception:
