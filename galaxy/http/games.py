@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from quart import Blueprint, Response, g
 
@@ -11,8 +11,10 @@ from galaxy.domain.errors import EngineRejected, InvalidInput
 from galaxy.domain.strict import whole_number
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
-from galaxy.http.rows import jsonable, page_json, page_param, uuid_param
+from galaxy.http.rows import page_param, uuid_param
 from galaxy.http.views.base import to_json
+from galaxy.http.views.diplomail import InboxMessageView, ReadView, SentMessageView, SentView
+from galaxy.http.views.pages import PageView
 from galaxy.http.views.runtime import CommandsRejectedView, OrderVerdictsView, VerdictsView
 
 blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
@@ -20,15 +22,18 @@ blueprint = Blueprint("games", __name__, url_prefix="/api/v1/user/games")
 MAX_ITEMS = 1000
 
 
-def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def _items(body: Mapping[str, object], key: str) -> list[Mapping[str, object]]:
     items = body.get(key)
     if not isinstance(items, list) or len(items) > MAX_ITEMS:
         raise InvalidInput(
             f"{key} must be a list of at most {MAX_ITEMS} objects", code=f"invalid_{key}"
         )
-    if not all(isinstance(item, dict) for item in items):
-        raise InvalidInput(f"each of {key} must be an object", code=f"invalid_{key}")
-    return items
+    objects: list[Mapping[str, object]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"each of {key} must be an object", code=f"invalid_{key}")
+        objects.append(item)  # a JSON object: its keys are text
+    return objects
 
 
 @blueprint.post("/<game_id>/commands")
@@ -75,7 +80,7 @@ async def report(game_id: str, turn: str) -> Response:
 
 
 @blueprint.post("/<game_id>/mail")
-async def send_mail(game_id: str) -> tuple[dict[str, Any], int]:
+async def send_mail(game_id: str) -> tuple[dict[str, object], int]:
     body = await json_object(allowed={"to", "subject", "body"})
     to = body.get("to")
     if not isinstance(to, list) or not to or not all(isinstance(r, str) for r in to):
@@ -87,24 +92,24 @@ async def send_mail(game_id: str) -> tuple[dict[str, Any], int]:
     sent = await services().diplomail.send(
         g.user_id, uuid_param(game_id, "game_id"), to, subject, text
     )
-    return dict(jsonable(sent)), 201
+    return to_json(SentView.of(sent)), 201
 
 
 @blueprint.get("/<game_id>/mail/inbox")
-async def inbox(game_id: str) -> dict[str, Any]:
+async def inbox(game_id: str) -> dict[str, object]:
     page = await services().diplomail.inbox(g.user_id, uuid_param(game_id, "game_id"), page_param())
-    return page_json(page)
+    return to_json(PageView.of(page, InboxMessageView.of))
 
 
 @blueprint.get("/<game_id>/mail/sent")
-async def sent(game_id: str) -> dict[str, Any]:
+async def sent(game_id: str) -> dict[str, object]:
     page = await services().diplomail.sent(g.user_id, uuid_param(game_id, "game_id"), page_param())
-    return page_json(page)
+    return to_json(PageView.of(page, SentMessageView.of))
 
 
 @blueprint.post("/<game_id>/mail/<message_id>/read")
-async def mark_read(game_id: str, message_id: str) -> dict[str, Any]:
+async def mark_read(game_id: str, message_id: str) -> dict[str, object]:
     read_at = await services().diplomail.mark_read(
         g.user_id, uuid_param(game_id, "game_id"), uuid_param(message_id, "message_id")
     )
-    return {"message_id": message_id, "read_at": read_at.isoformat()}
+    return to_json(ReadView.of(message_id, read_at))

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 import structlog
 
@@ -31,12 +32,23 @@ from galaxy.store import accounts as account_queries
 from galaxy.store import diplomail as queries
 from galaxy.store.database import Connection
 
+T = TypeVar("T")
+
 # A store verb listing one player's messages in one game, a page at a time.
-Listing = Callable[
-    [Connection, uuid.UUID, uuid.UUID, int, int], Awaitable[tuple[Sequence[Any], int]]
-]
+Listing = Callable[[Connection, uuid.UUID, uuid.UUID, int, int], Awaitable[tuple[Sequence[T], int]]]
 
 log = structlog.get_logger("galaxy.diplomail")
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message just sent: how many recipients it has, and how many copies of it wait
+    for the translator (the others are delivered)."""
+
+    message_id: uuid.UUID
+    game_id: uuid.UUID
+    recipients: int
+    translating: int
 
 
 def language_of(tag: str) -> str:
@@ -81,7 +93,7 @@ class Diplomail:
 
     async def send(
         self, user_id: uuid.UUID, game_id: uuid.UUID, to: list[str], subject: str, body: str
-    ) -> dict[str, Any]:
+    ) -> Sent:
         self.check_sizes(subject, body)
         writer = await self.lobby.reader(game_id, user_id)
         live = self.lobby.cache.games.get(game_id)
@@ -104,7 +116,7 @@ class Diplomail:
             raise InvalidInput("name at least one recipient race", code="unknown_recipient")
         message_id = uuid.uuid4()
 
-        async def work(conn: Connection, after: AfterCommit) -> dict[str, Any]:
+        async def work(conn: Connection, after: AfterCommit) -> Sent:
             kinds = {s.kind for s in await account_queries.active_sanctions(conn, user_id)}
             if "diplomail_mute" in kinds:
                 raise Forbidden("you may not send diplomatic mail for now", code="diplomail_muted")
@@ -153,12 +165,7 @@ class Diplomail:
                     )
             if translating:
                 after.add(self._wakeups.wake)
-            return {
-                "message_id": message_id,
-                "game_id": game_id,
-                "recipients": len(recipients),
-                "translating": translating,
-            }
+            return Sent(message_id, game_id, len(recipients), translating)
 
         return await run_unit(self.lobby.db, work, name="diplomail.send")
 
@@ -186,18 +193,22 @@ class Diplomail:
             [recipient],
         )
 
-    async def inbox(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
+    async def inbox(
+        self, user_id: uuid.UUID, game_id: uuid.UUID, page: int
+    ) -> Page[queries.InboxRow]:
         await self._reader(game_id, user_id)
         return await self._page(queries.inbox, user_id, game_id, page)
 
-    async def sent(self, user_id: uuid.UUID, game_id: uuid.UUID, page: int) -> Page:
+    async def sent(
+        self, user_id: uuid.UUID, game_id: uuid.UUID, page: int
+    ) -> Page[queries.SentRow]:
         await self._reader(game_id, user_id)
         return await self._page(queries.sent, user_id, game_id, page)
 
     async def _page(
-        self, listing: Listing, user_id: uuid.UUID, game_id: uuid.UUID, page: int
-    ) -> Page:
-        async def read(conn: Connection, limit: int, offset: int) -> tuple[Sequence[Any], int]:
+        self, listing: Listing[T], user_id: uuid.UUID, game_id: uuid.UUID, page: int
+    ) -> Page[T]:
+        async def read(conn: Connection, limit: int, offset: int) -> tuple[Sequence[T], int]:
             return await listing(conn, user_id, game_id, limit, offset)
 
         return await load_page(self.lobby.db, page, read, name="diplomail.page")
