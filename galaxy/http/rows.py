@@ -1,43 +1,13 @@
-"""Rows and pages as JSON, and the query and path parameters admin listings share."""
+"""The query and path parameters the listings and the routes share."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from datetime import datetime
-from typing import Any
 
 from quart import request
 
 from galaxy.domain.errors import InvalidInput
 from galaxy.domain.strict import whole_number
-from galaxy.services.paging import Page
-
-
-def jsonable(value: Any) -> Any:
-    """Rows (frozen dataclasses), dicts and lists with UUIDs and times as strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def page_json(page: Page) -> dict[str, Any]:
-    return {
-        "items": jsonable(page.items),
-        "page": page.page,
-        "page_size": page.page_size,
-        "total": page.total,
-        "has_more": page.has_more,
-    }
-
 
 MAX_PAGE = 1_000_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from galaxy.domain.errors import InvalidInput
 from galaxy.store.database import Connection, Database
@@ -12,16 +12,7 @@ from galaxy.store.database import Connection, Database
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
 
-# What a page lists. The default (PEP 696) keeps a bare `Page` meaning a page of anything,
-# for the listings whose items are not typed yet (the lobby's, diplomatic mail's). Only
-# mypy sees it: Python 3.11's TypeVar takes no default, and typing_extensions is not a
-# dependency of ours (mypy brings its stubs).
-if TYPE_CHECKING:
-    from typing_extensions import TypeVar as DefaultingTypeVar
-
-    T = DefaultingTypeVar("T", default=Any)
-else:
-    T = TypeVar("T")
+T = TypeVar("T")  # what a page lists: every listing names its row type
 
 
 @dataclass(frozen=True)
