@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from typing import Any
 
 MAX_DEPTH = 32  # the deepest real body (orders) nests 3 levels
@@ -27,6 +28,7 @@ MAX_FLOAT_CHARS = 64
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 class JSONRejected(ValueError):
@@ -103,3 +105,10 @@ def whole_number(raw: str, *, max_digits: int = 9) -> int | None:
     if len(raw) > max_digits or not _ASCII_DIGITS.fullmatch(raw):
         return None
     return int(raw)
+
+
+def canonical_uuid(raw: str) -> uuid.UUID | None:
+    """A UUID in the one form openapi.yaml's `format: uuid` names (8-4-4-4-12 hex digits,
+    either case), or None. `uuid.UUID()` alone also takes `urn:uuid:…`, braces and no
+    hyphens: accepting those would let a client's id differ from the one echoed back."""
+    return uuid.UUID(raw) if _UUID.fullmatch(raw) else None

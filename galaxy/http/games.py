@@ -109,7 +109,8 @@ async def sent(game_id: str) -> dict[str, object]:
 
 @blueprint.post("/<game_id>/mail/<message_id>/read")
 async def mark_read(game_id: str, message_id: str) -> dict[str, object]:
+    message = uuid_param(message_id, "message_id")
     read_at = await services().diplomail.mark_read(
-        g.user_id, uuid_param(game_id, "game_id"), uuid_param(message_id, "message_id")
+        g.user_id, uuid_param(game_id, "game_id"), message
     )
-    return to_json(ReadView.of(message_id, read_at))
+    return to_json(ReadView.of(message, read_at))

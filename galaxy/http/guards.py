@@ -12,6 +12,7 @@ import uuid
 from quart import current_app, g, request
 
 from galaxy.domain.errors import GatewayUnauthorized, InvalidInput, Unauthorized
+from galaxy.domain.strict import canonical_uuid
 from galaxy.http.security import refuse_cross_site
 from galaxy.services.container import Services
 
@@ -99,10 +100,10 @@ def _user_id() -> uuid.UUID:
     raw = request.headers.get("X-User-ID")
     if raw is None:
         raise InvalidInput("the X-User-ID header is required", code="missing_user_id")
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise InvalidInput("X-User-ID must be a UUID", code="invalid_user_id") from None
+    parsed = canonical_uuid(raw)
+    if parsed is None:
+        raise InvalidInput("X-User-ID must be a UUID", code="invalid_user_id")
+    return parsed
 
 
 def _basic_credentials() -> tuple[str, str] | None:

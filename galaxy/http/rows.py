@@ -7,7 +7,7 @@ import uuid
 from quart import request
 
 from galaxy.domain.errors import InvalidInput
-from galaxy.domain.strict import whole_number
+from galaxy.domain.strict import canonical_uuid, whole_number
 
 MAX_PAGE = 1_000_000
 
@@ -21,7 +21,7 @@ def page_param() -> int:
 
 
 def uuid_param(raw: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a UUID", code="invalid_id") from None
+    parsed = canonical_uuid(raw)
+    if parsed is None:
+        raise InvalidInput(f"{name} must be a UUID (8-4-4-4-12 hex digits)", code="invalid_id")
+    return parsed

@@ -60,3 +60,13 @@ def test_a_whole_number_is_nothing_but_ascii_digits(raw: str) -> None:
         assert whole_number(raw) == int(raw)
     else:
         assert whole_number(raw) is None
+
+
+def test_only_the_canonical_uuid_form_is_an_id() -> None:
+    from galaxy.domain.strict import canonical_uuid
+
+    value = "0b6f6f7e-1d1e-4a8e-8a55-3c1f1a0c2b22"
+    assert str(canonical_uuid(value)) == value
+    assert str(canonical_uuid(value.upper())) == value
+    for other in (value.replace("-", ""), f"urn:uuid:{value}", f"{{{value}}}", f" {value}", ""):
+        assert canonical_uuid(other) is None

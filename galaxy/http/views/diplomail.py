@@ -3,6 +3,7 @@ the sent box, a message marked read."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,10 +112,10 @@ class ReadView:
     read_at: str
 
     @classmethod
-    def of(cls, message_id: str, read_at: datetime) -> ReadView:
-        """`message_id` as the caller wrote it in the path (already checked to be a UUID):
-        the surface has always echoed it so."""
-        return cls(message_id, time(read_at))
+    def of(cls, message_id: uuid.UUID, read_at: datetime) -> ReadView:
+        # The canonical form, not the path's text: `urn:uuid:…` or a UUID without hyphens
+        # is accepted in the path, and echoing it would break the answer's `format: uuid`.
+        return cls(text_id(message_id), time(read_at))
 
 
 def _text(entry: Mapping[str, object], key: str) -> str:

@@ -147,10 +147,14 @@ async def test_mail_is_translated_per_reader_and_read_state_kept(mailroom: Mailr
     assert for_zorgon["sender_race"] == "Vogons" and for_zorgon["read_at"] is None
     assert len(pushes(room.running)) == 2
 
-    read = await room.http.post(
-        room.mail(f"/{for_zorgon['message_id']}/read"), headers=zorgon.headers
-    )
+    # only the form openapi.yaml names: `uuid.UUID()` would also take these
+    message_id = str(for_zorgon["message_id"])
+    for other_form in (message_id.replace("-", ""), f"urn:uuid:{message_id}", f"{{{message_id}}}"):
+        refused = await room.http.post(room.mail(f"/{other_form}/read"), headers=zorgon.headers)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_id"
+    read = await room.http.post(room.mail(f"/{message_id.upper()}/read"), headers=zorgon.headers)
     assert read.status_code == 200
+    assert read.json()["message_id"] == message_id
     mine = (await room.http.get(room.mail("/sent"), headers=vogon.headers)).json()
     (message,) = mine["items"]
     assert message["recipients"] == [
