@@ -8,7 +8,7 @@ starts and while it plays a forced and a scheduled turn; other actors' units
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -30,7 +30,7 @@ CAUSED_BY_THE_RUNTIME = (
 
 
 @pytest.fixture
-def units(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def units(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the runtime's units of work, in order (the real Database, counting)."""
     seen: list[str] = []
     real = Database.run
@@ -43,7 +43,7 @@ def units(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return await real(self, work, name=name or "db.unit_of_work")
 
     monkeypatch.setattr(Database, "run", counting)
-    yield seen
+    return seen
 
 
 @pytest.mark.parametrize("running", [RUNTIME], indirect=True)
