@@ -435,7 +435,13 @@ class Lifecycle:
         """The reconciler saw an engine no record runs. A game that ended or was stopped
         has it stopped; a game whose engine was lost adopts it, keeping its recorded
         version. The status when adopted."""
-        record = self.record
+
+        async def read(conn: Connection) -> RuntimeRow | None:
+            return await queries.get_record(conn, self.game_id)
+
+        # Read again rather than trusted from memory: what the reconciler compared was
+        # the stored record, and an operator may have changed it by hand.
+        self.record = record = await self.deps.db.run(read, name="runtime.record")
         if (
             record is not None
             and record.container_id == container_id

@@ -63,6 +63,7 @@ class Store:
         self.ops: list[tuple[str, str]] = []
         self.archived: list[int] = []
         self.on_change = lambda: None
+        monkeypatch.setattr(runtime_queries, "get_record", self.get_record)
         monkeypatch.setattr(runtime_queries, "change_record", self.change_record)
         monkeypatch.setattr(runtime_queries, "begin_operation", self.begin_operation)
         monkeypatch.setattr(runtime_queries, "end_operation", self.end_operation)
@@ -75,6 +76,9 @@ class Store:
         if name == "runtime.load":
             return None, None, 0  # at the actor's start: no record yet (the test gives one)
         return await work(None)
+
+    async def get_record(self, conn: Any, game_id: uuid.UUID) -> RuntimeRow:
+        return self.record
 
     async def change_record(self, conn: Any, game_id: uuid.UUID, **change: Any) -> RuntimeRow:
         self.changes.append(change)
