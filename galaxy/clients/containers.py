@@ -10,6 +10,7 @@ Docker (and `galaxy run` on embedded defaults).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -58,6 +59,11 @@ class ContainerDriver(ABC):
 
     @abstractmethod
     async def start(self, spec: EngineSpec) -> EngineHandle: ...
+
+    @abstractmethod
+    async def check(self, image_ref: str) -> None:
+        """Raise DriverError unless `start` could run `image_ref` now (image or command
+        present): a patch or restart checks its target before it touches the running engine."""
 
     @abstractmethod
     async def stop(self, container_id: str) -> None:
@@ -118,6 +124,18 @@ class ProcessDriver(ContainerDriver):
         (spec.state_dir / ENGINE_FILE).write_text(json.dumps(note))
         log.info("runtime.process_started", game_id=str(spec.game_id), pid=process.pid, port=port)
         return EngineHandle(f"pid-{process.pid}", spec.game_id, f"http://127.0.0.1:{port}", True)
+
+    async def check(self, image_ref: str) -> None:
+        # The process driver runs this build's `galaxy engine` whatever the image: the
+        # command must be there (an interpreter that can import the engine).
+        if (
+            not os.access(sys.executable, os.X_OK)
+            or importlib.util.find_spec("galaxy.engine") is None
+        ):
+            raise DriverError(
+                f"the engine command ({sys.executable} -m galaxy engine) is not available",
+                kind="runtime.start_config_invalid",
+            )
 
     async def stop(self, container_id: str) -> None:
         pid = _pid(container_id)

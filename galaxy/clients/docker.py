@@ -214,6 +214,19 @@ class DockerDriver(ContainerDriver):
                 kind="runtime.image_pull_failed",
             )
 
+    async def check(self, image_ref: str) -> None:
+        """The image is here (or pulled now, as the pull policy allows), or DriverError."""
+
+        async def run() -> None:
+            await self._ensure_image(self._docker(), image_ref)
+
+        try:
+            await to_asyncio(run, self._loop)()
+        except DockerError as error:
+            raise DriverError(
+                f"docker: {error.message}", kind="runtime.image_pull_failed"
+            ) from None
+
     async def stop(self, container_id: str) -> None:
         grace = int(self.runtime.stop_grace_period)
 

@@ -98,7 +98,9 @@ async def serve_engine(state_dir: Path, listen: str) -> None:
     config.bind = [listen]
     config.accesslog = None
     config.errorlog = None
-    config.graceful_timeout = 5.0
+    # The backend closes its connection before it stops an engine; a client that does
+    # not (an idle keep-alive) would otherwise hold the stop for the whole grace.
+    config.graceful_timeout = 1.0
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, stop)

@@ -132,7 +132,7 @@ UPDATE runtime_records SET
     last_error = CASE WHEN %(set_error)s THEN %(last_error)s ELSE last_error END,
     started_at = CASE WHEN %(status)s = 'running' THEN coalesce(started_at, now())
                       ELSE started_at END,
-    stopped_at = CASE WHEN %(status)s IN ('stopped', 'removed', 'failed') THEN now()
+    stopped_at = CASE WHEN %(status)s IN ('stopped', 'removed', 'failed', 'finished') THEN now()
                       ELSE stopped_at END,
     last_observed_at = CASE WHEN %(observed)s THEN now() ELSE last_observed_at END,
     updated_at = now()
@@ -173,6 +173,7 @@ WHERE game_id = %(game_id)s ORDER BY race_name"""
 BEGIN_OPERATION = """
 INSERT INTO runtime_operation_log (operation_id, game_id, op, status, detail)
 VALUES (%(operation_id)s, %(game_id)s, %(op)s, 'running', %(detail)s)
+ON CONFLICT (operation_id) DO NOTHING
 """
 END_OPERATION = """
 UPDATE runtime_operation_log

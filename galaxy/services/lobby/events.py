@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -106,12 +106,21 @@ class LobbyEvents:
 
         return await run_unit(ctx.db, work, name="lobby.runtime_recovered")
 
-    async def on_runtime_snapshot(self, snapshot: RuntimeSnapshot) -> GameRow:
+    async def on_runtime_snapshot(
+        self,
+        snapshot: RuntimeSnapshot,
+        *,
+        also: Callable[[Connection], Awaitable[None]] | None = None,
+    ) -> GameRow:
+        """`also`: the runtime's own writes for this snapshot (its record, the turn's
+        archive), made in the same transaction, so a turn is recorded whole."""
         ctx = self.ctx
         game_id = snapshot.game_id
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
             game = await ctx.game(conn, game_id, lock=True)
+            if also is not None:
+                await also(conn)
             await store.set_runtime(conn, game_id, snapshot.turn, snapshot.runtime_status)
             for race in snapshot.races:
                 await store.record_stats(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +49,9 @@ class RuntimeSettings:
     probe_timeout: float
     long_operations: int = 4  # BACKEND_RUNTIME_WORKER_POOL_SIZE: engines starting at once
     mailbox: int = 64  # BACKEND_RUNTIME_JOB_QUEUE_SIZE: a game actor's mailbox
+    # Settings every new game's engine gets at init, over the defaults (tests use a tiny
+    # `turnLimit` to play a game to its end in a few turns).
+    engine_settings: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass

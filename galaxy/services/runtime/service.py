@@ -18,12 +18,14 @@ import structlog
 from galaxy.actors import ActorSystem, ChildSpec
 from galaxy.actors.actor import Ask, Ref
 from galaxy.actors.supervisor import Restart as RestartType
+from galaxy.clients.containers import EngineHandle
 from galaxy.clients.engine import OrderResult, Report, Verdict
 from galaxy.domain.errors import NotFound
 from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.services.runtime.game import (
     Command,
     Describe,
+    EngineFound,
     EngineGone,
     ForceNextTurn,
     GameActor,
@@ -36,6 +38,7 @@ from galaxy.services.runtime.game import (
     Start,
     Stop,
 )
+from galaxy.store import lobby as lobby_queries
 from galaxy.store import runtime as queries
 from galaxy.store.database import Connection
 from galaxy.store.runtime import OperationRow, PlayerMappingRow, RuntimeRow
@@ -101,8 +104,29 @@ class Runtime:
             log.info("runtime.recovered", games=len(records))
         return len(records)
 
-    async def engine_gone(self, game_id: uuid.UUID) -> None:
-        await (await self.game(game_id)).tell(EngineGone())
+    async def engine_gone(self, game_id: uuid.UUID, container_id: str | None) -> None:
+        """The reconciler saw no engine for a running record: its actor decides."""
+        await (await self.game(game_id)).tell(EngineGone(container_id))
+
+    async def engine_found(self, handle: EngineHandle) -> None:
+        """The reconciler saw an engine no running record points at: told to the game's
+        actor, which stops or adopts it between its other operations (never during a
+        start, stop or patch). A game without an actor gets one, if it is a game of ours."""
+        if self.system.find(actor_name(handle.game_id)) is None:
+
+            async def known(conn: Connection) -> bool:
+                return await lobby_queries.get_game(conn, handle.game_id) is not None
+
+            if not await self.deps.db.run(known, name="runtime.engine_found"):
+                log.warning(
+                    "runtime.engine_unknown",
+                    game_id=str(handle.game_id),
+                    container_id=handle.container_id,
+                )
+                return  # an engine of no game of ours: leave it to the operator
+        await (await self.game(handle.game_id)).tell(
+            EngineFound(handle.container_id, handle.endpoint)
+        )
 
     # -- operators -------------------------------------------------------------------------
 

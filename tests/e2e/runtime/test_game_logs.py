@@ -68,7 +68,7 @@ async def test_a_game_actors_lines_carry_no_request_id(
     start_path = f"/api/v1/user/lobby/games/{gid}/start"
     [start] = [x for x in lines if x["msg"] == "http.access" and x.get("path") == start_path]
     assert start["request_id"] and start["otel_trace_id"]
-    game_lines = [line for line in lines if line["caller"].startswith("game:")]
+    game_lines = [line for line in lines if line["caller"].startswith(("game:", "lifecycle:"))]
     assert "runtime.game_started" in {line["msg"] for line in game_lines}
     assert [line for line in game_lines if "request_id" in line] == []
 

@@ -43,18 +43,23 @@ async def test_a_vanished_engine_is_marked_removed_and_its_game_paused(
     assert paused["status_reason"] == "engine_unreachable"
     assert record_status(running, gid) == "removed"
     assert kinds(running, "game.paused")[0]["reason"] == "engine_unreachable"
-    assert count(running.service.system.details("runtime.reconciler")["removed"]) >= 1
+    assert count(running.service.system.details("runtime.reconciler")["missing"]) >= 1
 
 
 @pytest.mark.parametrize("running", [RECONCILING], indirect=True)
-async def test_a_running_engine_nobody_recorded_is_adopted(
+async def test_a_running_engine_nobody_recorded_is_adopted_on_its_recorded_version(
     running: Running, http: ContractClient
 ) -> None:
     _, _, gid = await started_game(running, http)
-    sql(running, "UPDATE runtime_records SET status = 'stopped' WHERE game_id = %s", uuid.UUID(gid))
+    # The engine came back after its record was marked removed (a daemon restart).
+    sql(running, "UPDATE runtime_records SET status = 'removed' WHERE game_id = %s", uuid.UUID(gid))
 
     async def adopted() -> bool:
         return record_status(running, gid) == "running"
 
     await eventually(adopted)
-    assert count(running.service.system.details("runtime.reconciler")["adopted"]) >= 1
+    assert count(running.service.system.details("runtime.reconciler")["found"]) >= 1
+    ((version,),) = sql(
+        running, "SELECT engine_version FROM runtime_records WHERE game_id = %s", uuid.UUID(gid)
+    )
+    assert version == "0.1.0"
