@@ -4,6 +4,7 @@ and the verbs that run them (the runtime service and the game actor hold the tra
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -278,20 +279,21 @@ async def count_by_status(conn: Connection) -> dict[str, int]:
     return {str(status): int(n) for status, n in await cursor.fetchall()}
 
 
-async def change_record(conn: Connection, game_id: uuid.UUID, **change: Any) -> RuntimeRow:
+async def change_record(conn: Connection, game_id: uuid.UUID, **change: object) -> RuntimeRow:
+    """Change the fields named (the others keep their values; see UPDATE_RECORD)."""
     unknown = set(change) - set(_CHANGE_DEFAULTS)
-    assert not unknown, unknown
+    if unknown:  # a caller's typo would otherwise be a silently ignored change
+        raise TypeError(f"a runtime record has no field {', '.join(sorted(unknown))}")
     row = await fetch_one(
         conn, RuntimeRow, UPDATE_RECORD, {**_CHANGE_DEFAULTS, **change, "game_id": game_id}
     )
-    assert row is not None
-    return row
+    return returned(row)
 
 
-async def snapshot(conn: Connection, game_id: uuid.UUID, payload: dict[str, Any]) -> None:
+async def snapshot(conn: Connection, game_id: uuid.UUID, payload: Mapping[str, object]) -> None:
     await conn.execute(
         INSERT_SNAPSHOT,
-        {"snapshot_id": uuid.uuid4(), "game_id": game_id, "payload": Jsonb(payload)},
+        {"snapshot_id": uuid.uuid4(), "game_id": game_id, "payload": Jsonb(dict(payload))},
     )
 
 

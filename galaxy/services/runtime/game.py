@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import structlog
 import trio
@@ -295,15 +295,18 @@ class GameActor(Actor[GameMessage]):
         assert life.schedule is not None
         following = next_turn(life.schedule, datetime.now(UTC))
         self._turn_at = _trio_at(following)
-        slot: dict[str, Any] = {"set_next": True, "next_turn_at": following}
+        slot: dict[str, object] = {"set_next": True, "next_turn_at": following}
         if record.skip_next_turn:
             async with life.operation("skip") as op:
                 op.detail = "a forced turn took this slot"
-                life.record = await life.change(skip_next_turn=False, ends=op, **slot)
+                life.record = await life.change(
+                    skip_next_turn=False, set_next=True, next_turn_at=following, ends=op
+                )
             return
         live = self.deps.lobby.ctx.cache.games.get(self.game_id)
         if live is None or live.game.status != Status.RUNNING or self._troubled:
-            life.record = await life.change(**slot)  # the schedule goes on, the turns wait
+            # the schedule goes on, the turns wait
+            life.record = await life.change(set_next=True, next_turn_at=following)
             return
         outcome = await life.run_turn(
             "turn", first=slot, then={}, holding=self._stopping, due=record.next_turn_at

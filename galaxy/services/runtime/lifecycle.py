@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 import trio
@@ -268,7 +268,7 @@ class Lifecycle:
     async def _start_failed(self, kind: str, detail: str, *, reason: str) -> None:
         if self.record is not None:
             self.record = await self.change(status="failed", set_error=True, last_error=detail)
-        payload: dict[str, Any] = {"game_id": str(self.game_id)}
+        payload: dict[str, object] = {"game_id": str(self.game_id)}
         if kind == "runtime.image_pull_failed":
             payload["image_ref"] = self.record.image_ref if self.record else ""
         if kind == "runtime.start_config_invalid":
@@ -361,7 +361,7 @@ class Lifecycle:
         return await self.engine().status()
 
     async def back_in_service(
-        self, status: EngineStatus, op: Operation | None, **change: Any
+        self, status: EngineStatus, op: Operation | None, **change: object
     ) -> None:
         """After a restart, patch or adoption: status read, schedule kept, a troubled game
         resumed."""
@@ -503,8 +503,8 @@ class Lifecycle:
         self,
         name: str,
         *,
-        first: Mapping[str, Any],
-        then: Mapping[str, Any],
+        first: Mapping[str, object],
+        then: Mapping[str, object],
         holding: Callable[[], bool],
         due: datetime | None = None,
     ) -> EngineStatus | str | None:
@@ -574,7 +574,7 @@ class Lifecycle:
         reports: Reports | None,
         *,
         op: Operation | None,
-        change: Mapping[str, Any],
+        change: Mapping[str, object],
         also: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> None:
         """What the engine reported, written in the lobby's snapshot unit: the record, the
@@ -582,7 +582,7 @@ class Lifecycle:
         `finished` in the same unit; its engine is stopped once that has committed."""
         finished = status.finished
         runtime_status = "finished" if finished else "running"
-        changes: dict[str, Any] = {**change, "turn": status.turn, "observed": True}
+        changes: dict[str, object] = {**change, "turn": status.turn, "observed": True}
         if finished:
             changes.update(status="finished", set_next=True, next_turn_at=None)
         written: list[RuntimeRow] = []
@@ -670,7 +670,7 @@ class Lifecycle:
             ends.begun = ends.ended = True
         return result
 
-    async def change(self, *, ends: Operation | None = None, **change: Any) -> RuntimeRow:
+    async def change(self, *, ends: Operation | None = None, **change: object) -> RuntimeRow:
         async def write(conn: Connection) -> RuntimeRow:
             return await queries.change_record(conn, self.game_id, **change)
 
@@ -714,7 +714,7 @@ async def _nothing(conn: Connection) -> None:
     return None
 
 
-def _summary(status: EngineStatus) -> dict[str, Any]:
+def _summary(status: EngineStatus) -> dict[str, object]:
     return {
         "turn": status.turn,
         "phase": status.phase,
@@ -732,7 +732,7 @@ def _summary(status: EngineStatus) -> dict[str, Any]:
     }
 
 
-def _health(status: EngineStatus, runtime_status: str) -> dict[str, Any]:
+def _health(status: EngineStatus, runtime_status: str) -> dict[str, object]:
     return {
         "turn": status.turn,
         "phase": status.phase,
