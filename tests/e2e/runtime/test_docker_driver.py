@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import pytest
 
 from tests.e2e.runtime.test_lifecycle import kinds, started_game, wait_status
 from tests.support.contract import ContractClient
-from tests.support.docker import BASE_IMAGE, docker, docker_answers, engine_image, has_image
+from tests.support.docker import (
+    docker,
+    docker_answers,
+    docker_environ,
+    engine_image_here,
+    remove_stack,
+)
+from tests.support.docker import stack_containers as containers_of
 from tests.support.lobby import join, make_user
 from tests.support.mail import eventually
 from tests.support.players import sql
 from tests.support.service import Running, admin_auth
 
 STACK = f"test-{uuid.uuid4().hex[:8]}"
-DOCKER = {
-    "BACKEND_RUNTIME_DRIVER": "docker",
-    "BACKEND_DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
-    "BACKEND_DOCKER_NETWORK": "host",
-    "BACKEND_RUNTIME_IMAGE_PULL_POLICY": "never",  # nothing is ever pulled here
-    "BACKEND_STACK_LABEL": STACK,
-    "BACKEND_RUNTIME_CONTAINER_MEMORY": "256m",
-    "BACKEND_RUNTIME_CONTAINER_CPU_QUOTA": "0.5",
-    "BACKEND_RUNTIME_CONTAINER_PIDS_LIMIT": "64",
-    "BACKEND_RUNTIME_STOP_GRACE_PERIOD": "3s",
-    "BACKEND_RUNTIME_PROBE_INTERVAL": "200ms",
-    "BACKEND_RUNTIME_RECONCILE_INTERVAL": "1h",
-}
+DOCKER = docker_environ(STACK)
 
 pytestmark = [
     pytest.mark.docker,
@@ -39,16 +33,11 @@ pytestmark = [
 
 @pytest.fixture
 def image() -> str:
-    if not has_image(BASE_IMAGE):
-        pytest.skip(f"no {BASE_IMAGE}: run ../shared/tools/dockerd-sandbox base-image")
-    return engine_image()
+    return engine_image_here()
 
 
 def stack_containers() -> list[dict[str, object]]:
-    listed = docker(
-        "ps", "--all", "--filter", f"label=galaxy.stack={STACK}", "--format", "{{json .}}"
-    )
-    return [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    return containers_of(STACK)
 
 
 @pytest.mark.parametrize("running", [DOCKER], indirect=True)
@@ -103,8 +92,7 @@ async def test_a_game_runs_in_a_container(
 
         await eventually(removed, timeout=30)
     finally:
-        for leftover in stack_containers():
-            docker("rm", "--force", str(leftover["ID"]), check=False)
+        remove_stack(STACK)
 
 
 @pytest.mark.parametrize("running", [DOCKER], indirect=True)
