@@ -138,11 +138,21 @@ async def login(
 
 
 def sql(running: Running, query: str, *params: object) -> list[tuple[Any, ...]]:
-    """Run one statement on the service's database, as an operator's psql would."""
+    """Run one statement on the service's database, as an operator's psql would.
+
+    For reads only, from a test's trio task: it blocks the thread the service runs on.
+    A write may wait for a row lock the service holds in a transaction that needs that
+    very thread to end, and the two wait for each other: writes go through `asql`."""
     assert running.config.postgres.dsn is not None
     with psycopg.connect(running.config.postgres.dsn) as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
+
+
+async def asql(running: Running, query: str, *params: object) -> list[tuple[Any, ...]]:
+    """`sql` on a worker thread, so that the service keeps running while it waits: for
+    writes, which may wait for a lock the service holds."""
+    return await trio.to_thread.run_sync(lambda: sql(running, query, *params))
 
 
 async def sign_up(

@@ -10,7 +10,7 @@ import pytest
 
 from galaxy.services.container import Services
 from tests.support.contract import ContractClient, assert_error_body
-from tests.support.players import SEND, Player, confirm, login, mailed_code, request_code, sql
+from tests.support.players import SEND, Player, asql, confirm, login, mailed_code, request_code, sql
 from tests.support.service import Running, admin_auth
 
 ACCOUNT = "/api/v1/user/account"
@@ -138,7 +138,7 @@ async def test_deletion_skips_the_users_pending_notifications(
 ) -> None:
     user = uuid.UUID(player.user_id)
     # A route waiting for its retry (the router leaves it alone until then).
-    sql(
+    await asql(
         running,
         "WITH n AS (INSERT INTO notifications (notification_id, kind, idempotency_key, payload)"
         " VALUES (gen_random_uuid(), 'lobby.invite.revoked', 'k', '{}') RETURNING notification_id)"
@@ -270,7 +270,7 @@ async def test_sanctions_show_while_active_and_keep_their_history(
     assert (
         await http.get(f"/api/v1/internal/sessions/{player.device_session_id}")
     ).status_code == 200
-    sql(
+    await asql(
         running,
         "UPDATE sanction_active SET expires_at = now() - interval '1s'"
         " WHERE kind = 'diplomail_mute'",

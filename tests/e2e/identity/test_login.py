@@ -12,6 +12,7 @@ from tests.support.contract import ContractClient, assert_error_body
 from tests.support.players import (
     CONFIRM,
     SEND,
+    asql,
     codes_for,
     confirm,
     login,
@@ -109,7 +110,7 @@ async def test_a_code_works_once_and_not_after_expiry(
 
     late = await request_code(http, "late@example.org")
     late_code = await mailed_code(running, "late@example.org")
-    sql(
+    await asql(
         running,
         "UPDATE auth_challenges SET expires_at = now() - interval '1s' WHERE challenge_id = %s",
         late,
@@ -186,7 +187,9 @@ async def test_confirm_refuses_bad_input(
 
 
 async def test_a_blocked_address_is_refused(http: ContractClient, running: Running) -> None:
-    sql(running, "INSERT INTO blocked_emails (email, reason) VALUES ('spam@example.org', 'spam')")
+    await asql(
+        running, "INSERT INTO blocked_emails (email, reason) VALUES ('spam@example.org', 'spam')"
+    )
     response = await http.post(SEND, json={"email": "SPAM@example.org"})
     assert_error_body(response, 400, "email_blocked")
     assert codes_for(running, "spam@example.org") == []

@@ -16,7 +16,7 @@ import trio
 from nacl.signing import SigningKey
 
 from tests.support.contract import ContractClient, assert_error_body
-from tests.support.players import CONFIRM, SEND, mailed_code, public_key, sql
+from tests.support.players import CONFIRM, SEND, asql, mailed_code, public_key, sql
 from tests.support.service import Running
 
 pytestmark = pytest.mark.usefixtures("running")
@@ -132,7 +132,7 @@ async def test_wrong_codes_are_capped_per_address_across_challenges(
     third_code = await mailed_code(running, email, 3)
     assert_too_many(await confirm(http, third, third_code, VICTIM), "too_many_wrong_codes", 3600)
     # Once the wrong codes are an hour old, the right code works.
-    sql(running, "UPDATE auth_wrong_codes SET at = at - interval '1 hour'")
+    await asql(running, "UPDATE auth_wrong_codes SET at = at - interval '1 hour'")
     assert (await confirm(http, third, third_code, VICTIM)).status_code == 200
 
 

@@ -8,7 +8,7 @@ import trio
 
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.lobby import User, join
-from tests.support.players import sql
+from tests.support.players import asql, sql
 from tests.support.service import Running, admin_auth
 
 
@@ -118,7 +118,7 @@ async def test_invites_redeem_decline_revoke_and_expire(
     assert_error_body(late, 404, "game_not_found")  # revoked: a stranger to it again
 
     stale = (await owner.post(f"/games/{gid}/invites", {"user_id": c.user_id})).json()
-    sql(
+    await asql(
         running,
         "UPDATE invites SET expires_at = now() - interval '1s' WHERE invite_id = %s",
         stale["invite_id"],
@@ -288,7 +288,7 @@ async def test_a_shareable_invite_seats_whoever_brings_its_code_first(
 
     # The same seat and expiry rules as a named invite.
     late = (await owner.post(f"/games/{gid}/invites", {})).json()
-    sql(
+    await asql(
         running,
         "UPDATE invites SET expires_at = now() - interval '1s' WHERE code = %s",
         late["code"],

@@ -10,7 +10,7 @@ import pytest
 from galaxy.domain.lobby import TRANSITIONS, Action, Status
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.lobby import User, join, services
-from tests.support.players import sql
+from tests.support.players import asql
 from tests.support.service import Running, admin_auth
 
 
@@ -233,7 +233,7 @@ async def test_a_game_made_before_the_two_player_minimum_keeps_its_setting(
 ) -> None:
     owner = users[0]
     gid = (await owner.game())["game_id"]
-    sql(running, "UPDATE games SET min_players = 1 WHERE game_id = %s", uuid.UUID(gid))
+    await asql(running, "UPDATE games SET min_players = 1 WHERE game_id = %s", uuid.UUID(gid))
     renamed = await owner.patch(f"/games/{gid}", {"name": "Old rules"})
     assert renamed.status_code == 200 and renamed.json()["min_players"] == 1
     lowered = await owner.patch(f"/games/{gid}", {"min_players": 1})

@@ -13,7 +13,7 @@ from galaxy.services.lobby import RuntimeSnapshot
 from galaxy.services.lobby.events import RaceStats
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.lobby import User, join, services
-from tests.support.players import sql
+from tests.support.players import asql, sql
 from tests.support.service import Running, admin_auth
 
 names = st.text(
@@ -141,7 +141,7 @@ async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
 ) -> None:
     owner, grower, a, b = users[:4]
     await _finished_game(running, owner, [(grower, "Vogons", True)])
-    sql(
+    await asql(
         running,
         "UPDATE race_names SET expires_at = now() - interval '1s'"
         " WHERE status = 'pending_registration'",
@@ -152,12 +152,12 @@ async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
     empty = (await owner.enrolling(min_players=2))["game_id"]
     await join(owner, b, empty, "Crabs")
     invite = (await owner.post(f"/games/{empty}/invites", {"user_id": grower.user_id})).json()
-    sql(
+    await asql(
         running,
         "UPDATE games SET enrollment_deadline = now() - interval '1s'"
         " WHERE status = 'enrollment_open'",
     )
-    sql(
+    await asql(
         running,
         "UPDATE invites SET expires_at = now() - interval '1s' WHERE invite_id = %s",
         invite["invite_id"],
@@ -261,8 +261,10 @@ async def test_names_stored_under_the_old_key_rule_are_rekeyed_at_start(
     await join(owner, first, gid, "Carolingians")
     await join(owner, second, gid, "KIingon")
     # As the previous rule stored them: folded first, so I was an i.
-    sql(running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'")
-    sql(running, "UPDATE race_names SET canonical = 'kiingon' WHERE name = 'KIingon'")
+    await asql(
+        running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'"
+    )
+    await asql(running, "UPDATE race_names SET canonical = 'kiingon' WHERE name = 'KIingon'")
     await services(running).race_names.warm()
 
     stored = dict(sql(running, "SELECT name, canonical FROM race_names"))
@@ -272,8 +274,10 @@ async def test_names_stored_under_the_old_key_rule_are_rekeyed_at_start(
         assert_error_body(taken, 409, "race_name_taken")
 
     # Two live names the new rule finds alike: both stay; one takes the key, one keeps its own.
-    sql(running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'")
-    sql(
+    await asql(
+        running, "UPDATE race_names SET canonical = 'carolingians' WHERE name = 'Carolingians'"
+    )
+    await asql(
         running,
         "UPDATE race_names SET name = 'CaroIingians', canonical = 'caroiingians' "
         "WHERE name = 'KIingon'",

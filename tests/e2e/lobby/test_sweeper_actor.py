@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.lobby import User
 from tests.support.mail import eventually
-from tests.support.players import sql
+from tests.support.players import asql, sql
 from tests.support.service import Running
 
 
@@ -22,7 +22,7 @@ async def test_the_sweeper_closes_an_expired_enrollment_on_its_own(
 ) -> None:
     owner = users[0]
     gid = (await owner.enrolling(min_players=2))["game_id"]
-    sql(running, "UPDATE games SET enrollment_deadline = now() - interval '1s'")
+    await asql(running, "UPDATE games SET enrollment_deadline = now() - interval '1s'")
 
     async def closed() -> bool:
         return sql(running, "SELECT status FROM games WHERE game_id = %s", gid) == [("cancelled",)]

@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.runtime.test_lifecycle import engine_pid, kinds, started_game, wait_status
 from tests.support.contract import ContractClient
 from tests.support.mail import eventually
-from tests.support.players import sql
+from tests.support.players import asql, sql
 from tests.support.service import Running
 
 RECONCILING = {
@@ -52,7 +52,9 @@ async def test_a_running_engine_nobody_recorded_is_adopted_on_its_recorded_versi
 ) -> None:
     _, _, gid = await started_game(running, http)
     # The engine came back after its record was marked removed (a daemon restart).
-    sql(running, "UPDATE runtime_records SET status = 'removed' WHERE game_id = %s", uuid.UUID(gid))
+    await asql(
+        running, "UPDATE runtime_records SET status = 'removed' WHERE game_id = %s", uuid.UUID(gid)
+    )
 
     async def adopted() -> bool:
         return record_status(running, gid) == "running"
