@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import structlog
 import trio
 
-from galaxy.actors import Actor, Cell, Context
+from galaxy.actors import Actor, Context
 from galaxy.bridge import to_asyncio
 
 log = structlog.get_logger("galaxy.embedded.smtp")
@@ -80,16 +80,9 @@ class SmtpSink(Actor[None]):
             self.port,
         )
 
-    async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
-        try:
-            await super().run_in(cell, started)
-        finally:
-            # Not in on_stop: that runs on a graceful stop only, and a stop cancelled at
-            # the end of BACKEND_SHUTDOWN_TIMEOUT must not leave the listening socket open.
-            with trio.CancelScope(shield=True):
-                await self._close()
-
-    async def _close(self) -> None:
+    async def on_exit(self) -> None:
+        # Not in on_stop: a stop cancelled at the end of BACKEND_SHUTDOWN_TIMEOUT must not
+        # leave the listening socket open either.
         server, self._server = self._server, None
 
         async def close() -> None:
