@@ -181,7 +181,7 @@ class GameActor(Actor[GameMessage]):
         if self.record.status in ("starting", "running"):
             await self._recover()
 
-    async def on_stop(self) -> None:
+    async def on_exit(self) -> None:
         await self._drop_client()
 
     def next_tick_at(self) -> float:
