@@ -246,6 +246,15 @@ class Actor(Generic[M]):
     async def on_stop(self) -> None:
         """Release resources on a graceful stop (not after a crash or a hard cancel)."""
 
+    async def on_exit(self) -> None:
+        """Close what must not outlive the incarnation, however it ended.
+
+        Runs last, shielded: after `on_stop` on a graceful stop, and after a crash or a
+        cancel too (a stop past its timeout), where `on_stop` does not run. A crashed
+        actor is restarted as a new instance, so what the old one left open would leak
+        for the life of the process. Being shielded, it must be prompt: close, don't drain.
+        """
+
     def on_dropped(self, message: M) -> None:
         """A DROP_OLDEST mailbox discarded `message` to make room; log and count it."""
         log.warning("actor.message_dropped", message=type(message).__name__)
@@ -279,12 +288,16 @@ class Actor(Generic[M]):
         return envelope
 
     async def run_in(self, cell: Cell, started: Callable[[], None]) -> None:
-        if not self.helpers:
-            await self._mailbox_loop(cell, Context(cell, None), started)
-            return
-        async with trio.open_nursery() as nursery:
-            await self._mailbox_loop(cell, Context(cell, nursery), started)
-            nursery.cancel_scope.cancel()  # helpers end with the actor
+        try:
+            if not self.helpers:
+                await self._mailbox_loop(cell, Context(cell, None), started)
+                return
+            async with trio.open_nursery() as nursery:
+                await self._mailbox_loop(cell, Context(cell, nursery), started)
+                nursery.cancel_scope.cancel()  # helpers end with the actor
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.on_exit()
 
     async def _mailbox_loop(self, cell: Cell, ctx: Context, started: Callable[[], None]) -> None:
         await self.on_start(ctx)

@@ -80,8 +80,10 @@ class SmtpSink(Actor[None]):
             self.port,
         )
 
-    async def on_stop(self) -> None:
-        server = self._server
+    async def on_exit(self) -> None:
+        # Not in on_stop: a stop cancelled at the end of BACKEND_SHUTDOWN_TIMEOUT must not
+        # leave the listening socket open either.
+        server, self._server = self._server, None
 
         async def close() -> None:
             server.close()

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import json
+from asyncio import BaseTransport
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.json_format import MessageToDict
 from grpclib.client import Channel
+from grpclib.protocol import H2Protocol
 
 from galaxy.proto.push.v1 import events_pb2, push_grpc, push_pb2
 from galaxy.push.gateway import RESUME_METADATA
@@ -40,6 +42,55 @@ class Subscription:
             yield event
 
 
+# How long a closing subscription waits for its connection to be gone (over TLS, for the
+# server's answer to our close_notify) before it drops the connection without it.
+CLOSE_TIMEOUT = 2.0
+
+
+class _Protocol(H2Protocol):
+    """grpclib's client protocol, which says when its connection is gone."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.transport: asyncio.Transport | None = None  # once connected
+        self.lost = asyncio.Event()
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):  # a TCP or TLS stream's, always
+            self.transport = transport
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost.set()
+        super().connection_lost(exc)
+
+
+class _Channel(Channel):
+    """A grpclib Channel whose `aclose` returns once the connection is closed.
+
+    `Channel.close` only begins it: over TLS the socket closes after the server
+    has answered our close_notify, and a loop that ends before that (a client
+    returning from `run_client`) leaves the socket open for good.
+    """
+
+    _opened: _Protocol | None = None
+
+    def _protocol_factory(self) -> H2Protocol:
+        base = super()._protocol_factory()
+        self._opened = _Protocol(base.handler, base.config, base.h2_config)
+        return self._opened
+
+    async def aclose(self) -> None:
+        protocol = self._opened
+        self.close()
+        if protocol is None or protocol.transport is None:
+            return  # never connected: nothing is open
+        try:
+            await asyncio.wait_for(protocol.lost.wait(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            protocol.transport.abort()
+
+
 @asynccontextmanager
 async def subscribe(
     host: str,
@@ -52,7 +103,7 @@ async def subscribe(
 ) -> AsyncIterator[Subscription]:
     """Open a stream as the gateway (its bearer `token`; `ssl` for a TLS listener, with the
     gateway's certificate for mutual TLS); iterate the yielded subscription for events."""
-    channel = Channel(host, port, ssl=ssl)
+    channel = _Channel(host, port, ssl=ssl)
     metadata = {"authorization": f"Bearer {token}"} if token else None
     try:
         async with push_grpc.PushStub(channel).SubscribePush.open(metadata=metadata) as stream:
@@ -74,7 +125,7 @@ async def subscribe(
                     with contextlib.suppress(Exception):  # it may have ended meanwhile
                         await stream.cancel()
     finally:
-        channel.close()
+        await channel.aclose()
 
 
 def run_client(main: Coroutine[Any, Any, T]) -> T:

@@ -499,6 +499,47 @@ async def test_a_child_that_ignores_stop_is_cancelled_after_its_timeout(
     assert trio.current_time() - began == pytest.approx(3.0)
 
 
+class Closing(Counter):
+    """A Counter that journals its `on_exit` too."""
+
+    async def on_exit(self) -> None:
+        # a checkpoint: a cancelled incarnation gets here shielded
+        await trio.lowlevel.checkpoint()
+        self.journal.append(f"exit {self.name}")
+
+
+async def test_on_exit_runs_after_a_graceful_stop_a_crash_and_a_cancel(
+    system: ActorSystem, autojump_clock: trio.testing.MockClock
+) -> None:
+    journal: list[str] = []
+    never = trio.Event()
+    root = lambda: Supervisor(
+        children=[
+            spec("held", lambda: Closing(journal, "held"), shutdown_timeout=3.0),
+            spec("idle", lambda: Closing(journal, "idle")),
+        ]
+    )
+    async with trio.open_nursery() as nursery:
+        await start_tree(nursery, system, root)
+        held = system.lookup("held")
+        with pytest.raises(ActorCrashed):
+            await held.ask(Boom())
+        assert await held.ask(Get()) == 0  # the next incarnation is up
+        await held.tell(Hold(never))
+        await trio.testing.wait_all_tasks_blocked()
+        system.request_stop()
+    # The crash and the cancel (past the shutdown timeout) skip on_stop, never on_exit.
+    assert journal == [
+        "start held",
+        "start idle",
+        "exit held",
+        "start held",
+        "stop idle",
+        "exit idle",
+        "exit held",
+    ]
+
+
 async def test_a_start_failure_at_boot_propagates(system: ActorSystem) -> None:
     class Broken(Actor[Any]):
         kind = "broken"

@@ -18,24 +18,28 @@ from tests.support.smtp import SmtpSink, smtp_environ
 
 @pytest.fixture
 def start_galaxy() -> Iterator[Any]:
-    started: list[subprocess.Popen[str]] = []
+    started: list[GalaxyProcess] = []
     data_dirs: set[Path] = set()
 
     def start(environ: dict[str, str]) -> GalaxyProcess:
         process = subprocess.Popen(
             [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        started.append(process)
         data_dirs.add(Path(environ["BACKEND_DATA_DIR"]))
         assert process.stdout is not None
-        ready, lines = read_until_ready(process.stdout)
-        return GalaxyProcess(process, ready, lines)
+        try:
+            ready, lines = read_until_ready(process.stdout)
+        except BaseException:
+            with process:  # on leaving: closes its pipes and waits for it
+                process.kill()
+            raise
+        galaxy = GalaxyProcess(process, ready, lines)
+        started.append(galaxy)
+        return galaxy
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    for galaxy in started:
+        galaxy.close()
     for data_dir in data_dirs:
         reap_leftovers(data_dir)
 

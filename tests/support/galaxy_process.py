@@ -62,6 +62,21 @@ class GalaxyProcess:
             err = self.process.stderr.read()
         return self.process.returncode, self.lines, err
 
+    def close(self) -> None:
+        """Kill the process if it still runs, and close the pipes it wrote to.
+
+        Nothing else closes them: the reader stops at the end of stdout, `stop` reads
+        stderr to its end, and neither closes; a `Popen` never closes its pipes itself.
+        """
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=60)
+        if self.reader is not None:
+            self.reader.join(timeout=10)  # it is done once it has read the end of stdout
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
 
 def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     lines = []

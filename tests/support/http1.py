@@ -29,6 +29,10 @@ async def keep_alive_connection(
 
 
 async def closed_by_server(stream: trio.SocketStream) -> None:
-    """Return once the server has closed the connection (it sends nothing unasked)."""
-    with contextlib.suppress(trio.BrokenResourceError):  # reset: closed all the same
-        assert await stream.receive_some() == b""
+    """Return once the server has closed the connection (it sends nothing unasked).
+
+    Our end is closed then too (or if the wait is cancelled): the connection is over,
+    and its socket must not be left to the garbage collector."""
+    async with stream:
+        with contextlib.suppress(trio.BrokenResourceError):  # reset: closed all the same
+            assert await stream.receive_some() == b""

@@ -173,7 +173,9 @@ class GameActor(Actor[GameMessage]):
             elif self.life.record is not None and self.life.record.status == "running":
                 self._probe_at = trio.current_time()  # not serving: the probes take it from here
 
-    async def on_stop(self) -> None:
+    async def on_exit(self) -> None:
+        # however the incarnation ended: a crashed game actor must not leave its
+        # engine client's connections open for the life of the process
         await self.life.drop_client()
 
     def next_tick_at(self) -> float:
