@@ -7,7 +7,9 @@ and recipient: it is a development relay, not a mail server.
 
 from __future__ import annotations
 
+import asyncio
 import mailbox
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +37,23 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
+def _session_class() -> type:
+    from aiosmtpd.smtp import SMTP
+
+    class Session(SMTP):
+        """aiosmtpd's SMTP connection, which says when it is gone."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.lost = asyncio.Event()
+
+        def connection_lost(self, error: Exception | None) -> None:
+            super().connection_lost(error)
+            self.lost.set()
+
+    return Session
+
+
 class SmtpSink(Actor[None]):
     """The `embedded/smtp.sink` actor: serves SMTP on loopback for its lifetime."""
 
@@ -53,6 +72,7 @@ class SmtpSink(Actor[None]):
         self._on_bound = on_bound
         self.handler = MaildirHandler(directory)
         self._server: Any = None
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # its open connections
 
     async def on_start(self, ctx: Context) -> None:
         self._server = await to_asyncio(self._serve)()
@@ -69,16 +89,15 @@ class SmtpSink(Actor[None]):
         )
 
     async def _serve(self) -> Any:
-        import asyncio
+        session_class = _session_class()
 
-        from aiosmtpd.smtp import SMTP
+        def session() -> Any:
+            made = session_class(self.handler, hostname="galaxy-sink", ident="galaxy embedded sink")
+            self._sessions.add(made)
+            return made
 
         loop = asyncio.get_running_loop()
-        return await loop.create_server(
-            lambda: SMTP(self.handler, hostname="galaxy-sink", ident="galaxy embedded sink"),
-            self.host,
-            self.port,
-        )
+        return await loop.create_server(session, self.host, self.port)
 
     async def on_exit(self) -> None:
         # Not in on_stop: a stop cancelled at the end of BACKEND_SHUTDOWN_TIMEOUT must not
@@ -87,6 +106,14 @@ class SmtpSink(Actor[None]):
 
         async def close() -> None:
             server.close()
+            # Python 3.11's Server.close leaves the accepted connections open (a mail
+            # worker's session cut short by a cancel, say), and its wait_closed does not
+            # wait for them: they are closed, and waited for, here.
+            sessions = [session for session in self._sessions if session.transport is not None]
+            for session in sessions:
+                session.transport.close()
+            for session in sessions:
+                await session.lost.wait()
             await server.wait_closed()
 
         if server is not None:
