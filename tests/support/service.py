@@ -57,3 +57,10 @@ async def start_service(nursery: trio.Nursery, config: Config) -> Running:
 
 def admin_auth() -> Any:
     return httpx.BasicAuth(*ADMIN)
+
+
+def actor_count(running: Running, actor: str, key: str) -> int:
+    """A count among an actor's inspection details (JSON-shaped, so `object` to the kernel)."""
+    value = running.service.system.details(actor)[key]
+    assert isinstance(value, int), (actor, key, value)
+    return value

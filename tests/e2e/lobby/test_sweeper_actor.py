@@ -7,13 +7,7 @@ import pytest
 from tests.support.lobby import User
 from tests.support.mail import eventually
 from tests.support.players import asql, sql
-from tests.support.service import Running
-
-
-def count(detail: object) -> int:
-    """An inspection detail that is a count (details are JSON-shaped: `object`)."""
-    assert isinstance(detail, int)
-    return detail
+from tests.support.service import Running, actor_count
 
 
 @pytest.mark.parametrize("running", [{"BACKEND_LOBBY_SWEEPER_INTERVAL": "50ms"}], indirect=True)
@@ -28,5 +22,4 @@ async def test_the_sweeper_closes_an_expired_enrollment_on_its_own(
         return sql(running, "SELECT status FROM games WHERE game_id = %s", gid) == [("cancelled",)]
 
     await eventually(closed)
-    details = running.service.system.details("lobby.sweeper")
-    assert count(details["rounds"]) >= 1
+    assert actor_count(running, "lobby.sweeper", "rounds") >= 1

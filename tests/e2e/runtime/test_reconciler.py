@@ -12,7 +12,7 @@ from tests.e2e.runtime.test_lifecycle import engine_pid, kinds, started_game, wa
 from tests.support.contract import ContractClient
 from tests.support.mail import eventually
 from tests.support.players import asql, sql
-from tests.support.service import Running
+from tests.support.service import Running, actor_count
 
 RECONCILING = {
     "BACKEND_RUNTIME_PROBE_INTERVAL": "1h",  # only the reconciler can notice
@@ -27,12 +27,6 @@ def record_status(running: Running, gid: str) -> str:
     return str(status)
 
 
-def count(detail: object) -> int:
-    """An inspection detail that is a count (details are JSON-shaped: `object`)."""
-    assert isinstance(detail, int)
-    return detail
-
-
 @pytest.mark.parametrize("running", [RECONCILING], indirect=True)
 async def test_a_vanished_engine_is_marked_removed_and_its_game_paused(
     running: Running, http: ContractClient
@@ -43,7 +37,7 @@ async def test_a_vanished_engine_is_marked_removed_and_its_game_paused(
     assert paused["status_reason"] == "engine_unreachable"
     assert record_status(running, gid) == "removed"
     assert kinds(running, "game.paused")[0]["reason"] == "engine_unreachable"
-    assert count(running.service.system.details("runtime.reconciler")["missing"]) >= 1
+    assert actor_count(running, "runtime.reconciler", "missing") >= 1
 
 
 @pytest.mark.parametrize("running", [RECONCILING], indirect=True)
@@ -60,7 +54,7 @@ async def test_a_running_engine_nobody_recorded_is_adopted_on_its_recorded_versi
         return record_status(running, gid) == "running"
 
     await eventually(adopted)
-    assert count(running.service.system.details("runtime.reconciler")["found"]) >= 1
+    assert actor_count(running, "runtime.reconciler", "found") >= 1
     ((version,),) = sql(
         running, "SELECT engine_version FROM runtime_records WHERE game_id = %s", uuid.UUID(gid)
     )
