@@ -16,9 +16,13 @@ from typing import Any
 LEVEL = 6
 
 
+def report_text(report: Mapping[str, Any]) -> str:
+    """A report as the compact JSON text the archive keeps and the players are answered."""
+    return json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+
+
 def pack(report: Mapping[str, Any]) -> bytes:
-    text = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
-    return zlib.compress(text.encode("utf-8"), LEVEL)
+    return zlib.compress(report_text(report).encode("utf-8"), LEVEL)
 
 
 def unpack_text(body: bytes) -> str:

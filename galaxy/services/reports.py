@@ -15,12 +15,11 @@ over. Otherwise it is 404 `report_not_found`.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Protocol
 
 from galaxy.clients.engine import Report
-from galaxy.domain.archive import unpack_text
+from galaxy.domain.archive import report_text, unpack_text
 from galaxy.domain.errors import NotFound
 from galaxy.domain.lobby import Status
 from galaxy.services.lobby.context import LobbyContext
@@ -56,7 +55,6 @@ class Reports:
             return unpack_text(found.body)
         live = self.lobby.cache.games.get(game_id)
         if live is not None and live.game.status in ENGINE_SERVES:
-            report = await self.engine.report(user_id, game_id, turn)
-            return json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+            return report_text(await self.engine.report(user_id, game_id, turn))
         which = "the latest turn" if turn is None else f"turn {turn}"
         raise NotFound(f"no report of {which} for your race", code="report_not_found")
