@@ -114,6 +114,25 @@ class PushService(push_grpc.PushBase):
             raise GRPCError(Status.INVALID_ARGUMENT, error.message) from None
         sink = StreamSink(stream)
         try:
+            await self._open_or_refuse(client_id, cursor, sink, credential)
+            outcome = await sink.done
+        finally:
+            # The client went away (or we did): the actor must know. This covers the
+            # open too: a gateway that hangs up while its actor is being spawned
+            # cancels this handler there, and the actor, once running, would
+            # otherwise wait for a stream nobody watches any more.
+            sink.closed.set()
+        if outcome is Outcome.ABORTED:
+            raise GRPCError(
+                Status.ABORTED, "replaced by a newer stream with the same gateway_client_id"
+            )
+
+    async def _open_or_refuse(
+        self, client_id: str, cursor: int | None, sink: StreamSink, credential: str | None
+    ) -> None:
+        """Asyncio side: open the stream's actor, or end the call with the gRPC status
+        of why not."""
+        try:
             try:
                 await to_trio(self._open)(client_id, cursor, sink, credential)
             except ActorError as error:  # the kernel names no status: KERNEL_ERRORS does
@@ -123,14 +142,6 @@ class PushService(push_grpc.PushBase):
             raise GRPCError(Status.INTERNAL, "internal error") from None
         except GalaxyError as error:
             raise GRPCError(Status(error.grpc_status), error.message) from None
-        try:
-            outcome = await sink.done
-        finally:
-            sink.closed.set()  # the client went away (or we did): the actor must know
-        if outcome is Outcome.ABORTED:
-            raise GRPCError(
-                Status.ABORTED, "replaced by a newer stream with the same gateway_client_id"
-            )
 
     async def _open(
         self, client_id: str, cursor: int | None, sink: StreamSink, credential: str | None

@@ -186,6 +186,19 @@ async def test_a_gateway_that_hangs_up_is_forgotten(running: Running) -> None:
         await hub(running).wait_subscribers(0)  # the actor noticed the closed stream
 
 
+async def test_gateways_that_hang_up_as_soon_as_they_are_subscribed_are_forgotten(
+    running: Running,
+) -> None:
+    # The stream's initial metadata leaves before the server's handler has seen its
+    # actor spawned, so a gateway that hangs up on it cancels the handler in the
+    # middle of the open. Each round is one chance to land there.
+    for round_no in range(50):
+        gateway = await Gateway(port(running), f"gw-quick-{round_no}").start()
+        await gateway.close()
+    with trio.fail_after(10):
+        await hub(running).wait_subscribers(0)
+
+
 async def test_shutdown_ends_open_streams_cleanly(running: Running) -> None:
     gateways = [await Gateway(port(running), f"gw-{i}").start() for i in range(3)]
     publish_turns(running, range(1, 4))
