@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+# Everything in docs/benchmarks.md from this line on survives `make bench`.
+HISTORY = "<!-- history: kept by make bench -->"
+
 
 @dataclass(frozen=True)
 class Row:
@@ -54,7 +57,13 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> None:
-        path.write_text(self.markdown())
+        """Write the table, keeping what follows `HISTORY` in the file as it is: the
+        before/after records of earlier changes are written by hand, once."""
+        kept = ""
+        if path.exists():
+            _, marker, after = path.read_text().partition(HISTORY)
+            kept = marker + after
+        path.write_text(self.markdown() + ("\n" + kept if kept else ""))
 
 
 def _cpu_model() -> str:
