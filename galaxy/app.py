@@ -173,8 +173,10 @@ class Service:
                         driver=self.driver,
                         games_supervisor=GAMES,
                         telemetry=self.telemetry,
+                        run_id=self.run_id,
                     )
                     await self.services.warm()
+                    await self.services.instances.join()
                     await self._bootstrap_admin(self.services.admin_auth)
                     self.readiness.caches_warm = True
                     self.tree = declare(
@@ -192,6 +194,7 @@ class Service:
                         if self.driver is not None:
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
+                            await self.services.instances.leave()  # after the tree: nothing runs
                             await self.services.aclose()
                         await db.close()
         finally:
@@ -232,6 +235,8 @@ class Service:
                 if self._stop_requested:  # a signal arrived while we were starting
                     self.stop()
                 self._describe_endpoints()
+                if self.services is not None and not self.config.instance.address:
+                    self.services.instances.address = self.endpoints.http
                 log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
                 task_status.started(self.endpoints)
         if self._tree_scope.cancelled_caught:

@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -91,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     actors.add_argument("--url", help="base URL (default: from BACKEND_HTTP_LISTEN_ADDR)")
     actors.add_argument("--user", help="admin user name")
     actors.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
+    actors.add_argument(
+        "--cluster",
+        action="store_true",
+        help="every live instance sharing the database, with its tree and games "
+        "(GET /api/v1/admin/cluster)",
+    )
     _env_file_option(actors)
     actors.set_defaults(handler=_cmd_actors)
 
@@ -310,8 +316,9 @@ def _cmd_actors(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    path = "/api/v1/admin/cluster" if args.cluster else "/api/v1/admin/actors"
     try:
-        response = httpx.get(f"{url.rstrip('/')}/api/v1/admin/actors", auth=credentials, timeout=10)
+        response = httpx.get(f"{url.rstrip('/')}{path}", auth=credentials, timeout=10)
     except httpx.HTTPError as error:
         print(f"galaxy: cannot reach {url}: {error}", file=sys.stderr)
         return EXIT_FAILURE
@@ -321,11 +328,31 @@ def _cmd_actors(args: argparse.Namespace) -> int:
     body = response.json()
     if args.json:
         print(json.dumps(body, indent=2))
+    elif args.cluster:
+        print("\n".join(render_cluster(body["instances"])))
     elif body.get("root") is None:
         print("(no actors)")
     else:
         print("\n".join(render_tree(body["root"])))
     return 0
+
+
+def render_cluster(instances: list[dict[str, Any]]) -> list[str]:
+    """`galaxy actors --cluster`: each instance's line, then its tree indented under it."""
+    from galaxy.actors import render_tree
+
+    lines: list[str] = []
+    for instance in instances:
+        this = "  (answered)" if instance["this_instance"] else ""
+        games = len(instance["games"])
+        lines.append(
+            f"instance {instance['instance_id']}{this}  {instance['address'] or '(no address)'}"
+            f"  version {instance['version']}  games {games}"
+            f"  heartbeat {instance['heartbeat_at']}"
+        )
+        tree = instance["tree"]
+        lines.extend(render_tree(tree, "  ") if tree is not None else ["  (no tree yet)"])
+    return lines or ["(no instances)"]
 
 
 def _cmd_push_tail(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ sink, …) and logs once. `BACKEND_EMBEDDED=false` restores fail-fast.
 
 import difflib
 import re
+import secrets
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +230,56 @@ class DiplomailConfig:
     worker_interval: float
 
 
+INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """This process as a member of the instances sharing one database (docs/runbook.md,
+    "Instances").
+
+    The id names it in `GET /api/v1/admin/cluster` and in every lease it will hold;
+    the registration expires `ttl` after the last heartbeat, so a crashed instance
+    drops out on its own.
+    """
+
+    instance_id: str
+    address: str | None  # how the other instances reach its HTTP listener; None: derived
+    heartbeat_interval: float
+    ttl: float
+
+
+def generated_instance_id() -> str:
+    """The default id: the host's name and a random suffix, new at every start."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).strip("-._")[:40] or "galaxy"
+    return f"{host}-{secrets.token_hex(3)}"
+
+
+def parse_instance_id(text: str) -> str:
+    value = text.strip()
+    if not INSTANCE_ID.match(value):
+        raise ValueError(
+            f"{text!r} is not 1 to 63 letters, digits, '.', '_' or '-' starting with a "
+            "letter or digit"
+        )
+    return value
+
+
+def parse_instance_address(text: str) -> str:
+    """An http(s) base URL without a path: `http://10.0.0.5:8080`."""
+    from urllib.parse import urlsplit
+
+    value = text.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+        raise ValueError(f"{text!r} is not a base URL such as http://10.0.0.5:8080")
+    try:
+        parts.port  # noqa: B018 - raises for a port that is no number
+    except ValueError:
+        raise ValueError(f"{text!r} has no valid port") from None
+    return value
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """How the gateway proves itself on the internal and user surfaces and the push stream."""
@@ -265,6 +317,9 @@ class Config:
     notification: NotificationConfig
     diplomail: DiplomailConfig
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    instance: InstanceConfig = field(
+        default_factory=lambda: InstanceConfig(generated_instance_id(), None, 5.0, 15.0)
+    )
     fallbacks: tuple[Fallback, ...] = ()
 
 
@@ -704,12 +759,39 @@ def load_config(environ: Mapping[str, str]) -> Config:
             worker_interval=r.duration("BACKEND_DIPLOMAIL_WORKER_INTERVAL", "2s"),
         ),
         gateway=_gateway(r, embedded),
+        instance=_instance(r),
         fallbacks=tuple(r.fallbacks),
     )
     r.problems += _unknown_variables(environ, r.known)
     if r.problems:
         raise ConfigError(r.problems)
     return config
+
+
+def _instance(r: _Reader) -> InstanceConfig:
+    interval = r.duration("BACKEND_INSTANCE_HEARTBEAT_INTERVAL", "5s")
+    ttl = r.duration("BACKEND_INSTANCE_TTL", "15s")
+    if interval <= 0:
+        r.problems.append("BACKEND_INSTANCE_HEARTBEAT_INTERVAL: must be above zero")
+    elif ttl < 2 * interval:
+        # One late heartbeat must not look like a crash.
+        r.problems.append(
+            f"BACKEND_INSTANCE_TTL: {ttl:g}s is below twice "
+            f"BACKEND_INSTANCE_HEARTBEAT_INTERVAL ({interval:g}s)"
+        )
+    address = None
+    given = r.raw("BACKEND_INSTANCE_ADDRESS")
+    if given is not None:
+        try:
+            address = parse_instance_address(given)
+        except ValueError as exc:
+            r.problems.append(f"BACKEND_INSTANCE_ADDRESS: {exc}")
+    return InstanceConfig(
+        instance_id=r.parse("BACKEND_INSTANCE_ID", generated_instance_id(), parse_instance_id),
+        address=address,
+        heartbeat_interval=interval,
+        ttl=ttl,
+    )
 
 
 def _gateway(r: _Reader, embedded: bool) -> GatewayConfig:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
 from galaxy.core.geo_counters import GeoCounters
+from galaxy.core.instance_heartbeat import InstanceHeartbeat
 from galaxy.core.last_seen import LastSeen
 from galaxy.core.lobby_sweeper import LobbySweeper
 from galaxy.core.mail_worker import MailWorker
@@ -49,6 +50,7 @@ NOTIFY_ROUTER = "notify.router"
 LOBBY_SWEEPER = "lobby.sweeper"
 GEO_COUNTERS = "geo.counters"
 LAST_SEEN = "sessions.last_seen"
+INSTANCE_HEARTBEAT = "instance.heartbeat"
 TRANSLATOR = "diplomail.translator"
 GAMES = "runtime.games"  # game:<game_id> children, spawned by the runtime service
 RECONCILER = "runtime.reconciler"
@@ -221,6 +223,12 @@ def _core(wiring: Wiring) -> list[Node]:
         ),
         actor(GEO_COUNTERS, GeoCounters, lambda: GeoCounters(services.geo), shutdown_timeout=10.0),
         actor(LAST_SEEN, LastSeen, lambda: LastSeen(services.sessions), shutdown_timeout=10.0),
+        actor(
+            INSTANCE_HEARTBEAT,
+            InstanceHeartbeat,
+            lambda: InstanceHeartbeat(services.instances),
+            shutdown_timeout=5.0,
+        ),
     ]
     if config.diplomail.translator_url:
         nodes.append(

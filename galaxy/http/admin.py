@@ -7,6 +7,8 @@ from typing import Any
 from quart import Blueprint
 
 from galaxy.http.guards import services
+from galaxy.http.views.base import to_json
+from galaxy.http.views.cluster import cluster_body
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -17,3 +19,9 @@ async def actor_tree() -> dict[str, Any]:
     if snapshot is None:
         return {"root": None, "count": 0}
     return {"root": snapshot.to_json(), "count": snapshot.count()}
+
+
+@blueprint.get("/cluster")
+async def cluster() -> dict[str, object]:
+    instances = services().instances
+    return to_json(cluster_body(instances.instance_id, await instances.cluster()))

@@ -19,6 +19,7 @@ from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
 from galaxy.services.diplomail import Diplomail
 from galaxy.services.geo import Geo
+from galaxy.services.instances import Instances
 from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
@@ -57,6 +58,7 @@ class Services:
     engine_versions: EngineVersions
     geo: Geo
     diplomail: Diplomail
+    instances: Instances
     telemetry: Telemetry
 
     async def warm(self) -> None:
@@ -85,6 +87,7 @@ def build_services(
     driver: ContainerDriver,
     games_supervisor: str,
     telemetry: Telemetry,
+    run_id: str,
 ) -> Services:
     """Every service, wired to the ones it calls; nothing is read from the store yet."""
     mail = MailOutbox(db, from_address=config.smtp.from_address, telemetry=telemetry)
@@ -162,5 +165,6 @@ def build_services(
         engine_versions=versions,
         geo=geo,
         diplomail=Diplomail(lobby, config.diplomail, translator),
+        instances=Instances(db, config.instance, run_id=run_id, snapshot=actors.snapshot),
         telemetry=telemetry,
     )

@@ -54,6 +54,14 @@ async def admin_get_actors(http: ContractClient, running: Running) -> None:
     assert_error_body(unauthorized, 401, "unauthorized")
 
 
+async def admin_get_cluster(http: ContractClient, running: Running) -> None:
+    response = await http.get("/api/v1/admin/cluster", auth=admin_auth())
+    assert response.status_code == 200
+    body = response.json()
+    assert [i["instance_id"] for i in body["instances"]] == [body["instance_id"]]
+    assert_error_body(await http.get("/api/v1/admin/cluster"), 401, "unauthorized")
+
+
 async def admin_mail(http: ContractClient, running: Running) -> None:
     sent, dead = await sent_and_dead_letter(running)
     http.client.auth = admin_auth()
@@ -347,6 +355,7 @@ EXERCISES: dict[str, Exercise] = {
     "healthz": healthz,
     "readyz": readyz,
     "adminGetActors": admin_get_actors,
+    "adminGetCluster": admin_get_cluster,
     "adminListMailDeliveries": admin_mail,
     "adminGetMailDelivery": admin_mail,
     "adminListMailAttempts": admin_mail,

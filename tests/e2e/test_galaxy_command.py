@@ -54,6 +54,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "lobby.sweeper": 2,
         "geo.counters": 2,
         "sessions.last_seen": 2,
+        "instance.heartbeat": 2,
         "runtime.games": 2,
         "runtime.reconciler": 2,
         "edges": 1,
@@ -61,6 +62,12 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "grpc": 2,
     }
     assert "running" in tree.stdout and "mailbox 0/" in tree.stdout and "restarts 0" in tree.stdout
+
+    cluster = galaxy("actors", "--cluster", "--url", ready["http"], environ=environ)
+    assert cluster.returncode == 0, cluster.stderr
+    first, *rest = cluster.stdout.splitlines()
+    assert first.startswith("instance ") and "(answered)" in first and ready["http"] in first
+    assert rest[0].split()[0] == "root" and rest[0].startswith("  ")
 
     code, lines, stderr = galaxy_.stop(signal.SIGINT)
     assert code == 0

@@ -30,6 +30,7 @@ EXPECTED_TABLES = {
     "auth_wrong_codes",
     "turn_summaries",
     "turn_reports",
+    "instances",
     "device_sessions",
     "entitlement_records",
     "entitlement_snapshots",
