@@ -18,7 +18,6 @@ import pytest
 import trio
 
 from galaxy.actors import Backoff
-from galaxy.bridge import open_asyncio_loop
 from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
 from galaxy.services.mail import MailOutbox
@@ -94,13 +93,12 @@ class CountingDatabase(Database):
 
 @pytest.fixture
 async def counted(db_dsn: str) -> AsyncIterator[CountingDatabase]:
-    async with open_asyncio_loop():
-        db = CountingDatabase(db_dsn, min_size=1, max_size=4)
-        await db.open()
-        try:
-            yield db
-        finally:
-            await db.close()
+    db = CountingDatabase(db_dsn, min_size=1, max_size=4)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 def worker(db: Database, queue: ScriptedRoutes, *, owner: str = "run-a") -> OutboxWorker[Route]:
