@@ -32,6 +32,7 @@ by tests/store/test_trio_psycopg.py so an upgrade that changes one fails there:
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from math import inf
 from time import monotonic
 from typing import Any, cast
@@ -42,7 +43,7 @@ from psycopg import waiting as psycopg_waiting
 from psycopg.abc import RV, AdaptContext, ConnDict, ConnParam, PQGen, PQGenConn
 from psycopg.adapt import AdaptersMap
 from psycopg.conninfo import conninfo_attempts, make_conninfo, timeout_from_conninfo
-from psycopg.rows import AsyncRowFactory, Row, tuple_row
+from psycopg.rows import AsyncRowFactory, Row
 from psycopg.waiting import Ready, Wait
 
 __all__ = ["CANCEL_BUDGET", "TrioConnection", "wait_conn_trio", "wait_trio"]
@@ -68,12 +69,8 @@ log = logging.getLogger("galaxy.store.trio_psycopg")
 class TrioConnection(AsyncConnection[Row]):
     """A psycopg `AsyncConnection` for trio: every wait is a trio I/O wait."""
 
-    def __init__(
-        self,
-        pgconn: pq.abc.PGconn,
-        row_factory: AsyncRowFactory[Row] = cast(AsyncRowFactory[Row], tuple_row),
-    ) -> None:
-        super().__init__(pgconn, row_factory)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # psycopg's lock is an asyncio.Lock; cursors and transactions take it.
         self.lock = trio.Lock()  # type: ignore[assignment]
 
@@ -122,7 +119,7 @@ class TrioConnection(AsyncConnection[Row]):
         self,
         gen: PQGen[RV],
         interval: float = 0.1,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - psycopg's signature
     ) -> RV:
         """Consume a psycopg generator on trio; an interruption abandons the connection."""
         try:
@@ -132,7 +129,7 @@ class TrioConnection(AsyncConnection[Row]):
                 await self._abandon()
             raise
 
-    async def cancel_safe(self, *, timeout: float = 30.0) -> None:
+    async def cancel_safe(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - psycopg's
         """Ask the server to cancel the running statement (libpq >= 17 non-blocking cancel)."""
         if not self._should_cancel():
             return
@@ -148,10 +145,10 @@ class TrioConnection(AsyncConnection[Row]):
         """Close now, without a round trip; the server rolls back whatever was open."""
         if self.closed:
             return
-        try:
+        # Wake any trio wait on the socket before libpq closes it (the fd may be reused).
+        # No socket any more, or no trio run (interpreter teardown): nothing to wake.
+        with suppress(errors.OperationalError, RuntimeError):
             trio.lowlevel.notify_closing(self.pgconn.socket)
-        except (errors.OperationalError, RuntimeError):
-            pass  # no socket any more, or no trio run (interpreter teardown)
         self._closed = True
         self.pgconn.finish()
 
@@ -198,7 +195,12 @@ def _connect_failure(failures: list[tuple[errors.Error, str]]) -> errors.Error:
     return type(last)("\n".join(lines), pgconn=last.pgconn)
 
 
-async def wait_trio(gen: PQGen[RV], fileno: int, *, timeout: float | None = None) -> RV:
+async def wait_trio(
+    gen: PQGen[RV],
+    fileno: int,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - psycopg's wait contract
+) -> RV:
     """psycopg.waiting.wait_async on trio: consume `gen`, waiting on `fileno` when it blocks.
 
     As psycopg's: a wait for writing first tries a zero-timeout poll (the socket
@@ -244,7 +246,11 @@ async def wait_trio(gen: PQGen[RV], fileno: int, *, timeout: float | None = None
         return cast(RV, done.value)
 
 
-async def wait_conn_trio(gen: PQGenConn[RV], *, timeout: float | None = None) -> RV:
+async def wait_conn_trio(
+    gen: PQGenConn[RV],
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - psycopg's wait contract
+) -> RV:
     """psycopg.waiting.wait_conn_async on trio: the generator names the fd at each step
     (connecting may change it). `timeout` bounds the whole, as connect_timeout does."""
     try:
