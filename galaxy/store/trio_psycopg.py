@@ -23,7 +23,8 @@ by tests/store/test_trio_psycopg.py so an upgrade that changes one fails there:
 - `BaseConnection._get_connection_params()` (async classmethod);
 - the attributes `connect()` sets as psycopg's does: `_autocommit`,
   `row_factory`, `cursor_factory`, `_adapters`, `prepare_threshold`;
-- `AsyncConnection.lock` (replaced by a `trio.Lock`) and `AsyncConnection.wait()`
+- `AsyncConnection.lock` (replaced by a `ConnectionLock`, a `trio.Lock`), used
+  only as `async with conn.lock`, and `AsyncConnection.wait()`
   (overridden: every psycopg operation waits through it);
 - `psycopg.waiting._ready`: psycopg's zero-timeout readiness poll;
 - `psycopg.errors._WaitTimeout`: what a wait with a timeout raises.
@@ -46,7 +47,7 @@ from psycopg.conninfo import conninfo_attempts, make_conninfo, timeout_from_conn
 from psycopg.rows import AsyncRowFactory, Row
 from psycopg.waiting import Ready, Wait
 
-__all__ = ["CANCEL_BUDGET", "TrioConnection", "wait_conn_trio", "wait_trio"]
+__all__ = ["CANCEL_BUDGET", "ConnectionLock", "TrioConnection", "wait_conn_trio", "wait_trio"]
 
 # How long an interrupted query may take to be cancelled on the server before
 # the connection is closed anyway (a closed socket alone does not stop a query:
@@ -66,13 +67,38 @@ _READY_NONE, _READY_R, _READY_W = Ready.NONE, Ready.R, Ready.W
 log = logging.getLogger("galaxy.store.trio_psycopg")
 
 
+class ConnectionLock:
+    """psycopg's per-connection lock on trio: a `trio.Lock` whose uncontended acquire
+    does not yield. Every holder goes on to wait on the socket, which yields anyway,
+    and a pooled connection has one user at a time, so the scheduler round trip of
+    `trio.Lock.acquire` (several per unit of work) would buy nothing. Contended, it
+    waits as `trio.Lock` does (FIFO, cancellable)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = trio.Lock()
+
+    async def __aenter__(self) -> None:
+        try:
+            self._lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._lock.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+
 class TrioConnection(AsyncConnection[Row]):
     """A psycopg `AsyncConnection` for trio: every wait is a trio I/O wait."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # psycopg's lock is an asyncio.Lock; cursors and transactions take it.
-        self.lock = trio.Lock()  # type: ignore[assignment]
+        self.lock = ConnectionLock()  # type: ignore[assignment]
 
     @classmethod
     async def connect(

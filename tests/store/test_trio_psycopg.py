@@ -19,7 +19,7 @@ import trio.testing
 from psycopg import pq
 from psycopg.waiting import Ready, Wait
 
-from galaxy.store.trio_psycopg import TrioConnection, wait_conn_trio, wait_trio
+from galaxy.store.trio_psycopg import ConnectionLock, TrioConnection, wait_conn_trio, wait_trio
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def _conn_gen(fd: int) -> Generator[tuple[int, Wait], Ready | int, None]:
 async def test_connect_runs_psycopgs_connect_generator_on_trio(
     conn: TrioConnection[Any],
 ) -> None:
-    assert isinstance(conn.lock, trio.Lock)
+    assert isinstance(conn.lock, ConnectionLock)
     assert conn.autocommit
     cursor = await conn.execute("select 1 + 1")
     assert await cursor.fetchone() == (2,)
@@ -180,6 +180,17 @@ async def test_a_trio_cancel_mid_query_cancels_it_on_the_server_and_closes(
     assert scope.cancelled_caught
     assert conn.closed
     await until_gone(db_dsn, "mid-query")
+
+
+async def test_the_connection_lock_serialises_two_tasks(conn: TrioConnection[Any]) -> None:
+    # psycopg takes the lock around every operation: two tasks on one connection take turns.
+    async with trio.open_nursery() as nursery:
+        for n in range(2):
+            nursery.start_soon(conn.execute, f"select pg_sleep(0.01), {n}")
+        await trio.testing.wait_all_tasks_blocked()
+        assert conn.lock.locked()
+    assert not conn.lock.locked()
+    assert await (await conn.execute("select 1")).fetchone() == (1,)
 
 
 async def test_discard_closes_without_a_round_trip(conn: TrioConnection[Any]) -> None:
