@@ -86,8 +86,8 @@ class Database:
                     await self._pool.open()
                     await self.read(_select_one, name="db.open")
                     return
-                except DatabaseUnavailable as error:  # the server may still be starting
-                    last = error
+                except (DatabaseUnavailable, PoolTimeout, psycopg.OperationalError) as error:
+                    last = error  # the server may still be starting
                 await trio.sleep(pause)
                 pause = min(pause * 2, most)
         await self.close()

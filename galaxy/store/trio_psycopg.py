@@ -39,7 +39,7 @@ from time import monotonic
 from typing import Any, cast
 
 import trio
-from psycopg import AsyncConnection, AsyncCursor, errors, pq
+from psycopg import AsyncConnection, AsyncCursor, capabilities, errors, pq
 from psycopg import waiting as psycopg_waiting
 from psycopg.abc import RV, AdaptContext, ConnDict, ConnParam, PQGen, PQGenConn
 from psycopg.adapt import AdaptersMap
@@ -158,6 +158,9 @@ class TrioConnection(AsyncConnection[Row]):
     async def cancel_safe(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - psycopg's
         """Ask the server to cancel the running statement (libpq >= 17 non-blocking cancel)."""
         if not self._should_cancel():
+            return
+        if not capabilities.has_cancel_safe():  # libpq < 17: its blocking cancel, in a thread
+            await trio.to_thread.run_sync(self.cancel, abandon_on_cancel=True)
             return
         try:
             await wait_conn_trio(self._cancel_gen(), timeout=timeout or None)

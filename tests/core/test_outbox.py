@@ -8,7 +8,6 @@ again by moving its `next_attempt_at` back, never by waiting.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,8 +174,8 @@ async def test_a_claim_leases_due_rows_to_its_owner_only(database: Database) -> 
 
 async def test_concurrent_claimers_skip_each_others_locked_rows(database: Database) -> None:
     route_ids = await add_routes(database, 6)
-    first_claimed = asyncio.Event()  # both transactions run on the pool's asyncio loop
-    second_done = asyncio.Event()
+    first_claimed = trio.Event()  # both transactions run in trio tasks, as every unit does
+    second_done = trio.Event()
 
     async def first(conn: Connection) -> list[Route]:
         claimed = await queries.claim_due(conn, "run-a", 4, 60.0)
