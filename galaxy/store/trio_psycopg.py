@@ -171,8 +171,9 @@ class TrioConnection(AsyncConnection[Row]):
         self.discard()
 
     def discard(self) -> None:
-        """Close now, without a round trip; the server rolls back whatever was open."""
-        if self.closed:
+        """Close now, without a round trip; the server rolls back whatever was open.
+        A connection found broken is finished too: libpq holds its socket until then."""
+        if self._closed:
             return
         # Wake any trio wait on the socket before libpq closes it (the fd may be reused).
         # No socket any more, or no trio run (interpreter teardown): nothing to wake.
