@@ -22,15 +22,20 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
-import trio_asyncio  # before psycopg: psycopg.waiting binds asyncio.get_running_loop at
-from psycopg_pool import AsyncConnectionPool  # import, and trio-asyncio patches it at its own
 
 from bench.report import Report, Row
-from galaxy.embedded.postgres import start_embedded_postgres
-from galaxy.store.database import Connection, Database
+
+# Nothing here imports galaxy, trio_asyncio or psycopg at module level: each
+# contender imports what it needs in its own interpreter. Importing trio_asyncio
+# (galaxy/__init__.py does) makes `asyncio.run` run on trio-asyncio's
+# SyncTrioEventLoop, which would slow the floor down; and psycopg must come
+# after trio_asyncio for the bridged path (psycopg.waiting binds
+# asyncio.get_running_loop at import, trio-asyncio patches it at its own).
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 TASKS = 16
 POOL = 16
@@ -39,13 +44,15 @@ ROUND_SECONDS = 2.0
 QUERIES = ("select 1", "select 2", "select 3", "select 4")
 
 
-async def unit(conn: Connection) -> None:
+async def unit(conn: AsyncConnection[Any]) -> None:
     for query in QUERIES:
         cursor = await conn.execute(query)
         await cursor.fetchone()
 
 
 def galaxy_rate(dsn: str) -> float:
+    from galaxy.store.database import Database
+
     async def main() -> float:
         db = Database(dsn, min_size=POOL, max_size=POOL)
         await db.open()
@@ -58,6 +65,8 @@ def galaxy_rate(dsn: str) -> float:
 
 
 def asyncio_pool_rate(dsn: str) -> float:
+    from psycopg_pool import AsyncConnectionPool
+
     async def main() -> float:
         async with AsyncConnectionPool(dsn, min_size=POOL, max_size=POOL, open=False) as pool:
             await pool.wait()
@@ -73,6 +82,8 @@ def asyncio_pool_rate(dsn: str) -> float:
 
 def bridged_pool_rate(dsn: str) -> float:
     """The old path: psycopg_pool on the trio-asyncio loop, one crossing per unit."""
+    import trio_asyncio
+    from psycopg_pool import AsyncConnectionPool
 
     async def main() -> float:
         async with trio_asyncio.open_loop() as loop:
@@ -134,6 +145,8 @@ async def asyncio_rate(one: Callable[[], Awaitable[Any]]) -> float:
 
 def run(report: Report) -> None:
     with tempfile.TemporaryDirectory(prefix="db-bench-") as scratch:
+        from galaxy.embedded.postgres import start_embedded_postgres
+
         postgres = start_embedded_postgres(Path(scratch) / "pg")
         try:
             dsn = postgres.dsn("postgres")
@@ -166,7 +179,7 @@ CONTENDERS: dict[str, Callable[[str], float]] = {
 
 
 def measure(name: str, dsn: str) -> float:
-    command = [sys.executable, "-m", "bench.db_bench", name, dsn]
+    command = [sys.executable, "-m", "bench.db_bench", name, dsn]  # a fresh interpreter each
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(output.strip().splitlines()[-1])
 
