@@ -2,13 +2,22 @@
 
 from pathlib import Path
 
-from bench import actors_bench, engine_bench, http_bench, mail_bench, push_bench, runtime_bench
+from bench import (
+    actors_bench,
+    db_bench,
+    engine_bench,
+    http_bench,
+    mail_bench,
+    push_bench,
+    runtime_bench,
+)
 from bench.report import Report
 
 
 def main() -> None:
     report = Report()
     actors_bench.run(report)
+    db_bench.run(report)
     http_bench.run(report)
     push_bench.run(report)
     mail_bench.run(report)

@@ -1,7 +1,8 @@
 """The one place where trio code calls into asyncio-only libraries.
 
-trio is the root loop; psycopg, grpclib, aiosmtplib, aiodocker and aiosmtpd
-run on the trio-asyncio loop opened by the application. A crossing costs
+trio is the root loop; grpclib, aiosmtplib, aiodocker and aiosmtpd run on
+the trio-asyncio loop opened by the application. The database does not cross:
+psycopg is driven by trio directly (galaxy/store/trio_psycopg.py). A crossing costs
 ~40 µs, so the rule (ARCHITECTURE.md §2) is one crossing per unit of work:
 call `to_asyncio(fn)(...)` with a coroutine function that does the whole job.
 """

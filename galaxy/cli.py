@@ -269,13 +269,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         from galaxy.app import database_dsn
-        from galaxy.bridge import open_asyncio_loop
         from galaxy.store.migrate import migrate
 
-        async with (
-            database_dsn(database.dsn, database.data_dir) as dsn,
-            open_asyncio_loop(),
-        ):
+        async with database_dsn(database.dsn, database.data_dir) as dsn:
             report = await migrate(dsn, apply=not args.dry_run)
         for label in report.applied:
             marker = " (applied now)" if label in report.applied_now else ""

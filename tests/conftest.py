@@ -10,7 +10,6 @@ import httpx
 import pytest
 import trio
 
-from galaxy.bridge import open_asyncio_loop
 from galaxy.config import load_config
 from galaxy.store.database import Database
 from tests.support.contract import ContractClient
@@ -34,13 +33,12 @@ def db_dsn(postgres: PostgresForTests) -> Iterator[str]:
 
 @pytest.fixture
 async def database(db_dsn: str) -> AsyncIterator[Database]:
-    async with open_asyncio_loop():
-        db = Database(db_dsn, min_size=1, max_size=4)
-        await db.open()
-        try:
-            yield db
-        finally:
-            await db.close()
+    db = Database(db_dsn, min_size=1, max_size=4)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 @pytest.fixture

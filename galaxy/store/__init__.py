@@ -1,1 +1,1 @@
-"""Persistence: the psycopg pool behind the trio→asyncio bridge, migrations, named queries."""
+"""Persistence: psycopg driven by trio (a trio connection pool), migrations, named queries."""

@@ -1,44 +1,50 @@
-"""The database: psycopg's async pool, reached from trio with one crossing per unit of work.
+"""The database: a trio pool of psycopg connections driven by trio itself.
 
-`Database.run(work)` crosses to asyncio once, takes a pooled connection, runs
-`work(conn)` inside one transaction and commits. Driver errors become domain
-errors here and nowhere else: a lost or unreachable server is
-`DatabaseUnavailable` (HTTP 503), a UNIQUE violation is `Conflict` (409).
+`Database.run(work)` takes a pooled connection, runs `work(conn)` inside one
+transaction (BEGIN … COMMIT) and gives the connection back; `Database.read(work)`
+runs `work(conn)` with no transaction around it, for work that issues exactly one
+statement (PostgreSQL runs a lone statement in a transaction of its own; several
+statements in one `read` would each see a different snapshot). No asyncio is
+involved: see `trio_psycopg` (the connection) and `pool` (the pool).
+
+Driver errors become domain errors here and nowhere else: a lost or unreachable
+server, a statement past `statement_timeout` or no free connection within the
+pool's timeout is `DatabaseUnavailable` (HTTP 503), a UNIQUE violation is
+`Conflict` (409), other integrity and data errors are `InvalidInput`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
-import psycopg_pool
 import structlog
+import trio
 from opentelemetry import trace
+from psycopg import AsyncTransaction
 from psycopg.rows import class_row
 
-from galaxy.bridge import current_asyncio_loop, to_asyncio
 from galaxy.domain.dsn import normalize_dsn
-from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
+from galaxy.domain.errors import Conflict, DatabaseUnavailable, GalaxyError, InvalidInput
+from galaxy.store.pool import ConnectionPool, PoolClosed, PoolConnection, PoolStats, PoolTimeout
+
+__all__ = ["Connection", "Database", "PoolStats", "Work"]
 
 T = TypeVar("T")
+# What work functions receive: the pool's connections are `TrioConnection`s, but work
+# only needs psycopg's async API, so it is typed against that.
 Connection = psycopg.AsyncConnection[Any]
 Work = Callable[[Connection], Awaitable[T]]
 
 log = structlog.get_logger("galaxy.store")
 tracer = trace.get_tracer("galaxy.store")
+_SPAN_ATTRIBUTES = {"db.system": "postgresql"}
 
-
-@dataclass(frozen=True)
-class PoolStats:
-    size: int
-    available: int
-    in_use: int
-    waiting: int
-    acquires_total: int
-    waits_total: int
+# Between tries while `open()` waits for a server that is still starting.
+_OPEN_RETRY = (0.05, 1.0)
 
 
 class Database:
@@ -51,6 +57,8 @@ class Database:
         min_size: int = 2,
         max_size: int = 25,
         operation_timeout: float = 5.0,
+        max_lifetime: float = 3600.0,
+        check_after_idle: float = 30.0,
     ) -> None:
         conninfo = normalize_dsn(dsn)
         # statement_timeout bounds each statement on the server; the pool
@@ -58,83 +66,132 @@ class Database:
         options = f"-c statement_timeout={int(operation_timeout * 1000)}"
         self.dsn = conninfo
         self._operation_timeout = operation_timeout
-        self._pool = psycopg_pool.AsyncConnectionPool(
+        self._pool = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
             timeout=operation_timeout,
-            open=False,
-            kwargs={"options": _merge_options(conninfo, options)},
-            name="galaxy",
+            max_lifetime=max_lifetime,
+            check_after_idle=check_after_idle,
+            connect_kwargs={"options": _merge_options(conninfo, options)},
         )
-        self._acquires = 0
-        self._loop: Any = None  # the asyncio loop the pool lives on, set by open()
 
     async def open(self, wait_timeout: float = 10.0) -> None:
         """Open the pool and wait until one connection works, or raise DatabaseUnavailable."""
-
-        async def open_pool() -> None:
-            await self._pool.open()
-            async with self._pool.connection(timeout=wait_timeout) as conn:
-                await conn.execute("select 1")
-
-        self._loop = current_asyncio_loop()
-        try:
-            await to_asyncio(open_pool, self._loop)()
-        except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as error:
-            await self.close()
-            raise DatabaseUnavailable(
-                f"PostgreSQL did not accept a connection within {wait_timeout:g}s"
-            ) from error
+        pause, most = _OPEN_RETRY
+        last: Exception | None = None
+        with trio.move_on_after(wait_timeout):
+            while True:
+                try:
+                    await self._pool.open()
+                    await self.read(_select_one, name="db.open")
+                    return
+                except (DatabaseUnavailable, PoolTimeout, psycopg.OperationalError) as error:
+                    last = error  # the server may still be starting
+                await trio.sleep(pause)
+                pause = min(pause * 2, most)
+        await self.close()
+        raise DatabaseUnavailable(
+            f"PostgreSQL did not accept a connection within {wait_timeout:g}s"
+        ) from last
 
     async def close(self) -> None:
-        await to_asyncio(self._pool.close, self._loop)()
+        await self._pool.aclose()
 
     async def run(self, work: Work[T], *, name: str = "db.unit_of_work") -> T:
-        """Run `work` in one transaction on one pooled connection: one bridge crossing."""
-        self._acquires += 1
-        with tracer.start_as_current_span(name, attributes={"db.system": "postgresql"}):
-            return await to_asyncio(self._run_on_asyncio, self._loop)(work)
+        """Run `work` in one transaction on one pooled connection."""
+        with _span(name):
+            conn = await self._checkout()
+            try:
+                async with AsyncTransaction(conn):
+                    try:
+                        result = await work(conn)
+                    except BaseException as error:
+                        if not isinstance(error, Exception):
+                            # Cancelled (or interrupted) between statements: close rather
+                            # than spend a round trip on ROLLBACK; the server rolls back.
+                            conn.discard()
+                        raise
+                return result
+            except psycopg.Error as error:
+                if (mapped := _domain_error(error)) is None:
+                    raise
+                raise mapped from error
+            finally:
+                self._pool.release(conn)
 
-    async def _run_on_asyncio(self, work: Work[T]) -> T:
-        try:
-            async with self._pool.connection() as conn, conn.transaction():
+    async def read(self, work: Work[T], *, name: str = "db.read") -> T:
+        """Run `work`, which issues exactly ONE statement, with no BEGIN/COMMIT around it.
+
+        The statement is its own transaction. Work that issues several statements
+        belongs in `run`: here each would see its own snapshot, and a failure
+        halfway would leave the earlier ones committed."""
+        with _span(name):
+            conn = await self._checkout()
+            try:
                 return await work(conn)
-        except psycopg.errors.UniqueViolation as error:
-            raise Conflict(_constraint_message(error), code="already_exists") from error
-        except psycopg.errors.QueryCanceled as error:
-            raise DatabaseUnavailable("a database statement timed out") from error
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
-            raise InvalidInput(_constraint_message(error)) from error
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            log.warning("db.unavailable", error=str(error).splitlines()[0] if str(error) else "")
-            raise DatabaseUnavailable("the database is unavailable") from error
+            except psycopg.Error as error:
+                if (mapped := _domain_error(error)) is None:
+                    raise
+                raise mapped from error
+            finally:
+                self._pool.release(conn)
+
+    async def _checkout(self) -> PoolConnection:
+        try:
+            return await self._pool.acquire()
+        except (PoolTimeout, PoolClosed, psycopg.OperationalError) as error:
+            raise _unavailable(error) from error
 
     async def ping(self, timeout: float = 1.0) -> bool:  # noqa: ASYNC109 - bounds the pool wait too
         """True when a connection answers `select 1` within `timeout`."""
-
-        async def select_one() -> bool:
-            async with self._pool.connection(timeout=timeout) as conn:
-                await conn.execute("select 1")
+        with trio.move_on_after(timeout):
+            try:
+                await self.read(_select_one, name="db.ping")
+            except DatabaseUnavailable:
+                return False
             return True
-
-        try:
-            return await to_asyncio(select_one, self._loop)()
-        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError):
-            return False
+        return False
 
     def stats(self) -> PoolStats:
-        raw = self._pool.get_stats()
-        size = raw.get("pool_size", 0)
-        available = raw.get("pool_available", 0)
-        return PoolStats(
-            size=size,
-            available=available,
-            in_use=size - available,
-            waiting=raw.get("requests_waiting", 0),
-            acquires_total=self._acquires,
-            waits_total=raw.get("requests_queued", 0),
-        )
+        return self._pool.stats()
+
+
+def _span(name: str) -> AbstractContextManager[object]:
+    """A child span for a unit of work inside a traced request or job; none outside one.
+
+    An SDK span costs tens of µs, the same order as the unit's own CPU time, so
+    work that nothing traces (a sweeper's tick, the no-op tracer) records none
+    rather than a root span per unit; inside a request the unit is its child."""
+    if trace.get_current_span().is_recording():
+        return tracer.start_as_current_span(name, attributes=_SPAN_ATTRIBUTES)
+    return _NO_SPAN
+
+
+_NO_SPAN = nullcontext()
+
+
+async def _select_one(conn: Connection) -> None:
+    await conn.execute("select 1")
+
+
+def _domain_error(error: psycopg.Error) -> Exception | None:
+    """The domain error a driver error stands for; None when it stands for a bug
+    (a syntax error, a missing table), which goes up as it is."""
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return Conflict(_constraint_message(error), code="already_exists")
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        return DatabaseUnavailable("a database statement timed out")
+    if isinstance(error, psycopg.errors.DataError | psycopg.errors.IntegrityError):
+        return InvalidInput(_constraint_message(error))
+    if isinstance(error, psycopg.OperationalError):
+        return _unavailable(error)
+    return None
+
+
+def _unavailable(error: Exception) -> GalaxyError:
+    log.warning("db.unavailable", error=str(error).splitlines()[0] if str(error) else "")
+    return DatabaseUnavailable("the database is unavailable")
 
 
 async def fetch_all(conn: Connection, row: type[T], query: str, params: Any = None) -> list[T]:

@@ -4,7 +4,9 @@ Migrations are the `NNNN_name.sql` files of `galaxy.store.migrations`,
 applied in number order, each in its own transaction together with its
 bookkeeping row. They are forward-only: an applied file whose text changed
 is an error, not something to re-run. The advisory lock makes concurrent
-starts (several replicas) apply each migration exactly once.
+starts (several replicas) apply each migration exactly once. The runner uses
+one `TrioConnection` of its own (autocommit; each migration in an explicit
+transaction), not the pool: it runs before the pool opens.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from importlib import resources
 
 import psycopg
 
-from galaxy.bridge import to_asyncio
 from galaxy.domain.dsn import SCHEMA, connection_failure
 from galaxy.domain.errors import GalaxyError, StartupFailure
+from galaxy.store.trio_psycopg import TrioConnection
 
 # An arbitrary constant: "galaxy" in ASCII, so other tools' locks do not collide.
 ADVISORY_LOCK_KEY = 0x67616C617879
@@ -67,12 +69,12 @@ def discover() -> list[Migration]:
 
 async def migrate(dsn: str, *, apply: bool = True) -> MigrationReport:
     """Apply pending migrations (unless `apply` is False) and report the state."""
-    return await to_asyncio(_migrate)(dsn, discover(), apply)
+    return await _migrate(dsn, discover(), apply)
 
 
 async def _migrate(dsn: str, migrations: list[Migration], apply: bool) -> MigrationReport:
     try:
-        connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        connection = await TrioConnection.connect(dsn, autocommit=True)
     except psycopg.OperationalError as error:  # the first connection a start makes
         raise StartupFailure(connection_failure(dsn, error)) from error
     async with connection as conn:

@@ -8,7 +8,6 @@ again by moving its `next_attempt_at` back, never by waiting.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ import pytest
 import trio
 
 from galaxy.actors import Backoff
-from galaxy.bridge import open_asyncio_loop
 from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
 from galaxy.services.mail import MailOutbox
@@ -94,13 +92,12 @@ class CountingDatabase(Database):
 
 @pytest.fixture
 async def counted(db_dsn: str) -> AsyncIterator[CountingDatabase]:
-    async with open_asyncio_loop():
-        db = CountingDatabase(db_dsn, min_size=1, max_size=4)
-        await db.open()
-        try:
-            yield db
-        finally:
-            await db.close()
+    db = CountingDatabase(db_dsn, min_size=1, max_size=4)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 def worker(db: Database, queue: ScriptedRoutes, *, owner: str = "run-a") -> OutboxWorker[Route]:
@@ -177,8 +174,8 @@ async def test_a_claim_leases_due_rows_to_its_owner_only(database: Database) -> 
 
 async def test_concurrent_claimers_skip_each_others_locked_rows(database: Database) -> None:
     route_ids = await add_routes(database, 6)
-    first_claimed = asyncio.Event()  # both transactions run on the pool's asyncio loop
-    second_done = asyncio.Event()
+    first_claimed = trio.Event()  # both transactions run in trio tasks, as every unit does
+    second_done = trio.Event()
 
     async def first(conn: Connection) -> list[Route]:
         claimed = await queries.claim_due(conn, "run-a", 4, 60.0)

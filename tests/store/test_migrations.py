@@ -6,7 +6,6 @@ import psycopg
 import pytest
 import trio
 
-from galaxy.bridge import open_asyncio_loop, to_asyncio
 from galaxy.store.migrate import Migration, MigrationError, _migrate, discover, migrate
 from tests.support.postgres import PostgresForTests
 
@@ -71,8 +70,7 @@ def empty_dsn(postgres: PostgresForTests):
 async def test_a_fresh_database_gets_the_schema_and_exactly_the_expected_tables(
     empty_dsn: str,
 ) -> None:
-    async with open_asyncio_loop():
-        report = await migrate(empty_dsn)
+    report = await migrate(empty_dsn)
     labels = tuple(m.label for m in discover())
     assert report.applied_now == labels
     assert report.applied == labels
@@ -81,16 +79,14 @@ async def test_a_fresh_database_gets_the_schema_and_exactly_the_expected_tables(
 
 
 async def test_a_second_run_applies_nothing(empty_dsn: str) -> None:
-    async with open_asyncio_loop():
-        await migrate(empty_dsn)
-        again = await migrate(empty_dsn)
+    await migrate(empty_dsn)
+    again = await migrate(empty_dsn)
     assert again.applied_now == ()
     assert again.pending == ()
 
 
 async def test_dry_run_reports_pending_and_changes_nothing(empty_dsn: str) -> None:
-    async with open_asyncio_loop():
-        report = await migrate(empty_dsn, apply=False)
+    report = await migrate(empty_dsn, apply=False)
     assert report.applied == ()
     assert report.pending == tuple(m.label for m in discover())
     assert tables(empty_dsn) == {"schema_migrations"}
@@ -98,14 +94,13 @@ async def test_dry_run_reports_pending_and_changes_nothing(empty_dsn: str) -> No
 
 async def test_concurrent_runs_apply_each_migration_once(empty_dsn: str) -> None:
     reports = []
-    async with open_asyncio_loop():
 
-        async def run() -> None:
-            reports.append(await migrate(empty_dsn))
+    async def run() -> None:
+        reports.append(await migrate(empty_dsn))
 
-        async with trio.open_nursery() as nursery:
-            for _ in range(3):
-                nursery.start_soon(run)
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(run)
     applied = [label for report in reports for label in report.applied_now]
     assert sorted(applied) == sorted(m.label for m in discover())
     with psycopg.connect(empty_dsn) as conn:
@@ -116,28 +111,25 @@ async def test_concurrent_runs_apply_each_migration_once(empty_dsn: str) -> None
 async def test_an_edited_applied_migration_is_refused(empty_dsn: str) -> None:
     first = Migration(1, "one", "CREATE TABLE one (id int);")
     edited = Migration(1, "one", "CREATE TABLE one (id bigint);")
-    async with open_asyncio_loop():
-        await to_asyncio(_migrate)(empty_dsn, [first], True)
-        with pytest.raises(MigrationError, match="forward-only"):
-            await to_asyncio(_migrate)(empty_dsn, [edited], True)
+    await _migrate(empty_dsn, [first], True)
+    with pytest.raises(MigrationError, match="forward-only"):
+        await _migrate(empty_dsn, [edited], True)
 
 
 async def test_a_database_ahead_of_the_build_is_refused(empty_dsn: str) -> None:
     one = Migration(1, "one", "CREATE TABLE one (id int);")
     two = Migration(2, "two", "CREATE TABLE two (id int);")
-    async with open_asyncio_loop():
-        await to_asyncio(_migrate)(empty_dsn, [one, two], True)
-        with pytest.raises(MigrationError, match="does not know"):
-            await to_asyncio(_migrate)(empty_dsn, [one], True)
+    await _migrate(empty_dsn, [one, two], True)
+    with pytest.raises(MigrationError, match="does not know"):
+        await _migrate(empty_dsn, [one], True)
 
 
 async def test_a_failing_migration_leaves_no_trace(empty_dsn: str) -> None:
     good = Migration(1, "good", "CREATE TABLE good (id int);")
     bad = Migration(2, "bad", "CREATE TABLE half (id int); SELECT no_such_function();")
-    async with open_asyncio_loop():
-        with pytest.raises(psycopg.errors.UndefinedFunction):
-            await to_asyncio(_migrate)(empty_dsn, [good, bad], True)
-        report = await to_asyncio(_migrate)(empty_dsn, [good, bad], False)
+    with pytest.raises(psycopg.errors.UndefinedFunction):
+        await _migrate(empty_dsn, [good, bad], True)
+    report = await _migrate(empty_dsn, [good, bad], False)
     assert report.applied == ("0001_good",)
     assert report.pending == ("0002_bad",)
     assert "half" not in tables(empty_dsn)
@@ -154,15 +146,14 @@ async def test_an_existing_registrys_newest_enabled_version_becomes_its_default(
     """0013 keeps what new games got before it (the newest enabled version), in semantic
     order, not text order: 0.10.0 is newer than 0.9.0."""
     before = [m for m in discover() if m.version < 13]
-    async with open_asyncio_loop():
-        await to_asyncio(_migrate)(empty_dsn, before, True)
-        with psycopg.connect(empty_dsn) as conn:
-            conn.execute(
-                "INSERT INTO backend.engine_versions (version, image_ref, enabled) VALUES"
-                " ('0.9.0', 'e:0.9.0', true), ('0.10.0', 'e:0.10.0', true),"
-                " ('0.11.0', 'e:0.11.0', false)"
-            )
-        await migrate(empty_dsn)
+    await _migrate(empty_dsn, before, True)
+    with psycopg.connect(empty_dsn) as conn:
+        conn.execute(
+            "INSERT INTO backend.engine_versions (version, image_ref, enabled) VALUES"
+            " ('0.9.0', 'e:0.9.0', true), ('0.10.0', 'e:0.10.0', true),"
+            " ('0.11.0', 'e:0.11.0', false)"
+        )
+    await migrate(empty_dsn)
     with psycopg.connect(empty_dsn) as conn:
         rows = conn.execute(
             "SELECT version FROM backend.engine_versions WHERE is_default"

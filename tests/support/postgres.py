@@ -18,7 +18,6 @@ import trio
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from galaxy.bridge import open_asyncio_loop
 from galaxy.store.migrate import migrate
 
 TEMPLATE = "galaxy_test_template"
@@ -59,11 +58,7 @@ class PostgresForTests:
     def prepare_template(self) -> None:
         self.create(TEMPLATE)
 
-        async def apply() -> None:
-            async with open_asyncio_loop():
-                await migrate(self.dsn(TEMPLATE))
-
-        trio.run(apply)
+        trio.run(migrate, self.dsn(TEMPLATE))
 
     @contextmanager
     def database(self, *, migrated: bool = True) -> Iterator[str]:

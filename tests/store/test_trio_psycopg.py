@@ -1,0 +1,223 @@
+"""psycopg on trio: the wait functions, and each private psycopg piece the layer relies on.
+
+psycopg is pinned; these tests are what fails first if an upgrade changes one
+of the private pieces listed in galaxy/store/trio_psycopg.py's docstring.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Generator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg.errors
+import pytest
+import trio
+import trio.testing
+from psycopg import pq
+from psycopg.waiting import Ready, Wait
+
+from galaxy.store.trio_psycopg import ConnectionLock, TrioConnection, wait_conn_trio, wait_trio
+
+
+@pytest.fixture
+async def conn(db_dsn: str) -> AsyncIterator[TrioConnection[Any]]:
+    connection: TrioConnection[Any] = await TrioConnection.connect(db_dsn, autocommit=True)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def waits_for(wait: Wait, seen: list[int]) -> Generator[Wait, Ready | int, str]:
+    """A psycopg-shaped generator: asks for `wait` until told the fd is ready."""
+    while not (ready := (yield wait)):
+        seen.append(ready)
+    seen.append(ready)
+    return "done"
+
+
+@pytest.fixture
+def pair() -> Generator[tuple[socket.socket, socket.socket], None, None]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+async def test_a_wait_for_reading_returns_when_the_peer_writes(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    seen: list[int] = []
+    async with trio.open_nursery() as nursery:
+
+        async def consume() -> None:
+            assert await wait_trio(waits_for(Wait.R, seen), ours.fileno()) == "done"
+
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        assert seen == []  # still waiting: nothing to read yet
+        theirs.send(b"x")
+    assert seen == [Ready.R]
+
+
+async def test_a_wait_for_writing_polls_first_and_does_not_block(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    seen: list[int] = []
+    assert await wait_trio(waits_for(Wait.W, seen), pair[0].fileno()) == "done"
+    assert seen == [Ready.W]
+    seen.clear()
+    assert await wait_trio(waits_for(Wait.RW, seen), pair[0].fileno()) == "done"
+    assert seen == [Ready.W]
+
+
+async def test_a_wait_past_its_timeout_raises_wait_timeout(
+    autojump_clock: trio.testing.MockClock, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    seen: list[int] = []
+    with pytest.raises(psycopg.errors._WaitTimeout):
+        await wait_trio(waits_for(Wait.R, seen), pair[0].fileno(), timeout=5.0)
+    assert seen == [Ready.NONE]  # as psycopg: the generator sees the tick that timed out
+
+
+async def test_a_wait_on_a_closed_socket_is_an_operational_error(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    closed = socket.socket()
+    fd = closed.fileno()
+    closed.close()
+    with pytest.raises(psycopg.OperationalError, match="socket closed"):
+        await wait_trio(waits_for(Wait.R, []), fd)
+    with pytest.raises(psycopg.OperationalError, match="socket closed"):
+        await wait_conn_trio(_conn_gen(fd))
+
+
+async def test_a_socket_closed_under_a_wait_is_an_operational_error(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, _ = pair
+    async with trio.open_nursery() as nursery:
+
+        async def consume() -> None:
+            with pytest.raises(psycopg.OperationalError, match="socket closed"):
+                await wait_trio(waits_for(Wait.R, []), ours.fileno())
+
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        trio.lowlevel.notify_closing(ours)
+
+
+def _conn_gen(fd: int) -> Generator[tuple[int, Wait], Ready | int, None]:
+    while not (yield fd, Wait.R):
+        pass
+
+
+async def test_connect_runs_psycopgs_connect_generator_on_trio(
+    conn: TrioConnection[Any],
+) -> None:
+    assert isinstance(conn.lock, ConnectionLock)
+    assert conn.autocommit
+    cursor = await conn.execute("select 1 + 1")
+    assert await cursor.fetchone() == (2,)
+    async with conn.transaction():
+        await conn.execute("select 1")
+        assert conn.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+    assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+
+
+async def test_connect_honours_connect_timeout(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    # A socket that accepts (the kernel does, into the backlog) and never answers.
+    silent = socket.socket(socket.AF_UNIX)
+    silent.bind(str(tmp_path / ".s.PGSQL.5432"))
+    silent.listen()
+    try:
+        with pytest.raises(psycopg.errors.ConnectionTimeout):
+            await TrioConnection.connect(
+                f"host={tmp_path} port=5432 dbname=x user=x connect_timeout=2"
+            )
+    finally:
+        silent.close()
+
+
+async def test_connect_to_nothing_is_an_operational_error(tmp_path: Path) -> None:
+    with pytest.raises(psycopg.OperationalError):
+        await TrioConnection.connect(f"host={tmp_path} port=1 dbname=x user=x")
+    # A host name is resolved in a thread (psycopg's own attempts), then refused.
+    with pytest.raises(psycopg.OperationalError):
+        await TrioConnection.connect("host=localhost port=1 dbname=x user=x")
+
+
+async def test_cancel_safe_stops_a_running_query(conn: TrioConnection[Any], db_dsn: str) -> None:
+    async with trio.open_nursery() as nursery:
+
+        async def cancel_when_running() -> None:
+            await until_running(db_dsn, "to-cancel")
+            await conn.cancel_safe(timeout=5)
+
+        nursery.start_soon(cancel_when_running)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            await conn.execute("select pg_sleep(30) -- to-cancel")
+    assert not conn.closed  # a server-side cancel leaves the connection usable
+    assert await (await conn.execute("select 1")).fetchone() == (1,)
+
+
+async def test_a_trio_cancel_mid_query_cancels_it_on_the_server_and_closes(
+    conn: TrioConnection[Any], db_dsn: str
+) -> None:
+    with trio.move_on_after(60) as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.execute, "select pg_sleep(30) -- mid-query")
+            await until_running(db_dsn, "mid-query")
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert conn.closed
+    await until_gone(db_dsn, "mid-query")
+
+
+async def test_the_connection_lock_serialises_two_tasks(conn: TrioConnection[Any]) -> None:
+    # psycopg takes the lock around every operation: two tasks on one connection take turns.
+    async with trio.open_nursery() as nursery:
+        for n in range(2):
+            nursery.start_soon(conn.execute, f"select pg_sleep(0.01), {n}")
+        await trio.testing.wait_all_tasks_blocked()
+        assert conn.lock.locked()
+    assert not conn.lock.locked()
+    assert await (await conn.execute("select 1")).fetchone() == (1,)
+
+
+async def test_discard_closes_without_a_round_trip(conn: TrioConnection[Any]) -> None:
+    conn.discard()
+    assert conn.closed
+    assert not conn.broken  # closed on purpose, not lost
+    conn.discard()  # idempotent
+
+
+async def queries_like(dsn: str, marker: str) -> list[str]:
+    async with await TrioConnection.connect(dsn, autocommit=True) as observer:
+        cursor = await observer.execute(
+            "select state from pg_stat_activity where query like %s and pid <> pg_backend_pid()",
+            (f"%{marker}%",),
+        )
+        return [row[0] for row in await cursor.fetchall()]
+
+
+async def until_running(dsn: str, marker: str) -> None:
+    """Polls the server (a condition, bounded): the marked query is executing."""
+    with trio.fail_after(10):
+        while await queries_like(dsn, marker) != ["active"]:  # noqa: ASYNC110 - the server's state
+            await trio.sleep(0.01)
+
+
+async def until_gone(dsn: str, marker: str) -> None:
+    """Polls the server (bounded far below the query's 30 s): no such query is left."""
+    with trio.fail_after(10):
+        while await queries_like(dsn, marker):  # noqa: ASYNC110 - the server's state
+            await trio.sleep(0.01)
