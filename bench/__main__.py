@@ -2,7 +2,15 @@
 
 from pathlib import Path
 
-from bench import actors_bench, engine_bench, http_bench, mail_bench, push_bench, runtime_bench
+from bench import (
+    actors_bench,
+    burst_bench,
+    engine_bench,
+    http_bench,
+    mail_bench,
+    push_bench,
+    runtime_bench,
+)
 from bench.report import Report
 
 
@@ -14,6 +22,7 @@ def main() -> None:
     mail_bench.run(report)
     engine_bench.run(report)
     runtime_bench.run(report)
+    burst_bench.run(report)
     target = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
     report.write(target)
     print(f"wrote {target}")
