@@ -4,6 +4,7 @@ from pathlib import Path
 
 from bench import (
     actors_bench,
+    burst_bench,
     db_bench,
     engine_bench,
     http_bench,
@@ -23,6 +24,7 @@ def main() -> None:
     mail_bench.run(report)
     engine_bench.run(report)
     runtime_bench.run(report)
+    burst_bench.run(report)
     target = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
     report.write(target)
     print(f"wrote {target}")

@@ -25,9 +25,14 @@ def pack(report: Mapping[str, Any]) -> bytes:
     return zlib.compress(report_text(report).encode("utf-8"), LEVEL)
 
 
+def unpack_bytes(body: bytes) -> bytes:
+    """The report's JSON text as UTF-8 bytes, for answering without decoding or parsing it."""
+    return zlib.decompress(body)
+
+
 def unpack_text(body: bytes) -> str:
-    """The report's JSON text, for answering without parsing it again."""
-    return zlib.decompress(body).decode("utf-8")
+    """The report's JSON text."""
+    return unpack_bytes(body).decode("utf-8")
 
 
 def unpack(body: bytes) -> dict[str, Any]:

@@ -71,9 +71,9 @@ async def report(game_id: str, turn: str) -> Response:
     if wanted is None and turn != "latest":
         raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
     # The engine's report passes through as the engine wrote it (EngineReport is an
-    # open schema): the archive keeps its JSON text, which is answered unparsed.
-    text = await services().reports.read(g.user_id, uuid_param(game_id, "game_id"), wanted)
-    return Response(text, content_type="application/json")
+    # open schema): the archive keeps its JSON text, whose bytes are the body as they are.
+    body = await services().reports.read(g.user_id, uuid_param(game_id, "game_id"), wanted)
+    return Response(body, content_type="application/json")
 
 
 # -- diplomatic mail ----------------------------------------------------------------------

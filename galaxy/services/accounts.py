@@ -30,6 +30,7 @@ from galaxy.services.user_hooks import UserHooks
 from galaxy.store import accounts as queries
 from galaxy.store.accounts import (
     AccountRow,
+    AccountStateRow,
     ActiveLimitRow,
     ActiveSanctionRow,
     EntitlementRecordRow,
@@ -161,25 +162,32 @@ class Accounts:
     # -- the user surface --------------------------------------------------------
 
     async def view(self, user_id: uuid.UUID) -> AccountState:
-        async def read(conn: Connection) -> AccountState:
-            return await self._state(conn, await self._live(conn, user_id))
+        async def read(conn: Connection) -> AccountStateRow | None:
+            return await queries.account_state(conn, user_id)
 
-        return await self._db.run(read, name="accounts.view")
+        # one statement: db.read once available
+        row = await self._db.run(read, name="accounts.view")
+        if row is None or row.deleted_at is not None:
+            raise NotFound("no such account", code="account_not_found")
+        return state_of(row)
 
     async def internal_view(self, user_id: uuid.UUID) -> AccountState:
         """The gateway's view: like `view`, and deleted accounts answer with their status."""
 
-        async def read(conn: Connection) -> AccountState:
-            row = await queries.get_account(conn, user_id)
-            return await self._state(conn, _found(row))
+        async def read(conn: Connection) -> AccountStateRow | None:
+            return await queries.account_state(conn, user_id)
 
-        return await self._db.run(read, name="accounts.internal_view")
+        # one statement: db.read once available
+        row = await self._db.run(read, name="accounts.internal_view")
+        if row is None:
+            raise NotFound("no such account", code="account_not_found")
+        return state_of(row)
 
     async def update_profile(self, user_id: uuid.UUID, display_name: str) -> AccountState:
         async def write(conn: Connection) -> AccountState:
             await _unrestricted(conn, user_id)
-            row = await queries.update_profile(conn, user_id, display_name)
-            return await self._state(conn, _found(row))
+            _found(await queries.update_profile(conn, user_id, display_name))
+            return await self._state(conn, user_id)
 
         return await self._db.run(write, name="accounts.update_profile")
 
@@ -188,8 +196,8 @@ class Accounts:
     ) -> AccountState:
         async def write(conn: Connection) -> AccountState:
             await _unrestricted(conn, user_id)
-            row = await queries.update_settings(conn, user_id, language, time_zone)
-            return await self._state(conn, _found(row))
+            _found(await queries.update_settings(conn, user_id, language, time_zone))
+            return await self._state(conn, user_id)
 
         return await self._db.run(write, name="accounts.update_settings")
 
@@ -226,11 +234,8 @@ class Accounts:
         """Everything an operator needs: the account, its history and its sessions."""
 
         async def read(conn: Connection) -> AccountRecord:
-            row = await queries.get_account(conn, user_id)
-            if row is None:
-                raise NotFound("no such account", code="account_not_found")
             return AccountRecord(
-                state=await self._state(conn, row),
+                state=await self._state(conn, user_id),  # 404 first, for no such account
                 entitlement_history=await queries.entitlement_history(conn, user_id),
                 sanction_history=await queries.sanction_history(conn, user_id),
                 limit_history=await queries.limit_history(conn, user_id),
@@ -256,7 +261,7 @@ class Accounts:
                 reason=change.reason,
             )
             after.add(lambda: self._remember(snapshot))
-            return await self._state(conn, account)
+            return await self._state(conn, account.user_id)
 
         return await run_unit(self._db, work, name="accounts.entitlement")
 
@@ -287,7 +292,7 @@ class Accounts:
                 await queries.set_permanent_block(conn, account, not lift, change.reason)
             if kind.ends_sessions and not lift:
                 await self._sessions.revoke_user(conn, after, user_id, kind.name)
-            return await self._state(conn, await self._live(conn, user_id))
+            return await self._state(conn, account.user_id)  # locked: still live
 
         state = await run_unit(self._db, work, name="accounts.sanction")
         log.info(
@@ -321,7 +326,7 @@ class Accounts:
                 actor=change.actor,
                 expires_at=expires_at,
             )
-            return await self._state(conn, account)
+            return await self._state(conn, account.user_id)
 
         return await self._db.run(work, name="accounts.limit")
 
@@ -335,22 +340,30 @@ class Accounts:
             raise NotFound("no such account", code="account_not_found")
         return row
 
-    async def _state(self, conn: Connection, row: AccountRow) -> AccountState:
+    async def _state(self, conn: Connection, user_id: uuid.UUID) -> AccountState:
         # Read in this transaction, not from the cache: a change being made
         # here is visible to it before it commits and reaches the cache.
-        snapshot = await queries.get_snapshot(conn, row.user_id)
-        if snapshot is None:
-            entitlement = Entitlement(DEFAULT_TIER, TIERS[DEFAULT_TIER], None)
-        else:
-            entitlement = Entitlement(
-                snapshot.tier, snapshot.max_registered_race_names, snapshot.taken_at
-            )
-        return AccountState(
-            account=row,
-            entitlement=entitlement,
-            sanctions=await queries.active_sanctions(conn, row.user_id),
-            limits=await queries.active_limits(conn, row.user_id),
+        return state_of(_found_state(await queries.account_state(conn, user_id)))
+
+
+def state_of(row: AccountStateRow) -> AccountState:
+    """What the one-statement read gives, as the views take it."""
+    snapshot = row.snapshot
+    if snapshot is None:
+        entitlement = Entitlement(DEFAULT_TIER, TIERS[DEFAULT_TIER], None)
+    else:
+        entitlement = Entitlement(
+            snapshot.tier, snapshot.max_registered_race_names, snapshot.taken_at
         )
+    return AccountState(
+        account=row.account, entitlement=entitlement, sanctions=row.sanctions, limits=row.limits
+    )
+
+
+def _found_state(row: AccountStateRow | None) -> AccountStateRow:
+    if row is None:
+        raise NotFound("no such account", code="account_not_found")
+    return row
 
 
 def _found(row: AccountRow | None) -> AccountRow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,68 @@ class LimitRecordRow:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class AccountStateRow:
+    """An account and what is in force for it, read in one statement (`account_state`):
+    the account's columns, its entitlement snapshot's (None: never recorded), and its
+    active sanctions and limits as parallel arrays ordered by kind (None: none)."""
+
+    user_id: uuid.UUID
+    email: str
+    user_name: str
+    display_name: str
+    preferred_language: str
+    time_zone: str
+    declared_country: str | None
+    permanent_block: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    tier: str | None
+    max_registered_race_names: int | None
+    taken_at: datetime | None
+    sanction_kinds: list[str] | None
+    sanction_reasons: list[str] | None
+    sanction_applied_at: list[datetime] | None
+    sanction_expires_at: list[datetime | None] | None
+    limit_kinds: list[str] | None
+    limit_values: list[int] | None
+    limit_applied_at: list[datetime] | None
+    limit_expires_at: list[datetime | None] | None
+
+    @property
+    def account(self) -> AccountRow:
+        return AccountRow(**{f.name: getattr(self, f.name) for f in fields(AccountRow)})
+
+    @property
+    def snapshot(self) -> SnapshotRow | None:
+        if self.tier is None or self.max_registered_race_names is None or self.taken_at is None:
+            return None
+        return SnapshotRow(self.user_id, self.tier, self.max_registered_race_names, self.taken_at)
+
+    @property
+    def sanctions(self) -> list[ActiveSanctionRow]:
+        columns = (
+            self.sanction_kinds,
+            self.sanction_reasons,
+            self.sanction_applied_at,
+            self.sanction_expires_at,
+        )
+        return [
+            ActiveSanctionRow(*values) for values in zip(*(c or [] for c in columns), strict=True)
+        ]
+
+    @property
+    def limits(self) -> list[ActiveLimitRow]:
+        columns = (
+            self.limit_kinds,
+            self.limit_values,
+            self.limit_applied_at,
+            self.limit_expires_at,
+        )
+        return [ActiveLimitRow(*values) for values in zip(*(c or [] for c in columns), strict=True)]
+
+
 _ACCOUNT_COLUMNS = """user_id, email, user_name, display_name, preferred_language, time_zone,
        declared_country, permanent_block, created_at, updated_at, deleted_at"""
 
@@ -150,6 +212,43 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 COUNT_ACCOUNTS = f"SELECT count(*) FROM accounts WHERE true {_STATUS_FILTER}"
+
+
+# The account view in one statement: the account, its snapshot, and its active sanctions
+# and limits aggregated into typed arrays (each array ordered by kind, the key, so the
+# arrays of one table line up). Typed arrays, not JSON: psycopg loads their elements as
+# it loads the columns of the separate reads, so the view is the same to the byte.
+_A_COLUMNS = ", ".join(f"a.{column.strip()}" for column in _ACCOUNT_COLUMNS.split(","))
+ACCOUNT_STATE = f"""
+SELECT {_A_COLUMNS},
+       e.tier, e.max_registered_race_names, e.taken_at,
+       s.kinds AS sanction_kinds, s.reasons AS sanction_reasons,
+       s.applied AS sanction_applied_at, s.expires AS sanction_expires_at,
+       l.kinds AS limit_kinds, l.amounts AS limit_values,
+       l.applied AS limit_applied_at, l.expires AS limit_expires_at
+FROM accounts a
+LEFT JOIN entitlement_snapshots e ON e.user_id = a.user_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(kind ORDER BY kind) AS kinds, array_agg(reason ORDER BY kind) AS reasons,
+           array_agg(applied_at ORDER BY kind) AS applied,
+           array_agg(expires_at ORDER BY kind) AS expires
+    FROM sanction_active
+    WHERE user_id = a.user_id AND (expires_at IS NULL OR expires_at > now())
+) s
+CROSS JOIN LATERAL (
+    SELECT array_agg(kind ORDER BY kind) AS kinds, array_agg(value ORDER BY kind) AS amounts,
+           array_agg(applied_at ORDER BY kind) AS applied,
+           array_agg(expires_at ORDER BY kind) AS expires
+    FROM limit_active
+    WHERE user_id = a.user_id AND (expires_at IS NULL OR expires_at > now())
+) l
+WHERE a.user_id = %(user_id)s
+"""
+
+
+async def account_state(conn: Connection, user_id: uuid.UUID) -> AccountStateRow | None:
+    """The account (deleted too) and what is in force for it; one statement."""
+    return await fetch_one(conn, AccountStateRow, ACCOUNT_STATE, {"user_id": user_id})
 
 
 async def live_by_email(conn: Connection, email: str) -> AccountRow | None:

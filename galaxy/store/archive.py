@@ -24,6 +24,20 @@ class ArchivedReport:
 
 
 @dataclass(frozen=True)
+class MemberReport:
+    """A reader's standing in a game and, for an active member, their race's archived
+    report, read together (`member_report`). None columns are what is not there: no
+    membership, or no archived report of that turn."""
+
+    game_status: str
+    visibility: str
+    member_status: str | None
+    race_name: str | None
+    turn: int | None
+    body: bytes | None  # compressed
+
+
+@dataclass(frozen=True)
 class ArchivedTurn:
     turn: int
     summary: dict[str, Any]
@@ -48,6 +62,22 @@ _LATEST_REPORT = """
 SELECT turn, body FROM turn_reports
 WHERE game_id = %(game_id)s AND race_name = %(race_name)s
 ORDER BY turn DESC LIMIT 1
+"""
+# The membership check and the report in one statement: the game (absent: no row), the
+# caller's membership, and, only for an active member, the race's report of the turn
+# asked for (NULL: the newest), one backward step on the key.
+_MEMBER_REPORT = """
+SELECT g.status AS game_status, g.visibility, m.status AS member_status, m.race_name,
+       r.turn, r.body
+FROM games g
+LEFT JOIN memberships m ON m.game_id = g.game_id AND m.user_id = %(user_id)s
+LEFT JOIN LATERAL (
+    SELECT t.turn, t.body FROM turn_reports t
+    WHERE m.status = 'active' AND t.game_id = g.game_id AND t.race_name = m.race_name
+      AND (%(turn)s::integer IS NULL OR t.turn = %(turn)s::integer)
+    ORDER BY t.turn DESC LIMIT 1
+) r ON true
+WHERE g.game_id = %(game_id)s
 """
 _LATEST_TURN = """
 SELECT turn, summary FROM turn_summaries WHERE game_id = %(game_id)s ORDER BY turn DESC LIMIT 1
@@ -77,6 +107,15 @@ async def report(
     params = {"game_id": game_id, "race_name": race_name, "turn": turn}
     query = _LATEST_REPORT if turn is None else _REPORT
     return await fetch_one(conn, ArchivedReport, query, params)
+
+
+async def member_report(
+    conn: Connection, game_id: uuid.UUID, user_id: uuid.UUID, turn: int | None = None
+) -> MemberReport | None:
+    """`user_id`'s standing in `game_id` and their race's archived report of `turn` (None:
+    the newest); None when there is no such game. One statement."""
+    params = {"game_id": game_id, "user_id": user_id, "turn": turn}
+    return await fetch_one(conn, MemberReport, _MEMBER_REPORT, params)
 
 
 async def latest_turn(conn: Connection, game_id: uuid.UUID) -> ArchivedTurn | None:

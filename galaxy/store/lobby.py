@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from psycopg.rows import dict_row
 
 from galaxy.store.database import (
     Connection,
@@ -20,6 +22,8 @@ from galaxy.store.database import (
     fetch_page,
     returned,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,43 @@ RETURNING {_INVITE}
 PENDING_INVITES = f"""SELECT {_INVITE} FROM invites
 WHERE game_id = %(game_id)s AND status = 'pending' ORDER BY created_at"""
 
+# -- a game as one user sees it, in one statement -----------------------------------
+
+
+# The viewer's role (owner, member, invited, public, or NULL: a stranger) and, for the
+# owner only, what waits for them: pending applications and invites, each aggregated
+# into one typed array per column (`app_*`, `inv_*`), every array of a table in one
+# total order (created_at, then the id: ties must not misalign the arrays).
+def _arrays(columns: str, order: str, prefix: str) -> str:
+    names = [name.strip() for name in columns.split(",")]
+    return ",\n       ".join(f"array_agg({n} ORDER BY {order}) AS {prefix}{n}" for n in names)
+
+
+GAME_SIGHT = f"""
+SELECT {_GAME},
+       CASE WHEN g.owner_user_id = %(viewer)s THEN 'owner'
+            WHEN EXISTS (SELECT 1 FROM memberships m WHERE m.game_id = g.game_id
+                         AND m.user_id = %(viewer)s AND m.status = 'active') THEN 'member'
+            WHEN EXISTS (SELECT 1 FROM invites i WHERE i.game_id = g.game_id
+                         AND i.invited_user_id = %(viewer)s AND i.status = 'pending')
+                 THEN 'invited'
+            WHEN g.visibility = 'public' AND g.status <> 'draft' THEN 'public'
+       END AS viewer_role,
+       a.*, i.*
+FROM games g
+CROSS JOIN LATERAL (
+    SELECT {_arrays(_APPLICATION, "created_at, application_id", "app_")}
+    FROM applications
+    WHERE game_id = g.game_id AND status = 'pending' AND g.owner_user_id = %(viewer)s
+) a
+CROSS JOIN LATERAL (
+    SELECT {_arrays(_INVITE, "created_at, invite_id", "inv_")}
+    FROM invites
+    WHERE game_id = g.game_id AND status = 'pending' AND g.owner_user_id = %(viewer)s
+) i
+WHERE g.game_id = %(game_id)s
+"""
+
 USER_INVITES = f"""SELECT {_INVITE} FROM invites
 WHERE invited_user_id = %(user_id)s AND status = 'pending' AND expires_at > now()
 ORDER BY created_at DESC LIMIT %(limit)s OFFSET %(offset)s"""
@@ -405,6 +446,39 @@ async def viewer_role(conn: Connection, game_id: uuid.UUID, user_id: uuid.UUID) 
     cursor = await conn.execute(VIEWER_ROLE, {"game_id": game_id, "user_id": user_id})
     row: Any = await cursor.fetchone()
     return str(row[0]) if row is not None and row[0] else None
+
+
+@dataclass(frozen=True)
+class GameSightRow:
+    """A game as one user sees it (`game_sight`): their role (None: a stranger) and, for
+    the owner only, the pending applications and invites, oldest first."""
+
+    game: GameRow
+    viewer_role: str | None
+    applications: list[ApplicationRow]
+    invites: list[InviteRow]
+
+
+async def game_sight(
+    conn: Connection, game_id: uuid.UUID, viewer: uuid.UUID
+) -> GameSightRow | None:
+    """The game as `viewer` sees it; None when there is no such game. One statement."""
+    async with conn.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(GAME_SIGHT, {"game_id": game_id, "viewer": viewer})
+        found = await cursor.fetchone()
+    if found is None:
+        return None
+    game = GameRow(**{f.name: found[f.name] for f in fields(GameRow)})
+    applications = _unzipped(ApplicationRow, found, "app_")
+    invites = _unzipped(InviteRow, found, "inv_")
+    return GameSightRow(game, found["viewer_role"], applications, invites)
+
+
+def _unzipped(row: type[T], found: dict[str, Any], prefix: str) -> list[T]:
+    """Rows from parallel arrays named `prefix` + each of the row's fields (NULL: none)."""
+    names = [f.name for f in fields(row)]  # type: ignore[arg-type]
+    arrays = [found[prefix + name] or [] for name in names]
+    return [row(*values) for values in zip(*arrays, strict=True)]
 
 
 async def live_games(conn: Connection) -> list[GameRow]:

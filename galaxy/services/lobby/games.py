@@ -16,7 +16,7 @@ from galaxy.services.paging import Page, load_page
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import lobby as store
 from galaxy.store.database import Connection
-from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
+from galaxy.store.lobby import ApplicationRow, GameRow, GameSightRow, InviteRow, MembershipRow
 
 log = structlog.get_logger("galaxy.lobby")
 
@@ -164,15 +164,17 @@ class Games:
         """The game as `viewer` may see it; a private game is 404 to strangers."""
         ctx = self.ctx
 
-        async def read(conn: Connection) -> Sight:
-            game = await ctx.game(conn, game_id)
-            role = await ctx.viewer_role(conn, game, viewer)
-            if role is None:
-                raise NotFound("no such game", code="game_not_found")
-            pending = await _pending(conn, game_id) if role == "owner" else None
-            return Sight(game, role, pending)
+        async def read(conn: Connection) -> GameSightRow | None:
+            return await store.game_sight(conn, game_id, viewer)
 
-        return await ctx.db.run(read, name="lobby.view_game")
+        # one statement: db.read once available
+        found = await ctx.db.run(read, name="lobby.view_game")
+        if found is None or found.viewer_role is None:
+            raise NotFound("no such game", code="game_not_found")
+        pending = Pending(found.applications, found.invites)
+        return Sight(
+            found.game, found.viewer_role, pending if found.viewer_role == "owner" else None
+        )
 
     async def admin_view(self, game_id: uuid.UUID) -> GameRecord:
         ctx = self.ctx
