@@ -165,8 +165,7 @@ class Accounts:
         async def read(conn: Connection) -> AccountStateRow | None:
             return await queries.account_state(conn, user_id)
 
-        # one statement: db.read once available
-        row = await self._db.run(read, name="accounts.view")
+        row = await self._db.read(read, name="accounts.view")  # one statement
         if row is None or row.deleted_at is not None:
             raise NotFound("no such account", code="account_not_found")
         return state_of(row)
@@ -177,8 +176,7 @@ class Accounts:
         async def read(conn: Connection) -> AccountStateRow | None:
             return await queries.account_state(conn, user_id)
 
-        # one statement: db.read once available
-        row = await self._db.run(read, name="accounts.internal_view")
+        row = await self._db.read(read, name="accounts.internal_view")  # one statement
         if row is None:
             raise NotFound("no such account", code="account_not_found")
         return state_of(row)

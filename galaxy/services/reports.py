@@ -108,8 +108,7 @@ class Reports:
         async def read(conn: Connection) -> MemberReport | None:
             return await archive.member_report(conn, game_id, user_id, turn)
 
-        # one statement: db.read once available
-        found = await self.lobby.db.run(read, name="reports.read")
+        found = await self.lobby.db.read(read, name="reports.read")  # one statement
         race = _member_race(found)
         if found is not None and found.turn is not None and found.body is not None:
             key = (game_id, race, found.turn)

@@ -167,8 +167,7 @@ class Games:
         async def read(conn: Connection) -> GameSightRow | None:
             return await store.game_sight(conn, game_id, viewer)
 
-        # one statement: db.read once available
-        found = await ctx.db.run(read, name="lobby.view_game")
+        found = await ctx.db.read(read, name="lobby.view_game")  # one statement
         if found is None or found.viewer_role is None:
             raise NotFound("no such game", code="game_not_found")
         pending = Pending(found.applications, found.invites)
