@@ -11,7 +11,7 @@ import trio
 import trustme
 
 from galaxy.clients import smtp
-from galaxy.clients.smtp import SmtpTarget
+from galaxy.clients.smtp import Outgoing, SmtpTarget
 from galaxy.push.client import run_client
 from tests.support.smtp import SmtpSink
 
@@ -49,13 +49,13 @@ def tls_sink(request: pytest.FixtureRequest, ca: trustme.CA) -> Iterator[SmtpSin
     sink.stop()
 
 
-def message(n: int) -> EmailMessage:
+def message(n: int) -> Outgoing:
     mail = EmailMessage()
     mail["From"] = "galaxy@test.example"
     mail["To"] = f"p{n}@example.org"
     mail["Subject"] = f"hello {n}"
     mail.set_content("hello\n")
-    return mail
+    return Outgoing("galaxy@test.example", (f"p{n}@example.org",), mail)
 
 
 async def send(target: SmtpTarget, count: int = 2) -> list[str | None]:
