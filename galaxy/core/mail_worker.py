@@ -51,7 +51,7 @@ IDLE_SECONDS = 30.0
 # of single enqueues is then sent and settled several at a time (one settle
 # transaction and one crossing for the lot). The first mail after a quiet spell is
 # not delayed: a wake claims at once, and the wait comes after the send.
-LINGER_SECONDS = 0.01
+LINGER_SECONDS = 0.05
 
 Delivery = queries.ClaimedDelivery
 
