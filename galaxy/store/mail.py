@@ -62,11 +62,13 @@ OUTBOX = outbox.outbox_queries(
     dead_returning="payload_id",
 )
 
-# A whole batch's settles in one statement (one round trip, not three a delivery):
-# every attempt is logged, and each delivery held by `owner` takes its outcome's
-# verb (the one-row `sent`/`retry`/`dead` of `OUTBOX`, with the same fence and release of
-# the lease); the dead ones are mirrored to the dead letters. `outcome` is the
-# `Outcome` value, `label` the attempt's outcome (sent, failed, render_failed).
+# A whole batch's settles in one statement (one round trip, not two or three a
+# delivery): every attempt is logged, and each delivery held by `owner` takes its
+# outcome's verb, the batch form of `OUTBOX`'s one-row `sent`/`retry`/`dead` (same
+# columns, same fence and release of the lease; mail settles only through this one,
+# so a change to a verb there must be made here); the dead ones are mirrored to the
+# dead letters. `outcome` is the `Outcome` value, `label` the attempt's outcome
+# (sent, failed, render_failed).
 RECORD_OUTCOMES = """
 WITH input AS (
     SELECT * FROM unnest(
