@@ -3,9 +3,12 @@
 Each scan claims a batch of due deliveries under a lease longer than an SMTP
 exchange, so several workers and several processes never send the same row
 at once, and rows held by a killed process come back when their lease ends.
-The send step renders every delivery and sends the batch over one SMTP
-session; a delivery that does not render is dead-lettered at once, the
-others retry with backoff until `BACKEND_MAIL_MAX_ATTEMPTS` per cycle.
+The send step renders every delivery and sends the batch with one crossing
+to asyncio over the worker's SMTP session, which stays open from batch to
+batch until it has been idle for `IDLE_SECONDS` (a burst of mail pays the
+connection, STARTTLS and login once, not once a batch); a delivery that does
+not render is dead-lettered at once, the others retry with backoff until
+`BACKEND_MAIL_MAX_ATTEMPTS` per cycle.
 Delivery is at least once: a process killed after the relay accepted a mail
 but before the outcome was committed sends it again, with the same Message-ID.
 
@@ -17,17 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any, ClassVar
 
 import structlog
+import trio
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from galaxy.actors.backoff import Backoff
 from galaxy.bridge import to_asyncio
-from galaxy.clients import smtp
-from galaxy.clients.smtp import SmtpTarget
+from galaxy.clients.smtp import Outgoing, SmtpSession, SmtpTarget
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
 from galaxy.domain.mail_templates import TemplateError
 from galaxy.services.mail import MailOutbox, lease_seconds
@@ -41,6 +43,15 @@ log = structlog.get_logger("galaxy.mail")
 tracer = trace.get_tracer("galaxy.mail")
 
 BATCH = 20
+# A kept SMTP connection is closed after this long without a batch: well inside the
+# five minutes RFC 5321 asks relays to wait, and short enough not to hold a relay's
+# connection slot through a quiet hour.
+IDLE_SECONDS = 30.0
+# After a partial batch, how long a worker waits before claiming the next: a stream
+# of single enqueues is then sent and settled several at a time (one settle
+# transaction and one crossing for the lot). The first mail after a quiet spell is
+# not delayed: a wake claims at once, and the wait comes after the send.
+LINGER_SECONDS = 0.05
 
 Delivery = queries.ClaimedDelivery
 
@@ -61,6 +72,8 @@ class MailQueue:
         self.target = target
         self.sent = 0
         self.failed = 0
+        self.session = SmtpSession()
+        self._last_send = 0.0  # trio clock, for closing an idle session
         # When the current batch's send began, for its attempt rows: a worker
         # sends and settles one batch at a time, so one field is enough.
         self._started = datetime.now(UTC)
@@ -91,7 +104,7 @@ class MailQueue:
     async def send(self, batch: Sequence[Delivery]) -> list[Result[Delivery]]:
         self._started = datetime.now(UTC)
         results: dict[int, Result[Delivery]] = {}
-        sendable: list[tuple[int, EmailMessage]] = []
+        sendable: list[tuple[int, Outgoing]] = []
         for index, delivery in enumerate(batch):
             try:
                 sendable.append((index, self.outbox.compose(delivery)))
@@ -102,13 +115,28 @@ class MailQueue:
             with tracer.start_as_current_span(
                 "smtp send", kind=SpanKind.CLIENT, attributes={"messages": len(sendable)}
             ):
-                errors = await to_asyncio(smtp.send_batch)(self.target(), [m for _, m in sendable])
+                errors = await to_asyncio(self.session.send_batch)(
+                    self.target(), [m for _, m in sendable]
+                )
+            self._last_send = trio.current_time()
             for (index, _), failure in zip(sendable, errors, strict=True):
                 delivery = batch[index]
                 results[index] = (
                     Result.sent(delivery) if failure is None else Result.failed(delivery, failure)
                 )
         return [results[index] for index in range(len(batch))]
+
+    async def close_idle(self) -> None:
+        """Close the SMTP session when no batch used it for `IDLE_SECONDS`."""
+        if self.session.is_open and trio.current_time() - self._last_send >= IDLE_SECONDS:
+            await self.close()
+
+    async def close(self) -> None:
+        """Say goodbye to the relay, within the SMTP timeout."""
+        if self.session.is_open:
+            with trio.move_on_after(self.target().timeout):
+                await to_asyncio(self.session.close)()
+        self.session.abort()
 
     async def settle(
         self,
@@ -171,6 +199,7 @@ class MailWorker(OutboxWorker[Delivery]):
             owner=owner,
             interval=interval,
             policy=RetryPolicy(max_attempts, backoff),
+            linger=LINGER_SECONDS,
         )
         self.outbox = outbox
 
@@ -181,4 +210,14 @@ class MailWorker(OutboxWorker[Delivery]):
         # The depth gauge is refreshed on the timer, not after every wake: a
         # burst of enqueues should not cost a COUNT per enqueue.
         await self.scan()
+        await self.mail.close_idle()
         await self.outbox.refresh_depth()
+
+    async def on_stop(self) -> None:
+        await self.mail.close()
+        await super().on_stop()
+
+    async def on_exit(self) -> None:
+        # After a crash or a hard cancel too: never leave the connection to the next life.
+        self.mail.session.abort()
+        await super().on_exit()

@@ -5,7 +5,9 @@ queue's send step on the batch, turns each result into a settle (sent, retry
 with backoff, dead-letter once the attempts are spent, or at once when a
 check says the row can never succeed) and writes the whole batch's settles
 in one more transaction, shielded from cancellation: what was sent must be
-recorded even while stopping. It scans again while batches come back full.
+recorded even while stopping. That transaction also claims the next batch,
+so a busy queue pays one transaction a batch, and the scan goes on while it
+finds rows; a queue that ran dry costs nothing more than the settle.
 
 Delivery is at least once: a process killed between a send and its settle
 sends again once the lease ends. A queue (`OutboxQueue`) brings only what is
@@ -125,12 +127,14 @@ class OutboxWorker(WakeableWorker, Generic[Item]):
         owner: str,
         interval: float,
         policy: RetryPolicy,
+        linger: float = 0.0,
     ) -> None:
         super().__init__(subscribe, interval)
         self.queue = queue
         self.db = db
         self.owner = owner
         self.policy = policy
+        self.linger = linger
 
     def details(self) -> dict[str, Any]:
         return {"owner": self.owner}
@@ -141,13 +145,16 @@ class OutboxWorker(WakeableWorker, Generic[Item]):
     async def scan(self) -> int:
         """Settle everything due, batch after batch; returns how many rows were attempted."""
         attempted = 0
-        while not self.stop_requested:
-            claimed = await self.claim()
-            if claimed:
-                await self.process(claimed)
-                attempted += len(claimed)
-            if len(claimed) < self.queue.batch:
-                break
+        claimed = await self.claim() if not self.stop_requested else []
+        while claimed:
+            attempted += len(claimed)
+            # A partial batch means the producers are slower than this worker: lingering
+            # before the next claim lets it fill, so a stream of single enqueues is
+            # sent and settled a few at a time, not one transaction each.
+            linger = self.linger if len(claimed) < self.queue.batch else 0.0
+            _, claimed = await self._process(
+                claimed, claim_next=not self.stop_requested, linger=linger
+            )
         return attempted
 
     async def claim(self) -> list[Item]:
@@ -160,16 +167,31 @@ class OutboxWorker(WakeableWorker, Generic[Item]):
 
     async def process(self, batch: Sequence[Item]) -> list[Settlement[Item]]:
         """Send a claimed batch and settle it in one transaction."""
-        queue = self.queue
+        settled, _ = await self._process(batch, claim_next=False, linger=0.0)
+        return settled
+
+    async def _process(
+        self, batch: Sequence[Item], *, claim_next: bool, linger: float
+    ) -> tuple[list[Settlement[Item]], list[Item]]:
+        """Send a claimed batch, settle it and (`claim_next`) claim the next one, in one
+        transaction; the settles and the next batch. With `linger`, the transaction
+        waits that long after the send, for more rows to claim."""
+        queue, owner = self.queue, self.owner
         results = await queue.send(batch)
         if len(results) != len(batch):
             raise RuntimeError(f"{queue.name}: {len(results)} results for {len(batch)} rows")
         settled = [self.policy.settle(r, queue.attempts(r.item)) for r in results]
+        lease = queue.lease_seconds()
 
-        async def write(conn: Connection, after: AfterCommit) -> None:
-            await queue.settle(conn, after, self.owner, settled)
+        async def write(conn: Connection, after: AfterCommit) -> list[Item]:
+            await queue.settle(conn, after, owner, settled)
+            if not claim_next or self.stop_requested:
+                return []
+            return await queue.claim(conn, owner, queue.batch, lease)
 
         with trio.CancelScope(shield=True):  # what was sent must be recorded, even when stopping
-            await run_unit(self.db, write, name=f"{queue.name}.settle")
+            if linger > 0 and claim_next and not self.stop_requested:
+                await trio.sleep(linger)  # shielded too, but short: the settle comes next
+            claimed = await run_unit(self.db, write, name=f"{queue.name}.settle")
         queue.report(settled)
-        return settled
+        return settled, claimed

@@ -20,8 +20,10 @@ from typing import Any
 import structlog
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from galaxy.clients.smtp import Outgoing
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.mail_templates import TEMPLATES, RenderedMail, fields_of, render
+from galaxy.services.mail_wire import plain_address, plain_text
 from galaxy.services.paging import Page, load_page
 from galaxy.services.wakeups import Wakeups
 from galaxy.store import mail as queries
@@ -51,6 +53,7 @@ class MailOutbox:
         self._db = db
         self.from_address = from_address
         self._domain = from_address.rpartition("@")[2] or "galaxy.local"
+        self._plain_from = plain_address(from_address)
         self._wakeups = Wakeups()
         self.depth: dict[str, int] = {}  # by status, refreshed by the workers' scans
         if telemetry is not None:
@@ -147,19 +150,30 @@ class MailOutbox:
 
     # -- composing -----------------------------------------------------------
 
-    def compose(self, claimed: queries.ClaimedDelivery) -> EmailMessage:
+    def compose(self, claimed: queries.ClaimedDelivery) -> Outgoing:
         """The message for a claimed delivery; raises TemplateError when it cannot render."""
         data = json.loads(claimed.payload)
         rendered: RenderedMail = render(claimed.template_id, data)
+        headers = (
+            ("From", self.from_address),
+            ("To", ", ".join(claimed.recipients)),
+            ("Subject", rendered.subject),
+            ("Message-ID", claimed.message_id),  # the same on every retry and resend
+            ("Date", formatdate(usegmt=True)),
+            ("X-Galaxy-Delivery", str(claimed.delivery_id)),
+        )
+        recipients = tuple(claimed.recipients)
+        if self._plain_from and all(map(plain_address, recipients)):
+            wire = plain_text(headers, rendered.body)
+            if wire is not None:
+                return Outgoing(self.from_address, recipients, wire)
+        # Beyond plain ASCII: EmailMessage encodes it, aiosmtplib reads the envelope
+        # from its headers (a display name, an international address).
         message = EmailMessage()
-        message["From"] = self.from_address
-        message["To"] = ", ".join(claimed.recipients)
-        message["Subject"] = rendered.subject
-        message["Message-ID"] = claimed.message_id  # the same on every retry and resend
-        message["Date"] = formatdate(usegmt=True)
-        message["X-Galaxy-Delivery"] = str(claimed.delivery_id)
+        for name, value in headers:
+            message[name] = value
         message.set_content(rendered.body)
-        return message
+        return Outgoing(self.from_address, recipients, message)
 
     # -- operators -------------------------------------------------------------
 

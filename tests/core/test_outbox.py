@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
+import trio.testing
 
 from galaxy.actors import Backoff
 from galaxy.core.notify_router import NotifyRouter
@@ -100,7 +101,9 @@ async def counted(db_dsn: str) -> AsyncIterator[CountingDatabase]:
         await db.close()
 
 
-def worker(db: Database, queue: ScriptedRoutes, *, owner: str = "run-a") -> OutboxWorker[Route]:
+def worker(
+    db: Database, queue: ScriptedRoutes, *, owner: str = "run-a", linger: float = 0.0
+) -> OutboxWorker[Route]:
     return OutboxWorker(
         queue,
         db,
@@ -108,6 +111,7 @@ def worker(db: Database, queue: ScriptedRoutes, *, owner: str = "run-a") -> Outb
         owner=owner,
         interval=60.0,
         policy=RetryPolicy(max_attempts=3, backoff=BACKOFF),
+        linger=linger,
     )
 
 
@@ -285,6 +289,50 @@ async def test_a_batch_is_settled_in_one_transaction(counted: CountingDatabase) 
     assert counted.units == 2  # one claim, one settle for all ten rows
     statuses = sorted(row["status"] for row in (await rows(counted, route_ids)).values())
     assert statuses == ["dead_lettered"] + ["delivered"] * 6 + ["retrying"] * 3
+
+
+async def test_a_busy_queue_pays_one_transaction_a_batch(counted: CountingDatabase) -> None:
+    route_ids = await add_routes(counted, 10)
+    queue = ScriptedRoutes(batch=4)
+    counted.units = 0
+    assert await worker(counted, queue).scan() == 10
+    # One claim, then each settle claims the next batch (4, 4, 2, then none).
+    assert counted.units == 4
+    assert sorted(queue.sent) == sorted(route_ids)
+
+
+async def test_rows_committed_while_a_worker_lingers_go_with_its_next_batch(
+    counted: CountingDatabase, mock_clock: trio.testing.MockClock
+) -> None:
+    # After a partial batch the worker waits `linger` before its settle claims again;
+    # the virtual clock stands still until this test moves it.
+    (first,) = await add_routes(counted, 1)
+    queue = ScriptedRoutes(batch=4)
+    outbox = worker(counted, queue, linger=5.0)
+    sent_first = trio.Event()
+    send = queue.send
+
+    async def send_and_tell(batch: Sequence[Route]) -> list[Result[Route]]:
+        results = await send(batch)
+        sent_first.set()
+        return results
+
+    queue.send = send_and_tell  # type: ignore[method-assign]
+    attempted: list[int] = []
+    counted.units = 0
+    async with trio.open_nursery() as nursery:
+
+        async def scan() -> None:
+            attempted.append(await outbox.scan())
+
+        nursery.start_soon(scan)
+        await sent_first.wait()
+        (second,) = await add_routes(counted, 1)  # a producer commits during the linger
+        while not attempted:  # each linger ends when the clock has moved past it
+            await trio.testing.wait_all_tasks_blocked()
+            mock_clock.jump(5.0)
+    assert attempted == [2] and queue.sent == [first, second]
+    assert counted.units == 1 + 1 + 2  # claim, the insert, settle+claim twice
 
 
 @pytest.mark.parametrize("routes", [1, 10])

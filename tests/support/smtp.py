@@ -20,19 +20,54 @@ from galaxy.config import TLSMode
 class _Handler:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.sessions: list[Any] = []  # the connection (aiosmtpd session) of each message
+        self.servers: set[Any] = set()  # the connections that said EHLO
         self.refuse = 0  # refuse this many more messages (451), -1 for all
         self.refused = 0
+        self.rejected: dict[str, str] = {}  # recipient → the reply refusing it
+        self.drop_after = -1  # accept this many more messages, then drop the connection
         self.arrived = threading.Condition()
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.servers.add(server)
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        reply = self.rejected.get(address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_after == 0:
+            # Gone before answering: the client cannot know whether this one arrived.
+            self.drop_after = -1
+            server.transport.close()
+            return "421 4.3.0 closing"  # never read
+        if self.drop_after > 0:
+            self.drop_after -= 1
         if self.refuse != 0:
             self.refuse -= 1 if self.refuse > 0 else 0
             self.refused += 1
             return "451 4.3.0 try again later"
         with self.arrived:
             self.messages.append(email.message_from_bytes(envelope.original_content))
+            self.sessions.append(session)
             self.arrived.notify_all()
         return "250 OK"
+
+    def drop_connections(self) -> None:
+        for server in self.servers:
+            if server.transport is not None:
+                server.transport.close()
+        self.servers.clear()
 
 
 def _free_port() -> int:
@@ -101,6 +136,31 @@ class SmtpSink:
     def refuse(self, count: int) -> None:
         """Refuse the next `count` messages; -1 refuses until told otherwise."""
         self.handler.refuse = count
+
+    def reject(self, address: str, reply: str = "550 5.1.1 no such mailbox") -> None:
+        """Refuse `address` as a recipient with `reply` (a 5xx: for good) from now on."""
+        self.handler.rejected[address] = reply
+
+    def drop_after(self, count: int) -> None:
+        """Accept `count` more messages, then close the connection on the next one's DATA
+        without answering (a relay that went away mid-batch)."""
+        self.handler.drop_after = count
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a relay does with idle clients."""
+        done = threading.Event()
+
+        def drop() -> None:
+            self.handler.drop_connections()
+            done.set()
+
+        self._controller.loop.call_soon_threadsafe(drop)
+        assert done.wait(10), "the sink's loop did not run"
+
+    @property
+    def connections(self) -> int:
+        """How many connections the arrived messages came over."""
+        return len({id(session) for session in self.handler.sessions})
 
     async def wait_for(self, count: int, timeout: float = 30) -> list[Message]:  # noqa: ASYNC109
         """Wait until `count` messages have arrived."""

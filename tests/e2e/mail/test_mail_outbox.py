@@ -252,3 +252,59 @@ async def exercise_admin_mail(http: ContractClient, sent: uuid.UUID, dead: uuid.
     assert_error_body(await http.get("/api/v1/admin/mail/deliveries/not-a-uuid"), 400, "invalid_id")
     assert_error_body(await http.get("/api/v1/admin/mail/deliveries?page=0"), 400, "invalid_page")
     assert_error_body(await http.get("/api/v1/admin/mail/dead-letters?page=x"), 400, "invalid_page")
+
+
+async def enqueue_one_batch(running: Running, addresses: list[str]) -> list[uuid.UUID]:
+    """Deliveries committed together, so one worker claims them as one batch."""
+    assert running.service.services is not None
+    mail = outbox(running)
+
+    async def write(conn: Connection) -> list[uuid.UUID]:
+        return [
+            await mail.enqueue_template(
+                "lobby.membership.blocked", [address], {"game_id": "g"}, address, conn=conn
+            )
+            for address in addresses
+        ]
+
+    ids = await running.service.services.db.run(write)
+    mail.notify()
+    return ids
+
+
+async def first_attempts_started_together(running: Running, ids: list[uuid.UUID]) -> bool:
+    firsts = [(await outbox(running).attempts(i))[0].started_at for i in ids]
+    return len(set(firsts)) == 1
+
+
+async def test_a_permanent_refusal_in_a_batch_fails_that_delivery_only(
+    mail_service: Running, sink: SmtpSink
+) -> None:
+    addresses = ["p0@example.org", "p1@example.org", "p2@example.org"]
+    sink.reject("p1@example.org")  # 550, on every attempt
+    first, refused, third = await enqueue_one_batch(mail_service, addresses)
+    await status_is(mail_service, refused, "dead_lettered")
+    for delivery_id in (first, third):
+        await status_is(mail_service, delivery_id, "sent")
+        assert [a.outcome for a in await outbox(mail_service).attempts(delivery_id)] == ["sent"]
+    attempts = await outbox(mail_service).attempts(refused)
+    assert [a.outcome for a in attempts] == ["failed"] * 3  # BACKEND_MAIL_MAX_ATTEMPTS
+    assert all("550" in (a.error or "") for a in attempts)
+    assert await first_attempts_started_together(mail_service, [first, refused, third])
+    assert sorted(m["To"] for m in sink.messages) == ["p0@example.org", "p2@example.org"]
+
+
+async def test_a_connection_dropped_mid_batch_retries_the_rest(
+    mail_service: Running, sink: SmtpSink
+) -> None:
+    addresses = ["p0@example.org", "p1@example.org", "p2@example.org"]
+    sink.drop_after(1)  # the relay goes away at the second message's DATA
+    ids = await enqueue_one_batch(mail_service, addresses)
+    for delivery_id in ids:
+        await status_is(mail_service, delivery_id, "sent")
+    outcomes = [[a.outcome for a in await outbox(mail_service).attempts(i)] for i in ids]
+    assert outcomes == [["sent"], ["failed", "sent"], ["failed", "sent"]]
+    assert await first_attempts_started_together(mail_service, ids)
+    received = [m["Message-ID"] for m in await sink.wait_for(3)]
+    expected = [(await outbox(mail_service).delivery(i)).message_id for i in ids]
+    assert sorted(received) == sorted(expected)  # each once: the dropped one never arrived
