@@ -7,6 +7,13 @@ keep answering whatever Quart is doing. A crash
 that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
 
+Every other request gets a server span. It is the SDK's when a span
+processor would see it (a traces exporter configured, or a processor a test
+added); otherwise an unrecorded span with fresh ids stands in
+(`galaxy.telemetry.unrecorded_span`): its log lines still carry trace and
+span ids and the spans started under it join its trace, without the SDK's
+per-span work for a span that goes nowhere.
+
 Once the service is stopping (`ActorSystem.stopping`, set by SIGTERM) a new
 request is answered 503 `shutting_down` (the probes answer on, `/readyz` not
 ready), and every HTTP/1 response started from then on says `Connection:
