@@ -16,7 +16,7 @@ from bench.process import announced_server
 from bench.report import Report, Row
 
 DURATION = "5s"
-ROUNDS = 7  # of the floor and the hot routes, each ROUND_DURATION long
+ROUNDS = 5  # of the floor and the routes measured against it, each ROUND_DURATION long
 ROUND_DURATION = "3s"
 CONNECTIONS = "16"
 
@@ -44,29 +44,38 @@ def run(report: Report) -> None:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk): HTTP benchmarks skipped", flush=True)
         return
-    # Both servers stay up (an idle one costs nothing) and the floor is measured
+    # The servers stay up (an idle one costs nothing) and the floor is measured
     # between the candidates, ROUNDS short rounds in a rotating order, medians
     # kept: on a shared machine one 5 s run drifts by ±10 %, and a drift then
     # moves floor and candidates alike.
-    with server("plain") as plain, server("galaxy") as galaxy:
-        urls = {
-            "floor": plain["url"] + "/",
-            "healthz": galaxy["url"] + "/healthz",
-            "session": galaxy["url"] + f"/api/v1/internal/sessions/{galaxy['session_id']}",
+    token = base64.b64encode(b"bench:bench-password").decode()
+    with server("plain") as plain, server("quart") as quart, server("galaxy") as galaxy:
+        cases: dict[str, tuple[str, dict[str, str] | None]] = {
+            "floor": (plain["url"] + "/", None),
+            "healthz": (galaxy["url"] + "/healthz", None),
+            "session": (
+                galaxy["url"] + f"/api/v1/internal/sessions/{galaxy['session_id']}",
+                None,
+            ),
+            "user": (
+                galaxy["bench_url"] + "/api/v1/user/bench/noop",
+                {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
+            ),
+            "admin": (
+                galaxy["bench_url"] + "/api/v1/admin/bench/noop",
+                {"Authorization": f"Basic {token}"},
+            ),
+            "quart": (quart["url"] + "/noop", None),
         }
-        figures: dict[str, list[float]] = {name: [] for name in urls}
+        figures: dict[str, list[float]] = {name: [] for name in cases}
+        names = list(cases)
         for round_no in range(ROUNDS):
-            names = list(urls)
-            for name in names[round_no % 3 :] + names[: round_no % 3]:
-                figures[name].append(wrk(urls[name], duration=ROUND_DURATION))
-        floor, healthz, session = (statistics.median(figures[name]) for name in urls)
-        user = wrk(
-            galaxy["bench_url"] + "/api/v1/user/bench/noop",
-            {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
-        )
-        token = base64.b64encode(b"bench:bench-password").decode()
-        admin = wrk(
-            galaxy["bench_url"] + "/api/v1/admin/bench/noop", {"Authorization": f"Basic {token}"}
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                url, headers = cases[name]
+                figures[name].append(wrk(url, headers, duration=ROUND_DURATION))
+        floor, healthz, session, user, admin, stock = (
+            statistics.median(figures[name]) for name in names
         )
         as_player = {"X-User-ID": galaxy["user_id"]}
         account = wrk(galaxy["url"] + "/api/v1/user/account", as_player)
@@ -84,6 +93,10 @@ def run(report: Report) -> None:
     report.add(
         Row("admin no-op (Basic, cached)", admin, "req/s", "plain ASGI (hypercorn-trio)", floor)
     )
+    # What the framework itself costs: the user no-op can come no nearer the floor than a
+    # bare quart-trio app would, unless Galaxy serves Quart's requests for less than it does.
+    report.add(Row("stock quart-trio no-op", stock, "req/s", "plain ASGI (hypercorn-trio)", floor))
+    report.add(Row("user no-op (X-User-ID, Quart)", user, "req/s", "stock quart-trio no-op", stock))
     for peer, name in (
         ("quart", "asyncio Quart + psycopg_pool"),
         ("starlette", "Starlette/uvicorn + psycopg_pool"),

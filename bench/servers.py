@@ -1,6 +1,8 @@
 """Servers for the HTTP benchmarks, each run in a process of its own.
 
-`plain PORT`: the floor, a bare ASGI app on hypercorn's trio worker.
+`plain`: the floor, a bare ASGI app on hypercorn's trio worker.
+`quart`: a stock quart-trio app with one no-op route, nothing else, on the same
+worker: what the framework alone costs a request.
 `galaxy`: a whole service on embedded defaults, plus a second listener serving
 the real application with a benchmark-only blueprint of authenticated no-ops,
 and one player's device session for the gateway's lookup.
@@ -47,6 +49,18 @@ def _config(port: int) -> HypercornConfig:
     config.accesslog = None
     config.errorlog = None
     return config
+
+
+def stock_quart_app() -> Any:
+    from quart_trio import QuartTrio
+
+    app = QuartTrio("bench-stock")
+
+    @app.get("/noop")
+    async def noop() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
 
 
 async def run_galaxy() -> None:
@@ -134,11 +148,10 @@ def main() -> None:
 
     async def go() -> None:
         async with trio.open_nursery() as nursery:
-            if which == "plain":
+            if which in ("plain", "quart"):
+                app = plain_app if which == "plain" else stock_quart_app()
                 binds = await nursery.start(
-                    partial(
-                        serve, cast(Any, plain_app), _config(0), shutdown_trigger=trio.sleep_forever
-                    )
+                    partial(serve, cast(Any, app), _config(0), shutdown_trigger=trio.sleep_forever)
                 )
                 print(json.dumps({"url": binds[0]}), flush=True)
             else:

@@ -41,6 +41,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
 from galaxy.config import TelemetryConfig
 from galaxy.logging import hush_exporter_logs
@@ -63,6 +64,9 @@ class Telemetry:
     meter: metrics.Meter
     prometheus_registry: Any | None = None
     instruments: dict[str, Any] = field(default_factory=dict)
+    # Whether any reader collects metrics (exporter `none`: none does). Without one,
+    # recording a measurement is work for nothing, which the hottest paths skip.
+    exports_metrics: bool = True
 
     def counter(
         self, name: str, description: str, unit: str = "1", *, from_zero: bool = False
@@ -75,6 +79,13 @@ class Telemetry:
                 created.add(0)
         counter: metrics.Counter = self.instruments[name]
         return counter
+
+    def tally(self, name: str, description: str, label: str) -> Tally:
+        """A counter of one label for a per-request path (see `Tally`)."""
+        if name not in self.instruments:
+            self.instruments[name] = Tally(self, name, description, label)
+        found: Tally = self.instruments[name]
+        return found
 
     def up_down_counter(self, name: str, description: str) -> metrics.UpDownCounter:
         """A gauge kept by increments (open streams); shown at 0 from the start."""
@@ -220,7 +231,42 @@ def setup_telemetry(config: TelemetryConfig, *, install_global: bool = True) -> 
         meter_provider=meter_provider,
         meter=meter_provider.get_meter("galaxy"),
         prometheus_registry=registry,
+        exports_metrics=bool(readers),
     )
+
+
+def records_spans(provider: object) -> bool:
+    """Whether a span started from `provider` now would reach a span processor.
+
+    With traces exporter `none` the SDK provider has none (unless one is added
+    later, as tests do): its spans go nowhere, yet each costs the SDK its
+    attributes, ids, clock reads and processor calls. A provider this cannot
+    see into (not the SDK's) is taken to record.
+    """
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    return processors is None or bool(processors)
+
+
+def unrecorded_span(provider: object) -> trace.Span:
+    """A span nobody records, with fresh ids from `provider`'s generator.
+
+    It stands in for a server span that no processor would see: log lines
+    written under it still carry real trace and span ids (galaxy.logging),
+    and spans started under it join its trace, sampled as they would be
+    under a recorded root.
+    """
+    generator = getattr(provider, "id_generator", None) or _ID_GENERATOR
+    context = trace.SpanContext(
+        trace_id=generator.generate_trace_id(),
+        span_id=generator.generate_span_id(),
+        is_remote=False,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+    return trace.NonRecordingSpan(context)
+
+
+_ID_GENERATOR = RandomIdGenerator()
 
 
 def otlp_endpoint(config: TelemetryConfig, signal: str) -> str | None:
@@ -303,6 +349,31 @@ def _request_labels(key: RequestKey) -> dict[str, str]:
     return {"group": group, "method": method, "path": route, "status": status}
 
 
+class Tally:
+    """A monotonic counter of one label, kept in a dict and read at collection.
+
+    `Counter.add` costs the SDK several microseconds a call (it checks and
+    hashes the attributes every time); a per-request counter costs a dict
+    update this way, and every collection still reads exact totals. It is
+    exported as an observable counter: the same cumulative sum to a reader.
+    """
+
+    def __init__(self, telemetry: Telemetry, name: str, description: str, label: str) -> None:
+        self._label = label
+        # Written only by the event loop's thread; see HttpMetrics.
+        self._counts: dict[str, int] = {}
+        telemetry.meter.create_observable_counter(
+            name, callbacks=[self._observe], unit="1", description=description
+        )
+
+    def add(self, value: str) -> None:
+        self._counts[value] = self._counts.get(value, 0) + 1
+
+    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for value, count in list(self._counts.items()):
+            yield Observation(count, {self._label: value})
+
+
 class HttpMetrics:
     """`http_requests_total` and `http_request_duration_seconds` (see above)."""
 
@@ -311,6 +382,7 @@ class HttpMetrics:
         # reads a copy made in one C call (under the GIL), so no lock is needed.
         self._tallies: dict[RequestKey, int] = {}
         self._hot_routes: dict[tuple[str, str], None] = {}
+        self._timed = telemetry.exports_metrics  # no reader: no duration is worth recording
         self._durations = telemetry.histogram(
             "http_request_duration_seconds", "HTTP request duration"
         )
@@ -330,13 +402,14 @@ class HttpMetrics:
     def request(self, group: str, method: str, route: str, status: int, elapsed: float) -> None:
         key = (group, method, route, str(status))
         self._tallies[key] = self._tallies.get(key, 0) + 1
-        self._durations.record(elapsed, _request_labels(key))
+        if self._timed:
+            self._durations.record(elapsed, _request_labels(key))
 
     def hot_request(self, group: str, method: str, route: str, status: int, elapsed: float) -> None:
         key = (group, method, route, str(status))
         count = self._tallies.get(key, 0) + 1
         self._tallies[key] = count
-        if count % HOT_SAMPLE_EVERY == 1:  # the first of every HOT_SAMPLE_EVERY
+        if count % HOT_SAMPLE_EVERY == 1 and self._timed:  # the first of every HOT_SAMPLE_EVERY
             self._hot_routes[(group, route)] = None
             self._durations.record(elapsed, _request_labels(key))
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import structlog
 from quart import Blueprint, Response, request
-from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from galaxy.actors.errors import ActorError
@@ -31,6 +30,7 @@ from galaxy.http import (
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body, internal_error_body
+from galaxy.http.framework import GalaxyQuart
 from galaxy.http.guards import ADMIN_PREFIX, AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
 from galaxy.http.schemas import body_schemas
@@ -70,7 +70,7 @@ _HTTP_CODES = {
 
 def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -> Any:
     """The ASGI application served by the HTTP edge (`extra_blueprints`: tests only)."""
-    app = QuartTrio("galaxy")
+    app = GalaxyQuart("galaxy")
     app.config["MAX_CONTENT_LENGTH"] = services.config.http.max_body_bytes
     app.config["BODY_TIMEOUT"] = services.config.http.read_timeout
     app.config["RESPONSE_TIMEOUT"] = services.config.http.write_timeout
@@ -85,11 +85,12 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
 
     @app.before_request
     async def prepare() -> None:
-        state = request.scope.get("galaxy")
-        if isinstance(state, RequestState) and request.url_rule is not None:
-            state.route = request.url_rule.rule
+        req = request._get_current_object()  # type: ignore[attr-defined]  # once, not a proxy a use
+        state = req.scope.get("galaxy")
+        if isinstance(state, RequestState) and req.url_rule is not None:
+            state.route = req.url_rule.rule
         await guard_surfaces()
-        if request.method in BODY_METHODS and request.content_length:
+        if req.method in BODY_METHODS and req.content_length:
             check_json_content_type()
 
     @app.after_request

@@ -2,6 +2,10 @@
 
 They run for every path under their prefix, matched or not, so an
 unauthenticated caller cannot tell which admin routes exist.
+
+They run on every request, so each resolves Quart's `request` and `g`
+proxies once and works on the objects (a proxy lookup costs more than most
+of what a guard does with it).
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import base64
 import uuid
 
-from quart import current_app, g, request
+from quart import Request, current_app, g, request
+from quart.ctx import _AppCtxGlobals
 
 from galaxy.domain.errors import GatewayUnauthorized, InvalidInput, Unauthorized
 from galaxy.domain.strict import canonical_uuid
@@ -30,22 +35,30 @@ def services() -> Services:
     return found
 
 
+def _current() -> tuple[Request, _AppCtxGlobals]:
+    """The request and `g` themselves, not their proxies."""
+    found: Request = request._get_current_object()  # type: ignore[attr-defined]
+    globals_: _AppCtxGlobals = g._get_current_object()
+    return found, globals_
+
+
 async def guard_surfaces() -> None:
-    path = request.path
+    req, globals_ = _current()
+    path = req.path
     if path.startswith(USER_PREFIX):
-        _gateway()
-        g.user_id = _user_id()
+        _gateway(req, globals_)
+        globals_.user_id = _user_id(req)
     elif path.startswith(INTERNAL_PREFIX):
-        _gateway()
+        _gateway(req, globals_)
     elif path.startswith(ADMIN_PREFIX):
         refuse_cross_site()  # before bcrypt: a forged request costs nothing
-        g.admin = await _admin()
+        globals_.admin = await _admin()
 
 
-def _gateway() -> None:
+def _gateway(req: Request, globals_: _AppCtxGlobals) -> None:
     """The user and internal surfaces trust the caller (X-User-ID names the player): only
     the gateway may call them, proven by its token when one is configured."""
-    if not gateway_authenticated():
+    if not _from_gateway(req, globals_):
         raise GatewayUnauthorized()
 
 
@@ -53,13 +66,17 @@ def gateway_authenticated() -> bool:
     """Whether this request comes from the gateway, as far as the configuration can tell:
     its token when tokens are configured; otherwise the listener's mutual TLS or the
     network the operator vouched for (embedded: loopback only)."""
-    known = g.get("from_gateway")  # the guard and the geo tally ask: one check a request
+    return _from_gateway(*_current())
+
+
+def _from_gateway(req: Request, globals_: _AppCtxGlobals) -> bool:
+    known = globals_.get("from_gateway")  # the guard and the geo tally ask: one check a request
     if known is None:
         credentials = services().config.gateway.credentials
         known = not credentials.required or (
-            credentials.identify(request.headers.get("Authorization")) is not None
+            credentials.identify(req.headers.get("Authorization")) is not None
         )
-        g.from_gateway = known
+        globals_.from_gateway = known
     return bool(known)
 
 
@@ -82,22 +99,27 @@ async def _admin() -> object:
 def source_ip() -> str | None:
     """The end user's address: the leftmost X-Forwarded-For when the gateway sent the request,
     else the peer (anyone else could name any address there, and dodge its budgets)."""
-    if not gateway_authenticated():
-        return request.remote_addr
-    forwarded = request.headers.get("X-Forwarded-For", "")
+    return _source_ip(*_current())
+
+
+def _source_ip(req: Request, globals_: _AppCtxGlobals) -> str | None:
+    if not _from_gateway(req, globals_):
+        return req.remote_addr
+    forwarded = req.headers.get("X-Forwarded-For", "")
     first = forwarded.split(",", 1)[0].strip()
-    return first or request.remote_addr
+    return first or req.remote_addr
 
 
 def count_country(status: int) -> None:
     """After a successful user-surface call: one more request from the caller's country."""
-    user_id = g.get("user_id")
+    req, globals_ = _current()
+    user_id = globals_.get("user_id")
     if user_id is not None and status < 400:
-        services().geo.count_request(user_id, source_ip())
+        services().geo.count_request(user_id, _source_ip(req, globals_))
 
 
-def _user_id() -> uuid.UUID:
-    raw = request.headers.get("X-User-ID")
+def _user_id(req: Request) -> uuid.UUID:
+    raw = req.headers.get("X-User-ID")
     if raw is None:
         raise InvalidInput("the X-User-ID header is required", code="missing_user_id")
     parsed = canonical_uuid(raw)

@@ -7,6 +7,13 @@ keep answering whatever Quart is doing. A crash
 that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
 
+Every other request gets a server span. It is the SDK's when a span
+processor would see it (a traces exporter configured, or a processor a test
+added); otherwise an unrecorded span with fresh ids stands in
+(`galaxy.telemetry.unrecorded_span`): its log lines still carry trace and
+span ids and the spans started under it join its trace, without the SDK's
+per-span work for a span that goes nowhere.
+
 Once the service is stopping (`ActorSystem.stopping`, set by SIGTERM) a new
 request is answered 503 `shutting_down` (the probes answer on, `/readyz` not
 ready), and every HTTP/1 response started from then on says `Connection:
@@ -27,12 +34,15 @@ from typing import Any
 
 import structlog
 import trio
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
 from galaxy.http.errors import error_body, internal_error_body, send_json
 from galaxy.services.container import Services
+from galaxy.telemetry import records_spans, unrecorded_span
 
 log = structlog.get_logger("galaxy.http")
 tracer = trace.get_tracer("galaxy.http")
@@ -144,25 +154,6 @@ class _Reply:
             message["headers"] = headers
         await self._send(message)
 
-    # quart-trio cancels a request's tasks the moment `receive` yields
-    # `http.disconnect`, and hypercorn yields it from inside the last body
-    # send, before that send has finished its work: restarting the
-    # connection's keep-alive timer or, while stopping, closing the
-    # connection. Cancelled there, the connection had no idle timer (so it
-    # was not closed at shutdown) or was left open with the client's next
-    # request unread, both until BACKEND_HTTP_SHUTDOWN_TIMEOUT ran out. So
-    # the last send is shielded: Quart's cancellation waits until it returns.
-    # That work (hypercorn restarts the connection's idle timer, a task) is
-    # what the floor's plain ASGI app pays on every request too: the Quart
-    # path measured faster before only because it skipped it.
-
-    async def send_from_quart(self, message: dict[str, Any]) -> None:
-        if message["type"] != "http.response.body" or message.get("more_body", False):
-            await self.send(message)
-            return
-        with trio.CancelScope(shield=True):
-            await self.send(message)
-
 
 class EdgeMiddleware:
     def __init__(self, app: Any, services: Services) -> None:
@@ -253,33 +244,47 @@ class EdgeMiddleware:
         state = RequestState(request_id)
         scope["galaxy"] = state
         group = route_group(path)
-        with (
-            structlog.contextvars.bound_contextvars(request_id=request_id),
-            tracer.start_as_current_span(
+        recorded = records_spans(trace.get_tracer_provider())
+        span = (
+            tracer.start_span(
                 f"{method_label(method)} {group}",
                 kind=SpanKind.SERVER,
                 attributes={"http.request.method": method, "request_id": request_id},
-            ) as span,
-        ):
-            try:
-                if self._declared_too_large(scope):
-                    await send_json(
-                        reply.send,
-                        413,
-                        error_body(
-                            "payload_too_large",
-                            f"the request body exceeds {self.max_body} bytes",
-                        ),
-                    )
-                else:
-                    await self.app(scope, reply.receive, reply.send_from_quart)
-            except Exception:
-                await self._crashed(reply, path, method)
-            finally:
-                route = state.route or "unmatched"
+            )
+            if recorded
+            else unrecorded_span(trace.get_tracer_provider())
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        bound = bind_contextvars(request_id=request_id)
+        try:
+            if self._declared_too_large(scope):
+                await send_json(
+                    reply.send,
+                    413,
+                    error_body(
+                        "payload_too_large",
+                        f"the request body exceeds {self.max_body} bytes",
+                    ),
+                )
+            else:
+                await self.app(scope, reply.receive, reply.send)
+        except Exception:
+            await self._crashed(reply, path, method)
+        except BaseException as error:  # a cancellation: on the span, as the SDK's would be
+            if recorded:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            raise
+        finally:
+            route = state.route or "unmatched"
+            if recorded:
                 span.set_attribute("http.response.status_code", reply.status)
                 span.set_attribute("http.route", route)
-                self._observe(group, method, path, route, reply.status, began, quiet=False)
+            self._observe(group, method, path, route, reply.status, began, quiet=False)
+            reset_contextvars(**bound)
+            otel_context.detach(token)
+            if recorded:
+                span.end()
 
     async def _refuse(
         self, reply: _Reply, path: str, method: str, request_id: str, began: float

@@ -40,7 +40,7 @@ class Geo:
         self._tally: dict[tuple[uuid.UUID, str], tuple[int, datetime]] = {}
         self._wakeups = Wakeups()
         self._lookups = (
-            telemetry.counter("geo_lookups_total", "Country lookups by outcome")
+            telemetry.tally("geo_lookups_total", "Country lookups by outcome", label="outcome")
             if telemetry is not None
             else None
         )
@@ -66,7 +66,7 @@ class Geo:
 
     def _count(self, outcome: str) -> None:
         if self._lookups is not None:
-            self._lookups.add(1, {"outcome": outcome})
+            self._lookups.add(outcome)  # a tally: counted on every user-surface request
 
     # -- identity's call site -----------------------------------------------------------
 
