@@ -14,11 +14,13 @@ import httpx
 
 from bench.process import announced_server
 from bench.report import Report, Row
+from galaxy.store.accounts import ACCOUNT_STATE
 
 DURATION = "5s"
 ROUNDS = 5  # of the floor and the routes measured against it, each ROUND_DURATION long
 ROUND_DURATION = "3s"
 CONNECTIONS = "16"
+ACCOUNT_ROUNDS = 3
 
 
 def server(kind: str) -> AbstractContextManager[dict[str, Any]]:
@@ -77,12 +79,7 @@ def run(report: Report) -> None:
         floor, healthz, session, user, admin, stock = (
             statistics.median(figures[name]) for name in names
         )
-        as_player = {"X-User-ID": galaxy["user_id"]}
-        account = wrk(galaxy["url"] + "/api/v1/user/account", as_player)
-        peers = {}
-        for peer in ("quart", "starlette"):
-            with announced_server("bench.peers", peer, galaxy["dsn"], key="url") as served:
-                peers[peer] = wrk(served["url"] + "/api/v1/user/account", as_player)
+        account, peers = _account_reads(galaxy)
     report.add(Row("GET /healthz", healthz, "req/s", "plain ASGI (hypercorn-trio)", floor))
     report.add(
         Row("session lookup (cache hit)", session, "req/s", "plain ASGI (hypercorn-trio)", floor)
@@ -102,3 +99,26 @@ def run(report: Report) -> None:
         ("starlette", "Starlette/uvicorn + psycopg_pool"),
     ):
         report.add(Row("GET /api/v1/user/account (database)", account, "req/s", name, peers[peer]))
+
+
+def _account_reads(galaxy: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """The account read on galaxy and on both peers, the same database and statement, in
+    ACCOUNT_ROUNDS rotating rounds (medians): one 5 s run each drifted by ±30 % here."""
+    as_player = {"X-User-ID": galaxy["user_id"]}
+    path = "/api/v1/user/account"
+    # The peers run galaxy's own account statement, handed over (they import no galaxy).
+    with (
+        announced_server("bench.peers", "quart", galaxy["dsn"], ACCOUNT_STATE, key="url") as quart,
+        announced_server(
+            "bench.peers", "starlette", galaxy["dsn"], ACCOUNT_STATE, key="url"
+        ) as starlette,
+    ):
+        urls = {"galaxy": galaxy["url"], "quart": quart["url"], "starlette": starlette["url"]}
+        figures: dict[str, list[float]] = {name: [] for name in urls}
+        names = list(urls)
+        for round_no in range(ACCOUNT_ROUNDS):
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                figures[name].append(wrk(urls[name] + path, as_player, duration=ROUND_DURATION))
+    medians = {name: statistics.median(values) for name, values in figures.items()}
+    return medians.pop("galaxy"), medians

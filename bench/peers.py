@@ -1,10 +1,14 @@
 """Peers for the account read: the same `GET /api/v1/user/account` from the same database,
 on two common asyncio stacks, each with psycopg_pool.
 
-`python -m bench.peers quart DSN` (asyncio Quart on hypercorn's asyncio
-worker) or `starlette DSN` (Starlette on uvicorn). Each reads what galaxy's
-account view reads (the account, its entitlement snapshot, active sanctions
-and limits) in one pooled transaction, and prints one JSON line with its URL.
+`python -m bench.peers quart DSN QUERY` (asyncio Quart on hypercorn's asyncio
+worker) or `starlette DSN QUERY` (Starlette on uvicorn). Each runs QUERY,
+galaxy's own account statement (`galaxy.store.accounts.ACCOUNT_STATE`, handed
+over by the benchmark), as galaxy does: one statement on a pooled autocommit
+connection, no BEGIN/COMMIT; and prints one JSON line with its URL.
+
+Nothing of galaxy is imported here: `galaxy` imports trio-asyncio, whose
+event loop would then run under `asyncio.run` and slow the peer down.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from galaxy.store import accounts as queries
+AUTOCOMMIT: dict[str, Any] = {"autocommit": True}
 
 
 def _listening() -> tuple[socket.socket, str]:
@@ -35,39 +39,29 @@ def _listening() -> tuple[socket.socket, str]:
     return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
-async def account(pool: AsyncConnectionPool, user_id: str) -> dict[str, Any] | None:
-    params = {"user_id": uuid.UUID(user_id)}
-    async with pool.connection() as conn, conn.transaction():
+async def account(pool: AsyncConnectionPool, query: str, user_id: str) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
         cursor = conn.cursor(row_factory=dict_row)
-        await cursor.execute(queries.GET_ACCOUNT, params)
-        row = await cursor.fetchone()
-        if row is None:
-            return None
-        await cursor.execute(queries.GET_SNAPSHOT, params)
-        row["entitlements"] = await cursor.fetchone()
-        await cursor.execute(queries.ACTIVE_SANCTIONS, params)
-        row["sanctions"] = await cursor.fetchall()
-        await cursor.execute(queries.ACTIVE_LIMITS, params)
-        row["limits"] = await cursor.fetchall()
-    return row
+        await cursor.execute(query, {"user_id": uuid.UUID(user_id)})
+        return await cursor.fetchone()
 
 
 def encode(value: Any) -> bytes:
     return json.dumps(value, default=str, separators=(",", ":")).encode()
 
 
-async def run_quart(dsn: str) -> None:
+async def run_quart(dsn: str, query: str) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
     from quart import Quart, Response, request
 
-    pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False)
+    pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False, kwargs=AUTOCOMMIT)
     await pool.open()
     app = Quart("peer")
 
     @app.get("/api/v1/user/account")
     async def get_account() -> Response:
-        found = await account(pool, request.headers["X-User-ID"])
+        found = await account(pool, query, request.headers["X-User-ID"])
         return Response(
             encode(found), status=200 if found else 404, content_type="application/json"
         )
@@ -80,17 +74,17 @@ async def run_quart(dsn: str) -> None:
     await serve(app, config)
 
 
-def run_starlette(dsn: str) -> None:
+def run_starlette(dsn: str, query: str) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False)
+    pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False, kwargs=AUTOCOMMIT)
 
     async def get_account(request: Request) -> Response:
-        found = await account(pool, request.headers["X-User-ID"])
+        found = await account(pool, query, request.headers["X-User-ID"])
         return Response(
             encode(found), status_code=200 if found else 404, media_type="application/json"
         )
@@ -109,11 +103,13 @@ def run_starlette(dsn: str) -> None:
 
 
 def main() -> None:
-    which, dsn = sys.argv[1], sys.argv[2]
+    which, dsn, query = sys.argv[1:4]
+    if "galaxy" in sys.modules or "trio_asyncio" in sys.modules:
+        raise RuntimeError("a peer must not run on trio-asyncio's loop")
     if which == "quart":
-        asyncio.run(run_quart(dsn))
+        asyncio.run(run_quart(dsn, query))
     else:
-        run_starlette(dsn)
+        run_starlette(dsn, query)
 
 
 if __name__ == "__main__":
