@@ -236,7 +236,7 @@ class Service:
                     self.stop()
                 self._describe_endpoints()
                 if self.services is not None and not self.config.instance.address:
-                    self.services.instances.address = self.endpoints.http
+                    self.services.instances.listening_at(self.endpoints.http)
                 log.info("galaxy.ready", version=__version__, **_banner_fields(self.endpoints))
                 task_status.started(self.endpoints)
         if self._tree_scope.cancelled_caught:

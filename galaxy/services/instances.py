@@ -62,6 +62,7 @@ class Instances:
         self.run_id = run_id
         self._snapshot = snapshot
         self.address = config.address or ""  # set from the HTTP listener once bound
+        self._listeners: list[Callable[[], None]] = []
         self.joined = False
         self.heartbeats = 0
         self.reclaims = 0  # rows that lapsed and were claimed again
@@ -70,6 +71,17 @@ class Instances:
     @property
     def instance_id(self) -> str:
         return self.config.instance_id
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """The heartbeat's wake-up: called when the registration should be renewed now."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def listening_at(self, address: str) -> None:
+        """The HTTP listener is bound: renew now, so the others see where it is."""
+        self.address = address
+        for listener in self._listeners:
+            listener()
 
     async def join(self) -> None:
         """Register, or raise StartupFailure when another live run keeps the id.
@@ -162,7 +174,7 @@ class Instances:
             views.append(
                 InstanceView(
                     instance_id=row.instance_id,
-                    address=row.address,
+                    address=self.address if this else row.address,
                     version=row.version,
                     started_at=row.started_at,
                     heartbeat_at=row.heartbeat_at,
