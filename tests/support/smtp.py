@@ -7,6 +7,7 @@ import email
 import socket
 import ssl
 import threading
+import weakref
 from email.message import Message
 from typing import Any
 
@@ -70,6 +71,19 @@ class _Handler:
         self.servers.clear()
 
 
+class _TrackingController(Controller):
+    """A Controller that knows every connection it accepted, to close them at stop."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protocols: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def factory(self) -> Any:
+        made = super().factory()
+        self.protocols.add(made)
+        return made
+
+
 def _free_port() -> int:
     # aiosmtpd's Controller checks its server by connecting to the port it was
     # given, so it cannot take port 0: ask the kernel for a free one first.
@@ -110,7 +124,7 @@ class SmtpSink:
 
             options |= {"authenticator": authenticator, "auth_required": True}
         # A stock loop: importing galaxy installs trio-asyncio's loop policy.
-        self._controller = Controller(
+        self._controller = _TrackingController(
             self.handler,
             hostname="127.0.0.1",
             port=port or _free_port(),
@@ -123,7 +137,23 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        # aiosmtpd's stop leaves accepted connections open (one whose TLS handshake the
+        # client gave up on, say), to warn of an unclosed transport whenever they are
+        # collected: they are aborted on the sink's loop first.
+        controller = self._controller
+        if controller._thread is None:  # never started, or stopped already
+            return
+        closed = threading.Event()
+
+        def abort_all() -> None:
+            for protocol in controller.protocols:
+                if protocol.transport is not None:
+                    protocol.transport.abort()
+            controller.loop.call_soon(closed.set)  # after the aborts' connection_lost
+
+        controller.loop.call_soon_threadsafe(abort_all)
+        assert closed.wait(10), "the sink's loop did not run"
+        controller.stop()
 
     @property
     def port(self) -> int:
