@@ -39,6 +39,7 @@ from hypercorn.trio import serve
 
 from bench.process import announced_server
 from bench.report import Report, Row
+from bench.servers import answer_lifespan
 
 GAMES = 50
 PLAYERS = 4
@@ -145,12 +146,8 @@ def _floor_app(bodies: dict[str, bytes]) -> Any:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                kind = message["type"].rsplit(".", 1)[1]  # startup / shutdown
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
+            await answer_lifespan(receive, send)
+            return
         user = next((v for k, v in scope["headers"] if k == b"x-user-id"), b"").decode()
         game = scope["path"].split("/")[5]  # /api/v1/user/games/{game_id}/reports/latest
         body = bodies[f"{game}/{user}"]

@@ -25,14 +25,20 @@ from hypercorn.trio import serve
 BODY = b'{"status":"ok"}'
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """A bare ASGI app's lifespan: every startup and shutdown is complete at once."""
+    while True:
+        message = await receive()
+        kind = message["type"].rsplit(".", 1)[1]  # startup / shutdown
+        await send({"type": f"lifespan.{kind}.complete"})
+        if kind == "shutdown":
+            return
+
+
 async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            kind = message["type"].rsplit(".", 1)[1]  # startup / shutdown
-            await send({"type": f"lifespan.{kind}.complete"})
-            if kind == "shutdown":
-                return
+        await answer_lifespan(receive, send)
+        return
     await send(
         {
             "type": "http.response.start",

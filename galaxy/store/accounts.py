@@ -82,22 +82,11 @@ class LimitRecordRow:
 
 
 @dataclass(frozen=True)
-class AccountStateRow:
+class AccountStateRow(AccountRow):
     """An account and what is in force for it, read in one statement (`account_state`):
     the account's columns, its entitlement snapshot's (None: never recorded), and its
     active sanctions and limits as parallel arrays ordered by kind (None: none)."""
 
-    user_id: uuid.UUID
-    email: str
-    user_name: str
-    display_name: str
-    preferred_language: str
-    time_zone: str
-    declared_country: str | None
-    permanent_block: bool
-    created_at: datetime
-    updated_at: datetime
-    deleted_at: datetime | None
     tier: str | None
     max_registered_race_names: int | None
     taken_at: datetime | None

@@ -15,8 +15,8 @@ pool's timeout is `DatabaseUnavailable` (HTTP 503), a UNIQUE violation is
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
 import psycopg
@@ -100,25 +100,16 @@ class Database:
 
     async def run(self, work: Work[T], *, name: str = "db.unit_of_work") -> T:
         """Run `work` in one transaction on one pooled connection."""
-        with _span(name):
-            conn = await self._checkout()
+        async with self._connection(name) as conn, AsyncTransaction(conn):
             try:
-                async with AsyncTransaction(conn):
-                    try:
-                        result = await work(conn)
-                    except BaseException as error:
-                        if not isinstance(error, Exception):
-                            # Cancelled (or interrupted) between statements: close rather
-                            # than spend a round trip on ROLLBACK; the server rolls back.
-                            conn.discard()
-                        raise
-                return result
-            except psycopg.Error as error:
-                if (mapped := _domain_error(error)) is None:
-                    raise
-                raise mapped from error
-            finally:
-                self._pool.release(conn)
+                result = await work(conn)
+            except BaseException as error:
+                if not isinstance(error, Exception):
+                    # Cancelled (or interrupted) between statements: close rather
+                    # than spend a round trip on ROLLBACK; the server rolls back.
+                    conn.discard()
+                raise
+        return result  # after the COMMIT: a failed commit raises instead
 
     async def read(self, work: Work[T], *, name: str = "db.read") -> T:
         """Run `work`, which issues exactly ONE statement, with no BEGIN/COMMIT around it.
@@ -126,10 +117,16 @@ class Database:
         The statement is its own transaction. Work that issues several statements
         belongs in `run`: here each would see its own snapshot, and a failure
         halfway would leave the earlier ones committed."""
+        async with self._connection(name) as conn:
+            return await work(conn)
+
+    @asynccontextmanager
+    async def _connection(self, name: str) -> AsyncIterator[PoolConnection]:
+        """A pooled connection for one unit, its driver errors mapped, given back after."""
         with _span(name):
             conn = await self._checkout()
             try:
-                return await work(conn)
+                yield conn
             except psycopg.Error as error:
                 if (mapped := _domain_error(error)) is None:
                     raise

@@ -23,6 +23,7 @@ import trio
 from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
 from tests.support.driving import Gatewayish, admin_credentials
 from tests.support.galaxy_process import GalaxyProcess, clean_environ
+from tests.support.postgres import start_again, stop_quietly
 from tests.support.smtp import SmtpSink, smtp_environ
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +76,7 @@ async def test_postgres_restarted_under_load_gives_clean_503s_then_the_same_proc
         assert messages["db.unavailable"] > 0
         assert messages["actor.crashed"] == 0  # background work waited; nothing restarted
     finally:
-        await trio.to_thread.run_sync(_stop_quietly, postgres)
+        await trio.to_thread.run_sync(stop_quietly, postgres)
 
 
 async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPostgres) -> None:
@@ -128,7 +129,7 @@ async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPost
             )
 
             load.phase = "back"
-            await trio.to_thread.run_sync(_start_again, postgres)
+            await trio.to_thread.run_sync(start_again, postgres)
             await until(
                 lambda: (
                     load.seen("back", "account", 200) >= 10
@@ -153,17 +154,6 @@ async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPost
         account = (await client.get("/api/v1/user/account", headers=user)).json()
         number = int(account["display_name"].removeprefix("Pilot "))
         assert load.acknowledged <= number <= load.attempted
-
-
-def _start_again(postgres: EmbeddedPostgres) -> None:
-    postgres._server.ensure_postgres_running()  # the same data directory and socket
-
-
-def _stop_quietly(postgres: EmbeddedPostgres) -> None:
-    try:
-        postgres.stop()
-    except Exception:  # already stopped
-        return
 
 
 async def test_mail_waits_out_an_smtp_outage_and_is_delivered(

@@ -18,11 +18,12 @@ import trio
 import trio.testing
 
 from galaxy.domain.errors import Conflict, DatabaseUnavailable
-from galaxy.embedded.postgres import EmbeddedPostgres, start_embedded_postgres
+from galaxy.embedded.postgres import start_embedded_postgres
 from galaxy.store import admin_accounts
 from galaxy.store.database import Connection, Database
 from galaxy.store.trio_psycopg import TrioConnection
 from tests.store.test_trio_psycopg import until_gone, until_running
+from tests.support.postgres import start_again, stop_quietly
 
 
 @pytest.fixture
@@ -277,7 +278,7 @@ async def test_a_server_restart_with_idle_connections_costs_no_failed_unit(
             assert db.stats().available == 3  # three idle connections to the old server
 
             await trio.to_thread.run_sync(postgres.stop)
-            await trio.to_thread.run_sync(_start_again, postgres)
+            await trio.to_thread.run_sync(start_again, postgres)
             after = await db.run(backend_pid)  # the first unit after the restart succeeds
             assert after != before
             assert db.stats().size == 1  # the three dead ones were dropped, one made
@@ -285,20 +286,9 @@ async def test_a_server_restart_with_idle_connections_costs_no_failed_unit(
             await trio.to_thread.run_sync(postgres.stop)
             with pytest.raises(DatabaseUnavailable):
                 await db.run(backend_pid)  # while it is down: a clean 503, promptly
-            await trio.to_thread.run_sync(_start_again, postgres)
+            await trio.to_thread.run_sync(start_again, postgres)
             assert await db.run(backend_pid)
         finally:
             await db.close()
     finally:
-        await trio.to_thread.run_sync(_stop_quietly, postgres)
-
-
-def _start_again(postgres: EmbeddedPostgres) -> None:
-    postgres._server.ensure_postgres_running()  # the same data directory and socket
-
-
-def _stop_quietly(postgres: EmbeddedPostgres) -> None:
-    try:
-        postgres.stop()
-    except Exception:  # already stopped
-        return
+        await trio.to_thread.run_sync(stop_quietly, postgres)

@@ -18,6 +18,7 @@ import trio
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from galaxy.embedded.postgres import EmbeddedPostgres
 from galaxy.store.migrate import migrate
 
 TEMPLATE = "galaxy_test_template"
@@ -87,3 +88,16 @@ def test_postgres(scratch: Path) -> Iterator[PostgresForTests]:
         yield server
     finally:
         embedded.stop()
+
+
+def start_again(postgres: EmbeddedPostgres) -> None:
+    """Restart a stopped embedded server: the same data directory and socket."""
+    postgres._server.ensure_postgres_running()
+
+
+def stop_quietly(postgres: EmbeddedPostgres) -> None:
+    """Stop an embedded server that may be stopped already."""
+    try:
+        postgres.stop()
+    except Exception:  # already stopped
+        return
