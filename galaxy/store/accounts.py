@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from galaxy.store.database import Connection, fetch_all, fetch_one
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -111,25 +114,28 @@ class AccountStateRow(AccountRow):
 
     @property
     def sanctions(self) -> list[ActiveSanctionRow]:
-        columns = (
+        return _zipped(
+            ActiveSanctionRow,
             self.sanction_kinds,
             self.sanction_reasons,
             self.sanction_applied_at,
             self.sanction_expires_at,
         )
-        return [
-            ActiveSanctionRow(*values) for values in zip(*(c or [] for c in columns), strict=True)
-        ]
 
     @property
     def limits(self) -> list[ActiveLimitRow]:
-        columns = (
+        return _zipped(
+            ActiveLimitRow,
             self.limit_kinds,
             self.limit_values,
             self.limit_applied_at,
             self.limit_expires_at,
         )
-        return [ActiveLimitRow(*values) for values in zip(*(c or [] for c in columns), strict=True)]
+
+
+def _zipped(row: Callable[..., R], *columns: Sequence[object] | None) -> list[R]:
+    """Rows from parallel arrays (None: an aggregate over no rows, so no rows)."""
+    return [row(*values) for values in zip(*(column or () for column in columns), strict=True)]
 
 
 _ACCOUNT_COLUMNS = """user_id, email, user_name, display_name, preferred_language, time_zone,
