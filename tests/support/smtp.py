@@ -139,13 +139,17 @@ class SmtpSink:
     def stop(self) -> None:
         # aiosmtpd's stop leaves accepted connections open (one whose TLS handshake the
         # client gave up on, say), to warn of an unclosed transport whenever they are
-        # collected: they are aborted on the sink's loop first.
+        # collected: they are aborted on the sink's loop first. The listener closes
+        # before that, or a client connecting meanwhile (a mail worker's kept session
+        # reconnecting) would get a connection that outlives the loop.
         controller = self._controller
         if controller._thread is None:  # never started, or stopped already
             return
         closed = threading.Event()
 
         def abort_all() -> None:
+            if controller.server is not None:
+                controller.server.close()  # closing twice is harmless: aiosmtpd does it again
             for protocol in controller.protocols:
                 if protocol.transport is not None:
                     protocol.transport.abort()
