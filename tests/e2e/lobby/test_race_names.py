@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
+import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -136,9 +137,9 @@ async def test_finishing_well_leads_to_registration_within_the_tier(
     assert_error_body(unknown, 404, "race_name_not_found")
 
 
-async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
-    users: list[User], running: Running
-) -> None:
+async def _everything_due(running: Running, users: list[User]) -> tuple[str, str]:
+    """A pending name, an enrolling game ready to start, one without enough players and
+    an invite, all past their deadlines: (the ready game, the empty one)."""
     owner, grower, a, b = users[:4]
     await _finished_game(running, owner, [(grower, "Vogons", True)])
     await asql(
@@ -162,6 +163,14 @@ async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
         "UPDATE invites SET expires_at = now() - interval '1s' WHERE invite_id = %s",
         invite["invite_id"],
     )
+    return ready, empty
+
+
+async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
+    users: list[User], running: Running
+) -> None:
+    owner, grower, b = users[0], users[1], users[3]
+    ready, empty = await _everything_due(running, users)
 
     swept = await services(running).lobby_events.sweep()
     assert swept == {
@@ -180,6 +189,36 @@ async def test_the_sweeper_expires_names_closes_enrollments_and_invites(
     )
     assert expired == [({"race_name": "Vogons"},)]
     assert await services(running).lobby_events.sweep() == dict.fromkeys(swept, 0)
+
+
+async def test_sweeps_racing_on_one_database_act_on_each_deadline_once(
+    users: list[User], running: Running
+) -> None:
+    # Every instance of a cluster runs the sweeper: two rounds at once, each on its own
+    # connections, is the race two instances run. Each deadline is acted on once.
+    owner = users[0]
+    ready, empty = await _everything_due(running, users)
+    rounds: list[dict[str, int]] = []
+
+    async def sweep() -> None:
+        rounds.append(await services(running).lobby_events.sweep())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sweep)
+        nursery.start_soon(sweep)
+
+    assert {key: sum(r[key] for r in rounds) for key in rounds[0]} == {
+        "race_names_expired": 1,
+        "games_ready": 1,
+        "games_cancelled": 1,
+        "invites_expired": 1,
+    }
+    assert (await owner.get(f"/games/{ready}")).json()["game"]["status"] == "ready_to_start"
+    assert (await owner.get(f"/games/{empty}")).json()["game"]["status"] == "cancelled"
+    expired = sql(
+        running, "SELECT count(*) FROM notifications WHERE kind = 'lobby.race_name.expired'"
+    )
+    assert expired == [(1,)]
 
 
 async def test_a_deleted_or_blocked_user_leaves_everything(
