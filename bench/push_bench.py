@@ -63,6 +63,22 @@ def run(report: Report) -> None:
     with server("galaxy", str(EVENTS)) as port:
         galaxy = receive_rate(port, EVENTS)
     report.add(Row("push publish → gateway", galaxy, "events/s", "bare grpclib stream", floor))
+    # Produced on one instance, received through another on the same database: the
+    # cluster's path, against the single instance's figure of this run.
+    with (
+        announced_server("bench.push_servers", "produce", key="dsn") as producer,
+        server("consume", producer["dsn"]) as port,
+    ):
+        crossed = receive_rate(port, EVENTS)
+    report.add(
+        Row(
+            "push produced on another instance → gateway",
+            crossed,
+            "events/s",
+            "push publish → gateway (one instance)",
+            galaxy,
+        )
+    )
     count = int(LATENCY_RATE * LATENCY_SECONDS)
     with server("latency", str(LATENCY_RATE), str(LATENCY_SECONDS)) as port:
         measured = latencies(port, count)

@@ -6,12 +6,18 @@ prebuilt events to the subscriber as fast as it can: the floor.
 published through the hub in bursts of 100.
 `latency RATE SECONDS`: a whole service publishing RATE events per second,
 each carrying its publish time, for SECONDS.
-Each prints one JSON line with its gRPC port once it listens.
+`produce`: a whole service that publishes bursts of 100 for as long as it
+runs, holding back while its relay has more than a few bursts waiting; it
+prints its database's DSN.
+`consume DSN`: a whole service on that database, publishing nothing: what a
+gateway subscribed to it receives was produced on the other instance.
+Each prints one JSON line with its gRPC port (or DSN) once it listens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import sys
@@ -71,15 +77,27 @@ def run_galaxy(mode: str, args: list[str]) -> None:
     from galaxy.services.push import JSONEvent, typed_event
 
     configure_logging("warning", "galaxy-bench")
-    config = load_config(
-        {
-            "BACKEND_DATA_DIR": tempfile.mkdtemp(prefix="galaxy-bench-"),
-            "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
-            "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
-            "BACKEND_LOGGING_LEVEL": "warning",
-            "BACKEND_PUSH_SUBSCRIBER_QUEUE": "100000",
-        }
-    )
+    environ = {
+        "BACKEND_DATA_DIR": tempfile.mkdtemp(prefix="galaxy-bench-"),
+        "BACKEND_HTTP_LISTEN_ADDR": "127.0.0.1:0",
+        "BACKEND_GRPC_PUSH_LISTEN_ADDR": "127.0.0.1:0",
+        "BACKEND_LOGGING_LEVEL": "warning",
+        "BACKEND_PUSH_SUBSCRIBER_QUEUE": "100000",
+    }
+    if mode == "consume":
+        environ["BACKEND_POSTGRES_DSN"] = args[0]
+    config = load_config(environ)
+
+    async def produce(service: Any) -> None:
+        relay = service.services.push_relay
+        for n in itertools.count():
+            while relay.details()["waiting"] > 4 * BURST:  # noqa: ASYNC110 - a counter, polled
+                await trio.sleep(0.001)
+            for turn in range(n * BURST, (n + 1) * BURST):
+                service.push.publish_client_event(
+                    "u", None, typed_event("game.turn.ready", {"game_id": "bench", "turn": turn})
+                )
+            await trio.lowlevel.checkpoint()
 
     async def publish(hub: Any) -> None:
         await hub.wait_subscribers(1)
@@ -107,9 +125,15 @@ def run_galaxy(mode: str, args: list[str]) -> None:
             async with trio.open_nursery() as nursery:
                 service = Service(config)
                 endpoints = await nursery.start(service.run)
-                print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
+                if mode == "produce":
+                    print(json.dumps({"dsn": service.services.db.dsn}), flush=True)
+                else:
+                    print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
                 async with trio.open_nursery() as publishing:
-                    publishing.start_soon(publish, service.push)
+                    if mode == "produce":
+                        publishing.start_soon(produce, service)
+                    elif mode != "consume":
+                        publishing.start_soon(publish, service.push)
                     async for _ in signals:
                         break
                     publishing.cancel_scope.cancel()

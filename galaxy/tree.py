@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
+from galaxy.core.db_listener import ChannelListener
 from galaxy.core.geo_counters import GeoCounters
 from galaxy.core.instance_heartbeat import InstanceHeartbeat
 from galaxy.core.last_seen import LastSeen
@@ -26,6 +27,7 @@ from galaxy.core.lobby_sweeper import LobbySweeper
 from galaxy.core.mail_worker import MailWorker
 from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.push_hub import PushHubActor
+from galaxy.core.push_relay import PushRelayActor
 from galaxy.core.reconciler import Reconciler
 from galaxy.core.translator import DiplomailTranslator
 from galaxy.embedded.smtp_sink import SmtpSink
@@ -33,6 +35,7 @@ from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, without_lifespan
 from galaxy.push.server import GrpcEdge
 from galaxy.push.service import PushService
+from galaxy.store import push_events
 from galaxy.tls import server_context
 
 if TYPE_CHECKING:
@@ -45,6 +48,8 @@ EMBEDDED = "embedded"
 SMTP_SINK = "smtp.sink"
 CORE = "core"
 PUSH_HUB = "push.hub"
+PUSH_RELAY = "push.relay"
+PUSH_LISTENER = "push.listener"
 MAIL_WORKER = "mail.worker"  # mail.worker.<n>, BACKEND_MAIL_WORKERS of them
 NOTIFY_ROUTER = "notify.router"
 LOBBY_SWEEPER = "lobby.sweeper"
@@ -201,8 +206,19 @@ def _embedded(wiring: Wiring) -> list[Node]:
 def _core(wiring: Wiring) -> list[Node]:
     services = wiring.services
     config = services.config
+    relay = services.push_relay
     nodes = [
-        actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0)
+        actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0),
+        # Before the gRPC edge: at start it fills the ring with the cluster's recent events.
+        actor(PUSH_RELAY, PushRelayActor, lambda: PushRelayActor(relay), shutdown_timeout=5.0),
+        actor(
+            PUSH_LISTENER,
+            ChannelListener,
+            lambda: ChannelListener(
+                services.db.dsn, push_events.CHANNEL, relay.heard, relay.caught_up
+            ),
+            shutdown_timeout=2.0,
+        ),
     ]
     nodes += [
         actor(

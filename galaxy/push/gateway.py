@@ -142,6 +142,7 @@ class GatewaySubscription(Actor[push_pb2.PushEvent]):
         mailbox = cell.mailbox
         assert mailbox is not None
         deliver = cell.ref.tell_nowait  # drop-oldest: never blocks, never raises while open
+        await self.hub.read_up_to(self.cursor)
         resume = self.hub.subscribe(self.client_id, deliver, self.cursor)
         if self._subscribers is not None:
             self._subscribers.add(1)

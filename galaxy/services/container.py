@@ -24,6 +24,7 @@ from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
 from galaxy.services.notifications import Notifier
 from galaxy.services.push import PushHub
+from galaxy.services.push_relay import PushRelay
 from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
 from galaxy.services.reports import Reports
@@ -44,6 +45,7 @@ class Services:
     readiness: Readiness
     admin_auth: AdminAuthenticator
     push: PushHub
+    push_relay: PushRelay
     mail: MailOutbox
     notifier: Notifier
     sessions: Sessions
@@ -96,6 +98,8 @@ def build_services(
     hooks.on_deleted("notifications", notifier.on_user_deleted)
     geo = Geo(db, open_lookup(config.geo.db_path), telemetry=telemetry)
     hooks.on_deleted("geo", geo.on_user_deleted)
+    push_relay = PushRelay(db, push, origin=config.instance.instance_id)
+    push.relay_through(push_relay)
     sessions = Sessions(db, push)
     accounts = Accounts(db, sessions, hooks)
     auth = Auth(
@@ -151,6 +155,7 @@ def build_services(
         readiness=readiness,
         admin_auth=AdminAuthenticator(db),
         push=push,
+        push_relay=push_relay,
         mail=mail,
         notifier=notifier,
         sessions=sessions,

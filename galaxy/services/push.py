@@ -4,16 +4,19 @@ Producers (auth, lobby, notifications, runtime) call `publish_client_event`
 with a typed `Event` (a catalog kind that marshals itself) or
 `publish_session_invalidation`; they never build bytes or protobuf frames.
 
-Cursors are zero-padded 20-digit decimal uint64s from an in-process counter.
-The counter is seeded with the wall clock in microseconds, so cursors also
-increase across restarts in practice (the seeds only promise it within a
-process): a gateway's cursor from before a restart is then simply too old,
-and resumes from now. The ring keeps events for `BACKEND_FRESHNESS_WINDOW`,
-at most `BACKEND_PUSH_BUFFER_CAPACITY` of them.
+Cursors are zero-padded 20-digit decimal uint64s. In a running service they
+come from PostgreSQL: a relay (services/push_relay.py) appends what this
+instance publishes to the cluster's event table and feeds the hub every
+event of every instance, in cursor order, through `accept`. So a gateway on
+any instance receives every event, and its cursor resumes on any instance
+within the freshness window. A hub without a relay (a unit of the tests)
+numbers its events itself from a counter seeded with the wall clock in
+microseconds, as the table's sequence is. The ring keeps events for
+`BACKEND_FRESHNESS_WINDOW`, at most `BACKEND_PUSH_BUFFER_CAPACITY` of them.
 
-Everything here is synchronous and runs on the trio side: a publish is one
-uninterrupted step, so a subscription registered between two publishes sees
-exactly the events after its replay, with no gap and no duplicate.
+Everything here is synchronous and runs on the trio side: accepting an event
+is one uninterrupted step, so a subscription registered between two events
+sees exactly the events after its replay, with no gap and no duplicate.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from google.protobuf.json_format import ParseDict
 from google.protobuf.message import Message
 from opentelemetry import trace
 
-from galaxy.domain.errors import InvalidInput
+from galaxy.domain.errors import InvalidInput, ServiceUnavailable
 from galaxy.proto.push.v1 import events_pb2, push_pb2
 from galaxy.telemetry import Telemetry
 
@@ -41,6 +44,7 @@ log = structlog.get_logger("galaxy.push")
 CURSOR_DIGITS = 20
 _CURSOR = re.compile(r"^\d{1,20}$")
 MAX_CURSOR = 2**64 - 1
+CATCH_UP_BUDGET = 1.0  # seconds a resuming subscription may wait for the relay's read
 
 # Every catalog kind that reaches clients has a protobuf schema (events.proto).
 PUSH_SCHEMAS: Mapping[str, type[Message]] = {
@@ -148,6 +152,15 @@ class _Buffered:
     event: push_pb2.PushEvent
 
 
+class Relay(Protocol):
+    """Where a hub with a relay sends what it publishes; the relay numbers each event
+    and hands it back to the hub of every instance (`PushHub.accept`)."""
+
+    def submit(self, event: push_pb2.PushEvent) -> None: ...
+
+    async def catch_up(self) -> None: ...
+
+
 class PushHub:
     def __init__(
         self,
@@ -163,6 +176,7 @@ class PushHub:
         self._ring: deque[_Buffered] = deque()
         self._subscribers: dict[str, Deliver] = {}
         self._subscribers_changed = trio.Event()
+        self._relay: Relay | None = None
         self._events_total = (
             telemetry.counter("grpc_push_events_total", "Push events published, by kind")
             if telemetry is not None
@@ -195,6 +209,10 @@ class PushHub:
             client_event.device_session_id = str(device_session_id)
         return self._publish(push_pb2.PushEvent(client_event=client_event), event.kind)
 
+    def relay_through(self, relay: Relay) -> None:
+        """From now on, published events go to `relay`, which numbers them."""
+        self._relay = relay
+
     def publish_session_invalidation(
         self,
         *,
@@ -213,20 +231,56 @@ class PushHub:
         )
 
     def _publish(self, event: push_pb2.PushEvent, kind: str) -> str:
-        cursor = self._next
-        self._next += 1
+        """The event's cursor; "" when a relay numbers it (it arrives through `accept`)."""
+        if self._events_total is not None:
+            self._events_total.add(1, {"kind": kind})
+        if self._relay is not None:
+            self._relay.submit(event)
+            return ""
+        return self.accept(self._next, event)
+
+    def accept(self, cursor: int, event: push_pb2.PushEvent) -> str:
+        """Buffer `event` as `cursor` and deliver it to every subscriber. Cursors
+        come in increasing order: this instance's own, or the relay's."""
+        self._next = cursor + 1
         event.cursor = format_cursor(cursor)
         now = trio.current_time()
         self._ring.append(_Buffered(cursor, now, event))
         self._evict(now)
         self.published += 1
-        if self._events_total is not None:
-            self._events_total.add(1, {"kind": kind})
         for deliver in list(self._subscribers.values()):
             deliver(event)
         return event.cursor
 
+    def restore(self, newest: int, recent: Iterable[tuple[int, float, push_pb2.PushEvent]]) -> None:
+        """At start, before any subscription: the cluster's newest cursor and its recent
+        events (cursor, age in seconds, event; oldest first), so that a gateway's cursor
+        from another instance, or from before a restart, resumes here."""
+        now = trio.current_time()
+        for cursor, age, event in recent:
+            event.cursor = format_cursor(cursor)
+            self._ring.append(_Buffered(cursor, now - age, event))
+        self._evict(now)
+        self._next = max(newest + 1, self._ring[-1].cursor + 1 if self._ring else 0)
+
+    @property
+    def next_cursor(self) -> int:
+        return self._next
+
     # -- subscriptions -----------------------------------------------------
+
+    async def read_up_to(self, cursor: int | None) -> None:
+        """Before a subscription resumes at `cursor`: a cursor past what this instance has
+        read may be one another instance has just handed out, so the relay reads the
+        table to its end first (for at most a second; an outage skips it). The resume
+        then replays exactly what follows it, instead of starting from now."""
+        if self._relay is None or cursor is None or cursor < self._next:
+            return
+        with trio.move_on_after(CATCH_UP_BUDGET):
+            try:
+                await self._relay.catch_up()
+            except ServiceUnavailable as error:
+                log.warning("push.catch_up_skipped", error=str(error))
 
     def subscribe(self, client_id: str, deliver: Deliver, cursor: int | None) -> Resume:
         """Register `deliver` for every event from now on, replaying after `cursor`.

@@ -48,6 +48,8 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "smtp.sink": 2,
         "core": 1,
         "push.hub": 2,
+        "push.relay": 2,
+        "push.listener": 2,
         "mail.worker.0": 2,
         "mail.worker.1": 2,
         "notify.router": 2,

@@ -12,17 +12,9 @@ import trio
 from galaxy.app import Service
 from galaxy.config import load_config
 from galaxy.domain.errors import StartupFailure, find_error
+from tests.support.cluster import start_instance
 from tests.support.mail import eventually
-from tests.support.service import Running, admin_auth, service_environ, start_service
-
-FAST = {"BACKEND_INSTANCE_HEARTBEAT_INTERVAL": "50ms", "BACKEND_INSTANCE_TTL": "5s"}
-
-
-async def start(
-    nursery: trio.Nursery, db_dsn: str, data_dir: Path, instance_id: str, **more: str
-) -> Running:
-    environ = service_environ(db_dsn, data_dir, BACKEND_INSTANCE_ID=instance_id, **{**FAST, **more})
-    return await start_service(nursery, load_config(environ))
+from tests.support.service import Running, admin_auth, service_environ
 
 
 async def cluster(running: Running) -> dict[str, Any]:
@@ -36,8 +28,8 @@ async def cluster(running: Running) -> dict[str, Any]:
 async def test_two_instances_see_each_other_with_their_trees(
     db_dsn: str, tmp_path: Path, nursery: trio.Nursery
 ) -> None:
-    first = await start(nursery, db_dsn, tmp_path / "a", "galaxy-a")
-    second = await start(nursery, db_dsn, tmp_path / "b", "galaxy-b")
+    first = await start_instance(nursery, db_dsn, tmp_path / "a", "galaxy-a")
+    second = await start_instance(nursery, db_dsn, tmp_path / "b", "galaxy-b")
 
     async def both_beating() -> bool:
         seen = await cluster(first)
@@ -62,7 +54,7 @@ async def test_two_instances_see_each_other_with_their_trees(
 async def test_an_id_held_by_a_running_instance_stops_a_second_start(
     db_dsn: str, tmp_path: Path, nursery: trio.Nursery
 ) -> None:
-    held = await start(nursery, db_dsn, tmp_path / "a", "galaxy-a")
+    held = await start_instance(nursery, db_dsn, tmp_path / "a", "galaxy-a")
     environ = service_environ(
         db_dsn,
         tmp_path / "b",
@@ -82,14 +74,16 @@ async def test_an_id_held_by_a_running_instance_stops_a_second_start(
 async def test_a_restart_takes_over_its_crashed_run_s_lapsed_registration(
     db_dsn: str, tmp_path: Path, nursery: trio.Nursery
 ) -> None:
-    first = await start(nursery, db_dsn, tmp_path / "a", "galaxy-a", BACKEND_INSTANCE_TTL="2s")
+    first = await start_instance(
+        nursery, db_dsn, tmp_path / "a", "galaxy-a", BACKEND_INSTANCE_TTL="2s"
+    )
     assert first.service.services is not None
     # A crash: the run is gone without deregistering; its row lapses on its own.
     first.service.services.instances.joined = False
     first.service.stop()
     await first.service.stopped.wait()
     # Its restart finds the row still held, unrenewed, and waits for it to lapse.
-    again = await start(nursery, db_dsn, tmp_path / "a", "galaxy-a")
+    again = await start_instance(nursery, db_dsn, tmp_path / "a", "galaxy-a")
     assert again.service.services is not None
     assert again.service.services.instances.waits == 1
     seen = await cluster(again)
