@@ -1,4 +1,4 @@
-"""Named queries for the cluster's push events (migration 0017, services/push_relay.py).
+"""Named queries for the cluster's push events (migration 0018, services/push_relay.py).
 
 An append (the `push_append` function) takes a transaction-scoped advisory
 lock before it draws its cursors and holds it until its commit, so appends
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from galaxy.store.database import Connection, fetch_all, fetch_count
 
-CHANNEL = "galaxy_push"  # push_append's notification (migration 0017)
+CHANNEL = "galaxy_push"  # push_append's notification (migration 0018)
 
 _APPEND = "SELECT push_append(%(origin)s, %(events)s::bytea[])"
 _SINCE = """
