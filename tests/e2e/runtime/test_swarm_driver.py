@@ -15,10 +15,11 @@ import pytest
 import trio
 
 from galaxy.config import load_config
-from tests.e2e.runtime.test_lifecycle import RUNTIME, started_game, wait_status
+from tests.e2e.runtime.test_lifecycle import RUNTIME, kinds, started_game, wait_status
 from tests.e2e.runtime.test_the_end import record_status
 from tests.support.contract import ContractClient
 from tests.support.docker import docker, engine_image_here
+from tests.support.lobby import join, make_user
 from tests.support.mail import eventually
 from tests.support.service import admin_auth, service_environ, start_service
 from tests.support.swarm import (
@@ -160,6 +161,38 @@ async def test_a_dead_engine_is_not_restarted_by_swarm_and_restarts_on_its_volum
             await wait_status(owner, gid, "running")
             (task_now,) = running_tasks(game_service(gid))
             assert task_now["ID"] != task["ID"]
+        running.service.stop()
+        await running.service.stopped.wait()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_missing_image_fails_the_start_before_swarm_gets_a_service(
+    db_dsn: str, tmp_path: Path, image: str
+) -> None:
+    environ = service_environ(db_dsn, tmp_path, **SWARM)
+    async with trio.open_nursery() as nursery:
+        running = await start_service(nursery, load_config(environ))
+        async with httpx.AsyncClient(base_url=running.http, timeout=30) as client:
+            http = ContractClient(client)
+            registered = await http.post(
+                "/api/v1/admin/engine-versions",
+                json={"version": "9.9.9", "image_ref": "galaxy-engine:not-built"},
+                auth=admin_auth(),
+            )
+            assert registered.status_code == 201
+            owner = await make_user(running, http, "owner@example.org")
+            player = await make_user(running, http, "p@example.org")
+            second = await make_user(running, http, "q@example.org")
+            gid = (await owner.enrolling(min_players=2, engine_version="9.9.9"))["game_id"]
+            await join(owner, player, gid, "Vogons")
+            await join(owner, second, gid, "Zorgons")
+            await owner.post(f"/games/{gid}/ready-to-start")
+            await owner.post(f"/games/{gid}/start")
+            failed = await wait_status(owner, gid, "start_failed")
+            assert "not on this host" in failed["status_reason"]
+            (note,) = kinds(running, "runtime.image_pull_failed")
+            assert note == {"game_id": gid, "image_ref": "galaxy-engine:not-built"}
+            assert stack_services(STACK) == []  # nothing for Swarm to try (and pull)
         running.service.stop()
         await running.service.stopped.wait()
         nursery.cancel_scope.cancel()
