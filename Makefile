@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 WHEELS := build/engine-wheels
 
-.PHONY: install run test lint format bench proto engine-wheels engine-image browser clean
+.PHONY: install run test test-swarm lint format bench proto engine-wheels engine-image browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ browser:
 
 test: install engine-wheels browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) -s test-swarm
+
+# The swarm driver's tests run inside the swarm sandbox's network namespace (its engines
+# listen on that namespace's loopback): `docker/swarm-sandbox start` first (.ci/run does).
+SWARM_TESTS := tests/e2e/runtime/test_swarm_driver.py
+test-swarm: install engine-wheels
+	@if [ -S /tmp/galaxy-dockerd-swarm/docker.sock ] && [ -e /run/netns/galaxy-swarm ]; then \
+	  docker/swarm-sandbox run $(BIN)/python -m pytest $(SWARM_TESTS); \
+	else \
+	  echo "no swarm sandbox (docker/swarm-sandbox start): the swarm driver's tests are skipped"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check galaxy tests bench

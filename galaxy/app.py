@@ -32,6 +32,7 @@ from galaxy.bridge import open_asyncio_loop
 from galaxy.clients.containers import ContainerDriver, DriverError, ProcessDriver
 from galaxy.clients.docker import DockerDriver
 from galaxy.clients.smtp import SmtpTarget
+from galaxy.clients.swarm import SwarmDriver
 from galaxy.config import Config
 from galaxy.domain.dsn import redact
 from galaxy.domain.errors import GalaxyError, ServiceUnavailable, StartupFailure
@@ -296,7 +297,8 @@ def _texts(value: object) -> list[str]:
 
 
 async def open_driver(config: Config) -> ContainerDriver:
-    """`auto`: engines as local processes in embedded mode, Docker otherwise.
+    """`auto`: engines as local processes in embedded mode, Docker otherwise; `swarm`:
+    engines as services of the swarm the Docker host manages.
 
     Embedded mode never picks Docker by itself: a laptop's Docker has no
     engine image, and the default pull policy would reach for a registry.
@@ -304,7 +306,11 @@ async def open_driver(config: Config) -> ContainerDriver:
     runtime = config.runtime
     if runtime.driver == "process" or (runtime.driver == "auto" and config.embedded):
         return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
-    docker = DockerDriver(config.docker, runtime)
+    docker: DockerDriver | SwarmDriver = (
+        SwarmDriver(config.docker, config.swarm, runtime)
+        if runtime.driver == "swarm"
+        else DockerDriver(config.docker, runtime)
+    )
     try:
         await docker.open()
     except DriverError as error:

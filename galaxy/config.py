@@ -144,6 +144,15 @@ class DockerConfig:
 
 
 @dataclass(frozen=True)
+class SwarmConfig:
+    """The swarm driver's own settings (BACKEND_SWARM_*); the rest it shares with docker."""
+
+    constraints: tuple[str, ...] = ()  # placement constraints, e.g. node.labels.engines==1
+    volume_driver: str = "local"
+    volume_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     game_state_root: Path
     worker_pool_size: int
@@ -158,7 +167,7 @@ class RuntimeConfig:
     container_state_mount: str
     stop_grace_period: float
     stack_label: str | None
-    driver: str  # auto, docker or process
+    driver: str  # auto, docker, swarm or process
     probe_interval: float
     probe_failures: int
     start_timeout: float
@@ -317,6 +326,7 @@ class Config:
     notification: NotificationConfig
     diplomail: DiplomailConfig
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    swarm: SwarmConfig = field(default_factory=SwarmConfig)
     instance: InstanceConfig = field(
         default_factory=lambda: InstanceConfig(generated_instance_id(), None, 5.0, 15.0)
     )
@@ -358,6 +368,18 @@ def parse_key_values(text: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key:
+            raise ValueError(f"{item!r} is not key=value")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def parse_volume_opts(text: str) -> dict[str, str]:
+    """`type=nfs;o=addr=10.0.0.5,rw;device=:/galaxy` → {'type': 'nfs', 'o': 'addr=10.0.0.5,rw',
+    'device': ':/galaxy'}: `;` between options, as a mount's `o=` has commas of its own."""
+    result: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
             raise ValueError(f"{item!r} is not key=value")
         result[key.strip()] = value.strip()
     return result
@@ -698,10 +720,21 @@ def load_config(environ: Mapping[str, str]) -> Config:
             container_state_mount=state_mount,
             stop_grace_period=r.duration("BACKEND_RUNTIME_STOP_GRACE_PERIOD", "10s"),
             stack_label=r.text("BACKEND_STACK_LABEL"),
-            driver=r.choice("BACKEND_RUNTIME_DRIVER", "auto", ("auto", "docker", "process")),
+            driver=r.choice(
+                "BACKEND_RUNTIME_DRIVER", "auto", ("auto", "docker", "swarm", "process")
+            ),
             probe_interval=r.duration("BACKEND_RUNTIME_PROBE_INTERVAL", "15s"),
             probe_failures=r.integer("BACKEND_RUNTIME_PROBE_FAILURES", 3, minimum=1),
             start_timeout=r.duration("BACKEND_RUNTIME_START_TIMEOUT", "60s"),
+        ),
+        swarm=SwarmConfig(
+            constraints=tuple(
+                filter(
+                    None, map(str.strip, r.text_default("BACKEND_SWARM_CONSTRAINTS", "").split(","))
+                )
+            ),
+            volume_driver=r.text_default("BACKEND_SWARM_VOLUME_DRIVER", "local"),
+            volume_opts=r.parse("BACKEND_SWARM_VOLUME_OPTS", "", parse_volume_opts),
         ),
         admin=AdminConfig(bootstrap_user=bootstrap_user, bootstrap_password=bootstrap_password),
         geo=GeoConfig(db_path=Path(geoip_path) if geoip_path else None),

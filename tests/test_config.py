@@ -457,3 +457,26 @@ def test_an_env_file_is_read_literally(tmp_path: Path) -> None:
     assert [p.split(": ", 1)[1] for p in info.value.problems] == ["not NAME=value"] * 2
     with pytest.raises(ConfigError, match="cannot be read"):
         read_env_file(tmp_path / "missing.env")
+
+
+def test_the_swarm_drivers_settings(geoip: str) -> None:
+    environ = {
+        **PRODUCTION,
+        "BACKEND_GEOIP_DB_PATH": geoip,
+        "BACKEND_RUNTIME_DRIVER": "swarm",
+        "BACKEND_SWARM_CONSTRAINTS": "node.labels.engines==1, node.role==worker",
+        "BACKEND_SWARM_VOLUME_OPTS": "type=nfs;o=addr=10.0.0.5,rw,nfsvers=4;device=:/galaxy",
+    }
+    config = load_config(environ)
+    assert config.runtime.driver == "swarm"
+    assert config.swarm.constraints == ("node.labels.engines==1", "node.role==worker")
+    assert config.swarm.volume_driver == "local"
+    assert config.swarm.volume_opts == {
+        "type": "nfs",
+        "o": "addr=10.0.0.5,rw,nfsvers=4",  # a mount's options keep their commas
+        "device": ":/galaxy",
+    }
+    defaults = load_config({**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}).swarm
+    assert (defaults.constraints, defaults.volume_driver, defaults.volume_opts) == ((), "local", {})
+    with pytest.raises(ConfigError, match="BACKEND_SWARM_VOLUME_OPTS: 'rw' is not key=value"):
+        load_config({**environ, "BACKEND_SWARM_VOLUME_OPTS": "type=nfs;rw"})
