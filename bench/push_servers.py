@@ -126,6 +126,7 @@ def run_galaxy(mode: str, args: list[str]) -> None:
                 service = Service(config)
                 endpoints = await nursery.start(service.run)
                 if mode == "produce":
+                    assert service.services is not None  # built once the service runs
                     print(json.dumps({"dsn": service.services.db.dsn}), flush=True)
                 else:
                     print(json.dumps({"port": int(endpoints.grpc.rsplit(":", 1)[1])}), flush=True)
