@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import trio
 
 from galaxy.proto.push.v1 import events_pb2, push_pb2
 from galaxy.services.push import PushHub, typed_event
 from galaxy.services.push_relay import PushRelay
 from tests.support.cluster import start_instance
+from tests.support.contract import ContractClient
 from tests.support.gateway import Gateway
 from tests.support.mail import eventually
-from tests.support.players import asql
+from tests.support.players import asql, login
 from tests.support.service import Running
 
 USER = "7d9f0a2e-7c1b-4e43-9b8e-2b2f6b0c9a11"
@@ -140,5 +142,29 @@ async def test_a_listener_that_loses_its_connection_listens_again_and_misses_not
     publish(b, "g", range(4, 6))
     assert seen(await on_a.events(5)) == [("g", turn) for turn in range(1, 6)]
     await on_a.close()
+    a.service.stop()
+    b.service.stop()
+
+
+async def test_a_session_revoked_through_one_instance_is_dropped_by_every_gateway(
+    db_dsn: str, tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    a, b = await two(nursery, db_dsn, tmp_path)
+    on_a = await Gateway(port(a), "gw-a").start()
+    on_b = await Gateway(port(b), "gw-b").start()
+    async with httpx.AsyncClient(base_url=a.http, timeout=10) as client:
+        http = ContractClient(client)
+        player = await login(http, a, "leave@example.org")
+        revoked = await http.post(
+            f"/api/v1/internal/sessions/{player.device_session_id}/revoke",
+            json={"reason": "signed out"},
+        )
+        assert revoked.status_code == 200
+    for gateway in (on_a, on_b):
+        (event,) = await gateway.events(1)
+        invalidation = event.session_invalidation
+        assert invalidation.user_id == player.user_id
+        assert list(invalidation.device_session_ids) == [player.device_session_id]
+        await gateway.close()
     a.service.stop()
     b.service.stop()
