@@ -30,6 +30,7 @@ EXPECTED_TABLES = {
     "turn_summaries",
     "turn_reports",
     "instances",
+    "game_leases",
     "device_sessions",
     "entitlement_records",
     "entitlement_snapshots",
