@@ -1,8 +1,10 @@
 """Game leases: which instance's run owns a game's actor, and with which epoch.
 
 Every verb is one statement, atomic in PostgreSQL. A claim takes a lease that
-is free, lapsed, or held by an earlier run of the same instance id (the
-instances registry admits one live run per id, so that run is gone); it bumps
+is free, lapsed, held by an earlier run of the same instance id (the
+instances registry admits one live run per id, so that run is gone), or held
+by a run no longer connected to the database (its liveness lock is gone:
+store/liveness.py; a crashed process's games are taken at once); it bumps
 the epoch, so two claimers racing get one winner and the loser nothing. Renew
 and release act only for the holder at its epoch. `guard` is the fence of a
 game actor's writes: run first in the write's transaction, it locks the lease
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from galaxy.store.database import Connection, fetch_all, fetch_one, returned
+from galaxy.store.liveness import alive
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Placement:
 
     live_games: int  # games whose runtime record is starting or running
     live_instances: int
-    held: int  # this run's leases
+    held: int  # this run's leases of live games
 
 
 _LEASE = "game_id, holder, holder_run, epoch, claimed_at, expires_at"
@@ -51,6 +54,7 @@ SET holder = EXCLUDED.holder, holder_run = EXCLUDED.holder_run,
 WHERE game_leases.holder IS NULL
    OR game_leases.expires_at <= now()
    OR (game_leases.holder = EXCLUDED.holder AND game_leases.holder_run <> EXCLUDED.holder_run)
+   OR NOT {alive("game_leases.holder_run")}
 RETURNING {_LEASE}
 """
 # A lease past its expiry that nobody claimed yet is still its holder's: no newer
@@ -90,12 +94,13 @@ FOR SHARE
 """
 # Games with a live runtime record and no live lease: the placement's candidates,
 # the longest-unowned first.
-CLAIMABLE = """
+CLAIMABLE = f"""
 SELECT r.game_id FROM runtime_records r
 LEFT JOIN game_leases l ON l.game_id = r.game_id
 WHERE r.status IN ('starting', 'running')
   AND (l.game_id IS NULL OR l.holder IS NULL OR l.expires_at <= now()
-       OR (l.holder = %(holder)s AND l.holder_run <> %(run)s))
+       OR (l.holder = %(holder)s AND l.holder_run <> %(run)s)
+       OR NOT {alive("l.holder_run")})
 ORDER BY l.expires_at NULLS FIRST, r.game_id
 LIMIT %(limit)s
 """
@@ -104,8 +109,17 @@ SELECT
   (SELECT count(*) FROM runtime_records WHERE status IN ('starting', 'running'))::int
       AS live_games,
   (SELECT count(*) FROM instances WHERE expires_at > now())::int AS live_instances,
-  (SELECT count(*) FROM game_leases WHERE holder = %(holder)s AND holder_run = %(run)s)::int
-      AS held
+  (SELECT count(*) FROM game_leases l JOIN runtime_records r ON r.game_id = l.game_id
+   WHERE l.holder = %(holder)s AND l.holder_run = %(run)s
+     AND r.status IN ('starting', 'running'))::int AS held
+"""
+# This run's live games, the most recently claimed first: the ones a surplus gives
+# back (a game just claimed has had the least time to settle in).
+LIVE_HELD = """
+SELECT l.game_id FROM game_leases l JOIN runtime_records r ON r.game_id = l.game_id
+WHERE l.holder = %(holder)s AND l.holder_run = %(run)s AND r.status IN ('starting', 'running')
+ORDER BY l.claimed_at DESC, l.game_id
+LIMIT %(limit)s
 """
 
 
@@ -159,6 +173,11 @@ async def guard(conn: Connection, game_id: uuid.UUID, epoch: int) -> bool:
 
 async def claimable(conn: Connection, holder: str, run: str, limit: int) -> list[uuid.UUID]:
     cursor = await conn.execute(CLAIMABLE, {"holder": holder, "run": run, "limit": limit})
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def live_held(conn: Connection, holder: str, run: str, limit: int) -> list[uuid.UUID]:
+    cursor = await conn.execute(LIVE_HELD, {"holder": holder, "run": run, "limit": limit})
     return [row[0] for row in await cursor.fetchall()]
 
 

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from functools import partial
 
+import pytest
 import trio
 
 from galaxy.store import leases
 from galaxy.store.database import Connection, Database
 from galaxy.store.leases import LeaseRow
+from galaxy.store.liveness import Liveness
 
 TTL = 30.0
+RUNS = ("galaxy-a-run", "galaxy-b-run", "galaxy-c-run", "galaxy-d-run", "galaxy-old-run")
+
+
+@pytest.fixture
+async def connected(database: Database) -> AsyncIterator[dict[str, Liveness]]:
+    """Every holder of these tests is a live run: it holds its liveness lock. (Asked for
+    by name: pytest-trio does not run async autouse fixtures.)"""
+    held = {run: Liveness(database.dsn, run) for run in (*RUNS, "run-1", "run-2")}
+    for liveness in held.values():
+        assert await liveness.keep()
+    try:
+        yield held
+    finally:
+        for liveness in held.values():
+            await liveness.close()
 
 
 async def claim(db: Database, game_id: uuid.UUID, holder: str, run: str = "") -> LeaseRow | None:
@@ -44,6 +62,7 @@ async def lapse(db: Database, game_id: uuid.UUID) -> None:
 
 async def test_a_free_game_is_claimed_at_epoch_one_and_a_held_one_is_refused(
     database: Database,
+    connected: dict[str, Liveness],
 ) -> None:
     game = uuid.uuid4()
     first = await claim(database, game, "galaxy-a")
@@ -54,6 +73,7 @@ async def test_a_free_game_is_claimed_at_epoch_one_and_a_held_one_is_refused(
 
 async def test_an_expired_lease_is_taken_with_the_next_epoch_and_the_stale_renew_is_refused(
     database: Database,
+    connected: dict[str, Liveness],
 ) -> None:
     game = uuid.uuid4()
     old = await claim(database, game, "galaxy-a")
@@ -72,7 +92,9 @@ async def test_an_expired_lease_is_taken_with_the_next_epoch_and_the_stale_renew
     assert kept is not None and kept.holder == "galaxy-b" and kept.epoch == new.epoch
 
 
-async def test_a_lapsed_lease_not_claimed_yet_is_renewed_by_its_holder(database: Database) -> None:
+async def test_a_lapsed_lease_not_claimed_yet_is_renewed_by_its_holder(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
     game = uuid.uuid4()
     lease = await claim(database, game, "galaxy-a")
     assert lease is not None
@@ -81,7 +103,9 @@ async def test_a_lapsed_lease_not_claimed_yet_is_renewed_by_its_holder(database:
     assert again is not None and again.epoch == lease.epoch
 
 
-async def test_a_release_frees_the_lease_at_once_for_the_next_epoch(database: Database) -> None:
+async def test_a_release_frees_the_lease_at_once_for_the_next_epoch(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
     game = uuid.uuid4()
     lease = await claim(database, game, "galaxy-a")
     assert lease is not None
@@ -98,6 +122,7 @@ async def test_a_release_frees_the_lease_at_once_for_the_next_epoch(database: Da
 
 async def test_a_new_run_of_the_same_instance_takes_its_old_runs_leases(
     database: Database,
+    connected: dict[str, Liveness],
 ) -> None:
     game = uuid.uuid4()
     old = await claim(database, game, "galaxy-a", "run-1")
@@ -108,6 +133,7 @@ async def test_a_new_run_of_the_same_instance_takes_its_old_runs_leases(
 
 async def test_held_by_lists_an_instances_live_leases_and_renew_all_and_release_all(
     database: Database,
+    connected: dict[str, Liveness],
 ) -> None:
     mine, theirs, lapsed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for game in (mine, lapsed):
@@ -133,7 +159,9 @@ async def test_held_by_lists_an_instances_live_leases_and_renew_all_and_release_
     assert await database.run(held) == []
 
 
-async def test_the_guard_passes_only_at_the_current_epoch(database: Database) -> None:
+async def test_the_guard_passes_only_at_the_current_epoch(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
     game = uuid.uuid4()
     old = await claim(database, game, "galaxy-a")
     assert old is not None
@@ -148,7 +176,9 @@ async def test_the_guard_passes_only_at_the_current_epoch(database: Database) ->
     assert await database.run(partial(guarded, epoch=old.epoch + 1))
 
 
-async def test_a_guarded_write_holds_off_a_claim_until_it_commits(database: Database) -> None:
+async def test_a_guarded_write_holds_off_a_claim_until_it_commits(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
     """The claim waits on the guard's row lock, so it sees the lease as the write left it."""
     game = uuid.uuid4()
     old = await claim(database, game, "galaxy-a")
@@ -179,7 +209,9 @@ async def test_a_guarded_write_holds_off_a_claim_until_it_commits(database: Data
     assert order == ["write", "claim"]
 
 
-async def test_claimers_racing_for_one_game_get_exactly_one_winner(database: Database) -> None:
+async def test_claimers_racing_for_one_game_get_exactly_one_winner(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
     for round_ in range(5):
         game = uuid.uuid4()
         if round_ % 2:  # half the rounds race for an expired lease rather than a new one
@@ -214,3 +246,23 @@ async def waiting_on_a_lock(db: Database) -> None:
 
     while not await db.run(blocked):  # noqa: ASYNC110 - the database's state, no trio event
         await trio.sleep(0.01)
+
+
+async def test_a_run_that_left_the_database_loses_its_leases_at_once(
+    database: Database, connected: dict[str, Liveness]
+) -> None:
+    """A crashed holder's session ends with it: no wait for the lease to lapse."""
+    game = uuid.uuid4()
+    held = await claim(database, game, "galaxy-a")
+    assert held is not None and held.expires_at.timestamp() > 0
+    assert await claim(database, game, "galaxy-b") is None  # alive and unexpired
+
+    async def candidates(conn: Connection) -> list[uuid.UUID]:
+        return await leases.claimable(conn, "galaxy-b", "galaxy-b-run", 10)
+
+    await connected["galaxy-a-run"].close()  # its process is gone
+    taken = await claim(database, game, "galaxy-b")
+    assert taken is not None and taken.epoch == held.epoch + 1
+    assert await renew(database, held) is None
+    assert game not in await database.run(candidates)  # held by b, which lives
+    assert await connected["galaxy-a-run"].keep()  # a run that reconnects is alive again
