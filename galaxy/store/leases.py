@@ -92,6 +92,8 @@ SELECT 1 FROM game_leases
 WHERE game_id = %(game_id)s AND epoch = %(epoch)s AND holder IS NOT NULL
 FOR SHARE
 """
+# An instance counts toward the shares while registered and connected (a crashed one's
+# registration outlives it by its time to live; its connection does not).
 # Games with a live runtime record and no live lease: the placement's candidates,
 # the longest-unowned first.
 CLAIMABLE = f"""
@@ -104,11 +106,12 @@ WHERE r.status IN ('starting', 'running')
 ORDER BY l.expires_at NULLS FIRST, r.game_id
 LIMIT %(limit)s
 """
-PLACEMENT = """
+PLACEMENT = f"""
 SELECT
   (SELECT count(*) FROM runtime_records WHERE status IN ('starting', 'running'))::int
       AS live_games,
-  (SELECT count(*) FROM instances WHERE expires_at > now())::int AS live_instances,
+  (SELECT count(*) FROM instances WHERE expires_at > now() AND {alive("run_id")})::int
+      AS live_instances,
   (SELECT count(*) FROM game_leases l JOIN runtime_records r ON r.game_id = l.game_id
    WHERE l.holder = %(holder)s AND l.holder_run = %(run)s
      AND r.status IN ('starting', 'running'))::int AS held

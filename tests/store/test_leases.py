@@ -12,7 +12,7 @@ import trio
 from galaxy.store import leases
 from galaxy.store.database import Connection, Database
 from galaxy.store.leases import LeaseRow
-from galaxy.store.liveness import Liveness
+from galaxy.store.liveness import Liveness, alive
 
 TTL = 30.0
 RUNS = ("galaxy-a-run", "galaxy-b-run", "galaxy-c-run", "galaxy-d-run", "galaxy-old-run")
@@ -261,6 +261,14 @@ async def test_a_run_that_left_the_database_loses_its_leases_at_once(
         return await leases.claimable(conn, "galaxy-b", "galaxy-b-run", 10)
 
     await connected["galaxy-a-run"].close()  # its process is gone
+
+    async def still_alive(conn: Connection) -> bool:
+        cursor = await conn.execute(f"SELECT {alive('%s')}", ("galaxy-a-run",))
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    while await database.run(still_alive):  # noqa: ASYNC110 - the server ends the session
+        await trio.sleep(0.01)
     taken = await claim(database, game, "galaxy-b")
     assert taken is not None and taken.epoch == held.epoch + 1
     assert await renew(database, held) is None
