@@ -54,7 +54,7 @@ SET holder = EXCLUDED.holder, holder_run = EXCLUDED.holder_run,
 WHERE game_leases.holder IS NULL
    OR game_leases.expires_at <= now()
    OR (game_leases.holder = EXCLUDED.holder AND game_leases.holder_run <> EXCLUDED.holder_run)
-   OR NOT {alive("game_leases.holder_run")}
+   OR (%(trust)s AND NOT {alive("game_leases.holder_run")})
 RETURNING {_LEASE}
 """
 # A lease past its expiry that nobody claimed yet is still its holder's: no newer
@@ -102,7 +102,7 @@ LEFT JOIN game_leases l ON l.game_id = r.game_id
 WHERE r.status IN ('starting', 'running')
   AND (l.game_id IS NULL OR l.holder IS NULL OR l.expires_at <= now()
        OR (l.holder = %(holder)s AND l.holder_run <> %(run)s)
-       OR NOT {alive("l.holder_run")})
+       OR (%(trust)s AND NOT {alive("l.holder_run")}))
 ORDER BY l.expires_at NULLS FIRST, r.game_id
 LIMIT %(limit)s
 """
@@ -127,10 +127,19 @@ LIMIT %(limit)s
 
 
 async def claim(
-    conn: Connection, game_id: uuid.UUID, holder: str, run: str, ttl: float
+    conn: Connection,
+    game_id: uuid.UUID,
+    holder: str,
+    run: str,
+    ttl: float,
+    *,
+    trust_liveness: bool = True,
 ) -> LeaseRow | None:
-    """The lease at its new epoch, or None while another holder keeps it."""
+    """The lease at its new epoch, or None while another holder keeps it. Without
+    `trust_liveness` (the claimer's own liveness is not steady) a holder's missing
+    liveness lock does not make its lease claimable."""
     params = {"game_id": game_id, "holder": holder, "run": run, "ttl": ttl}
+    params["trust"] = trust_liveness
     return await fetch_one(conn, LeaseRow, CLAIM, params)
 
 
@@ -174,8 +183,11 @@ async def guard(conn: Connection, game_id: uuid.UUID, epoch: int) -> bool:
     return await cursor.fetchone() is not None
 
 
-async def claimable(conn: Connection, holder: str, run: str, limit: int) -> list[uuid.UUID]:
-    cursor = await conn.execute(CLAIMABLE, {"holder": holder, "run": run, "limit": limit})
+async def claimable(
+    conn: Connection, holder: str, run: str, limit: int, *, trust_liveness: bool = True
+) -> list[uuid.UUID]:
+    params = {"holder": holder, "run": run, "limit": limit, "trust": trust_liveness}
+    cursor = await conn.execute(CLAIMABLE, params)
     return [row[0] for row in await cursor.fetchall()]
 
 

@@ -10,6 +10,11 @@ games back at its restart without waiting out the lease. The lock is the
 two-key form, (NAMESPACE, hashtext(run_id)); a collision of the 32-bit hash
 only makes a dead run look alive, and its leases then lapse as they would
 without this.
+
+A run that had to take its lock again (its connection was lost: a database
+restart ends every session) is not `steady` for a grace period: the others
+lost theirs at the same moment, and until they are back their absence says
+nothing about their processes. Until then it claims only free or lapsed leases.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import psycopg
 import structlog
+import trio
 
 from galaxy.store.trio_psycopg import TrioConnection
 
@@ -45,33 +51,54 @@ def alive(run_column: str) -> str:
 class Liveness:
     """This run's lock; `keep()` (re)takes it after the connection was lost."""
 
-    def __init__(self, dsn: str, run_id: str) -> None:
+    def __init__(self, dsn: str, run_id: str, *, grace: float = 10.0, timeout: float = 5.0) -> None:
         self.dsn = dsn
         self.run_id = run_id
+        self.grace = grace  # after a lost connection, before others' absence is trusted
+        self.timeout = timeout  # for each check or (re)connection
         self._conn: TrioConnection[Any] | None = None
         self.held = False
+        self._taken_at: float | None = None  # trio clock; None until first taken
+        self._retaken = False
+
+    @property
+    def steady(self) -> bool:
+        """Held, and either since this run's start or for longer than the grace."""
+        if not self.held or self._taken_at is None:
+            return False
+        return not self._retaken or trio.current_time() - self._taken_at >= self.grace
 
     async def keep(self) -> bool:
         """Hold the lock, reconnecting if its connection was lost; False when it cannot
         now (the database is away, or another run's lock has the same key)."""
         if self._conn is not None and not self._conn.closed and self.held:
+            with trio.move_on_after(self.timeout):
+                try:
+                    await self._conn.execute("SELECT 1")
+                    return True
+                except psycopg.Error:
+                    pass
+            await self.close()  # lost, or unanswered: a new session, a new lock
+        row = None
+        with trio.move_on_after(self.timeout):
             try:
-                await self._conn.execute("SELECT 1")
-                return True
-            except psycopg.Error:
-                await self.close()
-        try:
-            self._conn = await TrioConnection.connect(self.dsn, autocommit=True)
-            cursor = await self._conn.execute(_LOCK, {"namespace": NAMESPACE, "run": self.run_id})
-            row = await cursor.fetchone()
-        except psycopg.Error as error:
-            log.warning("liveness.unavailable", error=str(error))
+                self._conn = await TrioConnection.connect(self.dsn, autocommit=True)
+                cursor = await self._conn.execute(
+                    _LOCK, {"namespace": NAMESPACE, "run": self.run_id}
+                )
+                row = await cursor.fetchone()
+            except psycopg.Error as error:
+                log.warning("liveness.unavailable", error=str(error))
+        if row is None:
             await self.close()
             return False
-        self.held = bool(row and row[0])
+        self.held = bool(row[0])
         if not self.held:
             log.warning("liveness.key_taken", run_id=self.run_id)
-        return self.held
+            return False
+        self._retaken = self._taken_at is not None
+        self._taken_at = trio.current_time()
+        return True
 
     async def close(self) -> None:
         self.held = False

@@ -20,6 +20,9 @@ connection of its own (store/liveness.py), which PostgreSQL drops with a dead
 process's session, and a lease whose run holds none is claimable at once. A
 paused or partitioned holder keeps its session for a while: its games go when
 their leases lapse (BACKEND_GAME_LEASE_TTL), and the fence refuses it after.
+An instance that had to reconnect (a database restart ends every session)
+trusts no one's absence for two renewals, so the first back does not take
+every game from the others before they are back too.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class Ownership:
         self.ttl = config.lease_ttl
         self.renew_interval = config.lease_renew_interval
         self.held: dict[uuid.UUID, int] = {}  # game id -> the epoch this run holds it at
-        self.liveness = Liveness(db.dsn, run_id)
+        # After a lost connection, two renewals' time for the others to be back.
+        self.liveness = Liveness(db.dsn, run_id, grace=2 * self.renew_interval)
         self.claims = 0
         self.losses = 0
         self.releases = 0
@@ -149,7 +153,13 @@ class Ownership:
         if wanted > 0:
 
             async def candidates(conn: Connection) -> list[uuid.UUID]:
-                return await store.claimable(conn, self.instance_id, self.run_id, wanted)
+                return await store.claimable(
+                    conn,
+                    self.instance_id,
+                    self.run_id,
+                    wanted,
+                    trust_liveness=self.liveness.steady,
+                )
 
             for game_id in await self.db.run(candidates, name="leases.claimable"):
                 if game_id in self.held:
@@ -169,7 +179,14 @@ class Ownership:
 
     async def _claim(self, game_id: uuid.UUID) -> LeaseRow | None:
         async def claim(conn: Connection) -> LeaseRow | None:
-            return await store.claim(conn, game_id, self.instance_id, self.run_id, self.ttl)
+            return await store.claim(
+                conn,
+                game_id,
+                self.instance_id,
+                self.run_id,
+                self.ttl,
+                trust_liveness=self.liveness.steady,
+            )
 
         lease = await self.db.run(claim, name="leases.claim")
         if lease is not None:

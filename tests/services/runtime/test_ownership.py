@@ -39,9 +39,11 @@ async def live_games(database: Database, count: int = GAMES) -> list[uuid.UUID]:
     return ids
 
 
-async def instance(database: Database, name: str) -> Ownership:
+async def instance(database: Database, name: str, renew_interval: float = 5.0) -> Ownership:
     """A registered instance whose run is connected (alive), holding nothing yet."""
-    config = InstanceConfig(name, None, 1.0, 30.0, lease_ttl=30.0, lease_renew_interval=5.0)
+    config = InstanceConfig(
+        name, None, 1.0, 30.0, lease_ttl=30.0, lease_renew_interval=renew_interval
+    )
 
     async def register(conn: Connection) -> None:
         await instances.claim(conn, name, f"{name}-run", "", "0.1.0", 30.0)
@@ -146,3 +148,28 @@ async def test_a_lone_instance_claims_every_live_game_at_its_first_round(
         assert all(epoch == 1 for epoch in alone.held.values())
     finally:
         await alone.release_all()
+
+
+async def test_after_a_reconnection_an_instance_trusts_no_ones_absence_for_a_while(
+    database: Database,
+) -> None:
+    """A database restart ends every session: the first instance back must not take the
+    games of the others before they are back too."""
+    await live_games(database)
+    a = await instance(database, "galaxy-a", renew_interval=0.05)
+    b = await instance(database, "galaxy-b")
+    try:
+        await a.round()
+        await b.round()
+        await b.liveness.close()  # b is not back yet
+        await disconnected(database, b)
+        await a.liveness.close()  # a's connection was lost; its next round reconnects
+        first = await a.round()
+        assert first.claimed == [] and not a.liveness.steady
+        while not a.liveness.steady:  # noqa: ASYNC110 - the grace (two renewals) passing
+            await trio.sleep(0.01)
+        later = await a.round()  # b is still gone: now it is taken for dead
+        assert sorted(later.claimed) == sorted(b.held)
+    finally:
+        await a.liveness.close()
+        await b.liveness.close()
