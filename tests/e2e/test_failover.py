@@ -106,3 +106,63 @@ async def test_a_killed_owners_games_go_to_the_survivor_within_the_lease_time(
             assert forced.json()["turn"] == 1  # none lost, none run twice
     code, _, stderr = second.stop()
     assert code == 0, stderr
+
+
+async def test_an_owner_paused_past_its_lease_is_fenced_when_it_wakes(
+    db_dsn: str, tmp_path: Path, start_galaxy: Any
+) -> None:
+    """SIGSTOP keeps the owner's connection (and liveness) open: the game moves only when
+    the lease lapses. Woken, the former owner can neither run a turn nor call the engine."""
+    state_root = tmp_path / "a" / "games"
+    first = start_galaxy(environ(db_dsn, tmp_path / "a", state_root, "galaxy-a"))
+    first.drain()
+    (tmp_path / "b").mkdir()
+    async with httpx.AsyncClient(base_url=first.ready["http"], timeout=60) as a_http:
+        gw = Gatewayish(a_http, Path(first.ready["maildir"]))
+        owner = await gw.register("owner@example.org")
+        guest = await gw.register("guest@example.org")
+        game_id = await gw.running_game(owner, guest, "Paused")
+        second = start_galaxy(environ(db_dsn, tmp_path / "b", state_root, "galaxy-b"))
+        second.drain()
+        assert holders(db_dsn) == {game_id: "galaxy-a"}  # one game: a's share is it
+
+        first.process.send_signal(signal.SIGSTOP)
+        try:
+            await until(lambda: holders(db_dsn) == {game_id: "galaxy-b"})
+            async with httpx.AsyncClient(base_url=second.ready["http"], timeout=60) as b_http:
+                with trio.fail_after(60):
+                    while True:  # b recovers the game, then runs a turn: the engine's mark moves
+                        forced = await b_http.post(
+                            f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN
+                        )
+                        if forced.status_code == 200:
+                            break
+                        await trio.sleep(0.05)
+                assert forced.json()["turn"] == 1
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+
+        # The former owner, awake: its turn and its players' engine calls are refused.
+        refused = await a_http.post(f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] in ("stale_owner", "not_owner")
+        hello = {"op": "message", "to": "Zorgons", "text": "from the past"}
+        command = await gw.call(
+            owner, "POST", f"/games/{game_id}/commands", json={"commands": [hello]}
+        )
+        assert command.status_code in (503, 404), command.text  # fenced, or already given up
+        await until(lambda: any(line.get("msg") == "runtime.game_given_up" for line in first.lines))
+        why = [line for line in first.lines if line.get("msg") == "runtime.game_given_up"]
+        print(
+            f"woken owner: turn {refused.json()['error']['code']}, command "
+            f"{command.status_code}, gave up: {why[0].get('why')}"
+        )  # for the report (-s)
+
+    async with httpx.AsyncClient(base_url=second.ready["http"], timeout=60) as b_http:
+        forced = await b_http.post(f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN)
+        assert forced.status_code == 200 and forced.json()["turn"] == 2  # none run twice
+    with psycopg.connect(db_dsn) as conn:
+        turns = conn.execute(
+            "SELECT turn FROM turn_summaries WHERE game_id = %s ORDER BY turn", (game_id,)
+        ).fetchall()
+    assert [t for (t,) in turns] == [0, 1, 2]
