@@ -195,6 +195,7 @@ class Service:
                         if self.driver is not None:
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
+                            await self.services.runtime.release_all()  # no game actor runs
                             await self.services.instances.leave()  # after the tree: nothing runs
                             await self.services.aclose()
                         await db.close()

@@ -256,6 +256,11 @@ class InstanceConfig:
     address: str | None  # how the other instances reach its HTTP listener; None: derived
     heartbeat_interval: float
     ttl: float
+    # A game's lease (one owner per game): it lapses `lease_ttl` after its holder's last
+    # renewal, which comes every `lease_renew_interval`; after a crash, the games are
+    # owned elsewhere within about `lease_ttl` (docs/runbook.md, "Instances").
+    lease_ttl: float = 15.0
+    lease_renew_interval: float = 5.0
 
 
 def generated_instance_id() -> str:
@@ -812,6 +817,16 @@ def _instance(r: _Reader) -> InstanceConfig:
             f"BACKEND_INSTANCE_TTL: {ttl:g}s is below twice "
             f"BACKEND_INSTANCE_HEARTBEAT_INTERVAL ({interval:g}s)"
         )
+    lease_interval = r.duration("BACKEND_GAME_LEASE_RENEW_INTERVAL", "5s")
+    lease_ttl = r.duration("BACKEND_GAME_LEASE_TTL", "15s")
+    if lease_interval <= 0:
+        r.problems.append("BACKEND_GAME_LEASE_RENEW_INTERVAL: must be above zero")
+    elif lease_ttl < 2 * lease_interval:
+        # One late renewal must not hand a game over.
+        r.problems.append(
+            f"BACKEND_GAME_LEASE_TTL: {lease_ttl:g}s is below twice "
+            f"BACKEND_GAME_LEASE_RENEW_INTERVAL ({lease_interval:g}s)"
+        )
     address = None
     given = r.raw("BACKEND_INSTANCE_ADDRESS")
     if given is not None:
@@ -824,6 +839,8 @@ def _instance(r: _Reader) -> InstanceConfig:
         address=address,
         heartbeat_interval=interval,
         ttl=ttl,
+        lease_ttl=lease_ttl,
+        lease_renew_interval=lease_interval,
     )
 
 

@@ -26,6 +26,7 @@ from galaxy.core.last_seen import LastSeen
 from galaxy.core.lobby_sweeper import LobbySweeper
 from galaxy.core.mail_worker import MailWorker
 from galaxy.core.notify_router import NotifyRouter
+from galaxy.core.placement import Placement
 from galaxy.core.push_hub import PushHubActor
 from galaxy.core.push_relay import PushRelayActor
 from galaxy.core.reconciler import Reconciler
@@ -59,6 +60,7 @@ INSTANCE_HEARTBEAT = "instance.heartbeat"
 TRANSLATOR = "diplomail.translator"
 GAMES = "runtime.games"  # game:<game_id> children, spawned by the runtime service
 RECONCILER = "runtime.reconciler"
+PLACEMENT = "runtime.placement"
 EDGES = "edges"
 GRPC = "grpc"  # gateway:<id> children, one per push stream, spawned by the push service
 HTTP = "http"
@@ -266,7 +268,14 @@ def _core(wiring: Wiring) -> list[Node]:
             shutdown_timeout=config.shutdown_timeout,
             spawned="game:<game_id>",
         ),
-        # After the games supervisor: at start it recovers every live game into it.
+        # After the games supervisor: at start it claims (one instance alone: every
+        # live game) and recovers the games into it, before the reconciler compares.
+        actor(
+            PLACEMENT,
+            Placement,
+            lambda: Placement(services.runtime, interval=config.instance.lease_renew_interval),
+            shutdown_timeout=10.0,
+        ),
         actor(
             RECONCILER,
             Reconciler,

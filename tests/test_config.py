@@ -480,3 +480,28 @@ def test_the_swarm_drivers_settings(geoip: str) -> None:
     assert (defaults.constraints, defaults.volume_driver, defaults.volume_opts) == ((), "local", {})
     with pytest.raises(ConfigError, match="BACKEND_SWARM_VOLUME_OPTS: 'rw' is not key=value"):
         load_config({**environ, "BACKEND_SWARM_VOLUME_OPTS": "type=nfs;rw"})
+
+
+def test_game_lease_timings_default_and_one_late_renewal_must_not_hand_a_game_over(
+    geoip: str,
+) -> None:
+    base = {**PRODUCTION, "BACKEND_GEOIP_DB_PATH": geoip}
+    config = load_config(base)
+    assert (config.instance.lease_ttl, config.instance.lease_renew_interval) == (15.0, 5.0)
+    tuned = load_config(
+        {**base, "BACKEND_GAME_LEASE_TTL": "2s", "BACKEND_GAME_LEASE_RENEW_INTERVAL": "500ms"}
+    )
+    assert (tuned.instance.lease_ttl, tuned.instance.lease_renew_interval) == (2.0, 0.5)
+    for ttl, interval, named in (
+        ("4s", "3s", "BACKEND_GAME_LEASE_TTL"),
+        ("4s", "0s", "BACKEND_GAME_LEASE_RENEW_INTERVAL"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_config(
+                {
+                    **base,
+                    "BACKEND_GAME_LEASE_TTL": ttl,
+                    "BACKEND_GAME_LEASE_RENEW_INTERVAL": interval,
+                }
+            )
+        assert [p.split(":", 1)[0] for p in info.value.problems] == [named]

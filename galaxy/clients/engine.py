@@ -6,6 +6,10 @@ to `BACKEND_ENGINE_CALL_TIMEOUT`, reads (status, report, healthz) up to
 `EngineUnreachable` (no connection), `EngineTimeout`, `EngineRejected` (a 4xx,
 with the engine's reason), `EngineFailure` (a 5xx or a body off contract).
 httpx runs on trio directly: no bridge crossing.
+
+A client made with the game's lease `epoch` sends it on every write (header
+`Galaxy-Owner-Epoch`, ENGINE.md "Fencing"); the engine's 409 `stale_owner`
+becomes `StaleOwner`: this instance is no longer the game's owner.
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from galaxy.domain.errors import EngineFailure, EngineRejected, EngineTimeout, EngineUnreachable
+from galaxy.domain.errors import (
+    EngineFailure,
+    EngineRejected,
+    EngineTimeout,
+    EngineUnreachable,
+    StaleOwner,
+)
 
 Report = dict[str, Any]
 tracer = trace.get_tracer("galaxy.engine_client")
+EPOCH_HEADER = "Galaxy-Owner-Epoch"
 
 
 @dataclass(frozen=True)
@@ -81,8 +92,10 @@ class EngineClient:
         call_timeout: float,
         probe_timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        epoch: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.epoch = epoch  # the caller's lease epoch, sent on every write
         self._call_timeout = call_timeout
         self._probe_timeout = probe_timeout
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport)
@@ -151,6 +164,8 @@ class EngineClient:
         self, method: str, path: str, *, probe: bool = False, **kwargs: Any
     ) -> dict[str, Any]:
         timeout = self._probe_timeout if probe else self._call_timeout
+        if not probe and self.epoch is not None:  # reads are never fenced
+            kwargs["headers"] = {EPOCH_HEADER: str(self.epoch)}
         try:
             with tracer.start_as_current_span(
                 f"engine {method} {path}",
@@ -179,6 +194,11 @@ class EngineClient:
         if 400 <= response.status_code < 500:
             found = body.get("error")
             refusal: dict[str, Any] = found if isinstance(found, dict) else {}
+            if response.status_code == 409 and refusal.get("code") == "stale_owner":
+                raise StaleOwner(
+                    f"the game's engine refused {method} {path}: "
+                    f"{refusal.get('message') or 'a newer owner has called it'}"
+                )
             raise EngineRejected(
                 str(refusal.get("message") or f"the engine refused {method} {path}"),
                 status=response.status_code,

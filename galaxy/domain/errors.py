@@ -161,6 +161,21 @@ class ShuttingDown(ServiceUnavailable):
     code = "shutting_down"
 
 
+class NotOwner(ServiceUnavailable):
+    """This instance does not hold the game's lease: another runs it, or it is being
+    handed over (galaxy/services/runtime/ownership.py). Retrying later may succeed."""
+
+    code = "not_owner"
+
+
+class StaleOwner(NotOwner):
+    """A write of a game's former owner was refused: its lease epoch is no longer the
+    game's (the database's guard, or the engine's fence: 409 `stale_owner`). Nothing
+    was changed, and the former owner gives the game up."""
+
+    code = "stale_owner"
+
+
 class Timeout(GalaxyError):
     code = "timeout"
     http_status = 504

@@ -69,8 +69,33 @@ class Engine:
             raise EngineError(409, "race_not_active", f"race {race.name} is {race.status}")
         return race
 
-    async def init(self, body: Any) -> dict[str, Any]:
+    async def _fence(self, epoch: int | None) -> None:
+        """ENGINE.md, "Fencing": a mutating call's owner epoch against the highest seen.
+
+        An older epoch, or none once one was seen, is a former owner's call: 409
+        `stale_owner`, nothing done. A higher one becomes the mark, written before the
+        call acts, so a restarted engine still refuses the owner it replaced. Before
+        init there is no state to keep it in: init records its own epoch."""
+        game = self.game
+        if game is None:
+            return
+        mark = game.owner_epoch
+        if (epoch is None and mark > 0) or (epoch is not None and epoch < mark):
+            raise EngineError(
+                409,
+                "stale_owner",
+                f"owner epoch {epoch if epoch is not None else 'missing'} is older than "
+                f"{mark}, the newest this engine has seen",
+            )
+        if epoch is not None and epoch > mark:
+            marked = game.copy()
+            marked.owner_epoch = epoch
+            await trio.to_thread.run_sync(self.store.save_state, marked)
+            self.game = marked
+
+    async def init(self, body: Any, epoch: int | None = None) -> dict[str, Any]:
         async with self._lock:
+            await self._fence(epoch)
             if self.game is not None:
                 raise EngineError(409, "already_initialised", "this engine holds a game already")
             try:
@@ -78,6 +103,7 @@ class Engine:
             except SetupError as error:
                 raise EngineError(400, "invalid_init", str(error)) from None
             game = new_game(game_id, races, settings)
+            game.owner_epoch = epoch or 0
             await trio.to_thread.run_sync(self.store.save, game, all_reports(game))
             self.game = game
             return status(game)
@@ -88,8 +114,9 @@ class Engine:
         async with self._lock:
             return status(self._game())
 
-    async def turn(self) -> dict[str, Any]:
+    async def turn(self, epoch: int | None = None) -> dict[str, Any]:
         async with self._lock:
+            await self._fence(epoch)
             game = self._game()
             if game.phase == FINISHED:
                 raise EngineError(409, "finished", "the game is finished")
@@ -117,8 +144,9 @@ class Engine:
                 time.sleep(0.02)
             held.unlink()
 
-    async def banish(self, body: Any) -> dict[str, Any]:
+    async def banish(self, body: Any, epoch: int | None = None) -> dict[str, Any]:
         async with self._lock:
+            await self._fence(epoch)
             name = body.get("raceName") if isinstance(body, dict) else None
             race = self._race(name)
             game = self._game().copy()
@@ -134,8 +162,9 @@ class Engine:
             self.game = game
             return status(game)
 
-    async def command(self, body: Any) -> dict[str, Any]:
+    async def command(self, body: Any, epoch: int | None = None) -> dict[str, Any]:
         async with self._lock:
+            await self._fence(epoch)
             if not isinstance(body, dict) or not isinstance(body.get("commands"), list):
                 raise EngineError(400, "malformed", "the body needs raceName and commands [...]")
             commands = body["commands"]
@@ -158,8 +187,9 @@ class Engine:
             self.game = game
             return {"raceName": race.name, "results": results}
 
-    async def order(self, body: Any) -> dict[str, Any]:
+    async def order(self, body: Any, epoch: int | None = None) -> dict[str, Any]:
         async with self._lock:
+            await self._fence(epoch)
             if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
                 raise EngineError(
                     400, "malformed", "the body needs raceName, turn and orders [...]"

@@ -100,6 +100,8 @@ class Game:
     battles: list[dict[str, Any]] = field(default_factory=list)  # the last turn's
     bombings: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, dict[str, float]] = field(default_factory=dict)  # planets, population
+    # The highest owner epoch a mutating call carried (ENGINE.md, "Fencing"); 0: none yet.
+    owner_epoch: int = 0
 
     def copy(self) -> Game:
         return copy.deepcopy(self)

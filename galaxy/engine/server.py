@@ -24,6 +24,8 @@ from werkzeug.exceptions import HTTPException
 from galaxy.domain.strict import JSONRejected, loads, whole_number
 from galaxy.engine.engine import Engine, EngineError
 
+EPOCH_HEADER = "Galaxy-Owner-Epoch"
+
 
 def create_app(engine: Engine) -> QuartTrio:
     app = QuartTrio("galaxy-engine")
@@ -38,13 +40,25 @@ def create_app(engine: Engine) -> QuartTrio:
         except JSONRejected as error:
             raise EngineError(400, "malformed", f"the body is not JSON we take: {error}") from None
 
+    def epoch() -> int | None:
+        """The caller's owner epoch (ENGINE.md, "Fencing"): a positive whole number or none."""
+        raw = request.headers.get(EPOCH_HEADER)
+        if raw is None:
+            return None
+        number = whole_number(raw.strip(), max_digits=18)
+        if number is None or number < 1:
+            raise EngineError(
+                400, "malformed", f"{EPOCH_HEADER} must be a positive whole number, not {raw!r}"
+            )
+        return number
+
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "initialised": engine.game is not None}
 
     @app.post("/api/v1/admin/init")
     async def init() -> tuple[dict[str, Any], int]:
-        return await engine.init(await body()), 201
+        return await engine.init(await body(), epoch()), 201
 
     @app.get("/api/v1/admin/status")
     async def status() -> dict[str, Any]:
@@ -52,19 +66,19 @@ def create_app(engine: Engine) -> QuartTrio:
 
     @app.put("/api/v1/admin/turn")
     async def turn() -> dict[str, Any]:
-        return await engine.turn()
+        return await engine.turn(epoch())
 
     @app.post("/api/v1/admin/race/banish")
     async def banish() -> dict[str, Any]:
-        return await engine.banish(await body())
+        return await engine.banish(await body(), epoch())
 
     @app.put("/api/v1/command")
     async def command() -> dict[str, Any]:
-        return await engine.command(await body())
+        return await engine.command(await body(), epoch())
 
     @app.put("/api/v1/order")
     async def order() -> dict[str, Any]:
-        return await engine.order(await body())
+        return await engine.order(await body(), epoch())
 
     @app.get("/api/v1/report")
     async def report() -> dict[str, Any]:

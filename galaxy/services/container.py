@@ -29,6 +29,7 @@ from galaxy.services.race_names import RaceNames
 from galaxy.services.readiness import Readiness
 from galaxy.services.reports import Reports
 from galaxy.services.runtime.deps import RuntimeDeps, RuntimeSettings
+from galaxy.services.runtime.ownership import Ownership
 from galaxy.services.runtime.service import Runtime
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.services.sessions import Sessions
@@ -144,6 +145,7 @@ def build_services(
                 mailbox=config.runtime.job_queue_size,
             ),
             telemetry=telemetry,
+            ownership=Ownership(db, config.instance, run_id=run_id),
         ),
         actors,
         supervisor=games_supervisor,

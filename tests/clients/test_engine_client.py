@@ -13,7 +13,13 @@ import trio
 
 from galaxy.clients.containers import free_loopback_port
 from galaxy.clients.engine import EngineClient, Seat
-from galaxy.domain.errors import EngineFailure, EngineRejected, EngineTimeout, EngineUnreachable
+from galaxy.domain.errors import (
+    EngineFailure,
+    EngineRejected,
+    EngineTimeout,
+    EngineUnreachable,
+    StaleOwner,
+)
 from tests.support.engine import GAME_ID, PLAYERS, start_engine
 
 SEATS = [Seat(name, player) for name, player in list(PLAYERS.items())[:2]]
@@ -149,3 +155,21 @@ def test_engine_errors_map_to_http_statuses() -> None:
     assert EngineFailure("x").http_status == 502
     rejected: Any = EngineRejected("x", status=404, engine_code="unknown_race")
     assert rejected.http_status == 404 and rejected.code == "engine_rejected"
+
+
+async def test_a_client_sends_its_epoch_and_a_former_owner_is_refused_as_stale(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    url = await start_engine(nursery, tmp_path / "game")
+    old = EngineClient(url, call_timeout=60, probe_timeout=5, epoch=3)
+    new = EngineClient(url, call_timeout=60, probe_timeout=5, epoch=4)
+    async with old, new:
+        await old.init(GAME_ID, SEATS, {"seed": 3, "planetsPerRace": 4})
+        assert (await new.turn()).turn == 1  # the newer owner moves the engine's mark
+        with pytest.raises(StaleOwner) as refused:
+            await old.turn()
+        assert refused.value.code == "stale_owner" and refused.value.http_status == 503
+        with pytest.raises(StaleOwner):
+            await old.order("Aliens", 1, [])
+        assert (await old.status()).turn == 1  # reads are not fenced
+        assert (await new.turn()).turn == 2

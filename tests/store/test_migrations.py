@@ -31,6 +31,7 @@ EXPECTED_TABLES = {
     "turn_reports",
     "instances",
     "push_events",
+    "game_leases",
     "device_sessions",
     "entitlement_records",
     "entitlement_snapshots",

@@ -14,6 +14,7 @@ from galaxy.clients.containers import ContainerDriver
 from galaxy.clients.engine import EngineClient, EngineStatus, OrderResult, Report, Seat, Verdict
 from galaxy.services.lobby import LobbyEvents
 from galaxy.services.notifications import Notifier
+from galaxy.services.runtime.ownership import Ownership
 from galaxy.services.runtime.versions import EngineVersions
 from galaxy.store.database import Database
 from galaxy.telemetry import Telemetry
@@ -65,6 +66,8 @@ class RuntimeDeps:
     client_factory: Callable[[str], EngineApi] | None = None
     long_operations: trio.CapacityLimiter | None = None
     telemetry: Telemetry | None = None
+    # This instance's game leases; None: no fencing (one process, tests, the benchmark).
+    ownership: Ownership | None = None
 
     def __post_init__(self) -> None:
         if self.long_operations is None:
@@ -82,13 +85,15 @@ class RuntimeDeps:
                 "runtime_health_probes_total", "Engine health probes by outcome"
             ).add(1, {"outcome": outcome})
 
-    def client(self, endpoint: str) -> EngineApi:
+    def client(self, endpoint: str, *, epoch: int | None = None) -> EngineApi:
+        """The engine's client; with the game's lease `epoch`, its writes are fenced."""
         if self.client_factory is not None:
             return self.client_factory(endpoint)
         return EngineClient(
             endpoint,
             call_timeout=self.settings.call_timeout,
             probe_timeout=self.settings.probe_timeout,
+            epoch=epoch,
         )
 
     def state_dir(self, game_id: uuid.UUID) -> Path:

@@ -19,6 +19,12 @@ The engine's life itself (start, stop, restart, patch, adopt, recover, the
 turn's units of work and the end of the game) is `runtime/lifecycle.py`; this
 module is the shell: the messages, the mailbox and the timetable.
 
+With several instances (runtime/ownership.py) the actor runs only while this
+instance holds the game's lease: it takes the lease's epoch at its start, every
+write and engine call carries it, and a refused one (`StaleOwner`) — or the
+placement's word that the lease was lost — makes it give the game up: it
+stops, and is not restarted here.
+
 Once the service is stopping no turn starts (scheduled or forced) and no
 probe runs: a turn would hold the stop for as long as the engine takes. The
 record keeps its `next_turn_at`, so a turn that fell due is run at the next
@@ -40,7 +46,7 @@ import trio
 from galaxy.actors.actor import Actor, Ask, Context
 from galaxy.actors.mailbox import Overflow
 from galaxy.clients.engine import EngineStatus, OrderResult, Report, Verdict
-from galaxy.domain.errors import Conflict, GalaxyError, ShuttingDown
+from galaxy.domain.errors import Conflict, GalaxyError, ShuttingDown, StaleOwner
 from galaxy.domain.lobby import Status
 from galaxy.domain.schedule import next_turn
 from galaxy.services.runtime.deps import RuntimeDeps
@@ -91,6 +97,13 @@ class EngineFound:
 
 
 @dataclass(frozen=True)
+class LeaseLost:
+    """The placement could not renew this game's lease at `epoch`: another owns it now."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
 class Command(Ask[list[Verdict]]):
     user_id: uuid.UUID
     commands: Sequence[Mapping[str, object]]
@@ -135,6 +148,7 @@ GameMessage = (
     | ForceNextTurn
     | EngineGone
     | EngineFound
+    | LeaseLost
     | Command
     | Order
     | ReadReport
@@ -164,6 +178,18 @@ class GameActor(Actor[GameMessage]):
     async def on_start(self, ctx: Context) -> None:
         self._ctx = ctx
         ctx.cell.details = self.details
+        ownership = self.deps.ownership
+        if ownership is not None:
+            self.life.epoch = ownership.epoch_of(self.game_id)
+            if self.life.epoch is None:  # lost before this incarnation began
+                self._give_up("no lease")
+                return
+        try:
+            await self._recover()
+        except StaleOwner as error:
+            self._give_up(str(error))
+
+    async def _recover(self) -> None:
         game = await self.life.load()
         record = self.life.record
         if record is not None and record.status in ("starting", "running"):
@@ -182,6 +208,12 @@ class GameActor(Actor[GameMessage]):
         return min(self._turn_at, self._probe_at)
 
     async def on_tick(self) -> None:
+        try:
+            await self._timetable()
+        except StaleOwner as error:
+            self._give_up(str(error))
+
+    async def _timetable(self) -> None:
         now = trio.current_time()
         if self._stopping():
             self._hold(due=now >= self._turn_at)
@@ -220,6 +252,13 @@ class GameActor(Actor[GameMessage]):
         return self.life.turns
 
     async def handle(self, message: GameMessage) -> object:
+        try:
+            return await self._handle(message)
+        except StaleOwner as error:
+            self._give_up(str(error))
+            raise  # an asker hears 503 stale_owner: the game is being handed over
+
+    async def _handle(self, message: GameMessage) -> object:
         # Each asked message's reply goes through `answer`, so mypy holds it to the
         # type the message promised (`Ask[R]`); told ones return nothing anyone reads.
         life = self.life
@@ -253,6 +292,10 @@ class GameActor(Actor[GameMessage]):
                 if adopted is not None:
                     self._fresh()
                     self._serving(adopted, life.require().next_turn_at)
+                return None
+            case LeaseLost(epoch=epoch):
+                if epoch == life.epoch:
+                    self._give_up(f"the lease at epoch {epoch} was not renewed")
                 return None
             case Command(user_id=user, commands=commands):
                 race = self._race_of(user)
@@ -383,6 +426,16 @@ class GameActor(Actor[GameMessage]):
         await self.life.trouble(status)
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _give_up(self, why: str) -> None:
+        """Not this instance's game any more: stop (a normal exit, so no restart here),
+        touching nothing; the lease's new holder recovers the game."""
+        epoch = self.life.epoch
+        log.warning("runtime.game_given_up", game_id=str(self.game_id), epoch=epoch, why=why)
+        if self.deps.ownership is not None and epoch is not None:
+            self.deps.ownership.forget(self.game_id, epoch)
+        self._turn_at = self._probe_at = math.inf
+        self.request_stop()
 
     def _stopping(self) -> bool:
         return self._ctx is not None and self._ctx.stopping

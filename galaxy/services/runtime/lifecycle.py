@@ -10,10 +10,17 @@ start before the engine call, so a backend that dies mid-turn neither repeats
 the turn nor forgets it; then the turn's record, archive, health snapshot and
 the lobby's snapshot together), a start four (begin, the launched engine, the
 lobby's start result, the first snapshot with the record and turn 0's archive).
+
+Fencing (runtime/ownership.py): with an `epoch` (this instance's lease of the
+game), every unit this module writes runs the lease guard first, so a former
+owner's write is rolled back whole and raises `StaleOwner`; and its engine
+client sends the epoch, so the engine refuses it too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -36,6 +43,7 @@ from galaxy.domain.errors import (
     EngineUnreachable,
     GalaxyError,
     NotFound,
+    StaleOwner,
     UpstreamFailure,
 )
 from galaxy.domain.lobby import Status
@@ -45,6 +53,7 @@ from galaxy.domain.semver import check_patch_upgrade, parse_version
 from galaxy.services.lobby.events import RaceStats, RuntimeSnapshot
 from galaxy.services.runtime.deps import EngineApi, RuntimeDeps
 from galaxy.store import archive as archive_queries
+from galaxy.store import leases as lease_queries
 from galaxy.store import lobby as lobby_queries
 from galaxy.store import runtime as queries
 from galaxy.store.database import Connection
@@ -55,6 +64,7 @@ log = structlog.get_logger("galaxy.runtime")
 tracer = trace.get_tracer("galaxy.runtime")
 
 T = TypeVar("T")
+FENCE_FRESH = 1.0  # seconds a passed lease guard stands for a driver operation's check
 UNREACHABLE = "engine_unreachable"
 FAILED_TURN = "generation_failed"
 ENDED = frozenset({Status.FINISHED, Status.CANCELLED})  # games whose engine never runs again
@@ -95,6 +105,21 @@ class Lifecycle:
         self.schedule: str | None = None
         self.racing: frozenset[str] = frozenset()  # the engine's active races, last seen
         self.turns = 0
+        self.epoch: int | None = None  # this instance's lease of the game; None: unfenced
+        self._fenced_at = -math.inf  # when a unit last passed the lease guard (trio clock)
+
+    async def fence(self, conn: Connection) -> None:
+        """First in every unit that writes: the lease is still ours at our epoch (its row
+        locked against a claim until the commit), or the unit is rolled back."""
+        if self.epoch is not None and not await lease_queries.guard(conn, self.game_id, self.epoch):
+            raise StaleOwner(
+                f"game {self.game_id}: the lease at epoch {self.epoch} was taken over; "
+                "this instance no longer runs the game"
+            )
+        self._fenced_at = trio.current_time()
+
+    def new_client(self, endpoint: str) -> EngineApi:
+        return self.deps.client(endpoint, epoch=self.epoch)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -103,6 +128,7 @@ class Lifecycle:
         predecessor left running closed, in one unit. None when there is no record."""
 
         async def read(conn: Connection) -> tuple[RuntimeRow | None, GameRow | None, int]:
+            await self.fence(conn)
             record = await queries.get_record(conn, self.game_id)
             if record is None:
                 return None, None, 0
@@ -160,6 +186,8 @@ class Lifecycle:
                 game, members, version, self.record = await self.unit(
                     "runtime.start", begin, begins=op
                 )
+            except StaleOwner:
+                raise  # not ours any more: the new owner decides, nothing is undone
             except GalaxyError as error:
                 if error.code != "game_not_found":
                     await self._start_failed(
@@ -172,6 +200,8 @@ class Lifecycle:
                 await self._launch(version.image_ref)
                 status = await self._initialise(members)
                 reports = await self._reports(status)
+            except StaleOwner:
+                raise  # not ours any more: the new owner decides, nothing is undone
             except (DriverError, GalaxyError) as error:
                 kind = (
                     error.kind
@@ -216,12 +246,13 @@ class Lifecycle:
         spec = EngineSpec(self.game_id, image_ref, deps.state_dir(self.game_id))
         assert deps.long_operations is not None
         async with deps.long_operations:  # at most BACKEND_RUNTIME_WORKER_POOL_SIZE at once
+            await self.still_ours()
             handle = await deps.driver.start(spec)
             self.record = await self.change(
                 set_container=True, container_id=handle.container_id, endpoint=handle.endpoint
             )
             await self.drop_client()
-            self.client = deps.client(handle.endpoint)
+            self.client = self.new_client(handle.endpoint)
             with trio.move_on_after(deps.settings.start_timeout) as waited:
                 while True:
                     try:
@@ -284,7 +315,17 @@ class Lifecycle:
         keep-alive connection would hold the engine's graceful shutdown for seconds."""
         await self.drop_client()
         if container_id:
+            await self.still_ours()
             await self.deps.driver.stop(container_id)
+
+    async def still_ours(self) -> None:
+        """Before the driver acts (the engine cannot fence a container being started or
+        stopped): StaleOwner when the lease was taken over. A unit that passed the guard
+        within the last second stands for it (a start's or a recovery's, just before):
+        a lease lives at least two renewals, so one held a second ago is not lost yet
+        but at the very end of its life, and the engine's fence remains."""
+        if self.epoch is not None and trio.current_time() - self._fenced_at > FENCE_FRESH:
+            await self.deps.db.run(self.fence, name="runtime.lease_check")
 
     async def stop(self, reason: str) -> RuntimeRow:
         async with self.operation("stop") as op:
@@ -303,6 +344,8 @@ class Lifecycle:
             await self.halt(record.container_id)
             try:
                 status = await self._come_up(record.image_ref)
+            except StaleOwner:
+                raise  # not ours any more: the new owner decides, nothing is undone
             except (DriverError, GalaxyError) as error:
                 await self._stop_launched()
                 raise UpstreamFailure(
@@ -321,10 +364,14 @@ class Lifecycle:
             await self.halt(record.container_id)
             try:
                 status = await self._come_up(target.image_ref)
+            except StaleOwner:
+                raise  # not ours any more: the new owner decides, nothing is undone
             except (DriverError, GalaxyError) as error:
                 await self._stop_launched()
                 try:  # the old engine back, on the same state
                     status = await self._come_up(record.image_ref)
+                except StaleOwner:
+                    raise  # not ours any more: the new owner decides, nothing is undone
                 except (DriverError, GalaxyError) as again:
                     await self._stop_launched()
                     raise UpstreamFailure(
@@ -401,13 +448,15 @@ class Lifecycle:
             return None
         try:
             if handle is not None and handle.running:
-                self.client = self.deps.client(handle.endpoint)
+                self.client = self.new_client(handle.endpoint)
             else:
                 await self._launch(record.image_ref)
             status = await self.engine().status()
             # A turn may have finished while no backend listened (killed mid-turn): it is
             # archived and the lobby hears of it now (both idempotent for a known turn).
             reports = await self._reports(status)
+        except StaleOwner:
+            raise  # not ours any more: the new owner decides, nothing is undone
         except (DriverError, GalaxyError) as error:
             log.warning("runtime.recover_failed", game_id=str(self.game_id), error=str(error))
             return None
@@ -465,7 +514,7 @@ class Lifecycle:
                 set_container=True, container_id=container_id, endpoint=endpoint
             )
             await self.drop_client()
-            self.client = self.deps.client(endpoint)
+            self.client = self.new_client(endpoint)
             status = await self.engine().status()
             await self.back_in_service(status, op)
         log.info("runtime.engine_adopted", game_id=str(self.game_id), container_id=container_id)
@@ -477,6 +526,7 @@ class Lifecycle:
         deps = self.deps
 
         async def write(conn: Connection) -> RuntimeRow | None:
+            await self.fence(conn)
             game = await lobby_queries.get_game(conn, self.game_id)
             if game is None:
                 return None
@@ -530,6 +580,8 @@ class Lifecycle:
                 op.error = str(error)
                 await self.trouble(UNREACHABLE, op)
                 return UNREACHABLE
+            except StaleOwner:
+                raise  # not ours any more: the new owner decides, nothing is undone
             except GalaxyError as error:
                 op.error = str(error)
                 await self.trouble(FAILED_TURN, op)
@@ -588,6 +640,7 @@ class Lifecycle:
         written: list[RuntimeRow] = []
 
         async def write(conn: Connection) -> None:
+            await self.fence(conn)
             if also is not None:
                 await also(conn)
             written.append(await queries.change_record(conn, self.game_id, **changes))
@@ -627,6 +680,7 @@ class Lifecycle:
         written: list[RuntimeRow] = []
 
         async def write(conn: Connection) -> None:
+            await self.fence(conn)
             written.append(
                 await queries.change_record(
                     conn, self.game_id, set_error=True, last_error=runtime_status
@@ -656,6 +710,7 @@ class Lifecycle:
         """`work` in one transaction, with the operation's begin or end row in it too."""
 
         async def whole(conn: Connection) -> T:
+            await self.fence(conn)
             if begins is not None:
                 await begins.write_begin(conn)
             result = await work(conn)
@@ -692,7 +747,7 @@ class Lifecycle:
             yield operation
         except Exception as error:
             operation.error = str(error) or type(error).__name__
-            if reraise:
+            if reraise or isinstance(error, StaleOwner):
                 raise
         finally:
             otel_context.detach(token)
@@ -702,12 +757,14 @@ class Lifecycle:
             self.deps.count_operation(op, outcome)
             if not operation.ended:
                 with trio.CancelScope(shield=True):
-                    await self.unit(
-                        "runtime.op_end",
-                        _nothing,
-                        begins=None if operation.begun else operation,
-                        ends=operation,
-                    )
+                    # A former owner's: the new owner closes it at its start (`load`).
+                    with contextlib.suppress(StaleOwner):
+                        await self.unit(
+                            "runtime.op_end",
+                            _nothing,
+                            begins=None if operation.begun else operation,
+                            ends=operation,
+                        )
 
 
 async def _nothing(conn: Connection) -> None:

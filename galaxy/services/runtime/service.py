@@ -4,23 +4,32 @@ Implements the lobby's `GameStarter`. Every call for a game becomes a message
 to its `game:<id>` actor under `runtime.games` (spawned on first use, and for
 every live record when the service starts, which brings the games and their
 schedules back after a restart).
+
+With leases (runtime/ownership.py) an actor is spawned only for a game this
+instance holds, claiming it when it is free: a game another instance runs is
+`NotOwner` (503) here. `place` is the placement actor's round: renew, claim
+this instance's share and spawn their actors, give up what was lost or is
+above the share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import structlog
 
 from galaxy.actors import ActorSystem, ChildSpec
 from galaxy.actors.actor import Ask, Ref
+from galaxy.actors.errors import ActorError
 from galaxy.actors.supervisor import Restart as RestartType
 from galaxy.clients.containers import EngineHandle
 from galaxy.clients.engine import OrderResult, Report, Verdict
-from galaxy.domain.errors import NotFound
+from galaxy.domain.errors import GalaxyError, NotFound, NotOwner
 from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.services.runtime.game import (
     Command,
@@ -31,6 +40,7 @@ from galaxy.services.runtime.game import (
     GameActor,
     GameMessage,
     GameState,
+    LeaseLost,
     Order,
     Patch,
     ReadReport,
@@ -46,6 +56,7 @@ from galaxy.store.runtime import OperationRow, PlayerMappingRow, RuntimeRow
 log = structlog.get_logger("galaxy.runtime")
 
 R = TypeVar("R")
+Background = Callable[[Callable[[], Awaitable[None]]], None]  # a nursery's start_soon
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,8 @@ class Runtime:
         existing = self.system.find(actor_name(game_id))
         if existing is not None:
             return existing
+        if self.deps.ownership is not None:
+            await self.deps.ownership.ensure(game_id)  # NotOwner while another runs it
         spec = ChildSpec(
             actor_name(game_id),
             lambda: GameActor(self.deps, game_id),
@@ -96,7 +109,14 @@ class Runtime:
     # -- recovery and reconciliation -------------------------------------------------------
 
     async def recover(self) -> int:
-        """A game actor for every live record: each reattaches to or restarts its engine."""
+        """A game actor for every live record this instance may run: each reattaches to
+        or restarts its engine. With leases, the first placement round (one instance
+        alone claims every game)."""
+        if self.deps.ownership is not None:
+            claimed = await self.place()
+            if claimed:
+                log.info("runtime.recovered", games=claimed)
+            return claimed
         records = await self.deps.db.run(queries.live_records, name="runtime.recover")
         for record in records:
             await self.game(record.game_id)
@@ -104,14 +124,69 @@ class Runtime:
             log.info("runtime.recovered", games=len(records))
         return len(records)
 
+    async def place(self, background: Background | None = None) -> int:
+        """One placement round (runtime/ownership.py); how many games it claimed.
+
+        The claimed games' actors are spawned, and the surplus ones stopped, in
+        `background` when given (a spawn recovers the game, which may start its
+        engine: the placement's next renewal must not wait for that); at start they
+        are awaited, so the games are back once the tree is, as before leases."""
+        ownership = self.deps.ownership
+        if ownership is None:
+            return 0
+        placed = await ownership.round()
+        for game_id, epoch in placed.lost_epochs.items():
+            ref = self.system.find(actor_name(game_id))
+            if ref is not None:
+                # busy or stopping: its next write is refused anyway
+                with contextlib.suppress(ActorError):
+                    ref.tell_nowait(LeaseLost(epoch))
+        work = [partial(self._adopt, g) for g in placed.claimed]
+        work += [partial(self._hand_over, g) for g in placed.surplus]
+        for job in work:
+            if background is not None:
+                background(job)
+            else:
+                await job()
+        return len(placed.claimed)
+
+    async def _adopt(self, game_id: uuid.UUID) -> None:
+        try:
+            await self.game(game_id)
+        except (GalaxyError, ActorError) as error:  # lost again meanwhile, or stopping
+            log.warning("runtime.claimed_game_not_started", game_id=str(game_id), error=str(error))
+
+    async def _hand_over(self, game_id: uuid.UUID) -> None:
+        """Above this instance's share: the actor stops, then the lease is freed."""
+        log.info("runtime.game_handed_over", game_id=str(game_id), reason="above share")
+        try:
+            await self.system.stop(self.supervisor, actor_name(game_id))
+            if self.deps.ownership is not None:
+                await self.deps.ownership.release(game_id)
+        except (GalaxyError, ActorError) as error:  # the lease lapses instead
+            log.warning("runtime.hand_over_failed", game_id=str(game_id), error=str(error))
+
+    def _not_ours(self, game_id: uuid.UUID) -> bool:
+        ownership = self.deps.ownership
+        return ownership is not None and ownership.epoch_of(game_id) is None
+
+    async def release_all(self) -> None:
+        """A clean stop, once the game actors have stopped: every lease freed at once."""
+        if self.deps.ownership is not None:
+            await self.deps.ownership.release_all()
+
     async def engine_gone(self, game_id: uuid.UUID, container_id: str | None) -> None:
-        """The reconciler saw no engine for a running record: its actor decides."""
+        """The reconciler saw no engine for a running record: its actor decides (the
+        owner's reconciler's, when another instance runs the game)."""
+        if self._not_ours(game_id):
+            return
         await (await self.game(game_id)).tell(EngineGone(container_id))
 
     async def engine_found(self, handle: EngineHandle) -> None:
         """The reconciler saw an engine no running record points at: told to the game's
         actor, which stops or adopts it between its other operations (never during a
-        start, stop or patch). A game without an actor gets one, if it is a game of ours."""
+        start, stop or patch). A game without an actor gets one, if it is a game of ours
+        and no other instance runs it."""
         if self.system.find(actor_name(handle.game_id)) is None:
 
             async def known(conn: Connection) -> bool:
@@ -124,9 +199,11 @@ class Runtime:
                     container_id=handle.container_id,
                 )
                 return  # an engine of no game of ours: leave it to the operator
-        await (await self.game(handle.game_id)).tell(
-            EngineFound(handle.container_id, handle.endpoint)
-        )
+        try:
+            ref = await self.game(handle.game_id)
+        except NotOwner:
+            return  # another instance runs the game: its reconciler decides
+        await ref.tell(EngineFound(handle.container_id, handle.endpoint))
 
     # -- operators -------------------------------------------------------------------------
 

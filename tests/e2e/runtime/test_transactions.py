@@ -51,10 +51,9 @@ async def test_a_start_takes_four_transactions_and_a_turn_two(
     running: Running, http: ContractClient, units: list[str]
 ) -> None:
     _, _, gid = await started_game(running, http, schedule="1s")
-    # The reconciler's scan at service start is no game's; the actor's spawn reads its
+    # The placement's rounds (leases.*) are no game's; the actor's spawn reads its
     # record (one unit); the start itself is four (twelve before issue 18).
     assert units == [
-        "runtime.recover",
         "runtime.load",
         "runtime.start",  # game, members, version, record `starting`, operation begun
         "runtime.change",  # the launched engine's container and endpoint

@@ -248,8 +248,9 @@ def game_actor(
             snapshots=snapshots,
         ),
         long_operations=trio.CapacityLimiter(4),
-        client=lambda endpoint: engine,
+        client=lambda endpoint, epoch=None: engine,
         state_dir=lambda game_id: None,
+        ownership=None,  # one process: no leases, no fencing
         count_operation=lambda op, outcome: None,
         count_probe=lambda outcome: None,
     )
