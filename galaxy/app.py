@@ -158,6 +158,7 @@ class Service:
                     min_size=config.postgres.min_conns,
                     max_size=config.postgres.max_conns,
                     operation_timeout=config.postgres.operation_timeout,
+                    origin=config.instance.instance_id,
                 )
                 await db.open()
                 observe_pool(self.telemetry, db)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
+from galaxy.core.cache_listener import CacheListener
 from galaxy.core.geo_counters import GeoCounters
 from galaxy.core.instance_heartbeat import InstanceHeartbeat
 from galaxy.core.last_seen import LastSeen
@@ -44,6 +45,7 @@ ROOT = "root"
 EMBEDDED = "embedded"
 SMTP_SINK = "smtp.sink"
 CORE = "core"
+CACHE_LISTENER = "cache.listener"
 PUSH_HUB = "push.hub"
 MAIL_WORKER = "mail.worker"  # mail.worker.<n>, BACKEND_MAIL_WORKERS of them
 NOTIFY_ROUTER = "notify.router"
@@ -202,7 +204,15 @@ def _core(wiring: Wiring) -> list[Node]:
     services = wiring.services
     config = services.config
     nodes = [
-        actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0)
+        # First: the instance is not ready until other instances' changes reach its caches,
+        # and it keeps them coherent until the rest of the core has stopped.
+        actor(
+            CACHE_LISTENER,
+            CacheListener,
+            lambda: CacheListener(services.coherence),
+            shutdown_timeout=2.0,
+        ),
+        actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0),
     ]
     nodes += [
         actor(
