@@ -61,15 +61,15 @@ class CacheListener(Actor[Any]):
         return True
 
     async def _listen(self) -> None:
-        attempt = 0
+        attempt = 0  # reconnections in a row that did not last (backoff grows)
         while True:
             if self._conn is None:
                 await trio.sleep(self.backoff.delay(attempt))
                 attempt += 1
                 if not await self._connect():
                     continue
-            attempt = 0
             assert self._conn is not None
+            connected_at = trio.current_time()
             try:
                 await self.coherence.consume(self._conn)
             except _LOST as error:
@@ -77,6 +77,10 @@ class CacheListener(Actor[Any]):
                 log.warning("coherence.connection_lost", error=self.coherence.last_error)
             finally:
                 self._drop()
+            # A connection that lasted starts the backoff over; one lost at once (a
+            # server that accepts, then fails every batch) does not spin re-reading.
+            if trio.current_time() - connected_at >= self.backoff.maximum:
+                attempt = 0
 
     def _drop(self) -> None:
         if self._conn is not None:

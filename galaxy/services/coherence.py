@@ -129,8 +129,12 @@ class Coherence:
             cache = self._caches[name]
             if changed is None:
                 await cache.rewarm()
-            elif changed:
+                continue
+            try:
                 await cache.reload(sorted(changed))
+            except ValueError as error:  # a key that is not one of this cache's (not ours)
+                log.warning("coherence.bad_keys", cache=name, error=str(error))
+                await cache.rewarm()
         self.applied_batches += 1
 
     async def rewarm_all(self) -> None:

@@ -72,3 +72,13 @@ async def test_losing_the_listener_makes_the_instance_unready() -> None:
     assert readiness.cache_listener is False
     assert not (await readiness.report()).checks["cache_listener"]
     assert applying.last_error == "terminating connection due to administrator command"
+
+
+async def test_a_key_the_cache_cannot_read_rereads_that_cache_whole() -> None:
+    class Strict(Recorded):
+        async def reload(self, keys: Sequence[str]) -> None:
+            raise ValueError(f"badly formed hexadecimal UUID string: {keys[0]}")
+
+    sessions = Strict()
+    await coherence(sessions=sessions).apply([Invalidation("x", "sessions", ("nope",))])
+    assert sessions.rewarms == 1
