@@ -176,6 +176,9 @@ class Service:
                         telemetry=self.telemetry,
                         run_id=self.run_id,
                     )
+                    # Listening before the first warm: no other instance's change
+                    # between the warm and the cache listener's start is missed.
+                    await self.services.coherence.listen_early()
                     await self.services.warm()
                     await self.services.instances.join()
                     await self._bootstrap_admin(self.services.admin_auth)
@@ -195,6 +198,7 @@ class Service:
                         if self.driver is not None:
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
+                            self.services.coherence.close_early()
                             await self.services.instances.leave()  # after the tree: nothing runs
                             await self.services.aclose()
                         await db.close()

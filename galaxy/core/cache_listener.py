@@ -9,7 +9,9 @@ actor reconnects with backoff; once it listens again it re-reads every cache,
 since a change committed meanwhile sent a notification that nobody heard,
 and only then is the instance ready again.
 
-The first connection is made at start, so the instance is not announced
+At start it takes the connection the start-up sequence opened before the
+caches were first warmed (no second re-read needed); a restarted listener
+connects and re-reads at start. Either way the instance is not announced
 ready before it listens; a start that cannot connect still starts (the loop
 keeps trying, readiness says why the instance is not ready).
 """
@@ -52,6 +54,9 @@ class CacheListener(Actor[Any]):
         return {**self.coherence.details(), "connected": self._conn is not None}
 
     async def _connect(self) -> bool:
+        if (early := self.coherence.take_early()) is not None:
+            self._conn = early
+            return True
         try:
             self._conn = await self.coherence.connect()
         except _LOST as error:

@@ -17,7 +17,10 @@ database whatever the interleaving. It costs one small read per write here.
 
 A listener that lost its connection may have missed invalidations, so after
 each (re)connection, once it listens again, every cache is re-read whole,
-and `/readyz` answers 503 (check `cache_listener`) until that is done.
+and `/readyz` answers 503 (check `cache_listener`) until that is done. At
+start the first connection listens before the caches are first warmed
+(`listen_early`, app.py), so that warm is the re-read and no change committed
+between it and the listener's start is missed.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class Coherence:
         self.rewarms = 0
         self.connections = 0
         self.last_error: str | None = None
+        self._early: TrioConnection[tuple[object, ...]] | None = None
 
     def register(self, name: str, reload: Reload, rewarm: Rewarm) -> None:
         self._caches[name] = CoherentCache(name, reload, rewarm)
@@ -86,6 +90,29 @@ class Coherence:
         self._readiness.cache_listener = False
         if error is not None:
             self.last_error = str(error).splitlines()[0] if str(error) else type(error).__name__
+
+    async def listen_early(self) -> None:
+        """At start, before the caches are warmed: listen already, so that whatever commits
+        after the warm's reads reaches the listener (queued until it takes this connection)."""
+        self._early = await invalidations.listen(
+            self._db.dsn, instance=self._db.origin, timeout=self.connect_timeout
+        )
+
+    def take_early(self) -> TrioConnection[tuple[object, ...]] | None:
+        """The connection `listen_early` opened, once: the caches were warmed after its
+        LISTEN, so it is in sync without another re-read."""
+        conn, self._early = self._early, None
+        if conn is not None:
+            self.connections += 1
+            self._readiness.cache_listener = True
+            log.info("coherence.listening", connections=self.connections, caches=self.caches)
+        return conn
+
+    def close_early(self) -> None:
+        """A start that failed before the listener took its connection."""
+        if self._early is not None:
+            self._early.discard()
+            self._early = None
 
     async def connect(self) -> TrioConnection[tuple[object, ...]]:
         """Listen on a new connection, then re-read every cache: whatever was committed
