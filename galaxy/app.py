@@ -159,6 +159,7 @@ class Service:
                     min_size=config.postgres.min_conns,
                     max_size=config.postgres.max_conns,
                     operation_timeout=config.postgres.operation_timeout,
+                    origin=config.instance.instance_id,
                 )
                 await db.open()
                 observe_pool(self.telemetry, db)
@@ -176,6 +177,9 @@ class Service:
                         telemetry=self.telemetry,
                         run_id=self.run_id,
                     )
+                    # Listening before the first warm: no other instance's change
+                    # between the warm and the cache listener's start is missed.
+                    await self.services.coherence.listen_early()
                     await self.services.warm()
                     await self.services.instances.join()
                     await self._bootstrap_admin(self.services.admin_auth)
@@ -196,6 +200,7 @@ class Service:
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
                             await self.services.runtime.release_all()  # no game actor runs
+                            self.services.coherence.close_early()
                             await self.services.instances.leave()  # after the tree: nothing runs
                             await self.services.aclose()
                         await db.close()

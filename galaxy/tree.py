@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
+from galaxy.core.cache_listener import CacheListener
 from galaxy.core.db_listener import ChannelListener
 from galaxy.core.geo_counters import GeoCounters
 from galaxy.core.instance_heartbeat import InstanceHeartbeat
@@ -48,6 +49,7 @@ ROOT = "root"
 EMBEDDED = "embedded"
 SMTP_SINK = "smtp.sink"
 CORE = "core"
+CACHE_LISTENER = "cache.listener"
 PUSH_HUB = "push.hub"
 PUSH_RELAY = "push.relay"
 PUSH_LISTENER = "push.listener"
@@ -210,6 +212,14 @@ def _core(wiring: Wiring) -> list[Node]:
     config = services.config
     relay = services.push_relay
     nodes = [
+        # First: the instance is not ready until other instances' changes reach its caches,
+        # and it keeps them coherent until the rest of the core has stopped.
+        actor(
+            CACHE_LISTENER,
+            CacheListener,
+            lambda: CacheListener(services.coherence),
+            shutdown_timeout=2.0,
+        ),
         actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0),
         # Before the gRPC edge: at start it fills the ring with the cluster's recent events.
         actor(PUSH_RELAY, PushRelayActor, lambda: PushRelayActor(relay), shutdown_timeout=5.0),

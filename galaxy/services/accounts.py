@@ -2,13 +2,15 @@
 
 Entitlement snapshots are cached per user (other areas ask "how many race
 names may this player hold?" on hot paths); the cache is warmed before ready
-and written through after each commit, the newest snapshot winning.
+and written through after each commit, the newest snapshot winning; another
+instance's change is re-read when its invalidation arrives (services/coherence.py).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +25,7 @@ from galaxy.domain.accounts import (
 )
 from galaxy.domain.auth import placeholder_user_name
 from galaxy.domain.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from galaxy.services.coherence import ENTITLEMENTS
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
 from galaxy.services.sessions import Sessions
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -102,6 +105,19 @@ class Accounts:
         self._snapshots = {row.user_id: row for row in rows}
         log.info("accounts.warmed", entitlement_snapshots=len(rows))
 
+    async def reload(self, user_ids: Sequence[str]) -> None:
+        """Re-read these users' snapshots (another instance changed them)."""
+        users = [uuid.UUID(user_id) for user_id in user_ids]
+        rows = await self._db.read(
+            lambda conn: queries.snapshots_of(conn, users), name="accounts.reload"
+        )
+        found = {row.user_id: row for row in rows}
+        for user_id in users:
+            if (row := found.get(user_id)) is not None:
+                self._snapshots[user_id] = row
+            else:
+                self._snapshots.pop(user_id, None)
+
     def entitlement(self, user_id: uuid.UUID) -> SnapshotRow | None:
         """The user's current entitlement snapshot, from the cache."""
         return self._snapshots.get(user_id)
@@ -144,6 +160,7 @@ class Accounts:
                     reason="first login",
                 )
                 after.add(functools.partial(self._remember, snapshot))
+                after.invalidate(ENTITLEMENTS, str(created.user_id))
                 log.info("accounts.created", user_id=str(created.user_id))
                 return created, True
         raise ServiceUnavailable(
@@ -259,6 +276,7 @@ class Accounts:
                 reason=change.reason,
             )
             after.add(lambda: self._remember(snapshot))
+            after.invalidate(ENTITLEMENTS, str(user_id))
             return await self._state(conn, account.user_id)
 
         return await run_unit(self._db, work, name="accounts.entitlement")

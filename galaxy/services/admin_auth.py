@@ -5,7 +5,8 @@ event loop, and a verified (username, password) pair is remembered for a short
 while: an operator's console polling every second costs one bcrypt a minute,
 not one per call. The accounts themselves are a cache warmed at startup and
 written through after each committed change, so a disabled admin or an old
-password is refused from the next request on.
+password is refused from the next request on; on the other instances too, once
+the change's invalidation reaches them (services/coherence.py).
 
 Guessing is budgeted before bcrypt runs: each check takes a slot of the
 (user name, peer) budget and of the peer's budget across names, and a right
@@ -22,6 +23,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import bcrypt
@@ -30,8 +32,9 @@ import trio
 
 from galaxy.domain.admins import PASSWORD_MAX_BYTES
 from galaxy.domain.errors import Conflict, NotFound, TooManyRequests
+from galaxy.services.coherence import ADMIN_ACCOUNTS
 from galaxy.services.rate_limit import Budget, Concurrency
-from galaxy.store import admin_accounts
+from galaxy.store import admin_accounts, invalidations
 from galaxy.store.admin_accounts import AdminAccountRow
 from galaxy.store.database import Connection, Database
 
@@ -79,6 +82,22 @@ class AdminAuthenticator:
         rows = await self._db.run(admin_accounts.list_all, name="admin.warm")
         self._accounts = {row.username: row for row in rows}
 
+    async def reload(self, usernames: Sequence[str]) -> None:
+        """Re-read these accounts (another instance changed them)."""
+
+        async def read(conn: Connection) -> list[tuple[str, AdminAccountRow | None]]:
+            return [(name, await admin_accounts.get(conn, name)) for name in usernames]
+
+        for username, row in await self._db.run(read, name="admin.reload"):
+            if row is None:
+                self._accounts.pop(username, None)
+            else:
+                self._accounts[username] = row
+
+    async def _invalidate(self, conn: Connection, username: str) -> None:
+        """In the changing transaction: the other instances re-read this account."""
+        await invalidations.send(conn, self._db.origin, ADMIN_ACCOUNTS, [username])
+
     async def ensure_bootstrap(self, username: str, password: str) -> bool:
         """Insert the bootstrap admin unless an account of that name exists (idempotent)."""
         if username in self._accounts:
@@ -86,7 +105,10 @@ class AdminAuthenticator:
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
         async def insert(conn: Connection) -> bool:
-            return await admin_accounts.insert_if_absent(conn, username, hashed)
+            inserted = await admin_accounts.insert_if_absent(conn, username, hashed)
+            if inserted:
+                await self._invalidate(conn, username)
+            return inserted
 
         inserted = await self._db.run(insert, name="admin.bootstrap")
         await self.warm()
@@ -201,9 +223,14 @@ class AdminAuthenticator:
     async def _touch(self, username: str) -> None:
         """Note the sign-in as `last_used_at`, in the database and in the account cache the
         listings read. Once per verified-cache period per credential, not once per request."""
-        row = await self._db.run(
-            lambda conn: admin_accounts.touch(conn, username), name="admin.touch"
-        )
+
+        async def touch(conn: Connection) -> AdminAccountRow | None:
+            row = await admin_accounts.touch(conn, username)
+            if row is not None:
+                await self._invalidate(conn, username)
+            return row
+
+        row = await self._db.run(touch, name="admin.touch")
         if row is not None and username in self._accounts:
             self._accounts[username] = row
 
@@ -220,7 +247,9 @@ class AdminAuthenticator:
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
         async def insert(conn: Connection) -> AdminAccountRow:
-            return await admin_accounts.insert(conn, username, hashed)
+            row = await admin_accounts.insert(conn, username, hashed)
+            await self._invalidate(conn, username)
+            return row
 
         row = await self._db.run(insert, name="admin.create")
         self._accounts[username] = row
@@ -234,7 +263,9 @@ class AdminAuthenticator:
             enabled = await admin_accounts.lock_enabled(conn)
             if disabled and enabled == [username]:
                 raise Conflict("the last enabled admin cannot be disabled", code="last_admin")
-            return _found(await admin_accounts.set_disabled(conn, username, disabled))
+            row = _found(await admin_accounts.set_disabled(conn, username, disabled))
+            await self._invalidate(conn, username)
+            return row
 
         row = await self._db.run(write, name="admin.set_disabled")
         self._accounts[username] = row
@@ -245,7 +276,10 @@ class AdminAuthenticator:
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
         async def write(conn: Connection) -> AdminAccountRow | None:
-            return await admin_accounts.set_password(conn, username, hashed)
+            row = await admin_accounts.set_password(conn, username, hashed)
+            if row is not None:
+                await self._invalidate(conn, username)
+            return row
 
         row = _found(await self._db.run(write, name="admin.reset_password"))
         # The verified cache is keyed by the hash too, so the old password

@@ -17,6 +17,15 @@ from galaxy.config import Config
 from galaxy.services.accounts import Accounts
 from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.auth import Auth
+from galaxy.services.coherence import (
+    ADMIN_ACCOUNTS,
+    ENGINE_VERSIONS,
+    ENTITLEMENTS,
+    GAMES,
+    RACE_NAMES,
+    SESSIONS,
+    Coherence,
+)
 from galaxy.services.diplomail import Diplomail
 from galaxy.services.geo import Geo
 from galaxy.services.instances import Instances
@@ -62,6 +71,7 @@ class Services:
     geo: Geo
     diplomail: Diplomail
     instances: Instances
+    coherence: Coherence
     telemetry: Telemetry
 
     async def warm(self) -> None:
@@ -127,6 +137,14 @@ def build_services(
         else None
     )
     versions = EngineVersions(db)
+    admin_auth = AdminAuthenticator(db)
+    coherence = Coherence(db, readiness)
+    coherence.register(ADMIN_ACCOUNTS, admin_auth.reload, admin_auth.warm)
+    coherence.register(SESSIONS, sessions.reload, sessions.warm)
+    coherence.register(ENTITLEMENTS, accounts.reload, accounts.warm)
+    coherence.register(RACE_NAMES, race_names.reload, race_names.rewarm)
+    coherence.register(GAMES, lobby.reload, lobby.warm)
+    coherence.register(ENGINE_VERSIONS, versions.reload, versions.warm)
     runtime = Runtime(
         RuntimeDeps(
             db=db,
@@ -155,7 +173,7 @@ def build_services(
         db=db,
         actors=actors,
         readiness=readiness,
-        admin_auth=AdminAuthenticator(db),
+        admin_auth=admin_auth,
         push=push,
         push_relay=push_relay,
         mail=mail,
@@ -173,5 +191,6 @@ def build_services(
         geo=geo,
         diplomail=Diplomail(lobby, config.diplomail, translator),
         instances=Instances(db, config.instance, run_id=run_id, snapshot=actors.snapshot),
+        coherence=coherence,
         telemetry=telemetry,
     )

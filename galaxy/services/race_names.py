@@ -6,12 +6,15 @@ their starting values gets a `pending_registration` for
 `BACKEND_LOBBY_PENDING_REGISTRATION_TTL`, which they may turn into a
 `registered` name within their entitlement; everything else is released.
 One live entry per canonical key, across tiers: a per-key advisory lock
-serialises claims, the partial UNIQUE index is the last word.
+serialises claims, the partial UNIQUE index is the last word. The live keys
+are cached (warmed, written through, and re-read for another instance's
+change: services/coherence.py).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -20,6 +23,7 @@ from galaxy.domain.errors import Conflict, NotFound
 from galaxy.domain.notifications import Intent, Recipient
 from galaxy.domain.race_names import canonical
 from galaxy.services.accounts import Accounts
+from galaxy.services.coherence import RACE_NAMES
 from galaxy.services.notifications import Notifier
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import accounts as account_queries
@@ -68,9 +72,30 @@ class RaceNames:
             log.info("race_names.rekeyed", name_id=str(name_id))
         return keys
 
+    async def rewarm(self) -> None:
+        """Every live key again, as stored (re-keying is the start's, in `warm`)."""
+        self.keys = set(await self._db.read(queries.live_keys, name="race_names.rewarm"))
+
+    async def reload(self, keys: Sequence[str]) -> None:
+        """Re-read whether these keys are live (another instance changed them)."""
+        wanted = list(keys)
+        live = await self._db.read(
+            lambda conn: queries.live_among(conn, wanted), name="race_names.reload"
+        )
+        for key in wanted:
+            if key in live:
+                self.keys.add(key)
+            else:
+                self.keys.discard(key)
+
     def _forget(self, rows: list[RaceNameRow]) -> None:
         for row in rows:
             self.keys.discard(row.canonical)
+
+    @staticmethod
+    def _released(after: AfterCommit, rows: list[RaceNameRow]) -> None:
+        if rows:
+            after.invalidate(RACE_NAMES, *(row.canonical for row in rows))
 
     # -- inside the lobby's units of work -----------------------------------------
 
@@ -120,6 +145,7 @@ class RaceNames:
             return entry
         row = await queries.reserve(conn, name, key, owner, game_id)
         after.add(lambda: self.keys.add(key))
+        after.invalidate(RACE_NAMES, key)
         return row
 
     async def release_game(self, conn: Connection, after: AfterCommit, game_id: uuid.UUID) -> None:
@@ -129,6 +155,7 @@ class RaceNames:
             for row in await queries.game_reservations(conn, game_id)
         ]
         after.add(lambda: self._forget(released))
+        self._released(after, released)
 
     async def release_member(
         self, conn: Connection, after: AfterCommit, game_id: uuid.UUID, member: MembershipRow
@@ -140,6 +167,7 @@ class RaceNames:
             if row.owner_user_id == member.user_id
         ]
         after.add(lambda: self._forget(released))
+        self._released(after, released)
 
     async def settle_finished(
         self,
@@ -172,12 +200,14 @@ class RaceNames:
                 conn=conn,
             )
         after.add(lambda: self._forget(released))
+        self._released(after, released)
         after.add(self._notifier.notify)
         return pending
 
     async def release_user(self, conn: Connection, after: AfterCommit, user_id: uuid.UUID) -> None:
         released = await queries.release_owner(conn, user_id)
         after.add(lambda: self._forget(released))
+        self._released(after, released)
 
     # -- the user surface ------------------------------------------------------------
 
@@ -239,6 +269,7 @@ class RaceNames:
                     conn=conn,
                 )
             after.add(lambda: self._forget(expired))
+            self._released(after, expired)
             if expired:
                 after.add(self._notifier.notify)
             return len(expired)

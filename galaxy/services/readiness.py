@@ -1,4 +1,5 @@
-"""What `/readyz` checks: PostgreSQL answers, migrations applied, caches warm, gRPC bound."""
+"""What `/readyz` checks: PostgreSQL answers, migrations applied, caches warm, the cache
+listener in sync (services/coherence.py), gRPC bound."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class Readiness:
         self._ping = ping
         self.migrations_applied = False
         self.caches_warm = False
+        # The cache listener listens and has re-read every cache since it (re)connected:
+        # no other instance's change can be missing from this one's caches.
+        self.cache_listener = False
         self.grpc_bound = False
         self._last_ping: tuple[float, bool] | None = None
         self._ping_lock = trio.Lock()
@@ -45,6 +49,7 @@ class Readiness:
             "postgres": await self._postgres(),
             "migrations": self.migrations_applied,
             "caches": self.caches_warm,
+            "cache_listener": self.cache_listener,
             "grpc": self.grpc_bound,
         }
         return ReadinessReport(ready=all(checks.values()), checks=checks)

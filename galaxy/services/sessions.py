@@ -4,7 +4,9 @@ The cache holds every active session of every live, unblocked account, warmed
 before `/readyz` turns 200 and written through after each commit, so a
 lookup never reaches the database: a session absent from the cache is not
 active. The gateway's answer is encoded once, when the session enters the
-cache, because it is read far more often than written.
+cache, because it is read far more often than written. Another instance's
+change reaches this cache through its invalidation (services/coherence.py):
+the user's active sessions are re-read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +22,7 @@ import structlog
 
 from galaxy.domain.auth import encode_public_key
 from galaxy.domain.errors import NotFound
+from galaxy.services.coherence import SESSIONS
 from galaxy.services.push import PushHub
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.store import accounts as account_queries
@@ -82,6 +86,13 @@ class SessionCache:
         for key in self._by_user.pop(user_id, set()):
             self._by_id.pop(key, None)
 
+    def replace_users(self, user_ids: list[uuid.UUID], rows: list[SessionRow]) -> None:
+        """These users' active sessions are `rows`, and no others."""
+        for user_id in user_ids:
+            self.evict_user(user_id)
+        for row in rows:
+            self.put(row)
+
     def replace_all(self, rows: list[SessionRow]) -> None:
         self._by_id.clear()
         self._by_user.clear()
@@ -102,6 +113,14 @@ class Sessions:
     async def warm(self) -> None:
         self.cache.replace_all(await self._db.run(queries.active_sessions, name="sessions.warm"))
         log.info("sessions.warmed", active=len(self.cache))
+
+    async def reload(self, user_ids: Sequence[str]) -> None:
+        """Re-read these users' active sessions (another instance changed them)."""
+        users = [uuid.UUID(user_id) for user_id in user_ids]
+        rows = await self._db.read(
+            lambda conn: queries.active_sessions_of(conn, users), name="sessions.reload"
+        )
+        self.cache.replace_users(users, rows)
 
     def lookup(self, device_session_id: str) -> bytes | None:
         """The gateway's answer for an active session, or None: no I/O at all."""
@@ -145,6 +164,7 @@ class Sessions:
     ) -> SessionRow:
         row = await queries.insert_session(conn, uuid.uuid4(), user_id, public_key)
         after.add(lambda: self.cache.put(row))
+        after.invalidate(SESSIONS, str(user_id))
         return row
 
     async def revoke_user(
@@ -152,6 +172,7 @@ class Sessions:
     ) -> list[uuid.UUID]:
         """Revoke every active session of the user; gateways hear of it after commit."""
         revoked = await queries.revoke_user_sessions(conn, user_id, reason)
+        after.invalidate(SESSIONS, str(user_id))
 
         def effect() -> None:
             self.cache.evict_user(user_id)
@@ -183,6 +204,7 @@ class Sessions:
                     raise NotFound("no such device session", code="session_not_found")
                 return row
             revoked = row
+            after.invalidate(SESSIONS, str(row.user_id))
 
             def effect() -> None:
                 self.cache.evict(device_session_id)

@@ -316,6 +316,7 @@ _SNAPSHOT_COLUMNS = "user_id, tier, max_registered_race_names, taken_at"
 
 ALL_SNAPSHOTS = f"SELECT {_SNAPSHOT_COLUMNS} FROM entitlement_snapshots"
 GET_SNAPSHOT = ALL_SNAPSHOTS + " WHERE user_id = %(user_id)s"
+SNAPSHOTS_OF = ALL_SNAPSHOTS + " WHERE user_id = ANY(%(user_ids)s)"
 
 UPSERT_SNAPSHOT = f"""
 INSERT INTO entitlement_snapshots (user_id, tier, max_registered_race_names, taken_at)
@@ -339,6 +340,10 @@ WHERE user_id = %(user_id)s ORDER BY created_at DESC LIMIT 50
 
 async def all_snapshots(conn: Connection) -> list[SnapshotRow]:
     return await fetch_all(conn, SnapshotRow, ALL_SNAPSHOTS)
+
+
+async def snapshots_of(conn: Connection, user_ids: list[uuid.UUID]) -> list[SnapshotRow]:
+    return await fetch_all(conn, SnapshotRow, SNAPSHOTS_OF, {"user_ids": user_ids})
 
 
 async def get_snapshot(conn: Connection, user_id: uuid.UUID) -> SnapshotRow | None:

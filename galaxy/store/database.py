@@ -59,12 +59,15 @@ class Database:
         operation_timeout: float = 5.0,
         max_lifetime: float = 3600.0,
         check_after_idle: float = 30.0,
+        origin: str = "",
     ) -> None:
         conninfo = normalize_dsn(dsn)
         # statement_timeout bounds each statement on the server; the pool
         # timeout bounds the wait for a free connection.
         options = f"-c statement_timeout={int(operation_timeout * 1000)}"
         self.dsn = conninfo
+        # The instance this pool works for: named in the cache invalidations it sends.
+        self.origin = origin
         self._operation_timeout = operation_timeout
         self._pool = ConnectionPool(
             conninfo,

@@ -36,6 +36,7 @@ LIVE_BY_CANONICAL = f"""SELECT {_COLUMNS} FROM race_names
 WHERE canonical = %(canonical)s AND {_LIVE} FOR UPDATE"""
 
 ALL_LIVE_KEYS = f"SELECT canonical FROM race_names WHERE {_LIVE}"
+LIVE_AMONG = ALL_LIVE_KEYS + " AND canonical = ANY(%(keys)s)"
 
 # Oldest first: when two live names turn out alike under a new key rule, the earlier
 # holder takes the new key.
@@ -95,6 +96,12 @@ async def live(conn: Connection, canonical: str) -> RaceNameRow | None:
 async def live_keys(conn: Connection) -> list[str]:
     cursor = await conn.execute(ALL_LIVE_KEYS)
     return [row[0] for row in await cursor.fetchall()]
+
+
+async def live_among(conn: Connection, keys: list[str]) -> set[str]:
+    """Which of `keys` a live entry holds."""
+    cursor = await conn.execute(LIVE_AMONG, {"keys": keys})
+    return {row[0] for row in await cursor.fetchall()}
 
 
 async def live_names(conn: Connection) -> list[tuple[uuid.UUID, str, str]]:

@@ -43,6 +43,7 @@ async def readyz(http: ContractClient, running: Running) -> None:
         "postgres": True,
         "migrations": True,
         "caches": True,
+        "cache_listener": True,
         "grpc": True,
     }
 

@@ -47,6 +47,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "embedded": 1,
         "smtp.sink": 2,
         "core": 1,
+        "cache.listener": 2,
         "push.hub": 2,
         "push.relay": 2,
         "push.listener": 2,

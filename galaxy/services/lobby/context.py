@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from galaxy.domain.errors import Conflict, Forbidden, NotFound
 from galaxy.domain.lobby import OVER, Action, Status, transition
 from galaxy.domain.notifications import CATALOG, Channel, Intent, Recipient
 from galaxy.services.accounts import Accounts
+from galaxy.services.coherence import GAMES
 from galaxy.services.notifications import Notifier
 from galaxy.services.race_names import RaceNames
 from galaxy.services.unit_of_work import AfterCommit
@@ -39,7 +40,8 @@ class LiveGame:
 
 
 class LobbyCache:
-    """Live games and their active members, warmed at start, written after each commit."""
+    """Live games and their active members, warmed at start, written after each commit
+    (and re-read for another instance's change: services/coherence.py)."""
 
     def __init__(self) -> None:
         self.games: dict[uuid.UUID, LiveGame] = {}
@@ -49,6 +51,9 @@ class LobbyCache:
             self.games.pop(game.game_id, None)
             return
         self.games[game.game_id] = LiveGame(game, {m.user_id: m for m in members})
+
+    def forget(self, game_id: uuid.UUID) -> None:
+        self.games.pop(game_id, None)
 
     def membership(self, game_id: uuid.UUID, user_id: uuid.UUID) -> MembershipRow | None:
         live = self.games.get(game_id)
@@ -71,8 +76,33 @@ class LobbyContext:
             return games, members
 
         games, members = await self.db.run(read, name="lobby.warm")
+        by_game: dict[uuid.UUID, list[MembershipRow]] = {}
+        for member in members:
+            by_game.setdefault(member.game_id, []).append(member)
+        fresh = LobbyCache()
         for game in games:
-            self.cache.put(game, [m for m in members if m.game_id == game.game_id])
+            fresh.put(game, by_game.get(game.game_id, []))
+        self.cache.games = fresh.games  # whole: a game over since the last warm goes too
+
+    async def reload(self, game_ids: Sequence[str]) -> None:
+        """Re-read these games and their members (another instance changed them)."""
+        wanted = [uuid.UUID(game_id) for game_id in game_ids]
+
+        async def read(
+            conn: Connection,
+        ) -> list[tuple[uuid.UUID, GameRow | None, list[MembershipRow]]]:
+            found = []
+            for game_id in wanted:
+                game = await store.get_game(conn, game_id)
+                members = await store.active_memberships(conn, game_id) if game else []
+                found.append((game_id, game, members))
+            return found
+
+        for game_id, game, members in await self.db.run(read, name="lobby.reload"):
+            if game is None:
+                self.cache.forget(game_id)
+            else:
+                self.cache.put(game, members)
 
     # -- lookups --------------------------------------------------------------------
 
@@ -185,6 +215,7 @@ class LobbyContext:
         game = await self.game(conn, game_id)
         members = await store.active_memberships(conn, game_id)
         after.add(lambda: self.cache.put(game, members))
+        after.invalidate(GAMES, str(game_id))
         return game
 
     async def seat_free(self, conn: Connection, game: GameRow) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import structlog
 
 from galaxy.domain.errors import Conflict, InvalidInput, NotFound
 from galaxy.domain.semver import Version, parse_version
+from galaxy.services.coherence import ENGINE_VERSIONS
+from galaxy.store import invalidations
 from galaxy.store import runtime as queries
 from galaxy.store.database import Connection, Database, returned
 from galaxy.store.runtime import EngineVersionRow
@@ -31,7 +35,8 @@ def check_image_ref(raw: object) -> str:
 class EngineVersions:
     """The registry, cached whole (it is a handful of rows) and written through after each
     commit. Registering a version does not roll it out: new games without a version of
-    their own run the one an operator marked the default, which is always enabled."""
+    their own run the one an operator marked the default, which is always enabled.
+    Another instance's change is re-read whole when its invalidation arrives."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -40,6 +45,14 @@ class EngineVersions:
     async def warm(self) -> None:
         rows = await self._db.run(queries.all_versions, name="engine_versions.warm")
         self._rows = {row.version: row for row in rows}
+
+    async def reload(self, _versions: Sequence[str]) -> None:
+        """Another instance changed these versions: a change may move the default flag of
+        another row, and the registry is a handful of rows, so all is re-read."""
+        await self.warm()
+
+    async def _invalidate(self, conn: Connection, versions: Iterable[str]) -> None:
+        await invalidations.send(conn, self._db.origin, ENGINE_VERSIONS, versions)
 
     def list(self) -> list[EngineVersionRow]:
         return sorted(self._rows.values(), key=lambda r: parse_version(r.version), reverse=True)
@@ -83,9 +96,11 @@ class EngineVersions:
         self, version: Version, image_ref: str, notes: str = "", *, enabled: bool = True
     ) -> EngineVersionRow:
         async def insert(conn: Connection) -> EngineVersionRow:
-            return await queries.insert_version(
+            row = await queries.insert_version(
                 conn, str(version), image_ref, notes, enabled=enabled
             )
+            await self._invalidate(conn, [row.version])
+            return row
 
         row = await self._db.run(insert, name="engine_versions.create")
         self._rows[row.version] = row
@@ -119,9 +134,11 @@ class EngineVersions:
                         "version the default before disabling it",
                         code="engine_version_is_default",
                     )
-            return await queries.update_version(
+            row = await queries.update_version(
                 conn, current.version, image_ref=image_ref, notes=notes, enabled=enabled
             )
+            await self._invalidate(conn, [current.version])
+            return row
 
         row = returned(await self._db.run(write, name="engine_versions.update"))
         self._rows[row.version] = row
@@ -144,7 +161,9 @@ class EngineVersions:
                     f"engine version {wanted} is disabled; enable it before making it the default",
                     code="engine_version_disabled",
                 )
-            return await queries.make_default(conn, wanted)
+            changed = await queries.make_default(conn, wanted)
+            await self._invalidate(conn, [row.version for row in changed])
+            return changed
 
         changed = await self._db.run(write, name="engine_versions.make_default")
         for row in changed:
@@ -160,13 +179,15 @@ class EngineVersions:
 
         async def insert(conn: Connection) -> EngineVersionRow:
             await queries.lock_versions(conn)
-            return await queries.insert_version(
+            row = await queries.insert_version(
                 conn,
                 str(parse_version(version)),
                 image_ref,
                 "this build's engine (default)",
                 is_default=True,
             )
+            await self._invalidate(conn, [row.version])
+            return row
 
         try:
             row = await self._db.run(insert, name="engine_versions.ensure_default")
