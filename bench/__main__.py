@@ -5,6 +5,7 @@ from pathlib import Path
 from bench import (
     actors_bench,
     burst_bench,
+    cluster_bench,
     db_bench,
     engine_bench,
     http_bench,
@@ -25,6 +26,7 @@ def main() -> None:
     engine_bench.run(report)
     runtime_bench.run(report)
     burst_bench.run(report)
+    cluster_bench.run(report)
     target = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
     report.write(target)
     print(f"wrote {target}")
