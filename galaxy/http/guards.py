@@ -70,9 +70,7 @@ def _from_gateway(req: Request, globals_: _AppCtxGlobals) -> bool:
     known = globals_.get("from_gateway")  # the guard and the geo tally ask: one check a request
     if known is None:
         credentials = services().config.gateway.credentials
-        known = not credentials.required or (
-            credentials.identify(req.headers.get("Authorization")) is not None
-        )
+        known = credentials.admits(req.headers.get("Authorization"))
         globals_.from_gateway = known
     return bool(known)
 

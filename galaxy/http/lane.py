@@ -136,7 +136,8 @@ blueprint = lane_blueprint(ROUTES)  # a surface (http/app.SURFACES)
 # -- serving ----------------------------------------------------------------------------
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    """The first value of header `name` (lower case), as Quart's request would give it."""
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
@@ -185,21 +186,15 @@ class Lane:
 
     async def _answer(self, scope: dict[str, Any], route: LaneRoute, params: list[str]) -> bytes:
         """The 200's body, after the surface guards and the view; else raises."""
-        from_gateway = self._from_gateway(scope)
+        from_gateway = self._credentials.admits(header(scope, b"authorization"))
         if not from_gateway:
             raise GatewayUnauthorized()
-        user_id = user_id_of(_header(scope, b"x-user-id"))
+        user_id = user_id_of(header(scope, b"x-user-id"))
         body = await route.handler(self.services, user_id, params)
         peer = str((scope.get("client") or ["<local>"])[0])  # Quart's `remote_addr`
-        source = source_ip_of(from_gateway, _header(scope, b"x-forwarded-for"), peer)
+        source = source_ip_of(from_gateway, header(scope, b"x-forwarded-for"), peer)
         self.services.geo.count_request(user_id, source)  # after a success, as Quart's hook
         return body
-
-    def _from_gateway(self, scope: dict[str, Any]) -> bool:
-        credentials = self._credentials
-        return not credentials.required or (
-            credentials.identify(_header(scope, b"authorization")) is not None
-        )
 
 
 async def _send(

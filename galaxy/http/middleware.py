@@ -44,7 +44,7 @@ from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
 from galaxy.http.errors import error_body, internal_error_body, send_json
-from galaxy.http.lane import ROUTES, Lane, LaneRoute
+from galaxy.http.lane import ROUTES, Lane, LaneRoute, header
 from galaxy.services.container import Services
 from galaxy.telemetry import records_spans, unrecorded_span
 
@@ -102,13 +102,6 @@ def route_group(path: str) -> str:
         if path.startswith(prefix):
             return group
     return "other"
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _is_session_lookup(path: str) -> bool:
@@ -215,7 +208,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
         h1 = scope.get("http_version", "1.1") in HTTP1
         reply = _Reply(send, receive, request_id, self if h1 else None)
@@ -357,8 +350,7 @@ class EdgeMiddleware:
     async def _session_lookup(
         self, scope: dict[str, Any], device_session_id: str, send: Any
     ) -> None:
-        gateway = self._gateway
-        if gateway.required and gateway.identify(_header(scope, b"authorization")) is None:
+        if not self._gateway.admits(header(scope, b"authorization")):
             refused = GatewayUnauthorized()
             await send_json(send, refused.http_status, error_body(refused.code, refused.message))
             return
@@ -383,7 +375,7 @@ class EdgeMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _declared_too_large(self, scope: dict[str, Any]) -> bool:
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         return length is not None and length.isdigit() and int(length) > self.max_body
 
     async def _probe(self, path: str, method: str, send: Any) -> None:
