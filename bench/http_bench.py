@@ -14,6 +14,7 @@ import httpx
 
 from bench.process import announced_server
 from bench.report import Report, Row
+from bench.servers import LANE_NOOP
 from galaxy.store.accounts import ACCOUNT_STATE
 
 DURATION = "5s"
@@ -63,6 +64,10 @@ def run(report: Report) -> None:
                 galaxy["bench_url"] + "/api/v1/user/bench/noop",
                 {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
             ),
+            "lane": (
+                galaxy["bench_url"] + LANE_NOOP,
+                {"X-User-ID": "5f0c8a4e-0d5b-4c36-9a39-7f0f4f2a1c11"},
+            ),
             "admin": (
                 galaxy["bench_url"] + "/api/v1/admin/bench/noop",
                 {"Authorization": f"Basic {token}"},
@@ -76,7 +81,7 @@ def run(report: Report) -> None:
             for name in names[shift:] + names[:shift]:
                 url, headers = cases[name]
                 figures[name].append(wrk(url, headers, duration=ROUND_DURATION))
-        floor, healthz, session, user, admin, stock = (
+        floor, healthz, session, user, lane, admin, stock = (
             statistics.median(figures[name]) for name in names
         )
         account, peers = _account_reads(galaxy)
@@ -87,6 +92,7 @@ def run(report: Report) -> None:
     report.add(
         Row("user no-op (X-User-ID, Quart)", user, "req/s", "plain ASGI (hypercorn-trio)", floor)
     )
+    report.add(Row("user no-op (edge lane)", lane, "req/s", "plain ASGI (hypercorn-trio)", floor))
     report.add(
         Row("admin no-op (Basic, cached)", admin, "req/s", "plain ASGI (hypercorn-trio)", floor)
     )

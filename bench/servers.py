@@ -4,8 +4,9 @@
 `quart`: a stock quart-trio app with one no-op route, nothing else, on the same
 worker: what the framework alone costs a request.
 `galaxy`: a whole service on embedded defaults, plus a second listener serving
-the real application with a benchmark-only blueprint of authenticated no-ops,
-and one player's device session for the gateway's lookup.
+the real application with a benchmark-only blueprint of authenticated no-ops
+and the user no-op on the edge lane too (`galaxy.http.lane`), and one
+player's device session for the gateway's lookup.
 Each prints one JSON line with its URL(s) once it listens.
 """
 
@@ -23,6 +24,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 BODY = b'{"status":"ok"}'
+LANE_NOOP = "/api/v1/user/bench/lane-noop"
 
 
 async def answer_lifespan(receive: Any, send: Any) -> None:
@@ -75,6 +77,7 @@ async def run_galaxy() -> None:
     from galaxy.app import Service
     from galaxy.config import load_config
     from galaxy.http.app import create_app
+    from galaxy.http.lane import LaneRoute, quart_json
 
     data_dir = tempfile.mkdtemp(prefix="galaxy-bench-")
     config = load_config(
@@ -97,6 +100,9 @@ async def run_galaxy() -> None:
     async def admin_noop() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def lane_noop(*_: object) -> bytes:  # the user no-op's answer, below Quart
+        return quart_json({"status": "ok"})
+
     # Terminated, it stops as `galaxy run` does: gracefully, its embedded
     # PostgreSQL last (killed, it would leave that server running).
     bench_stopped = trio.Event()
@@ -105,7 +111,7 @@ async def run_galaxy() -> None:
             service = Service(config)
             endpoints = await nursery.start(service.run)
             assert service.services is not None
-            app = create_app(service.services, [bench])
+            app = create_app(service.services, [bench], [LaneRoute(LANE_NOOP, lane_noop)])
             binds = await nursery.start(
                 partial(serve, app, _config(0), shutdown_trigger=bench_stopped.wait)
             )

@@ -50,6 +50,10 @@ class GatewayCredentials:
     def required(self) -> bool:
         return bool(self.tokens)
 
+    def admits(self, authorization: str | bytes | None) -> bool:
+        """Whether a request with this `Authorization` may call the gateway's surfaces."""
+        return not self.required or self.identify(authorization) is not None
+
     def identify(self, authorization: str | bytes | None) -> str | None:
         """Which credential an `Authorization: Bearer …` value presents (a fingerprint that
         names it without revealing it), or None when it presents no accepted one."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,7 +10,7 @@ from quart import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from galaxy.actors.errors import ActorError
-from galaxy.domain.errors import GalaxyError, TooManyRequests, kernel_error
+from galaxy.domain.errors import GalaxyError
 from galaxy.http import (
     admin,
     admin_accounts,
@@ -24,14 +23,22 @@ from galaxy.http import (
     console,
     games,
     internal,
+    lane,
     lobby,
     public,
     user,
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
-from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body, internal_error_body
+from galaxy.http.errors import (
+    JSON_CONTENT_TYPE,
+    encode_json,
+    error_answer,
+    error_body,
+    internal_error_body,
+)
 from galaxy.http.framework import GalaxyQuart
-from galaxy.http.guards import ADMIN_PREFIX, AdminUnauthorized, count_country, guard_surfaces
+from galaxy.http.guards import ADMIN_PREFIX, count_country, guard_surfaces
+from galaxy.http.lane import ROUTES, LaneRoute, lane_blueprint
 from galaxy.http.middleware import EdgeMiddleware, RequestState
 from galaxy.http.schemas import body_schemas
 from galaxy.http.security import secure
@@ -39,11 +46,10 @@ from galaxy.services.container import Services
 
 log = structlog.get_logger("galaxy.http")
 
-REALM_HEADER = 'Basic realm="galaxy-admin"'
-
 SURFACES = (
     public,
     user,
+    lane,
     lobby,
     games,
     internal,
@@ -68,8 +74,14 @@ _HTTP_CODES = {
 }
 
 
-def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -> Any:
-    """The ASGI application served by the HTTP edge (`extra_blueprints`: tests only)."""
+def create_app(
+    services: Services,
+    extra_blueprints: Iterable[Blueprint] = (),
+    extra_lane_routes: Iterable[LaneRoute] = (),
+) -> Any:
+    """The ASGI application served by the HTTP edge (`extra_blueprints` and
+    `extra_lane_routes`: tests and benchmarks only)."""
+    lane_routes = (*ROUTES, *extra_lane_routes)
     app = GalaxyQuart("galaxy")
     app.config["MAX_CONTENT_LENGTH"] = services.config.http.max_body_bytes
     app.config["BODY_TIMEOUT"] = services.config.http.read_timeout
@@ -82,6 +94,8 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
         app.register_blueprint(blueprint)
     for blueprint in extra_blueprints:
         app.register_blueprint(blueprint)
+    if extra_lane_routes:  # the lane's own routes are a surface (SURFACES) already
+        app.register_blueprint(lane_blueprint(tuple(extra_lane_routes), name="lane_extra"))
 
     @app.before_request
     async def prepare() -> None:
@@ -102,13 +116,11 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
 
     @app.errorhandler(GalaxyError)
     async def domain_error(error: GalaxyError) -> Response:
-        return _domain_response(error, error)
+        return _domain_response(error)
 
     @app.errorhandler(ActorError)
     async def kernel_failure(error: ActorError) -> Response:
-        # The kernel names no status: its failures get theirs where the service's
-        # errors do (KERNEL_ERRORS); a crash is logged as the kernel raised it.
-        return _domain_response(kernel_error(error.reason, str(error)), error)
+        return _domain_response(error)  # a crash is logged as the kernel raised it
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -126,17 +138,15 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     async def crash(error: Exception) -> Response:
         return _crash_response(error)
 
-    return EdgeMiddleware(app, services)
+    return EdgeMiddleware(app, services, lane_routes)
 
 
-def _domain_response(error: GalaxyError, cause: Exception) -> Response:
-    if error.http_status == 500:  # InternalError, a crashed actor: a crash, not an answer
-        return _crash_response(cause)
-    response = _error_response(error.http_status, error.code, error.message)
-    if isinstance(error, AdminUnauthorized):
-        response.headers["WWW-Authenticate"] = REALM_HEADER
-    if isinstance(error, TooManyRequests) and error.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+def _domain_response(error: GalaxyError | ActorError) -> Response:
+    answer = error_answer(error)  # the one mapping, shared with the edge lane
+    if answer is None:  # InternalError, a crashed actor: a crash, not an answer
+        return _crash_response(error)
+    response = Response(answer.body(), status=answer.status, content_type=JSON_CONTENT_TYPE)
+    response.headers.update(answer.headers)
     return response
 
 

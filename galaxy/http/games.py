@@ -1,14 +1,15 @@
-"""`/api/v1/user/games/{game_id}/*`: a player's engine calls, as their own race."""
+"""`/api/v1/user/games/{game_id}/*`: a player's engine calls, as their own race.
+
+`GET /<game_id>/reports/<turn>` is served by the edge lane (`http/lane.py`), below Quart."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from quart import Blueprint, Response, g
+from quart import Blueprint, g
 
 from galaxy.clients.engine import rejected_commands
 from galaxy.domain.errors import EngineRejected, InvalidInput
-from galaxy.domain.strict import whole_number
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import page_param, uuid_param
@@ -63,17 +64,6 @@ async def orders(game_id: str) -> dict[str, object]:
         g.user_id, uuid_param(game_id, "game_id"), turn, _items(body, "orders")
     )
     return to_json(OrderVerdictsView.of(result))
-
-
-@blueprint.get("/<game_id>/reports/<turn>")
-async def report(game_id: str, turn: str) -> Response:
-    wanted = None if turn == "latest" else whole_number(turn)
-    if wanted is None and turn != "latest":
-        raise InvalidInput("turn must be a whole number or latest", code="invalid_turn")
-    # The engine's report passes through as the engine wrote it (EngineReport is an
-    # open schema): the archive keeps its JSON text, whose bytes are the body as they are.
-    body = await services().reports.read(g.user_id, uuid_param(game_id, "game_id"), wanted)
-    return Response(body, content_type="application/json")
 
 
 # -- diplomatic mail ----------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Probes and the gateway's session lookup are answered here, below the
 framework: they are the hottest and the simplest routes (the gateway looks a
 session up on every request it serves), need nothing Quart offers, and must
-keep answering whatever Quart is doing. A crash
+keep answering whatever Quart is doing. The hottest user-surface reads are
+answered below Quart too, by the edge lane (`http/lane.py`), but as every
+other request: with a span, the log context and an info access line. A crash
 that escapes the framework still becomes a 500 with the error body, never a
 dropped connection.
 
@@ -29,6 +31,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,7 @@ from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
 from galaxy.http.errors import error_body, internal_error_body, send_json
+from galaxy.http.lane import ROUTES, Lane, LaneRoute, header
 from galaxy.services.container import Services
 from galaxy.telemetry import records_spans, unrecorded_span
 
@@ -100,13 +104,6 @@ def route_group(path: str) -> str:
     return "other"
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def _is_session_lookup(path: str) -> bool:
     return (
         path.startswith(SESSION_LOOKUP_PREFIX)
@@ -156,15 +153,21 @@ class _Reply:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: Any, services: Services) -> None:
+    def __init__(
+        self, app: Any, services: Services, lane_routes: Sequence[LaneRoute] = ROUTES
+    ) -> None:
         self.app = app
         self.services = services
+        self.lane = Lane(services, lane_routes)
         self.max_body = services.config.http.max_body_bytes
         self.metrics = services.telemetry.http
         self.system = services.actors
+        self._gateway = services.config.gateway.credentials  # fixed at start, like the level
         self._debug = log.is_enabled_for(logging.DEBUG)  # the level is fixed at start
+        self._info = log.is_enabled_for(logging.INFO)
         # HTTP/1 responses under way that went out without `Connection: close`,
-        # and when the last one ended.
+        # and when the last one ended (`time.perf_counter`: trio's clock costs a
+        # call through its run context per request, and only drain() reads it).
         self._keep_alive_responses = 0
         self._keep_alive_done: trio.Event | None = None
         self._keep_alive_ended_at = -math.inf
@@ -190,14 +193,14 @@ class EdgeMiddleware:
         while self._keep_alive_responses:
             self._keep_alive_done = trio.Event()
             await self._keep_alive_done.wait()
-        await trio.sleep_until(self._keep_alive_ended_at + LAME_DUCK)
+        await trio.sleep(max(self._keep_alive_ended_at + LAME_DUCK - time.perf_counter(), 0))
 
     def _keep_alive_started(self) -> None:
         self._keep_alive_responses += 1
 
     def _keep_alive_ended(self) -> None:
         self._keep_alive_responses -= 1
-        self._keep_alive_ended_at = trio.current_time()
+        self._keep_alive_ended_at = time.perf_counter()
         if not self._keep_alive_responses and self._keep_alive_done is not None:
             self._keep_alive_done.set()
 
@@ -205,7 +208,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else _new_request_id()
         h1 = scope.get("http_version", "1.1") in HTTP1
         reply = _Reply(send, receive, request_id, self if h1 else None)
@@ -241,7 +244,8 @@ class EdgeMiddleware:
                 group = "probes" if probe else "internal"
                 self._observe(group, method, path, route, reply.status, began, quiet=True)
             return
-        state = RequestState(request_id)
+        lane = self.lane.match(method, path)
+        state = RequestState(request_id, lane[0].rule if lane is not None else None)
         scope["galaxy"] = state
         group = route_group(path)
         recorded = records_spans(trace.get_tracer_provider())
@@ -266,6 +270,8 @@ class EdgeMiddleware:
                         f"the request body exceeds {self.max_body} bytes",
                     ),
                 )
+            elif lane is not None:
+                await self.lane.serve(scope, *lane, reply.send)
             else:
                 await self.app(scope, reply.receive, reply.send)
         except Exception:
@@ -328,6 +334,8 @@ class EdgeMiddleware:
                 return
         else:
             self.metrics.request(group, method_label(method), route, status, elapsed)
+            if not self._info:  # the line would be dropped: not built either
+                return
         emit = log.debug if quiet else log.info
         emit(
             "http.access",
@@ -342,8 +350,7 @@ class EdgeMiddleware:
     async def _session_lookup(
         self, scope: dict[str, Any], device_session_id: str, send: Any
     ) -> None:
-        gateway = self.services.config.gateway.credentials
-        if gateway.required and gateway.identify(_header(scope, b"authorization")) is None:
+        if not self._gateway.admits(header(scope, b"authorization")):
             refused = GatewayUnauthorized()
             await send_json(send, refused.http_status, error_body(refused.code, refused.message))
             return
@@ -368,7 +375,7 @@ class EdgeMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _declared_too_large(self, scope: dict[str, Any]) -> bool:
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         return length is not None and length.isdigit() and int(length) > self.max_body
 
     async def _probe(self, path: str, method: str, send: Any) -> None:

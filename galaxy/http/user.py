@@ -1,4 +1,6 @@
-"""`/api/v1/user/*`: calls made for an end user; the gateway injects `X-User-ID`."""
+"""`/api/v1/user/*`: calls made for an end user; the gateway injects `X-User-ID`.
+
+`GET /account` is served by the edge lane (`http/lane.py`), below Quart."""
 
 from __future__ import annotations
 
@@ -13,11 +15,6 @@ from galaxy.http.views.base import to_json
 from galaxy.services.accounts import Change
 
 blueprint = Blueprint("user", __name__, url_prefix="/api/v1/user")
-
-
-@blueprint.get("/account")
-async def get_account() -> dict[str, object]:
-    return to_json(AccountView.of(await services().accounts.view(g.user_id)))
 
 
 @blueprint.patch("/account/profile")
