@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Supervisor
 from galaxy.actors.supervisor import Restart
 from galaxy.core.cache_listener import CacheListener
-from galaxy.core.db_listener import ChannelListener
 from galaxy.core.geo_counters import GeoCounters
 from galaxy.core.instance_heartbeat import InstanceHeartbeat
 from galaxy.core.last_seen import LastSeen
@@ -29,6 +28,7 @@ from galaxy.core.mail_worker import MailWorker
 from galaxy.core.notify_router import NotifyRouter
 from galaxy.core.placement import Placement
 from galaxy.core.push_hub import PushHubActor
+from galaxy.core.push_listener import PushListener
 from galaxy.core.push_relay import PushRelayActor
 from galaxy.core.reconciler import Reconciler
 from galaxy.core.translator import DiplomailTranslator
@@ -37,7 +37,6 @@ from galaxy.http.app import create_app
 from galaxy.http.server import AsgiEdge, without_lifespan
 from galaxy.push.server import GrpcEdge
 from galaxy.push.service import PushService
-from galaxy.store import push_events
 from galaxy.tls import server_context
 
 if TYPE_CHECKING:
@@ -223,14 +222,7 @@ def _core(wiring: Wiring) -> list[Node]:
         actor(PUSH_HUB, PushHubActor, lambda: PushHubActor(services.push), shutdown_timeout=2.0),
         # Before the gRPC edge: at start it fills the ring with the cluster's recent events.
         actor(PUSH_RELAY, PushRelayActor, lambda: PushRelayActor(relay), shutdown_timeout=5.0),
-        actor(
-            PUSH_LISTENER,
-            ChannelListener,
-            lambda: ChannelListener(
-                services.db.dsn, push_events.CHANNEL, relay.heard, relay.caught_up
-            ),
-            shutdown_timeout=2.0,
-        ),
+        actor(PUSH_LISTENER, PushListener, lambda: PushListener(relay), shutdown_timeout=2.0),
     ]
     nodes += [
         actor(

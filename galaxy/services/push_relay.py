@@ -31,6 +31,7 @@ from galaxy.services.push import PushHub
 from galaxy.services.wakeups import Wakeups
 from galaxy.store import push_events as store
 from galaxy.store.database import Connection, Database
+from galaxy.store.listening import Listening
 
 log = structlog.get_logger("galaxy.push")
 
@@ -70,6 +71,20 @@ class PushRelay:
         """Another instance appended events (a notification on the channel)."""
         if origin != self.origin:  # ours are read at the end of the round that appended them
             self._wakeups.wake()
+
+    async def listen(self, *, timeout: float) -> Listening:  # noqa: ASYNC109
+        """A connection of its own, listening for the other instances' appends."""
+        return await store.listen(self.db.dsn, instance=self.origin, timeout=timeout)
+
+    async def hear(self, conn: Listening, *, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait up to `timeout` for appends to be heard on `conn` (True), else ping it
+        (False): a connection that went quiet is still there, or this raises."""
+        origins = await store.heard(conn, timeout=timeout)
+        for origin in origins:
+            self.heard(origin)
+        if not origins:
+            await store.ping(conn)
+        return bool(origins)
 
     def caught_up(self) -> None:
         """The listener (re)connected: what was appended while nobody listened is read now."""

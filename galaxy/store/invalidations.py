@@ -20,8 +20,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 import structlog
-import trio
 
+from galaxy.store import listening
 from galaxy.store.database import Connection
 from galaxy.store.trio_psycopg import TrioConnection
 
@@ -32,8 +32,6 @@ CHANNEL = "galaxy_cache"
 PAYLOAD_LIMIT = 7900
 
 NOTIFY = "SELECT pg_notify(%(channel)s, %(payload)s)"
-LISTEN = f"LISTEN {CHANNEL}"
-PING = "SELECT 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,22 +89,8 @@ async def listen(
     instance: str,
     timeout: float,  # noqa: ASYNC109 - bounds connect and LISTEN
 ) -> TrioConnection[tuple[object, ...]]:
-    """A connection of its own (not the pool's), listening: notifications committed from
-    now on reach it. Autocommit: a LISTEN inside an open transaction would wait for it.
-    Its `application_name` names it in `pg_stat_activity` (an operator's view of it)."""
-    with trio.fail_after(timeout):
-        conn: TrioConnection[tuple[object, ...]] = await TrioConnection.connect(
-            dsn,
-            autocommit=True,
-            connect_timeout=max(1, int(timeout)),
-            application_name=f"{LISTENER_NAME} {instance}"[:63],
-        )
-        try:
-            await conn.execute(LISTEN)
-        except BaseException:
-            conn.discard()
-            raise
-    return conn
+    """A connection of its own listening for invalidations (store/listening.py)."""
+    return await listening.listen(dsn, CHANNEL, name=f"{LISTENER_NAME} {instance}", timeout=timeout)
 
 
 async def receive(
@@ -129,4 +113,4 @@ async def receive(
 
 async def ping(conn: TrioConnection[tuple[object, ...]]) -> None:
     """One round trip: a connection that went quiet is still there (or raises)."""
-    await conn.execute(PING)
+    await listening.ping(conn)

@@ -9,11 +9,15 @@ smaller cursor later. Its NOTIFY is delivered on commit only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
+from galaxy.store import listening
 from galaxy.store.database import Connection, fetch_all, fetch_count
+from galaxy.store.listening import Listening
 
 CHANNEL = "galaxy_push"  # push_append's notification (migration 0018)
+LISTENER_NAME = "galaxy push listener"
 
 _APPEND = "SELECT push_append(%(origin)s, %(events)s::bytea[])"
 _SINCE = """
@@ -63,3 +67,22 @@ async def newest(conn: Connection) -> int:
 
 async def prune(conn: Connection, window: float) -> None:
     await conn.execute(_PRUNE, {"window": window})
+
+
+async def listen(dsn: str, *, instance: str, timeout: float) -> Listening:  # noqa: ASYNC109
+    """A connection of its own listening for other instances' appends."""
+    return await listening.listen(dsn, CHANNEL, name=f"{LISTENER_NAME} {instance}", timeout=timeout)
+
+
+async def heard(conn: Listening, *, timeout: float) -> list[str]:  # noqa: ASYNC109
+    """The appending instances' ids of the first packet of notifications to arrive within
+    `timeout` ([] when none came). A lost connection raises."""
+    origins: list[str] = []
+    async with aclosing(conn.notifies(timeout=timeout, stop_after=1)) as notifies:
+        async for notify in notifies:
+            origins.append(notify.payload)
+    return origins
+
+
+async def ping(conn: Listening) -> None:
+    await listening.ping(conn)
