@@ -11,7 +11,7 @@ from quart import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from galaxy.actors.errors import ActorError
-from galaxy.domain.errors import GalaxyError, TooManyRequests, kernel_error
+from galaxy.domain.errors import GalaxyError, NotOwner, TooManyRequests, kernel_error
 from galaxy.http import (
     admin,
     admin_accounts,
@@ -30,12 +30,14 @@ from galaxy.http import (
 )
 from galaxy.http.body import BODY_METHODS, check_json_content_type
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_body, internal_error_body
+from galaxy.http.forward import ForwardToOwner
 from galaxy.http.framework import GalaxyQuart
 from galaxy.http.guards import ADMIN_PREFIX, AdminUnauthorized, count_country, guard_surfaces
 from galaxy.http.middleware import EdgeMiddleware, RequestState
 from galaxy.http.schemas import body_schemas
 from galaxy.http.security import secure
 from galaxy.services.container import Services
+from galaxy.services.forwarding import RETRY_AFTER
 
 log = structlog.get_logger("galaxy.http")
 
@@ -126,7 +128,7 @@ def create_app(services: Services, extra_blueprints: Iterable[Blueprint] = ()) -
     async def crash(error: Exception) -> Response:
         return _crash_response(error)
 
-    return EdgeMiddleware(app, services)
+    return EdgeMiddleware(ForwardToOwner(app, services), services)  # forward.py: one hop
 
 
 def _domain_response(error: GalaxyError, cause: Exception) -> Response:
@@ -137,6 +139,8 @@ def _domain_response(error: GalaxyError, cause: Exception) -> Response:
         response.headers["WWW-Authenticate"] = REALM_HEADER
     if isinstance(error, TooManyRequests) and error.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if isinstance(error, NotOwner):  # a hand-over: galaxy/services/forwarding.py
+        response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
 
