@@ -151,6 +151,7 @@ async def test_an_owner_paused_past_its_lease_is_fenced_when_it_wakes(
         )
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] in ("stale_owner", "not_owner")
+        assert refused.headers["retry-after"] == "1"  # a hand-over: retry shortly
         hello = {"op": "message", "to": "Zorgons", "text": "from the past"}
         looked = await a_http.get(f"/api/v1/internal/sessions/{owner['session']}")
         command = await a_http.post(

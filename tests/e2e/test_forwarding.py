@@ -117,6 +117,18 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert (await logged(a, via_b))["route"] == "/api/v1/user/games/<game_id>/orders"
         assert (await logged(b, via_b))["route"] == "forwarded /api/v1/user/games/<game_id>/orders"
 
+        # What the hop costs (printed for the report; not asserted: a shared machine).
+        hello = {"commands": [{"op": "message", "to": "Zorgons", "text": "timed"}]}
+        timings: dict[str, list[float]] = {"direct": [], "forwarded": []}
+        for _ in range(20):
+            for name, gw in (("direct", gw_a), ("forwarded", gw_b)):
+                started = time.perf_counter()
+                said = await gw.call(owner, "POST", f"{games}/commands", json=hello)
+                timings[name].append(time.perf_counter() - started)
+                assert said.status_code == 200, said.text
+        medians = {k: sorted(v)[len(v) // 2] * 1000 for k, v in timings.items()}
+        print(f"command round trip (incl. the session lookup), median ms: {medians}")
+
         # An operator's turn sent to b runs once, on a.
         forced = await b_http.post(f"{runtime}/force-next-turn", auth=ADMIN)
         assert forced.status_code == 200, forced.text
