@@ -99,15 +99,16 @@ class ForwardToOwner:
         game_id, optional = found
         try:
             route = await self.forwarding.route(game_id)
-            if route.where is Where.HERE:
-                await self.app(scope, receive, send)
-                return
-            if optional and route.where is Where.NOBODY:
-                await self.app(scope, receive, send)
-                return
-            await self._elsewhere(scope, receive, send, game_id, route, optional=optional)
-        except GalaxyError as error:
+            here = route.where is Where.HERE or (optional and route.where is Where.NOBODY)
+            if not here:
+                here = await self._elsewhere(
+                    scope, receive, send, game_id, route, optional=optional
+                )
+        except GalaxyError as error:  # raised before any answer started
             await _error(send, error)
+            return
+        if here:
+            await self.app(scope, receive, send)
 
     def _may_forward(self, scope: dict[str, Any]) -> bool:
         """The user surface's cheap check first: without the gateway's token, the local
@@ -128,7 +129,8 @@ class ForwardToOwner:
         route: Route,
         *,
         optional: bool,
-    ) -> None:
+    ) -> bool:
+        """Forwarded and answered (False), or to be served here after all (True)."""
         by = _header(scope, FORWARDED_BY.encode())
         if route.where is Where.NOBODY:
             self.forwarding.count("handing_over")
@@ -136,8 +138,7 @@ class ForwardToOwner:
             raise handing_over(route.reason)
         if by is not None:  # one hop: this was sent here as to the owner, and it is not
             if optional:
-                await self.app(scope, receive, send)
-                return
+                return True
             self.forwarding.count("refused_second_hop")
             log.warning(
                 "forwarding.second_hop_refused",
@@ -152,7 +153,7 @@ class ForwardToOwner:
             )
         body = await _read_body(receive, self.max_body)
         if body is None:
-            return  # the client went away
+            return False  # the client went away
         headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
         state = scope.get("galaxy")
         if isinstance(state, RequestState):
@@ -180,6 +181,7 @@ class ForwardToOwner:
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
+        return False
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:
