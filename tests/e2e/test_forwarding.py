@@ -204,6 +204,17 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
             db_dsn, "SELECT turn FROM turn_summaries WHERE game_id = %s ORDER BY turn", game_id
         )
         assert [t for (t,) in turns] == [0, 1, 2]
+
+        # An operator's force-stop sent to the instance that does not own the game: the
+        # owner moves the lobby's game and stops its actor, in one call.
+        (holder,) = query(db_dsn, "SELECT holder FROM game_leases WHERE game_id = %s", game_id)
+        owning, other = (a, b_http) if holder[0] == "galaxy-a" else (b, a_http)
+        stopped = await other.post(f"/api/v1/admin/games/{game_id}/force-stop", auth=ADMIN)
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json()["status"] == "finished"
+        assert (await logged(owning, stopped))["route"] == (
+            "/api/v1/admin/games/<game_id>/force-stop"
+        )
     finally:
         await a_http.aclose()
         await b_http.aclose()
