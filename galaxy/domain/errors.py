@@ -62,6 +62,7 @@ class GalaxyError(Exception):
     code: ClassVar[str] = "internal"
     http_status: ClassVar[int] = 500
     grpc_status: ClassVar[int] = 13  # INTERNAL
+    retry_after: float | None = None  # seconds a client should wait before retrying, if known
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -166,6 +167,11 @@ class NotOwner(ServiceUnavailable):
     handed over (galaxy/services/runtime/ownership.py). Retrying later may succeed."""
 
     code = "not_owner"
+    # A clean stop frees its leases at once and the others claim them at their next
+    # placement round (at most a renewal interval, 5 s by default); after a crash the
+    # same round claims a dead run's leases. A retry each second finds the new owner
+    # within a few tries without holding a caller back for a whole round.
+    retry_after = 1.0
 
 
 class StaleOwner(NotOwner):

@@ -36,6 +36,7 @@ from galaxy.http.errors import (
     error_body,
     internal_error_body,
 )
+from galaxy.http.forward import ForwardToOwner
 from galaxy.http.framework import GalaxyQuart
 from galaxy.http.guards import ADMIN_PREFIX, count_country, guard_surfaces
 from galaxy.http.lane import ROUTES, LaneRoute, lane_blueprint
@@ -138,7 +139,7 @@ def create_app(
     async def crash(error: Exception) -> Response:
         return _crash_response(error)
 
-    return EdgeMiddleware(app, services, lane_routes)
+    return EdgeMiddleware(ForwardToOwner(app, services), services, lane_routes)  # forward.py
 
 
 def _domain_response(error: GalaxyError | ActorError) -> Response:

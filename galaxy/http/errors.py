@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from galaxy.actors.errors import ActorError
-from galaxy.domain.errors import GalaxyError, TooManyRequests, Unauthorized, kernel_error
+from galaxy.domain.errors import GalaxyError, Unauthorized, kernel_error
 
 JSON_CONTENT_TYPE = "application/json"
 # What a crash answers, whatever crashed: the details go to the log with the
@@ -71,6 +71,9 @@ class ErrorAnswer:
     def body(self) -> bytes:
         return encode_json(error_body(self.code, self.message))
 
+    def asgi_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(name.lower().encode(), value.encode()) for name, value in self.headers]
+
 
 def error_answer(error: Exception) -> ErrorAnswer | None:
     """What a `GalaxyError` or an `ActorError` answers; None for a crash (anything else,
@@ -85,6 +88,6 @@ def error_answer(error: Exception) -> ErrorAnswer | None:
     headers: list[tuple[str, str]] = []
     if isinstance(error, AdminUnauthorized):
         headers.append(("WWW-Authenticate", REALM_HEADER))
-    if isinstance(error, TooManyRequests) and error.retry_after is not None:
+    if error.retry_after is not None:  # a spent budget, a game being handed over
         headers.append(("Retry-After", str(max(1, math.ceil(error.retry_after)))))
     return ErrorAnswer(error.http_status, error.code, error.message, tuple(headers))

@@ -179,8 +179,7 @@ class Lane:
                 )
                 await _send(send, 500, encode_json(internal_error_body()), (), head)
                 return
-            headers = tuple((k.lower().encode(), v.encode()) for k, v in answer.headers)
-            await _send(send, answer.status, answer.body(), headers, head)
+            await _send(send, answer.status, answer.body(), tuple(answer.asgi_headers()), head)
             return
         await _send(send, 200, body, (), head)
 

@@ -27,6 +27,7 @@ from galaxy.services.coherence import (
     Coherence,
 )
 from galaxy.services.diplomail import Diplomail
+from galaxy.services.forwarding import Forwarding
 from galaxy.services.geo import Geo
 from galaxy.services.instances import Instances
 from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
@@ -71,6 +72,7 @@ class Services:
     geo: Geo
     diplomail: Diplomail
     instances: Instances
+    forwarding: Forwarding
     coherence: Coherence
     telemetry: Telemetry
 
@@ -87,6 +89,7 @@ class Services:
     async def aclose(self) -> None:
         """Close the outgoing clients the services hold (after the actors using them)."""
         await self.diplomail.aclose()
+        await self.forwarding.aclose()
         self.geo.close()
 
 
@@ -145,6 +148,7 @@ def build_services(
     coherence.register(RACE_NAMES, race_names.reload, race_names.rewarm)
     coherence.register(GAMES, lobby.reload, lobby.warm)
     coherence.register(ENGINE_VERSIONS, versions.reload, versions.warm)
+    ownership = Ownership(db, config.instance, run_id=run_id)
     runtime = Runtime(
         RuntimeDeps(
             db=db,
@@ -163,7 +167,7 @@ def build_services(
                 mailbox=config.runtime.job_queue_size,
             ),
             telemetry=telemetry,
-            ownership=Ownership(db, config.instance, run_id=run_id),
+            ownership=ownership,
         ),
         actors,
         supervisor=games_supervisor,
@@ -191,6 +195,13 @@ def build_services(
         geo=geo,
         diplomail=Diplomail(lobby, config.diplomail, translator),
         instances=Instances(db, config.instance, run_id=run_id, snapshot=actors.snapshot),
+        forwarding=Forwarding(
+            db,
+            ownership,
+            instance_id=config.instance.instance_id,
+            read_timeout=runtime.long_timeout + 5,  # the owner's longest operation, and a margin
+            telemetry=telemetry,
+        ),
         coherence=coherence,
         telemetry=telemetry,
     )

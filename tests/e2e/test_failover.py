@@ -142,13 +142,22 @@ async def test_an_owner_paused_past_its_lease_is_fenced_when_it_wakes(
         finally:
             first.process.send_signal(signal.SIGCONT)
 
-        # The former owner, awake: its turn and its players' engine calls are refused.
-        refused = await a_http.post(f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN)
+        # The former owner, awake: its turn and its players' engine calls are refused. (Sent
+        # as forwarded calls, which it never forwards again: once it has seen the loss it
+        # would otherwise send them on to b, the owner, which would serve them.)
+        local = {"X-Galaxy-Forwarded-By": "the-test"}
+        refused = await a_http.post(
+            f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN, headers=local
+        )
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] in ("stale_owner", "not_owner")
+        assert refused.headers["retry-after"] == "1"  # a hand-over: retry shortly
         hello = {"op": "message", "to": "Zorgons", "text": "from the past"}
-        command = await gw.call(
-            owner, "POST", f"/games/{game_id}/commands", json={"commands": [hello]}
+        looked = await a_http.get(f"/api/v1/internal/sessions/{owner['session']}")
+        command = await a_http.post(
+            f"/api/v1/user/games/{game_id}/commands",
+            json={"commands": [hello]},
+            headers={**local, "X-User-ID": looked.json()["user_id"]},
         )
         assert command.status_code in (503, 404), command.text  # fenced, or already given up
         await until(lambda: any(line.get("msg") == "runtime.game_given_up" for line in first.lines))

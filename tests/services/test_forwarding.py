@@ -1,0 +1,158 @@
+"""Where a call for a game goes (services/forwarding.py), on a real PostgreSQL: here, to the
+live owner's address, or nowhere during a hand-over; and an owner that cannot be reached."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from galaxy.config import InstanceConfig, load_config
+from galaxy.domain.errors import NotOwner
+from galaxy.services.forwarding import Forwarding, Route, Where
+from galaxy.services.runtime.ownership import Ownership
+from galaxy.store import instances
+from galaxy.store.database import Connection, Database
+from galaxy.telemetry import setup_telemetry
+
+
+async def game(database: Database, status: str | None = "running") -> uuid.UUID:
+    game_id = uuid.uuid4()
+
+    async def insert(conn: Connection) -> None:
+        await conn.execute(
+            "INSERT INTO games (game_id, name, visibility, min_players, max_players,"
+            " turn_schedule) VALUES (%s, 'Routed', 'public', 2, 4, '0 * * * *')",
+            (game_id,),
+        )
+        if status is not None:
+            await conn.execute(
+                "INSERT INTO runtime_records (game_id, driver, status, engine_version,"
+                " image_ref) VALUES (%s, 'process', %s, '0.1.0', 'galaxy-engine:0.1.0')",
+                (game_id, status),
+            )
+
+    await database.run(insert)
+    return game_id
+
+
+async def instance(database: Database, name: str, address: str) -> Ownership:
+    config = InstanceConfig(name, None, 1.0, 30.0, lease_ttl=30.0, lease_renew_interval=5.0)
+
+    async def register(conn: Connection) -> None:
+        await instances.claim(conn, name, f"{name}-run", address, "0.1.0", 30.0)
+
+    await database.run(register)
+    ownership = Ownership(database, config, run_id=f"{name}-run")
+    assert await ownership.liveness.keep()
+    return ownership
+
+
+def forwarding(database: Database, ownership: Ownership) -> Forwarding:
+    telemetry = setup_telemetry(load_config({}).telemetry, install_global=False)
+    return Forwarding(
+        database, ownership, instance_id=ownership.instance_id, read_timeout=5, telemetry=telemetry
+    )
+
+
+@pytest.fixture
+async def pair(database: Database) -> AsyncIterator[tuple[Ownership, Ownership]]:
+    a = await instance(database, "galaxy-a", "http://127.0.0.1:1")
+    b = await instance(database, "galaxy-b", "http://127.0.0.1:2")
+    try:
+        yield a, b
+    finally:
+        await a.liveness.close()
+        await b.liveness.close()
+
+
+async def execute(database: Database, statement: str, *params: object) -> None:
+    async def run(conn: Connection) -> None:
+        await conn.execute(statement, params)
+
+    await database.run(run)
+
+
+async def test_a_game_is_served_by_its_live_owner_and_nowhere_else(
+    database: Database, pair: tuple[Ownership, Ownership]
+) -> None:
+    a, b = pair
+    game_id = await game(database)
+    assert await a.ensure(game_id) == 1
+    on_a, on_b = forwarding(database, a), forwarding(database, b)
+    try:
+        assert await on_a.route(game_id) == Route(Where.HERE)  # held: no statement
+        assert await on_b.route(game_id) == Route(
+            Where.OWNER, address="http://127.0.0.1:1", holder="galaxy-a"
+        )
+
+        # A clean stop released it, and nobody has claimed it yet: a hand-over.
+        await a.release(game_id)
+        assert (await on_a.route(game_id)).where is Where.NOBODY
+        assert (await on_b.route(game_id)).where is Where.NOBODY
+
+        # Held by a run whose registration has no address (or none live): nowhere either.
+        assert await b.ensure(game_id) == 2
+        await execute(database, "UPDATE instances SET address = '' WHERE instance_id = 'galaxy-b'")
+        routed = await on_a.route(game_id)
+        assert routed.where is Where.NOBODY and "galaxy-b has no live address" in routed.reason
+        await execute(database, "DELETE FROM instances WHERE instance_id = 'galaxy-b'")
+        assert (await on_a.route(game_id)).where is Where.NOBODY
+    finally:
+        await on_a.aclose()
+        await on_b.aclose()
+
+
+@pytest.mark.parametrize("status", [None, "stopped", "finished"])
+async def test_a_game_without_a_live_runtime_is_served_here(
+    database: Database, pair: tuple[Ownership, Ownership], status: str | None
+) -> None:
+    """The local code answers (404, or a claim by an operator's restart) as before."""
+    a, _ = pair
+    game_id = await game(database, status)
+    on_a = forwarding(database, a)
+    try:
+        assert await on_a.route(game_id) == Route(Where.HERE)
+        assert await on_a.route(uuid.uuid4()) == Route(Where.HERE)  # no such game
+    finally:
+        await on_a.aclose()
+
+
+async def test_a_live_game_never_leased_is_served_here_where_it_is_claimed(
+    database: Database, pair: tuple[Ownership, Ownership]
+) -> None:
+    a, _ = pair
+    game_id = await game(database)
+    on_a = forwarding(database, a)
+    try:
+        assert await on_a.route(game_id) == Route(Where.HERE)
+    finally:
+        await on_a.aclose()
+
+
+async def test_an_owner_that_cannot_be_reached_is_a_hand_over(
+    database: Database, pair: tuple[Ownership, Ownership]
+) -> None:
+    a, b = pair
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    game_id = await game(database)
+    await a.ensure(game_id)
+    await execute(
+        database,
+        "UPDATE instances SET address = %s WHERE instance_id = 'galaxy-a'",
+        f"http://127.0.0.1:{port}",
+    )
+    on_b = forwarding(database, b)
+    try:
+        routed = await on_b.route(game_id)
+        assert routed.where is Where.OWNER
+        with pytest.raises(NotOwner) as raised:
+            await on_b.send(routed, "POST", f"/api/v1/admin/runtimes/{game_id}/restart", [], b"")
+        assert raised.value.code == "not_owner"
+        assert on_b.counts == {"unreachable": 1}
+    finally:
+        await on_b.aclose()
