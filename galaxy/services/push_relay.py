@@ -51,6 +51,7 @@ class PushRelay:
         self._wakeups = Wakeups()
         self._reading = trio.Lock()  # a round's read and a resuming gateway's catch-up
         self._last = 0  # the highest cursor handed to the hub
+        self._started = False
         self._pruned_at = -PRUNE_EVERY
         self.appended = 0
         self.tailed = 0
@@ -96,7 +97,10 @@ class PushRelay:
     # -- rounds ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Before any gateway subscribes: the ring as the cluster's recent events fill it."""
+        """Before any gateway subscribes: the ring as the cluster's recent events fill it.
+        Once per process: a restarted relay actor carries on from the last cursor read."""
+        if self._started:
+            return
 
         async def newest(conn: Connection) -> int:
             return await store.newest(conn)
@@ -111,6 +115,7 @@ class PushRelay:
             self._last,
             ((r.cursor, r.age, push_pb2.PushEvent.FromString(r.event)) for r in reversed(rows)),
         )
+        self._started = True
 
     async def work(self) -> None:
         """Append what waits, then read the table up to its end."""

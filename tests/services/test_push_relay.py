@@ -61,3 +61,18 @@ async def test_a_resume_at_a_cursor_not_read_yet_reads_the_table_first(
     resume = here.subscribe("gw", replayed.append, handed_out[0])
     assert resume.resumed
     assert [int(e.cursor) for e in resume.replay] == handed_out[1:]
+
+
+async def test_a_restarted_relay_actor_carries_on_without_buffering_twice(
+    database: Database,
+) -> None:
+    hub, relay = await instance(database, "galaxy-a")
+    delivered: list[push_pb2.PushEvent] = []
+    hub.subscribe("watcher", delivered.append, None)
+    publish(hub, range(1, 4))
+    await relay.work()
+    await relay.start()  # the actor's restart: the ring is not filled again
+    later: list[push_pb2.PushEvent] = []
+    resume = hub.subscribe("gw", later.append, int(delivered[0].cursor))
+    assert resume.resumed
+    assert [e.cursor for e in resume.replay] == [e.cursor for e in delivered[1:]]
