@@ -36,9 +36,9 @@ from galaxy.store.listening import Listening
 log = structlog.get_logger("galaxy.push")
 
 BATCH = 500  # events per append, and per read of the tail
-PRUNE_EVERY = 10.0
+PRUNE_EVERY = 10.0  # seconds between prunes of events past the freshness window
 # Events waiting for the database while it is out: ~20 MB at a typical event's size.
-WAITING_LIMIT = 100_000  # seconds between prunes of events past the freshness window
+WAITING_LIMIT = 100_000
 
 
 class PushRelay:
