@@ -82,7 +82,7 @@ class DockerDriver(ContainerDriver):
             # aiodocker raises a bare AssertionError when the socket is missing.
             await self.aclose()
             raise DriverError(
-                f"no Docker engine at {self.docker_config.host}: {_reason(error)}"
+                f"no Docker engine at {self.docker_config.host}: {docker_error_reason(error)}"
             ) from None
         log.info("runtime.docker_connected", host=self.docker_config.host, version=version)
         try:
@@ -295,7 +295,7 @@ def _handle(data: dict[str, Any]) -> EngineHandle | None:
     return EngineHandle(str(data["Id"]), game_id, labels.get(ENDPOINT_LABEL, ""), bool(running))
 
 
-def _reason(error: BaseException) -> str:
+def docker_error_reason(error: BaseException) -> str:
     """What went wrong, as an operator reads it: aiodocker's message or the OS's words."""
     if isinstance(error, DockerError):
         return str(error.message)

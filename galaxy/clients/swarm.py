@@ -53,8 +53,8 @@ from galaxy.clients.docker import (
     ENGINE_PORT,
     GAME_LABEL,
     STACK_LABEL,
-    _reason,
     container_name,
+    docker_error_reason,
 )
 from galaxy.config import DockerConfig, RuntimeConfig, SwarmConfig
 from galaxy.domain.docker_host import parse_docker_host
@@ -99,7 +99,7 @@ class SwarmDriver(ContainerDriver):
         except (DockerError, OSError, AssertionError, ValueError) as error:
             await self.aclose()  # aiodocker raises a bare AssertionError for a missing socket
             raise DriverError(
-                f"no Docker engine at {self.docker_config.host}: {_reason(error)}"
+                f"no Docker engine at {self.docker_config.host}: {docker_error_reason(error)}"
             ) from None
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
