@@ -83,22 +83,36 @@ class LobbyEvents:
     # -- the runtime ---------------------------------------------------------------------
 
     async def on_start_result(
-        self, game_id: uuid.UUID, *, ok: bool, reason: str | None = None
+        self,
+        game_id: uuid.UUID,
+        *,
+        ok: bool,
+        reason: str | None = None,
+        also: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> GameRow:
+        """`also`: the runtime's lease guard, first in the same transaction, so that an
+        instance no longer owning the game moves nothing."""
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            if also is not None:
+                await also(conn)
             game = await ctx.game(conn, game_id, lock=True)
             action = Action.STARTED if ok else Action.START_FAILED
             return await ctx.move(conn, after, game, action, None if ok else reason)
 
         return await run_unit(ctx.db, work, name="lobby.start_result")
 
-    async def on_runtime_recovered(self, game_id: uuid.UUID) -> GameRow:
-        """The engine serves again after trouble: a game the trouble paused runs again."""
+    async def on_runtime_recovered(
+        self, game_id: uuid.UUID, *, also: Callable[[Connection], Awaitable[None]] | None = None
+    ) -> GameRow:
+        """The engine serves again after trouble: a game the trouble paused runs again.
+        `also`: the runtime's lease guard, as in `on_start_result`."""
         ctx = self.ctx
 
         async def work(conn: Connection, after: AfterCommit) -> GameRow:
+            if also is not None:
+                await also(conn)
             game = await ctx.game(conn, game_id, lock=True)
             if game.status == Status.PAUSED and game.status_reason in TROUBLE:
                 return await ctx.move(conn, after, game, Action.RECOVERED, None)

@@ -222,7 +222,7 @@ class Lifecycle:
                         conn, self.game_id, member.user_id, member.race_name, member.user_id
                     )
 
-            await deps.lobby.on_start_result(self.game_id, ok=True)
+            await deps.lobby.on_start_result(self.game_id, ok=True, also=self.fence)
             await self.settle(
                 status,
                 reports,
@@ -306,7 +306,9 @@ class Lifecycle:
             payload["reason"] = detail
         key = f"{kind}:{self.game_id}:{uuid.uuid4()}"
         await self.deps.notifier.submit(Intent(kind, key, payload))
-        await self.deps.lobby.on_start_result(self.game_id, ok=False, reason=reason)
+        await self.deps.lobby.on_start_result(
+            self.game_id, ok=False, reason=reason, also=self.fence
+        )
 
     # -- stopping, restarting, patching ----------------------------------------------------
 
@@ -413,7 +415,7 @@ class Lifecycle:
         """After a restart, patch or adoption: status read, schedule kept, a troubled game
         resumed."""
         self.saw(status)
-        await self.deps.lobby.on_runtime_recovered(self.game_id)
+        await self.deps.lobby.on_runtime_recovered(self.game_id, also=self.fence)
         await self.settle(
             status,
             None,

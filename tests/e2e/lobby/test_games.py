@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from galaxy.domain.errors import StaleOwner
 from galaxy.domain.lobby import TRANSITIONS, Action, Status
+from galaxy.store import leases
+from galaxy.store.database import Connection
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.lobby import User, join, services
 from tests.support.players import asql
@@ -92,6 +95,31 @@ async def test_the_whole_life_of_a_game(users: list[User], running: Running) -> 
     finished = await events.on_game_finished(game_id)
     assert finished.status == "finished" and finished.finished_at is not None
     assert_error_body(await owner.post(f"/games/{gid}/resume"), 409, "game_finished")
+
+
+async def test_a_runtime_result_from_a_former_owner_moves_nothing(
+    users: list[User], running: Running
+) -> None:
+    # The runtime hands its lease guard to the lobby's unit (`also`): it runs first, so
+    # an instance whose lease was taken over moves no game (it would be a StaleOwner
+    # before the move's own checks).
+    owner, a, b = users[:3]
+    gid = (await owner.enrolling(min_players=2))["game_id"]
+    await join(owner, a, gid, "Vogons")
+    await join(owner, b, gid, "Zorgons")
+    assert (await owner.post(f"/games/{gid}/ready-to-start")).json()["status"] == "ready_to_start"
+    game_id = uuid.UUID(gid)
+
+    async def former_owners_guard(conn: Connection) -> None:
+        if not await leases.guard(conn, game_id, epoch=7):  # the game was never leased at 7
+            raise StaleOwner("the lease was taken over")
+
+    events = services(running).lobby_events
+    with pytest.raises(StaleOwner):
+        await events.on_start_result(game_id, ok=True, also=former_owners_guard)
+    with pytest.raises(StaleOwner):
+        await events.on_runtime_recovered(game_id, also=former_owners_guard)
+    assert (await owner.get(f"/games/{gid}")).json()["game"]["status"] == "ready_to_start"
 
 
 async def test_cancelling_releases_the_reserved_names(users: list[User]) -> None:

@@ -225,11 +225,15 @@ def game_actor(
             await also(None)
         snapshots.append(snapshot)
 
-    async def on_runtime_recovered(game_id: uuid.UUID) -> None:
-        pass
+    async def on_runtime_recovered(game_id: uuid.UUID, *, also: Any = None) -> None:
+        if also is not None:
+            await also(None)
 
-    async def on_start_result(game_id: uuid.UUID, *, ok: bool, reason: str | None = None) -> None:
-        pass
+    async def on_start_result(
+        game_id: uuid.UUID, *, ok: bool, reason: str | None = None, also: Any = None
+    ) -> None:
+        if also is not None:
+            await also(None)
 
     live = SimpleNamespace(game=SimpleNamespace(status=game_status), members={})
     versions = SimpleNamespace(
