@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,6 @@ import httpx
 import pytest
 import structlog
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 from quart import Blueprint
 from quart_trio import QuartTrio
 
@@ -33,6 +30,7 @@ from galaxy.actors.errors import ActorCrashed
 from galaxy.domain.strict import MAX_DEPTH, JSONRejected, loads, whole_number
 from galaxy.http.app import SURFACES, create_app
 from galaxy.http.schemas import body_schemas
+from tests.support.asgi import serve_on_loopback
 from tests.support.contract import assert_error_body, backend_spec
 from tests.support.service import ADMIN, Running
 
@@ -370,11 +368,8 @@ def crash_blueprint() -> Blueprint:
 async def crashing(running: Running, nursery: trio.Nursery) -> AsyncIterator[httpx.AsyncClient]:
     assert running.service.services is not None
     app = create_app(running.service.services, [crash_blueprint()])
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
-    async with httpx.AsyncClient(base_url=binds[0], timeout=10) as found:
+    base_url = await serve_on_loopback(nursery, app)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as found:
         yield found
 
 

@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 from quart import Blueprint, g
 
 from galaxy.domain.errors import Conflict
 from galaxy.http.app import create_app
 from galaxy.http.body import json_object
+from tests.support.asgi import serve_on_loopback
 from tests.support.contract import assert_error_body
 from tests.support.service import ADMIN, Running, admin_auth
 
@@ -53,11 +51,8 @@ def probe_blueprint() -> Blueprint:
 async def client(running: Running, nursery: trio.Nursery) -> AsyncIterator[httpx.AsyncClient]:
     assert running.service.services is not None
     app = create_app(running.service.services, [probe_blueprint()])
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
-    async with httpx.AsyncClient(base_url=binds[0], timeout=10) as client:
+    base_url = await serve_on_loopback(nursery, app)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         yield client
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 import structlog
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from galaxy.actors.errors import ActorBusy, ActorCrashed
 from galaxy.config import load_config
@@ -29,6 +26,7 @@ from galaxy.http.app import create_app
 from galaxy.http.lane import LaneRoute
 from galaxy.services.container import Services
 from tests.e2e.runtime.test_lifecycle import started_game
+from tests.support.asgi import serve_on_loopback
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.geo import BRITAIN, country_database
 from tests.support.lobby import make_user
@@ -260,11 +258,8 @@ async def with_test_routes(
 ) -> AsyncIterator[httpx.AsyncClient]:
     assert running.service.services is not None
     app = create_app(running.service.services, extra_lane_routes=TEST_ROUTES)
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    binds = await nursery.start(partial(serve, app, config, shutdown_trigger=trio.sleep_forever))
-    async with httpx.AsyncClient(base_url=binds[0], timeout=10) as found:
+    base_url = await serve_on_loopback(nursery, app)
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as found:
         yield found
 
 
