@@ -37,6 +37,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from bench.lobby import running_game
 from bench.process import announced_server
 from bench.report import Report, Row
 from bench.servers import answer_lifespan
@@ -184,37 +185,10 @@ def _race(n: int) -> str:
 
 async def _game(http: httpx.AsyncClient, players: list[str], first: int) -> str:
     """A running game of `players` (the first owns it), its turn 1 forced."""
-    lobby = "/api/v1/user/lobby/games"
-
-    async def post(user: str, path: str, body: Any = None) -> Any:
-        response = await http.post(path, json=body, headers={"X-User-ID": user})
-        if response.status_code >= 300:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    owner = players[0]
-    settings = {
-        "name": f"Burst {first}",
-        "min_players": len(players),
-        "max_players": len(players),
-        "auto_approve": True,
-        "turn_schedule": "1h",
-    }
-    game_id: str = (await post(owner, lobby, settings))["game_id"]
-    await post(owner, f"{lobby}/{game_id}/open-enrollment")
-    for n, player in enumerate(players):
-        await post(player, f"{lobby}/{game_id}/applications", {"race_name": _race(first + n)})
-    await post(owner, f"{lobby}/{game_id}/ready-to-start")
-    await post(owner, f"{lobby}/{game_id}/start")
-    with trio.fail_after(300):
-        while True:
-            found = await http.get(f"{lobby}/{game_id}", headers={"X-User-ID": owner})
-            status = found.json()["game"]["status"]
-            if status == "running":
-                break
-            if status not in ("starting", "ready_to_start"):
-                raise RuntimeError(f"game {game_id} is {status}: {found.text}")
-            await trio.sleep(0.2)
+    races = [_race(first + n) for n in range(len(players))]
+    game_id = await running_game(
+        http, players, races, name=f"Burst {first}", schedule="1h", timeout=300
+    )
     forced = await http.post(
         f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=httpx.BasicAuth(*ADMIN)
     )

@@ -45,12 +45,12 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import trio
 
+from bench.lobby import running_game
 from bench.report import Report, Row
 from galaxy.clients.containers import ENGINE_FILE
 from tests.support.driving import Gatewayish
@@ -184,41 +184,6 @@ def cpu_seconds(pid: int) -> float:
 # -- setting games up -------------------------------------------------------------------
 
 
-async def _game(http: httpx.AsyncClient, players: list[str], name: str, schedule: str) -> str:
-    """A running game of `players` (the first owns it; each plays under a race of its own)."""
-    lobby = "/api/v1/user/lobby/games"
-
-    async def post(user: str, path: str, body: Any = None) -> Any:
-        response = await http.post(path, json=body, headers={"X-User-ID": user})
-        if response.status_code >= 300:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    owner = players[0]
-    settings = {
-        "name": name,
-        "min_players": len(players),
-        "max_players": len(players),
-        "auto_approve": True,
-        "turn_schedule": schedule,
-    }
-    game_id: str = (await post(owner, lobby, settings))["game_id"]
-    await post(owner, f"{lobby}/{game_id}/open-enrollment")
-    for player in players:
-        await post(player, f"{lobby}/{game_id}/applications", {"race_name": _race(player)})
-    await post(owner, f"{lobby}/{game_id}/ready-to-start")
-    await post(owner, f"{lobby}/{game_id}/start")
-    with trio.fail_after(120):
-        while True:
-            found = await http.get(f"{lobby}/{game_id}", headers={"X-User-ID": owner})
-            status = found.json()["game"]["status"]
-            if status == "running":
-                return game_id
-            if status not in ("starting", "ready_to_start"):
-                raise RuntimeError(f"game {game_id} is {status}: {found.text}")
-            await trio.sleep(0.1)
-
-
 def _race(user_id: str) -> str:
     """A race name per player (a race name is its player's across games)."""
     return "Race " + "".join(_LETTERS[int(c, 16) % len(_LETTERS)] for c in user_id[-6:])
@@ -237,8 +202,11 @@ async def _games(cluster: Cluster, count: int, schedule: str) -> list[str]:
         limit = trio.Semaphore(SETUP_AT_ONCE)
 
         async def one(n: int) -> None:
+            seats = players[n // OWNED]
+            races = [_race(player) for player in seats]
             async with limit:
-                games.append(await _game(http, players[n // OWNED], f"Bench {n}", schedule))
+                game = await running_game(http, seats, races, name=f"Bench {n}", schedule=schedule)
+            games.append(game)
 
         async with trio.open_nursery() as nursery:
             for n in range(count):
