@@ -154,8 +154,13 @@ async def admin_accounts(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/ops/enable")).status_code == 200
     reset = await http.post(f"{base}/ops/reset-password", json={"password": "another twelve"})
     assert reset.status_code == 200
+    promoted = await http.post(f"{base}/ops/role", json={"role": "operator"})
+    assert promoted.json()["role"] == "operator"
+    assert_error_body(await http.post(f"{base}/ops/role", json={}), 400, "invalid_role")
+    assert (await http.get("/api/v1/admin/me")).json() == {"username": "root", "role": "operator"}
     http.client.auth = NO_AUTH
     assert_error_body(await http.get(base), 401, "unauthorized")
+    assert_error_body(await http.get("/api/v1/admin/me"), 401, "unauthorized")
 
 
 async def admin_users(http: ContractClient, running: Running) -> None:
@@ -163,7 +168,9 @@ async def admin_users(http: ContractClient, running: Running) -> None:
     http.client.auth = admin_auth()
     base = f"/api/v1/admin/users/{player.user_id}"
     assert (await http.get("/api/v1/admin/users", params={"status": "active"})).status_code == 200
-    assert (await http.get(base)).status_code == 200
+    searched = await http.get("/api/v1/admin/users", params={"q": "Contract@Example.org"})
+    assert [u["user_id"] for u in searched.json()["items"]] == [player.user_id]
+    assert (await http.get(base)).json()["games"] == []
     sanction = {"kind": "lobby_ban", "reason": "test", "expires_at": "2099-01-01T00:00:00Z"}
     assert (await http.post(f"{base}/sanctions", json=sanction)).status_code == 200
     limit = {"kind": "max_owned_games", "value": 2, "reason": "test"}
@@ -262,6 +269,11 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     assert banned.status_code == 200
     assert (await http.post(f"{base}/force-start")).status_code == 200
     await lobby_services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
+    assert (await http.post(f"{base}/pause", json={"reason": "test"})).json()["status"] == "paused"
+    assert_error_body(await http.post(f"{base}/pause"), 409, "game_paused")
+    assert (await http.post(f"{base}/resume")).json()["status"] == "running"
+    assert (await http.get(f"{base}/turns", params={"limit": 5})).json() == {"turns": []}
+    assert_error_body(await http.get(f"{base}/turns", params={"limit": 0}), 400, "invalid_limit")
     assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
     house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 2})
     assert house.status_code == 201
@@ -314,6 +326,9 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     refused = await http.post(f"{base}/1.2.3/disable")
     assert_error_body(refused, 409, "engine_version_is_default")
     assert (await http.post(f"{base}/1.2.4/disable")).json()["enabled"] is False
+    assert (await http.post(f"{base}/1.2.4/enable")).json()["enabled"] is True
+    assert (await http.post(f"{base}/1.2.4/default")).json()["is_default"] is True
+    assert_error_body(await http.post(f"{base}/9.9.9/enable"), 404, "engine_version_not_found")
     http.client.auth = NO_AUTH
 
 
@@ -366,6 +381,7 @@ EXERCISES: dict[str, Exercise] = {
     "adminGetNotification": admin_notifications,
     "adminListNotificationDeadLetters": admin_notifications,
     "adminListMalformedIntents": admin_notifications,
+    "adminNotificationRoutes": admin_notifications,
     "sendEmailCode": login_flow,
     "confirmEmailCode": login_flow,
     "internalGetSession": login_flow,
@@ -382,6 +398,8 @@ EXERCISES: dict[str, Exercise] = {
     "adminDisableAdminAccount": admin_accounts,
     "adminEnableAdminAccount": admin_accounts,
     "adminResetAdminPassword": admin_accounts,
+    "adminSetAdminRole": admin_accounts,
+    "adminMe": admin_accounts,
     "adminListUsers": admin_users,
     "adminGetUser": admin_users,
     "adminSanctionUser": admin_users,
@@ -436,6 +454,9 @@ EXERCISES: dict[str, Exercise] = {
             "adminForceStartGame",
             "adminForceStopGame",
             "adminBanMember",
+            "adminPauseGame",
+            "adminResumeGame",
+            "adminGameTurns",
         ],
         admin_games,
     ),
@@ -457,6 +478,7 @@ EXERCISES: dict[str, Exercise] = {
             "adminCreateEngineVersion",
             "adminUpdateEngineVersion",
             "adminDisableEngineVersion",
+            "adminEnableEngineVersion",
             "adminDefaultEngineVersion",
         ],
         engine_versions,

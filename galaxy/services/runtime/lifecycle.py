@@ -574,6 +574,7 @@ class Lifecycle:
                     set_next=True, next_turn_at=due or datetime.now(UTC), ends=op
                 )
                 return None
+            began = trio.current_time()
             try:
                 banished = await self._banish_departed()
                 status = await self.engine().turn()
@@ -593,7 +594,8 @@ class Lifecycle:
             )
             self.saw(status)
             self.turns += 1
-            await self.settle(status, reports, op=op, change=dict(then))
+            took = round((trio.current_time() - began) * 1000)
+            await self.settle(status, reports, op=op, change=dict(then), duration_ms=took)
         return status
 
     async def _banish_departed(self) -> list[str]:
@@ -630,9 +632,11 @@ class Lifecycle:
         op: Operation | None,
         change: Mapping[str, object],
         also: Callable[[Connection], Awaitable[None]] | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         """What the engine reported, written in the lobby's snapshot unit: the record, the
-        turn's archive, a health snapshot, the operation's end. A finished game's record is
+        turn's archive (with how long the engine took, for a turn it ran now), a health
+        snapshot, the operation's end. A finished game's record is
         `finished` in the same unit; its engine is stopped once that has committed."""
         finished = status.finished
         runtime_status = "finished" if finished else "running"
@@ -648,7 +652,7 @@ class Lifecycle:
             written.append(await queries.change_record(conn, self.game_id, **changes))
             if reports is not None:
                 await archive_queries.save_turn(
-                    conn, self.game_id, status.turn, _summary(status), reports
+                    conn, self.game_id, status.turn, _summary(status), reports, duration_ms
                 )
             await queries.snapshot(conn, self.game_id, _health(status, runtime_status))
             if op is not None:
