@@ -142,7 +142,7 @@ GC.record = function (object, keys) {
 GC.section = (title, ...children) => el("section", {}, el("h2", {}, title), ...children);
 GC.field = (label, input) => el("label", { class: "field" }, label + " ", input);
 GC.select = (id, options, chosen) =>
-  el("select", { id }, options.map((o) => el("option", { value: o, selected: o === chosen }, o)));
+  el("select", { id }, options.map((o) => el("option", { value: o, selected: o === chosen }, o || "any")));
 GC.input = (id, placeholder, value) => el("input", { id, type: "text", placeholder, value: value || "" });
 GC.value = (id) => document.getElementById(id).value.trim();
 GC.when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");

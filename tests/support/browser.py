@@ -141,6 +141,17 @@ class Console:
 
         await self._run(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click())
 
+    async def submit(self, css: str) -> None:
+        """Click what redraws the page (a filter, a search) and wait for the redraw."""
+        from selenium.webdriver.common.by import By
+
+        def work() -> None:
+            loaded = self._loaded()
+            self.driver.find_element(By.CSS_SELECTOR, css).click()
+            self._wait(lambda d: self._loaded() > loaded, f"the page after {css}")
+
+        await self._run(work)
+
     async def fill(self, css: str, value: str) -> None:
         """Type into an input, or choose an option of a select, as a person would."""
         from selenium.webdriver.common.by import By
