@@ -172,8 +172,8 @@ async def test_the_sign_in_budgets_renew_on_trios_clock(
     assert spent.value.code == "too_many_failed_sign_ins"
     assert spent.value.retry_after == pytest.approx(admin_auth.FAILED_SIGN_IN_WINDOW)
     # Another name behind the same peer, and the same name from elsewhere, still sign in.
-    assert await auth.verify("ops", "another secret", proxy) == AdminPrincipal("ops")
-    assert await auth.verify("root", "secret", "10.0.0.2") == AdminPrincipal("root")
+    assert await auth.verify("ops", "another secret", proxy) == AdminPrincipal("ops", "viewer")
+    assert await auth.verify("root", "secret", "10.0.0.2") == AdminPrincipal("root", "operator")
     # Across names, the peer's own budget: two more failures spend it.
     for name in ("ghost", "ops"):
         assert await auth.verify(name, "wrong", proxy) is None
@@ -184,7 +184,7 @@ async def test_the_sign_in_budgets_renew_on_trios_clock(
         await auth.verify("root", "secret", proxy)
     assert later.value.retry_after == pytest.approx(1)
     mock_clock.jump(1.5)
-    assert await auth.verify("root", "secret", proxy) == AdminPrincipal("root")
+    assert await auth.verify("root", "secret", proxy) == AdminPrincipal("root", "operator")
 
 
 async def test_overlong_passwords_are_refused_without_bcrypt(
@@ -204,12 +204,12 @@ async def test_a_console_signed_in_is_not_locked_out_by_guessing_behind_its_prox
     auth = AdminAuthenticator(database)
     await auth.ensure_bootstrap("ops", "console secret")
     proxy = "10.0.0.1"
-    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops")
+    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops", "operator")
     for name in ("ghost", "nobody", "root"):  # someone else, behind the same proxy
         assert await auth.verify(name, "a guess", proxy) is None
     with pytest.raises(TooManyRequests):
         await auth.verify("anyone", "another guess", proxy)
     before = len(checks)
     # The console's credentials were verified a moment ago: no bcrypt runs, no budget applies.
-    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops")
+    assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops", "operator")
     assert len(checks) == before

@@ -31,3 +31,21 @@ def check_password(raw: object) -> str:
             code="invalid_password",
         )
     return raw
+
+
+VIEWER = "viewer"  # reads the admin surface
+OPERATOR = "operator"  # reads and acts
+ROLES = (VIEWER, OPERATOR)  # as the table's CHECK says
+READ_METHODS = frozenset({"GET", "HEAD"})  # what a viewer may send
+
+
+def check_role(raw: object) -> str:
+    if raw not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
+    assert isinstance(raw, str)
+    return raw
+
+
+def may_send(role: str, method: str) -> bool:
+    """Whether an admin of `role` may send a request of `method` to the admin surface."""
+    return role == OPERATOR or method in READ_METHODS

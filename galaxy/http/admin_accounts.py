@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, g
 
-from galaxy.domain.admins import check_password, check_username
+from galaxy.domain.admins import VIEWER, check_password, check_role, check_username
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.views.admins import AdminAccountView
@@ -26,9 +26,11 @@ async def list_admins() -> dict[str, object]:
 
 @blueprint.post("")
 async def create_admin() -> tuple[dict[str, object], int]:
-    body = await json_object(allowed={"username", "password"})
+    body = await json_object(allowed={"username", "password", "role"})
     row = await services().admin_auth.create(
-        check_username(body.get("username")), check_password(body.get("password"))
+        check_username(body.get("username")),
+        check_password(body.get("password")),
+        check_role(body.get("role", VIEWER)),  # least privilege unless named
     )
     return _json(row), 201
 
@@ -36,6 +38,13 @@ async def create_admin() -> tuple[dict[str, object], int]:
 @blueprint.get("/<username>")
 async def get_admin(username: str) -> dict[str, object]:
     return _json(await services().admin_auth.account(username))
+
+
+@blueprint.post("/<username>/role")
+async def set_role(username: str) -> dict[str, object]:
+    body = await json_object(allowed={"role"})
+    role = check_role(body.get("role"))
+    return _json(await services().admin_auth.set_role(username, role, by=g.admin.username))
 
 
 @blueprint.post("/<username>/disable")

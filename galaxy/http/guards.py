@@ -16,10 +16,12 @@ import uuid
 from quart import Request, current_app, g, request
 from quart.ctx import _AppCtxGlobals
 
-from galaxy.domain.errors import GatewayUnauthorized, InvalidInput
+from galaxy.domain.admins import may_send
+from galaxy.domain.errors import Forbidden, GatewayUnauthorized, InvalidInput
 from galaxy.domain.strict import canonical_uuid
 from galaxy.http.errors import AdminUnauthorized
 from galaxy.http.security import refuse_cross_site
+from galaxy.services.admin_auth import AdminPrincipal
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
@@ -49,7 +51,13 @@ async def guard_surfaces() -> None:
         _gateway(req, globals_)
     elif path.startswith(ADMIN_PREFIX):
         refuse_cross_site()  # before bcrypt: a forged request costs nothing
-        globals_.admin = await _admin()
+        admin = await _admin()
+        # Before routing, as authentication is: whatever the path, a viewer's change is
+        # refused the same way, and the role comes from the account cache each request,
+        # so a demotion applies from the next one (on other instances once invalidated).
+        if not may_send(admin.role, req.method):
+            raise Forbidden("this admin account may only read (role viewer)", code="forbidden_role")
+        globals_.admin = admin
 
 
 def _gateway(req: Request, globals_: _AppCtxGlobals) -> None:
@@ -75,7 +83,7 @@ def _from_gateway(req: Request, globals_: _AppCtxGlobals) -> bool:
     return bool(known)
 
 
-async def _admin() -> object:
+async def _admin() -> AdminPrincipal:
     """The verified admin; attempts are budgeted per (user name, TCP peer) and per peer.
 
     The budgets are keyed by the TCP peer, not X-Forwarded-For, which a caller

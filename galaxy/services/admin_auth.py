@@ -30,7 +30,7 @@ import bcrypt
 import structlog
 import trio
 
-from galaxy.domain.admins import PASSWORD_MAX_BYTES
+from galaxy.domain.admins import OPERATOR, PASSWORD_MAX_BYTES, VIEWER
 from galaxy.domain.errors import Conflict, NotFound, TooManyRequests
 from galaxy.services.coherence import ADMIN_ACCOUNTS
 from galaxy.services.rate_limit import Budget, Concurrency
@@ -56,6 +56,7 @@ def hash_password(password: str, cost: int = BCRYPT_COST) -> bytes:
 @dataclass(frozen=True)
 class AdminPrincipal:
     username: str
+    role: str  # as the account cache holds it at this request
 
 
 @dataclass
@@ -105,7 +106,9 @@ class AdminAuthenticator:
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
         async def insert(conn: Connection) -> bool:
-            inserted = await admin_accounts.insert_if_absent(conn, username, hashed)
+            # The bootstrap admin must be able to do everything, its first job
+            # being to create the others.
+            inserted = await admin_accounts.insert_if_absent(conn, username, hashed, OPERATOR)
             if inserted:
                 await self._invalidate(conn, username)
             return inserted
@@ -137,7 +140,7 @@ class AdminAuthenticator:
             if cached is not None and cached[1] > trio.current_time():
                 # Verified a moment ago: no bcrypt runs, so no budget applies (a console
                 # signed in is not locked out by someone else's guessing behind its proxy).
-                return AdminPrincipal(username)
+                return _principal(account)
         self._refuse_if_spent(pair, peer)
         if len(secret) > PASSWORD_MAX_BYTES:
             return None  # no account has such a password (bcrypt reads 72 bytes at most)
@@ -148,7 +151,7 @@ class AdminAuthenticator:
         while True:
             cached = self._verified.get(digest)
             if cached is not None and cached[1] > trio.current_time():
-                return AdminPrincipal(username)
+                return _principal(account)
             pending = self._inflight.get(digest)
             if pending is None:
                 break
@@ -157,7 +160,7 @@ class AdminAuthenticator:
             # unless it was refused before it ran.
             await pending.done.wait()
             if pending.ok is not None:
-                return AdminPrincipal(username) if pending.ok else None
+                return _principal(account) if pending.ok else None
         self._inflight[digest] = check = _Check()
         try:
             check.ok = await self._bcrypt(pair, peer, secret, account.password_hash)
@@ -170,7 +173,7 @@ class AdminAuthenticator:
         finally:
             del self._inflight[digest]
             check.done.set()
-        return AdminPrincipal(username) if check.ok else None
+        return _principal(account) if check.ok else None
 
     def _refuse_if_spent(self, pair: str, peer: str) -> None:
         waits = (self.failures.retry_after(pair), self.peer_failures.retry_after(peer))
@@ -243,26 +246,45 @@ class AdminAuthenticator:
 
         return _found(await self._db.run(read, name="admin.get"))
 
-    async def create(self, username: str, password: str) -> AdminAccountRow:
+    async def create(self, username: str, password: str, role: str = VIEWER) -> AdminAccountRow:
         hashed = await trio.to_thread.run_sync(hash_password, password)
 
         async def insert(conn: Connection) -> AdminAccountRow:
-            row = await admin_accounts.insert(conn, username, hashed)
+            row = await admin_accounts.insert(conn, username, hashed, role)
             await self._invalidate(conn, username)
             return row
 
         row = await self._db.run(insert, name="admin.create")
         self._accounts[username] = row
-        log.info("admin.created", username=username)
+        log.info("admin.created", username=username, role=role)
         return row
 
-    async def set_disabled(self, username: str, disabled: bool) -> AdminAccountRow:
-        """Disable or enable; the last enabled admin cannot be disabled."""
+    async def set_role(self, username: str, role: str, *, by: str) -> AdminAccountRow:
+        """Give an admin a role; the last enabled operator cannot be demoted."""
 
         async def write(conn: Connection) -> AdminAccountRow:
             enabled = await admin_accounts.lock_enabled(conn)
-            if disabled and enabled == [username]:
+            if role != OPERATOR and _operators(enabled) == [username]:
+                raise Conflict("the last enabled operator cannot be demoted", code="last_operator")
+            row = _found(await admin_accounts.set_role(conn, username, role))
+            await self._invalidate(conn, username)
+            return row
+
+        row = await self._db.run(write, name="admin.set_role")
+        self._accounts[username] = row
+        log.info("admin.role_changed", username=username, role=role, by=by)
+        return row
+
+    async def set_disabled(self, username: str, disabled: bool) -> AdminAccountRow:
+        """Disable or enable; the last enabled admin, and the last enabled operator (or
+        no one could act any more), cannot be disabled."""
+
+        async def write(conn: Connection) -> AdminAccountRow:
+            enabled = await admin_accounts.lock_enabled(conn)
+            if disabled and [row.username for row in enabled] == [username]:
                 raise Conflict("the last enabled admin cannot be disabled", code="last_admin")
+            if disabled and _operators(enabled) == [username]:
+                raise Conflict("the last enabled operator cannot be disabled", code="last_operator")
             row = _found(await admin_accounts.set_disabled(conn, username, disabled))
             await self._invalidate(conn, username)
             return row
@@ -287,6 +309,14 @@ class AdminAuthenticator:
         self._accounts[username] = row
         log.info("admin.password_reset", username=username)
         return row
+
+
+def _principal(account: AdminAccountRow) -> AdminPrincipal:
+    return AdminPrincipal(account.username, account.role)
+
+
+def _operators(enabled: Sequence[admin_accounts.EnabledAdminRow]) -> list[str]:
+    return [row.username for row in enabled if row.role == OPERATOR]
 
 
 def _found(row: AdminAccountRow | None) -> AdminAccountRow:

@@ -213,6 +213,43 @@ async def test_an_admin_account_change_reaches_the_other_instance(
         assert (await on_b.get("/api/v1/admin/actors", auth=ops)).status_code == 401
 
 
+async def test_a_role_change_reaches_the_other_instance(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    ops = httpx.BasicAuth("ops", "a long enough password")
+    async with a.client().client as raw:
+        created = await ContractClient(raw).post(
+            "/api/v1/admin/admin-accounts",
+            json={"username": "ops", "password": "a long enough password"},
+            auth=ROOT,
+        )
+    assert created.json()["role"] == "viewer", created.text
+    async with b.client().client as raw:
+        on_b = ContractClient(raw)
+
+        async def role_on_b() -> str | None:
+            response = await on_b.get("/api/v1/admin/me", auth=ops)
+            return str(response.json()["role"]) if response.status_code == 200 else None
+
+        with trio.fail_after(GUARD):
+            while await role_on_b() != "viewer":  # B knows the account
+                await trio.lowlevel.checkpoint()
+        refused = await on_b.post("/api/v1/admin/admin-accounts/ops/disable", auth=ops)
+        assert refused.json()["error"]["code"] == "forbidden_role"
+        async with a.client().client as raw_a:
+            promoted = await ContractClient(raw_a).post(
+                "/api/v1/admin/admin-accounts/ops/role", json={"role": "operator"}, auth=ROOT
+            )
+        assert promoted.status_code == 200, promoted.text
+        with trio.fail_after(GUARD):
+            while await role_on_b() != "operator":
+                await trio.lowlevel.checkpoint()
+        # Promoted on A: B lets the same credentials, cached as verified, act.
+        acted = await on_b.post(
+            "/api/v1/admin/admin-accounts/root/role", json={"role": "viewer"}, auth=ops
+        )
+        assert acted.json()["role"] == "viewer", acted.text
+
+
 async def test_an_engine_version_change_reaches_the_other_instance(
     pair: tuple[Instance, Instance],
 ) -> None:

@@ -154,8 +154,13 @@ async def admin_accounts(http: ContractClient, running: Running) -> None:
     assert (await http.post(f"{base}/ops/enable")).status_code == 200
     reset = await http.post(f"{base}/ops/reset-password", json={"password": "another twelve"})
     assert reset.status_code == 200
+    promoted = await http.post(f"{base}/ops/role", json={"role": "operator"})
+    assert promoted.json()["role"] == "operator"
+    assert_error_body(await http.post(f"{base}/ops/role", json={}), 400, "invalid_role")
+    assert (await http.get("/api/v1/admin/me")).json() == {"username": "root", "role": "operator"}
     http.client.auth = NO_AUTH
     assert_error_body(await http.get(base), 401, "unauthorized")
+    assert_error_body(await http.get("/api/v1/admin/me"), 401, "unauthorized")
 
 
 async def admin_users(http: ContractClient, running: Running) -> None:
@@ -382,6 +387,8 @@ EXERCISES: dict[str, Exercise] = {
     "adminDisableAdminAccount": admin_accounts,
     "adminEnableAdminAccount": admin_accounts,
     "adminResetAdminPassword": admin_accounts,
+    "adminSetAdminRole": admin_accounts,
+    "adminMe": admin_accounts,
     "adminListUsers": admin_users,
     "adminGetUser": admin_users,
     "adminSanctionUser": admin_users,

@@ -12,8 +12,8 @@ from galaxy.store.database import Connection, Database
 
 async def test_a_unit_of_work_commits_as_one_transaction(database: Database) -> None:
     async def insert_two(conn: Connection) -> None:
-        await admin_accounts.insert_if_absent(conn, "alice", b"hash")
-        await admin_accounts.insert_if_absent(conn, "bob", b"hash")
+        await admin_accounts.insert_if_absent(conn, "alice", b"hash", "operator")
+        await admin_accounts.insert_if_absent(conn, "bob", b"hash", "operator")
 
     await database.run(insert_two)
     rows = await database.run(admin_accounts.list_all)
@@ -22,7 +22,7 @@ async def test_a_unit_of_work_commits_as_one_transaction(database: Database) -> 
 
 async def test_a_failing_unit_of_work_rolls_back(database: Database) -> None:
     async def half_then_fail(conn: Connection) -> None:
-        await admin_accounts.insert_if_absent(conn, "carol", b"hash")
+        await admin_accounts.insert_if_absent(conn, "carol", b"hash", "operator")
         raise RuntimeError("changed my mind")
 
     with pytest.raises(RuntimeError):
@@ -44,7 +44,7 @@ async def test_a_unique_violation_is_a_conflict(database: Database) -> None:
 
 async def test_a_check_violation_is_invalid_input(database: Database) -> None:
     async def bad_name(conn: Connection) -> None:
-        await admin_accounts.insert_if_absent(conn, "no spaces allowed", b"x")
+        await admin_accounts.insert_if_absent(conn, "no spaces allowed", b"x", "operator")
 
     with pytest.raises(InvalidInput):
         await database.run(bad_name)

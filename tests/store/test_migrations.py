@@ -161,3 +161,22 @@ async def test_an_existing_registrys_newest_enabled_version_becomes_its_default(
             "SELECT version FROM backend.engine_versions WHERE is_default"
         ).fetchall()
     assert rows == [("0.10.0",)]
+
+
+async def test_admins_from_before_roles_become_operators_and_new_ones_viewers(
+    empty_dsn: str,
+) -> None:
+    before = [m for m in discover() if m.version < 19]
+    await _migrate(empty_dsn, before, True)
+    insert = "INSERT INTO backend.admin_accounts (username, password_hash) VALUES (%s, 'x')"
+    with psycopg.connect(empty_dsn) as conn:
+        conn.execute(insert, ("old",))
+    await migrate(empty_dsn)
+    with psycopg.connect(empty_dsn) as conn:
+        conn.execute(insert, ("new",))
+        roles = conn.execute(
+            "SELECT username, role FROM backend.admin_accounts ORDER BY username"
+        ).fetchall()
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE backend.admin_accounts SET role = 'root' WHERE username = 'new'")
+    assert roles == [("new", "viewer"), ("old", "operator")]

@@ -81,7 +81,7 @@ async def test_work_cancelled_between_statements_is_rolled_back_and_its_connecti
 
     async def insert_then_wait(conn: Connection) -> None:
         used.append(conn)
-        await admin_accounts.insert_if_absent(conn, "erin", b"hash")
+        await admin_accounts.insert_if_absent(conn, "erin", b"hash", "operator")
         inside.set()
         await trio.sleep_forever()
 

@@ -15,9 +15,11 @@ ADMINS = "/api/v1/admin/admin-accounts"
 PASSWORD = "a long enough password"
 
 
-async def create(http: ContractClient, username: str, password: str = PASSWORD) -> httpx.Response:
+async def create(
+    http: ContractClient, username: str, password: str = PASSWORD, role: str = "operator"
+) -> httpx.Response:
     return await http.post(
-        ADMINS, json={"username": username, "password": password}, auth=admin_auth()
+        ADMINS, json={"username": username, "password": password, "role": role}, auth=admin_auth()
     )
 
 
