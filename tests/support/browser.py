@@ -94,15 +94,17 @@ class Console:
         await self._run(work)
 
     async def act(self, css: str, names: str, *, cancel: bool = False) -> tuple[str, str]:
-        """Click an action, check its confirmation names `names`, confirm (or cancel);
-        the result line it left: (outcome, text). Waits for the page's redraw too."""
+        """Click an action (a CSS selector, or an XPath from "//"), check its confirmation
+        names `names`, confirm (or cancel); the result line it left: (outcome, text).
+        Waits for the page's redraw too."""
 
         def work() -> tuple[str, str]:
             from selenium.webdriver.common.by import By
 
             seq = int(self.driver.find_element(By.ID, "result").get_attribute("data-seq") or 0)
             loaded = self._loaded()
-            self.driver.find_element(By.CSS_SELECTOR, css).click()
+            how = By.XPATH if css.startswith("//") else By.CSS_SELECTOR
+            self.driver.find_element(how, css).click()
             dialog = self.driver.find_element(By.ID, "confirm")
             self._wait(lambda d: dialog.get_attribute("open") is not None, "the confirmation")
             question = self.driver.find_element(By.ID, "confirm-text").text
@@ -118,6 +120,10 @@ class Console:
 
         result: tuple[str, str] = await self._run(work)
         return result
+
+    async def act_button(self, label: str, names: str) -> tuple[str, str]:
+        """`act` on the action button that reads `label` (the only one on the page)."""
+        return await self.act(f"//button[normalize-space()='{label}']", names)
 
     async def text(self, css: str) -> str:
         from selenium.webdriver.common.by import By
