@@ -3,10 +3,11 @@
 The page (console.html, package data) shows the live actor tree with each
 actor's status, mailbox depth, restarts and last error, and summaries of the
 mail outbox, runtimes and games; it polls `/api/v1/admin/actors` and
-`/console/summary` every two seconds. Behind the same Basic auth as the
-rest of the admin surface. Its script and style are files of their own
-(`/console/assets/…`), so the page's Content-Security-Policy allows no
-inline code at all (`http/security.py`).
+`/console/summary` every two seconds. `/console/history` serves the charts'
+data: this instance's last hour in 10 s intervals (services/history.py).
+Behind the same Basic auth as the rest of the admin surface. Its script
+and style are files of their own (`/console/assets/…`), so the page's
+Content-Security-Policy allows no inline code at all (`http/security.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ async def asset(name: str) -> Response:
     return Response(
         resources.files("galaxy.http").joinpath(name).read_bytes(), content_type=content_type
     )
+
+
+@blueprint.get("/history")
+async def history() -> dict[str, Any]:
+    """The last hour of this instance's charts (services/history.py)."""
+    return services().history.view()
 
 
 @blueprint.get("/summary")
