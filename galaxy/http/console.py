@@ -4,10 +4,12 @@ The page (console.html, package data) is the runbook's hand work in a browser:
 games and their runtime actions, players, mail and notifications, the live
 actor tree, charts of the last hour, engine versions and admin accounts. It
 only calls the admin API (so a viewer's actions are refused there too), and
-polls `/console/summary` every two seconds for its cards. Behind the same
-Basic auth as the rest of the admin surface. Its scripts and style are files
-of their own (`/console/assets/…`), so the page's Content-Security-Policy
-allows no inline code at all (`http/security.py`).
+polls `/console/summary` every two seconds for its cards. `/console/history`
+serves the charts' data: this instance's last hour in 10 s intervals
+(services/history.py). Behind the same Basic auth as the rest of the admin
+surface. Its scripts and style are files of their own (`/console/assets/…`),
+so the page's Content-Security-Policy allows no inline code at all
+(`http/security.py`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ async def asset(name: str) -> Response:
     return Response(
         resources.files("galaxy.http").joinpath(name).read_bytes(), content_type=content_type
     )
+
+
+@blueprint.get("/history")
+async def history() -> dict[str, Any]:
+    """The last hour of this instance's charts (services/history.py)."""
+    return services().history.view()
 
 
 @blueprint.get("/summary")

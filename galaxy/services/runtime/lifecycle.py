@@ -574,6 +574,7 @@ class Lifecycle:
                     set_next=True, next_turn_at=due or datetime.now(UTC), ends=op
                 )
                 return None
+            began = trio.current_time()  # the turn's duration: engine calls to archive
             try:
                 banished = await self._banish_departed()
                 status = await self.engine().turn()
@@ -594,6 +595,8 @@ class Lifecycle:
             self.saw(status)
             self.turns += 1
             await self.settle(status, reports, op=op, change=dict(then))
+            if self.deps.history is not None:
+                self.deps.history.turn(trio.current_time() - began)
         return status
 
     async def _banish_departed(self) -> list[str]:
