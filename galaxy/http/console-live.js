@@ -114,9 +114,12 @@
 
   // --- Charts ---------------------------------------------------------------
   const WIDTH = 360, HEIGHT = 120, PAD = 28;
+  const round = (value) => Math.round(value * 100) / 100;
 
   // One chart: a line per label of the series that share a name.
-  function chart(name, series) {
+  function chart(name, all) {
+    // A point without a value (no request, no turn in that interval) draws nothing.
+    const series = all.map((s) => ({ ...s, points: s.points.filter((p) => typeof p[1] === "number") }));
     const points = series.flatMap((s) => s.points);
     const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
     const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
@@ -130,7 +133,7 @@
       t.textContent = value;
       return t;
     };
-    picture.append(label(PAD - 3, 12, String(Math.round(top * 100) / 100), "end"), label(PAD - 3, HEIGHT - 16, "0", "end"));
+    picture.append(label(PAD - 3, 12, String(round(top)), "end"), label(PAD - 3, HEIGHT - 16, "0", "end"));
     if (points.length) {
       picture.append(label(PAD, HEIGHT - 3, new Date(x0 * 1000).toLocaleTimeString()),
         label(WIDTH - 4, HEIGHT - 3, new Date(x1 * 1000).toLocaleTimeString(), "end"));
@@ -141,7 +144,7 @@
       picture.append(svg("polyline", { points: line, class: `line c${index % 6}`, "data-label": s.label }));
     });
     const legend = el("div", { class: "legend" }, series.map((s, index) =>
-      el("span", { class: `key c${index % 6}` }, `${s.label || name} (${s.points.length ? s.points[s.points.length - 1][1] : "—"})`)));
+      el("span", { class: `key c${index % 6}` }, `${s.label || name} (${s.points.length ? round(s.points[s.points.length - 1][1]) : "—"})`)));
     const unit = series.length ? series[0].unit : "";
     return el("figure", { class: "chart-box", data: { series: name } },
       el("figcaption", {}, `${name} (${unit})`), picture, legend);

@@ -45,12 +45,20 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
     reason="the history endpoint (branch console-history) is not merged yet",
 )
 async def test_the_charts_draw_the_last_hour(running: Running, http: ContractClient) -> None:
-    for _ in range(3):  # some requests for the HTTP series to count
-        await http.get("/api/v1/admin/console/summary", auth=admin_auth())
+    from galaxy.core.history import CloseNow
+    from galaxy.tree import HISTORY
+
+    for _ in range(3):  # three intervals with admin requests in them, closed at once
+        for _ in range(4):
+            await http.get("/api/v1/admin/console/summary", auth=admin_auth())
+        await running.service.system.lookup(HISTORY).ask(CloseNow())
     async with console(running.http) as page:
         await page.go("charts")
         names = await page.texts("#charts figure figcaption")
-        assert any(name.startswith("http.rate") for name in names), names
-        assert any(name.startswith("mailbox.depth_max") for name in names), names
+        assert "http.rate (req/s)" in names and "mailbox.depth_max (messages)" in names, names
         assert await page.count("#charts svg.chart") == len(names)
+        rate = "#charts figure[data-series='http.rate']"
+        assert await page.count(f"{rate} polyline[data-label='admin']") == 1
+        assert "admin (" in await page.text(f"{rate} .legend")
+        await page.screenshot("console-charts.png")
         assert await page.problems() == []
