@@ -115,7 +115,7 @@
           GC.button(a.role === "operator" ? "Make viewer" : "Make operator", () => {
             const role = a.role === "operator" ? "viewer" : "operator";
             return GC.act({
-              label: "change role", question: `Make admin ${a.username} a ${role}?`,
+              label: "change role", question: `Give admin ${a.username} the ${role} role?`,
               path: `${base}/${encodeURIComponent(a.username)}/role`, body: () => ({ role }), summary,
             });
           }, "role"),
