@@ -43,9 +43,13 @@ class ArchivedTurn:
     summary: dict[str, Any]
 
 
+# Archived again (a recovery re-reads the engine's turn), a turn keeps the duration it
+# was measured with when it ran.
 _SAVE_SUMMARY = """
-INSERT INTO turn_summaries (game_id, turn, summary) VALUES (%(game_id)s, %(turn)s, %(summary)s)
-ON CONFLICT (game_id, turn) DO UPDATE SET summary = EXCLUDED.summary, archived_at = now()
+INSERT INTO turn_summaries (game_id, turn, summary, duration_ms)
+VALUES (%(game_id)s, %(turn)s, %(summary)s, %(duration_ms)s)
+ON CONFLICT (game_id, turn) DO UPDATE SET summary = EXCLUDED.summary, archived_at = now(),
+    duration_ms = coalesce(EXCLUDED.duration_ms, turn_summaries.duration_ms)
 """
 # One statement for every race: the reports arrive as two parallel arrays.
 _SAVE_REPORTS = """
@@ -90,10 +94,14 @@ async def save_turn(
     turn: int,
     summary: Mapping[str, Any],
     reports: Mapping[str, bytes],
+    duration_ms: int | None = None,
 ) -> None:
-    """Archive one turn: its summary and every race's compressed report (idempotent)."""
+    """Archive one turn: its summary, every race's compressed report (idempotent), and how
+    long the engine took to run it, when it ran here."""
     params = {"game_id": game_id, "turn": turn}
-    await conn.execute(_SAVE_SUMMARY, {**params, "summary": Jsonb(dict(summary))})
+    await conn.execute(
+        _SAVE_SUMMARY, {**params, "summary": Jsonb(dict(summary)), "duration_ms": duration_ms}
+    )
     if reports:
         races = list(reports)
         bodies = [reports[race] for race in races]

@@ -101,6 +101,7 @@ _GAME = """g.game_id, g.owner_user_id, g.name, g.description, g.visibility, g.st
        g.updated_at, g.started_at, g.finished_at, g.winner_race,
        (SELECT count(*) FROM memberships m
         WHERE m.game_id = g.game_id AND m.status = 'active')::int AS members"""
+GAME_COLUMNS = _GAME  # a GameRow's columns of `games g`, for queries that join more to it
 
 INSERT_GAME = """
 INSERT INTO games (game_id, owner_user_id, name, description, visibility, min_players,

@@ -268,6 +268,11 @@ async def admin_games(http: ContractClient, running: Running) -> None:
     assert banned.status_code == 200
     assert (await http.post(f"{base}/force-start")).status_code == 200
     await lobby_services(running).lobby_events.on_start_result(uuid.UUID(gid), ok=True)
+    assert (await http.post(f"{base}/pause", json={"reason": "test"})).json()["status"] == "paused"
+    assert_error_body(await http.post(f"{base}/pause"), 409, "game_paused")
+    assert (await http.post(f"{base}/resume")).json()["status"] == "running"
+    assert (await http.get(f"{base}/turns", params={"limit": 5})).json() == {"turns": []}
+    assert_error_body(await http.get(f"{base}/turns", params={"limit": 0}), 400, "invalid_limit")
     assert (await http.post(f"{base}/force-stop", json={"reason": "test"})).status_code == 200
     house = await http.post("/api/v1/admin/games", json={"name": "House", "min_players": 2})
     assert house.status_code == 201
@@ -444,6 +449,9 @@ EXERCISES: dict[str, Exercise] = {
             "adminForceStartGame",
             "adminForceStopGame",
             "adminBanMember",
+            "adminPauseGame",
+            "adminResumeGame",
+            "adminGameTurns",
         ],
         admin_games,
     ),

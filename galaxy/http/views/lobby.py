@@ -6,11 +6,13 @@ Fields keep the rows' order, so the JSON is the one the surfaces answered before
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 from galaxy.http.views.base import maybe_text_id, maybe_time, text_id, time
 from galaxy.services.lobby.enrollment import Answered, Applied
 from galaxy.services.lobby.games import GameRecord, Sight
+from galaxy.store.admin_views import AdminGameRow, TurnRow
 from galaxy.store.lobby import ApplicationRow, GameRow, InviteRow, MembershipRow
 from galaxy.store.race_names import RaceNameRow
 
@@ -64,6 +66,56 @@ class GameView:
             winner_race=row.winner_race,
             members=row.members,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AdminGameSummaryView(GameView):
+    """A game in the operators' listing: the game, its engine and the instance running it.
+    `engine_version` is the version the runtime runs, else the one the game chose."""
+
+    turn: int
+    next_turn_at: str | None
+    driver: str | None
+    probe_failures: int
+    last_error: str | None
+    owner_instance: str | None
+    member_count: int
+
+    @classmethod
+    def of_admin(cls, row: AdminGameRow) -> AdminGameSummaryView:
+        game = GameView.of(row.game)
+        shared = {f.name: getattr(game, f.name) for f in fields(GameView)}
+        shared["engine_version"] = row.running_version or row.game.engine_version
+        return cls(
+            **shared,
+            turn=row.turn,
+            next_turn_at=maybe_time(row.next_turn_at),
+            driver=row.driver,
+            probe_failures=row.probe_failures,
+            last_error=row.last_error,
+            owner_instance=row.owner_instance,
+            member_count=row.game.members,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    turn: int
+    archived_at: str
+    duration_ms: int | None
+
+    @classmethod
+    def of(cls, row: TurnRow) -> TurnView:
+        return cls(turn=row.turn, archived_at=time(row.archived_at), duration_ms=row.duration_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnsView:
+    turns: list[TurnView]
+
+    @classmethod
+    def of(cls, rows: Sequence[TurnRow]) -> TurnsView:
+        return cls([TurnView.of(row) for row in rows])
 
 
 @dataclass(frozen=True, slots=True)

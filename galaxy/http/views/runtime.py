@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from galaxy.clients.engine import OrderResult, Verdict
 from galaxy.http.views.base import maybe_time, text_id, time
-from galaxy.services.runtime.game import GameState
+from galaxy.services.runtime.game import GameState, Probe
 from galaxy.services.runtime.service import RuntimeDescription
 from galaxy.store.runtime import EngineVersionRow, OperationRow, PlayerMappingRow, RuntimeRow
 
@@ -156,19 +156,35 @@ class ActorStateView:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeView:
+    at: str
+    ok: bool
+    detail: str
+
+    @classmethod
+    def of(cls, probe: Probe) -> ProbeView:
+        return cls(at=time(probe.at), ok=probe.ok, detail=probe.detail)
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeView:
     record: RuntimeRecordView
     operations: list[OperationView]
     players: list[PlayerView]
     actor: ActorStateView | None
+    # The owner's game actor's last probe; null with no probe since it started (or no actor).
+    last_probe: ProbeView | None
 
     @classmethod
     def of(cls, described: RuntimeDescription) -> RuntimeView:
+        actor = described.actor
+        probe = actor.last_probe if actor is not None else None
         return cls(
             record=RuntimeRecordView.of(described.record),
             operations=[OperationView.of(row) for row in described.operations],
             players=[PlayerView.of(row) for row in described.players],
-            actor=ActorStateView.of(described.actor) if described.actor is not None else None,
+            actor=ActorStateView.of(actor) if actor is not None else None,
+            last_probe=ProbeView.of(probe) if probe is not None else None,
         )
 
 

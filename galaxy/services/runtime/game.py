@@ -123,6 +123,15 @@ class ReadReport(Ask[Report]):
 
 
 @dataclass(frozen=True)
+class Probe:
+    """The last health probe of a game's engine, as the operator console shows it."""
+
+    at: datetime
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class GameState:
     """What a game actor holds in memory, for operators (`Describe`, inspection)."""
 
@@ -133,6 +142,7 @@ class GameState:
     turns_run: int
     probe_failures: int
     next_turn_in: float | None  # seconds, on the trio clock; None when no turn is scheduled
+    last_probe: Probe | None = None  # kept in memory: a healthy probe writes nothing
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,7 @@ class GameActor(Actor[GameMessage]):
         self._probe_at = math.inf
         self._failures = 0
         self._troubled = False
+        self._last_probe: Probe | None = None
         self._ctx: Context | None = None
 
     # -- the actor's own life ------------------------------------------------------------
@@ -233,10 +244,16 @@ class GameActor(Actor[GameMessage]):
             turns_run=self.life.turns,
             probe_failures=self._failures,
             next_turn_in=_seconds_until(self._turn_at),
+            last_probe=self._last_probe,
         )
 
     def details(self) -> Mapping[str, object]:
-        return {**asdict(self.state()), "game_id": str(self.game_id)}
+        probe = self._last_probe
+        return {
+            **asdict(self.state()),
+            "game_id": str(self.game_id),
+            "last_probe": None if probe is None else {**asdict(probe), "at": probe.at.isoformat()},
+        }
 
     # Kept for callers and tests that reach the engine client or record through the actor.
     @property
@@ -400,6 +417,9 @@ class GameActor(Actor[GameMessage]):
         except GalaxyError as failure:
             healthy, error = False, str(failure)
         self.deps.count_probe("healthy" if healthy else "failed")
+        self._last_probe = Probe(
+            datetime.now(UTC), healthy, "the engine's /healthz is ok" if healthy else error
+        )
         # Probes are routine: debug when healthy, a warning for each failure (with the
         # count so far), one info line when the engine answers again.
         if healthy:

@@ -594,7 +594,10 @@ class Lifecycle:
             )
             self.saw(status)
             self.turns += 1
-            await self.settle(status, reports, op=op, change=dict(then))
+            # The archived turn keeps the engine's part (settle writes it); the
+            # history's point also counts the archiving itself.
+            took = round((trio.current_time() - began) * 1000)
+            await self.settle(status, reports, op=op, change=dict(then), duration_ms=took)
             if self.deps.history is not None:
                 self.deps.history.turn(trio.current_time() - began)
         return status
@@ -633,9 +636,11 @@ class Lifecycle:
         op: Operation | None,
         change: Mapping[str, object],
         also: Callable[[Connection], Awaitable[None]] | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         """What the engine reported, written in the lobby's snapshot unit: the record, the
-        turn's archive, a health snapshot, the operation's end. A finished game's record is
+        turn's archive (with how long the engine took, for a turn it ran now), a health
+        snapshot, the operation's end. A finished game's record is
         `finished` in the same unit; its engine is stopped once that has committed."""
         finished = status.finished
         runtime_status = "finished" if finished else "running"
@@ -651,7 +656,7 @@ class Lifecycle:
             written.append(await queries.change_record(conn, self.game_id, **changes))
             if reports is not None:
                 await archive_queries.save_turn(
-                    conn, self.game_id, status.turn, _summary(status), reports
+                    conn, self.game_id, status.turn, _summary(status), reports, duration_ms
                 )
             await queries.snapshot(conn, self.game_id, _health(status, runtime_status))
             if op is not None:

@@ -105,7 +105,13 @@ class Store:
         self.ops.append((str(operation_id), end["status"]))
 
     async def save_turn(
-        self, conn: Any, game_id: Any, turn: int, summary: Any, reports: Any
+        self,
+        conn: Any,
+        game_id: Any,
+        turn: int,
+        summary: Any,
+        reports: Any,
+        duration_ms: int | None = None,
     ) -> None:
         self.archived.append(turn)
 
