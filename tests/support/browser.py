@@ -38,9 +38,9 @@ def served(method: str, path: str) -> bool:
     return match_operation(method, path) is not None
 
 
-def pictures() -> Path:
+def pictures(for_docs: bool) -> Path:
     """Where screenshots go: the docs' images when asked to renew them, else the artifacts."""
-    if os.environ.get("GALAXY_CONSOLE_SCREENSHOTS") == "1":
+    if for_docs and os.environ.get("GALAXY_CONSOLE_SCREENSHOTS") == "1":
         return ROOT / "docs" / "images"
     return ROOT / "build" / "test-artifacts"
 
@@ -194,8 +194,9 @@ class Console:
         """Run an async script in the page (the last argument is its callback)."""
         return await self._run(lambda: self.driver.execute_async_script(source, *args))
 
-    async def screenshot(self, name: str) -> Path:
-        target = pictures() / name
+    async def screenshot(self, name: str, *, for_docs: bool = False) -> Path:
+        """The window as it is; `for_docs`: one of the runbook's pictures."""
+        target = pictures(for_docs) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         await self._run(lambda: self.driver.save_screenshot(str(target)))
         return target

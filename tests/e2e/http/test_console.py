@@ -35,7 +35,7 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
         assert "mailbox_capacity" in details and "ticks_deferred" in details
         assert tree["count"] >= 10
         assert await page.text("#problem") == ""
-        shot = await page.screenshot("console-tree.png")
+        shot = await page.screenshot("console-tree.png", for_docs=True)
         assert shot.stat().st_size > 1000
         assert await page.problems() == []
 
@@ -60,5 +60,5 @@ async def test_the_charts_draw_the_last_hour(running: Running, http: ContractCli
         rate = "#charts figure[data-series='http.rate']"
         assert await page.count(f"{rate} polyline[data-label='admin']") == 1
         assert "admin (" in await page.text(f"{rate} .legend")
-        await page.screenshot("console-charts.png")
+        await page.screenshot("console-charts.png", for_docs=True)
         assert await page.problems() == []

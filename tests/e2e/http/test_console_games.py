@@ -99,6 +99,10 @@ async def test_a_games_actions_from_the_console(running: Running, http: Contract
         assert "turn" in " ".join(operations), operations
         if served("GET", "/api/v1/admin/games/{game_id}/turns"):
             assert "1" in await page.texts("td[data-key='turn']")
+            newest, *_ = await page.texts("td[data-key='duration_ms']")  # turn 1, timed
+            assert newest.isdigit(), newest
+            assert "healthy" in await page.wait_text("#last-probe", "healthy")
+        await page.screenshot("console-game.png")
 
         outcome, said = await page.act("#act-restart", name)
         assert outcome == "ok" and said.startswith("restart: done — running, turn 1"), said
@@ -113,13 +117,22 @@ async def test_a_games_actions_from_the_console(running: Running, http: Contract
 
         await page.go("games")
         assert await page.texts("td[data-key='status']") == ["running"]
-        await page.screenshot("console-games.png")
+        await page.screenshot("console-games.png", for_docs=True)
         await page.fill("#filter-status", "paused")
         await page.submit("#filter-apply")
         assert await page.count("a.game-link") == 0
         await page.fill("#filter-status", "running")
         await page.submit("#filter-apply")
         assert await page.texts("a.game-link") == ["Andromeda <b>cup</b>"]
+        if served("GET", "/api/v1/admin/games/{game_id}/turns"):  # the richer list came with it
+            await page.fill("#filter-q", "ANDROMEDA")
+            await page.submit("#filter-apply")
+            assert await page.count("a.game-link") == 1
+            (owner_instance,) = await page.texts("td[data-key='owner_instance']")
+            assert owner_instance != "—"  # a running game's engine is leased by this instance
+            await page.fill("#filter-owner", "no-such-instance")
+            await page.submit("#filter-apply")
+            assert await page.count("a.game-link") == 0
 
         await page.go(f"games/{gid}")
         outcome, said = await page.act("#act-force-stop", name, cancel=True)
