@@ -104,6 +104,11 @@ async def test_a_games_actions_from_the_console(running: Running, http: Contract
             assert "healthy" in await page.wait_text("#last-probe", "healthy")
         await page.screenshot("console-game.png")
 
+        if served("GET", "/api/v1/admin/notifications/routes"):
+            await page.go("mail")  # the turn told the players: push and mail routes by kind
+            assert "game.turn.ready" in await page.texts("td[data-key='kind']")
+            await page.go(f"games/{gid}")
+
         outcome, said = await page.act("#act-restart", name)
         assert outcome == "ok" and said.startswith("restart: done — running, turn 1"), said
 
