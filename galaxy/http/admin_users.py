@@ -17,6 +17,7 @@ from galaxy.domain.accounts import (
 )
 from galaxy.domain.auth import normalize_email
 from galaxy.domain.errors import InvalidInput
+from galaxy.domain.user_query import user_query
 from galaxy.http.body import json_object
 from galaxy.http.guards import services
 from galaxy.http.rows import page_param, uuid_param
@@ -48,7 +49,10 @@ async def list_users() -> dict[str, object]:
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
     page = await services().accounts.list(
-        page_param(), email=normalize_email(email) if email is not None else None, status=status
+        page_param(),
+        email=normalize_email(email) if email is not None else None,
+        status=status,
+        query=user_query(request.args.get("q")),
     )
     return to_json(PageView.of(page, AccountSummaryView.of))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -25,12 +25,14 @@ from galaxy.domain.accounts import (
 )
 from galaxy.domain.auth import placeholder_user_name
 from galaxy.domain.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from galaxy.domain.user_query import UserQuery
 from galaxy.services.coherence import ENTITLEMENTS
 from galaxy.services.paging import PAGE_SIZE, Page, page_offset
 from galaxy.services.sessions import Sessions
 from galaxy.services.unit_of_work import AfterCommit, run_unit
 from galaxy.services.user_hooks import UserHooks
 from galaxy.store import accounts as queries
+from galaxy.store import admin_views
 from galaxy.store.accounts import (
     AccountRow,
     AccountStateRow,
@@ -41,12 +43,14 @@ from galaxy.store.accounts import (
     SanctionRecordRow,
     SnapshotRow,
 )
+from galaxy.store.admin_views import UserGameRow
 from galaxy.store.auth import SessionRow, user_sessions
 from galaxy.store.database import Connection, Database
 
 log = structlog.get_logger("galaxy.accounts")
 
 SYSTEM_ACTOR = "system"
+USER_GAMES_SHOWN = 200  # a player's games in the operators' view, newest first
 
 
 def account_status(row: AccountRow) -> str:
@@ -83,6 +87,7 @@ class AccountRecord:
     sanction_history: list[SanctionRecordRow]
     limit_history: list[LimitRecordRow]
     sessions: list[SessionRow]
+    games: list[UserGameRow] = field(default_factory=list)  # seats and owned games
 
 
 @dataclass(frozen=True)
@@ -236,11 +241,18 @@ class Accounts:
 
     # -- the admin surface -------------------------------------------------------
 
-    async def list(self, page: int, *, email: str | None, status: str | None) -> Page[AccountRow]:
+    async def list(
+        self,
+        page: int,
+        *,
+        email: str | None,
+        status: str | None,
+        query: UserQuery | None = None,
+    ) -> Page[AccountRow]:
         offset = page_offset(page)
 
         async def read(conn: Connection) -> tuple[list[AccountRow], int]:
-            return await queries.list_accounts(conn, email, status, PAGE_SIZE, offset)
+            return await queries.list_accounts(conn, email, status, PAGE_SIZE, offset, query)
 
         rows, total = await self._db.run(read, name="accounts.list")
         return Page(rows, page, PAGE_SIZE, total)
@@ -255,6 +267,7 @@ class Accounts:
                 sanction_history=await queries.sanction_history(conn, user_id),
                 limit_history=await queries.limit_history(conn, user_id),
                 sessions=await user_sessions(conn, user_id),
+                games=await admin_views.user_games(conn, user_id, USER_GAMES_SHOWN),
             )
 
         return await self._db.run(read, name="accounts.admin_view")

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.domain.user_query import UserQuery
+from galaxy.store.database import Connection, fetch_all, fetch_one, like_literal
 
 R = TypeVar("R")
 
@@ -192,8 +193,12 @@ ON CONFLICT (email) DO NOTHING
 UNBLOCK_EMAIL = "DELETE FROM blocked_emails WHERE email = %(email)s AND user_id = %(user_id)s"
 
 # Status filter: active, blocked (permanent block, not deleted) or deleted.
+# `q`: an operator's search, matching a user id exactly, a user name by its case-insensitive
+# prefix (LIKE-escaped by the verb), or a normalised address exactly.
 _STATUS_FILTER = """
   AND (%(email)s::text IS NULL OR email = %(email)s)
+  AND (NOT %(q)s::boolean OR user_id = %(q_id)s::uuid
+       OR lower(user_name) LIKE %(q_prefix)s::text ESCAPE '\\' OR email = %(q_email)s::text)
   AND (%(status)s::text IS NULL
        OR (%(status)s = 'deleted' AND deleted_at IS NOT NULL)
        OR (%(status)s = 'blocked' AND deleted_at IS NULL AND permanent_block)
@@ -299,9 +304,21 @@ async def set_permanent_block(
 
 
 async def list_accounts(
-    conn: Connection, email: str | None, status: str | None, limit: int, offset: int
+    conn: Connection,
+    email: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    query: UserQuery | None = None,
 ) -> tuple[list[AccountRow], int]:
-    params: dict[str, Any] = {"email": email, "status": status}
+    params: dict[str, Any] = {
+        "email": email,
+        "status": status,
+        "q": query is not None,
+        "q_id": query.user_id if query is not None else None,
+        "q_prefix": like_literal(query.name_prefix) + "%" if query is not None else None,
+        "q_email": query.email if query is not None else None,
+    }
     rows = await fetch_all(
         conn, AccountRow, LIST_ACCOUNTS, {**params, "limit": limit, "offset": offset}
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from galaxy.store.database import Connection, fetch_all, fetch_count
+from galaxy.store.database import Connection, fetch_all, fetch_count, like_literal
 from galaxy.store.lobby import GAME_COLUMNS, GameRow
 
 # A lease names the game's owner only while it runs (a crashed holder's lapses by itself).
@@ -48,11 +48,6 @@ class AdminGameRow:
     probe_failures: int
     last_error: str | None
     owner_instance: str | None  # None: no instance holds the game's lease now
-
-
-def like_literal(text: str) -> str:
-    """`text` for a LIKE pattern, matching itself only (`%`, `_` and `\\` escaped)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def list_games(
@@ -105,3 +100,30 @@ class TurnRow:
 
 async def recent_turns(conn: Connection, game_id: uuid.UUID, limit: int) -> list[TurnRow]:
     return await fetch_all(conn, TurnRow, RECENT_TURNS, {"game_id": game_id, "limit": limit})
+
+
+# -- a player's games -----------------------------------------------------------------------
+
+# Every game the player has a seat in (any seat status) or owns, newest first; an owner
+# without a seat has no race.
+USER_GAMES = """
+SELECT g.game_id, g.name, g.status, m.race_name, m.status AS membership_status
+FROM games g
+LEFT JOIN memberships m ON m.game_id = g.game_id AND m.user_id = %(user_id)s
+WHERE m.user_id IS NOT NULL OR g.owner_user_id = %(user_id)s
+ORDER BY g.created_at DESC, g.game_id
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class UserGameRow:
+    game_id: uuid.UUID
+    name: str
+    status: str
+    race_name: str | None  # None: owned without a seat
+    membership_status: str | None  # active | removed | blocked | released; None: no seat
+
+
+async def user_games(conn: Connection, user_id: uuid.UUID, limit: int) -> list[UserGameRow]:
+    return await fetch_all(conn, UserGameRow, USER_GAMES, {"user_id": user_id, "limit": limit})

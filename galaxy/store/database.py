@@ -230,6 +230,11 @@ async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = No
         return await cursor.fetchone()
 
 
+def like_literal(text: str) -> str:
+    """`text` within a LIKE pattern (with `ESCAPE '\\'`): itself only, `%` and `_` too."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def returned(row: T | None) -> T:
     """The row an INSERT/UPDATE ... RETURNING gave back. Its absence is a broken
     invariant (the row was just written, or is locked by this transaction), not bad

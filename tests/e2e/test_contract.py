@@ -169,7 +169,9 @@ async def admin_users(http: ContractClient, running: Running) -> None:
     http.client.auth = admin_auth()
     base = f"/api/v1/admin/users/{player.user_id}"
     assert (await http.get("/api/v1/admin/users", params={"status": "active"})).status_code == 200
-    assert (await http.get(base)).status_code == 200
+    searched = await http.get("/api/v1/admin/users", params={"q": "Contract@Example.org"})
+    assert [u["user_id"] for u in searched.json()["items"]] == [player.user_id]
+    assert (await http.get(base)).json()["games"] == []
     sanction = {"kind": "lobby_ban", "reason": "test", "expires_at": "2099-01-01T00:00:00Z"}
     assert (await http.post(f"{base}/sanctions", json=sanction)).status_code == 200
     limit = {"kind": "max_owned_games", "value": 2, "reason": "test"}

@@ -16,14 +16,15 @@ from galaxy.store.accounts import (
     LimitRecordRow,
     SanctionRecordRow,
 )
+from galaxy.store.admin_views import UserGameRow
 
 
 @dataclass(frozen=True, slots=True)
 class AccountSummaryView:
-    """An account without what is in force: the operators' listing."""
+    """An account without what is in force: the operators' listing. Never the e-mail
+    address: a list on an operator's screen shows no one's address (the account shows it)."""
 
     user_id: str
-    email: str
     user_name: str
     display_name: str
     preferred_language: str
@@ -38,7 +39,6 @@ class AccountSummaryView:
     def of(cls, row: AccountRow) -> AccountSummaryView:
         return cls(
             user_id=text_id(row.user_id),
-            email=row.email,
             user_name=row.user_name,
             display_name=row.display_name,
             preferred_language=row.preferred_language,
@@ -225,6 +225,27 @@ class HistoryView:
 
 
 @dataclass(frozen=True, slots=True)
+class UserGameView:
+    """A game of the player's, in the operators' view of the account."""
+
+    game_id: str
+    name: str
+    status: str
+    race_name: str | None
+    membership_status: str | None
+
+    @classmethod
+    def of(cls, row: UserGameRow) -> UserGameView:
+        return cls(
+            game_id=text_id(row.game_id),
+            name=row.name,
+            status=row.status,
+            race_name=row.race_name,
+            membership_status=row.membership_status,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AdminUserView:
     """An account as operators see it: what is in force, its history, its sessions."""
 
@@ -244,6 +265,7 @@ class AdminUserView:
     limits: list[ActiveLimitView]
     history: HistoryView
     sessions: list[SeenSessionView]
+    games: list[UserGameView]
 
     @classmethod
     def of(cls, record: AccountRecord) -> AdminUserView:
@@ -265,6 +287,7 @@ class AdminUserView:
             limits=account.limits,
             history=HistoryView.of(record),
             sessions=[SeenSessionView.of(s) for s in record.sessions],
+            games=[UserGameView.of(row) for row in record.games],
         )
 
 
