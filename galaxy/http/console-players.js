@@ -24,9 +24,8 @@
     const bar = el("div", { class: "filters" },
       GC.field("id, user name or e-mail", GC.input("player-q", "user name, e-mail or id", search)),
       el("button", { type: "button", id: "player-find", on: { click: find } }, "Find"));
-    // An address goes through the exact e-mail filter; anything else is the search.
-    const query = !search ? "" : search.includes("@")
-      ? `?email=${encodeURIComponent(search)}` : `?q=${encodeURIComponent(search)}`;
+    // `q` matches an id, a user name prefix (any case) or an address (exact, normalised).
+    const query = search ? `?q=${encodeURIComponent(search)}` : "";
     const answer = await GC.get(`${A}/users${query}`);
     if (!answer.ok) return [el("h2", {}, "Players"), bar, el("p", { class: "error" }, GC.describeError(answer))];
     return [
@@ -138,7 +137,7 @@
       GC.section("Games", u.games === undefined ? el("p", { class: "empty" }, "not served by this backend")
         : GC.table(u.games, [
           ["name", "game", (g) => el("a", { href: `#/games/${g.game_id}` }, g.name)],
-          ["status", "status"], ["race_name", "race"],
+          ["status", "status"], ["race_name", "race"], ["membership_status", "seat"],
         ], "no games")),
       GC.section("History",
         el("h3", {}, "Sanctions"),

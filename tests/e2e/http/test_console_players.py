@@ -13,6 +13,7 @@ from typing import Any
 
 from tests.support.browser import console, needs_chromium
 from tests.support.contract import ContractClient, backend_spec
+from tests.support.lobby import User, join, make_user
 from tests.support.players import login
 from tests.support.service import Running, admin_auth
 
@@ -44,6 +45,9 @@ async def test_a_players_tasks_from_the_console(running: Running, http: Contract
     second = await login(http, running, EMAIL, mail_number=2)
     user_id = first.user_id
     user_name = (await account(http, user_id))["user_name"]
+    owner = await make_user(running, http, "zaphod@example.org")
+    gid = (await owner.enrolling(name="Heart of Gold"))["game_id"]
+    await join(owner, User(user_id, http), gid, "Dentrassi")
     name = f"player “{user_name}” ({user_id})"
 
     async with console(running.http) as page:
@@ -62,6 +66,9 @@ async def test_a_players_tasks_from_the_console(running: Running, http: Contract
 
         await page.go(f"players/{user_id}")
         assert await page.text("#player-title") == f"Player “{user_name}”"
+        if searchable():  # the account's games came with the search
+            assert await page.texts("td[data-key='race_name']") == ["Dentrassi"]
+            assert await page.texts("td[data-key='name']") == ["Heart of Gold"]
         sessions = await page.texts("td[data-key='device_session_id']")
         assert sorted(sessions) == sorted([first.device_session_id, second.device_session_id])
 
