@@ -29,6 +29,20 @@
       el("button", { type: "button", id: "filter-apply", on: { click: apply } }, "Filter"));
     if (!answer.ok) return [el("h2", {}, "Games"), bar, el("p", { class: "error" }, GC.describeError(answer))];
     const rows = answer.data.items;
+    // A house game: owned by no player, open for enrollment at once.
+    const create = () => {
+      const name = GC.value("house-name");
+      const schedule = GC.value("house-schedule");
+      return GC.act({
+        label: "create house game", question: `Create the house game “${name}”, open for enrollment?`,
+        path: `${A}/games`, body: () => ({ name, ...(schedule ? { turn_schedule: schedule } : {}) }),
+        summary: (g) => `“${g.name}” ${g.status}`,
+      });
+    };
+    const house = GC.canAct() ? GC.section("Create a house game", el("div", { class: "form" },
+      GC.field("name", GC.input("house-name", "name")),
+      GC.field("turn schedule (empty: the default)", GC.input("house-schedule", "e.g. 24h")),
+      GC.button("Create house game", create))) : null;
     const health = (g) => {
       const failures = g.probe_failures;
       if (failures === undefined || failures === null) return GC.show(g.runtime_status);
@@ -48,6 +62,7 @@
         ["owner_instance", "owner instance"],
         ["members", "members", (g) => GC.show(g.member_count ?? g.members)],
       ], "no games match"),
+      house,
     ];
   }
 
@@ -75,6 +90,12 @@
         ["user_id", "player", (m) => el("a", { href: `#/players/${m.user_id}` }, m.user_id)],
         ["status", "status"],
         ["joined_at", "joined", (m) => GC.when(m.joined_at)],
+        ["ban", "", (m) => m.status !== "active" ? "" : GC.button("Ban", () => GC.act({
+          label: "ban member", question: `Ban ${m.race_name} (${m.user_id}) from game “${g.name}”?`,
+          path: `${A}/games/${g.game_id}/ban-member`,
+          body: (reason) => ({ user_id: m.user_id, reason: reason || "banned" }),
+          summary: (data) => `${data.race_name} ${data.status}`,
+        }), "danger")],
       ], "no members")),
     ];
     if (!runtime.ok) {

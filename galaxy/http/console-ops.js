@@ -132,6 +132,17 @@
         GC.field("password", el("input", { id: "admin-password", type: "password" })),
         GC.field("role", GC.select("admin-role", ["viewer", "operator"], "viewer")),
         GC.button("Create", create))) : null,
+      GC.canAct() ? GC.section("Reset a password", el("div", { class: "form" },
+        GC.field("admin", GC.select("reset-name", answer.data.items.map((a) => a.username))),
+        GC.field("new password", el("input", { id: "reset-password", type: "password" })),
+        GC.button("Reset password", () => {
+          const username = GC.value("reset-name");
+          const password = document.getElementById("reset-password").value;
+          return GC.act({
+            label: "reset password", question: `Set a new password for admin ${username}? The old one stops working.`,
+            path: `${base}/${encodeURIComponent(username)}/reset-password`, body: () => ({ password }), summary,
+          });
+        }))) : null,
     ];
   };
 })();

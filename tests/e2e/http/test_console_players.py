@@ -110,6 +110,13 @@ async def test_a_players_tasks_from_the_console(running: Running, http: Contract
         assert (await account(http, user_id))["entitlements"]["tier"] == "patron"
         assert (await page.text("#entitlement")).startswith("patron · 10")
 
+        await page.go(f"games/{gid}")  # the runbook's ban-member, from the game's page
+        outcome, said = await page.act_button("Ban", "Ban Dentrassi")
+        assert (outcome, said) == ("ok", "ban member: done — Dentrassi blocked")
+        game = (await http.get(f"/api/v1/admin/games/{gid}", auth=admin_auth())).json()
+        assert [m["status"] for m in game["memberships"]] == ["blocked"]
+
+        await page.go(f"players/{user_id}")
         outcome, said = await page.act_button("Soft delete", name)
         assert (outcome, said) == ("ok", "soft delete: done — status deleted")
         assert (await account(http, user_id))["status"] == "deleted"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.browser import console, needs_chromium, served
@@ -21,6 +22,7 @@ pytestmark = [
 ]
 
 VIEWER = ("watcher", "a long enough viewer password")
+NEW_PASSWORD = "another long viewer password"
 FORGE = """
 const done = arguments[arguments.length - 1];
 fetch(arguments[0], {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"})
@@ -50,12 +52,24 @@ async def test_a_viewer_sees_no_action_and_a_forged_one_is_refused(
         assert outcome == "ok" and (await roles(http))[VIEWER[0]] == "operator", said
         outcome, said = await page.act(row, "Give admin watcher the viewer role")
         assert outcome == "ok" and (await roles(http))[VIEWER[0]] == "viewer", said
+        await page.fill("#reset-name", VIEWER[0])
+        await page.fill("#reset-password", NEW_PASSWORD)
+        outcome, said = await page.act_button("Reset password", "password for admin watcher")
+        assert (outcome, said) == ("ok", "reset password: done — watcher enabled, viewer")
+
+        await page.go("games")
+        await page.fill("#house-name", "House")
+        outcome, said = await page.act_button("Create house game", "the house game “House”")
+        assert (outcome, said) == ("ok", "create house game: done — “House” enrollment_open")
+        assert await page.texts("a.game-link") == ["House"]
         assert await page.problems() == []
 
-    house = await http.post("/api/v1/admin/games", json={"name": "House"}, auth=admin_auth())
-    gid = house.json()["game_id"]
+    listing = (await http.get("/api/v1/admin/games", auth=admin_auth())).json()["items"]
+    [gid] = [g["game_id"] for g in listing if g["name"] == "House" and g["owner_user_id"] is None]
     player = await make_user(running, http, "watched@example.org")
-    async with console(running.http, *VIEWER) as page:
+    old = await http.get("/api/v1/admin/me", auth=httpx.BasicAuth(*VIEWER))
+    assert old.status_code == 401  # the reset took the old password away
+    async with console(running.http, VIEWER[0], NEW_PASSWORD) as page:
         await page.go("games")
         assert await page.text("#whoami") == "watcher · viewer"
         for route in (f"games/{gid}", f"players/{player.user_id}", "engines", "admins", "mail"):
