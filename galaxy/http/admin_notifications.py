@@ -11,8 +11,10 @@ from galaxy.http.views.notifications import (
     MalformedView,
     NotificationDeadLetterView,
     NotificationView,
+    RouteCountsView,
 )
 from galaxy.http.views.pages import PageView
+from galaxy.services import admin_views
 
 blueprint = Blueprint("admin_notifications", __name__, url_prefix="/api/v1/admin/notifications")
 
@@ -33,6 +35,11 @@ async def list_dead_letters() -> dict[str, object]:
 async def list_malformed() -> dict[str, object]:
     page = await services().notifier.malformed(page_param())
     return to_json(PageView.of(page, MalformedView.of))
+
+
+@blueprint.get("/routes")
+async def route_counts() -> dict[str, object]:
+    return to_json(RouteCountsView.of(await admin_views.notification_routes(services().db)))
 
 
 @blueprint.get("/<notification_id>")

@@ -87,6 +87,13 @@ async def update_version(version: str) -> dict[str, object]:
     return to_json(EngineVersionView.of(row))
 
 
+@blueprint.post("/engine-versions/<version>/enable")
+async def enable_version(version: str) -> dict[str, object]:
+    # The console's one-click twin of PATCH {"enabled": true}.
+    row = await services().engine_versions.update(version, enabled=True)
+    return to_json(EngineVersionView.of(row))
+
+
 @blueprint.post("/engine-versions/<version>/disable")
 async def disable_version(version: str) -> dict[str, object]:
     row = await services().engine_versions.update(version, enabled=False)

@@ -12,7 +12,7 @@ from galaxy.domain.errors import InvalidInput, NotFound
 from galaxy.domain.lobby import Status
 from galaxy.services.paging import Page, load_page
 from galaxy.store import admin_views, lobby
-from galaxy.store.admin_views import AdminGameRow, TurnRow
+from galaxy.store.admin_views import AdminGameRow, RouteCountRow, TurnRow
 from galaxy.store.database import Connection, Database
 
 TURNS_MAX = 200  # `?limit=` of a game's recent turns
@@ -58,3 +58,8 @@ async def turns(db: Database, game_id: uuid.UUID, limit: int) -> list[TurnRow]:
         return await admin_views.recent_turns(conn, game_id, limit)
 
     return await db.run(read, name="admin.game_turns")
+
+
+async def notification_routes(db: Database) -> list[RouteCountRow]:
+    """How many notification routes there are of each kind, channel and status."""
+    return await db.run(admin_views.route_counts, name="admin.notification_routes")

@@ -127,3 +127,27 @@ class UserGameRow:
 
 async def user_games(conn: Connection, user_id: uuid.UUID, limit: int) -> list[UserGameRow]:
     return await fetch_all(conn, UserGameRow, USER_GAMES, {"user_id": user_id, "limit": limit})
+
+
+# -- notification routes ----------------------------------------------------------------------
+
+# Every route ever made, counted: the routes are few per notification and the console
+# asks now and then, so a scan is cheap next to what writing them cost.
+ROUTE_COUNTS = """
+SELECT n.kind, r.channel, r.status, count(*)::int AS count
+FROM notification_routes r JOIN notifications n ON n.notification_id = r.notification_id
+GROUP BY n.kind, r.channel, r.status
+ORDER BY n.kind, r.channel, r.status
+"""
+
+
+@dataclass(frozen=True)
+class RouteCountRow:
+    kind: str
+    channel: str  # push | email | admin_email
+    status: str  # pending | retrying | delivered | skipped | dead_lettered
+    count: int
+
+
+async def route_counts(conn: Connection) -> list[RouteCountRow]:
+    return await fetch_all(conn, RouteCountRow, ROUTE_COUNTS)

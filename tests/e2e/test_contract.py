@@ -327,6 +327,9 @@ async def engine_versions(http: ContractClient, running: Running) -> None:
     refused = await http.post(f"{base}/1.2.3/disable")
     assert_error_body(refused, 409, "engine_version_is_default")
     assert (await http.post(f"{base}/1.2.4/disable")).json()["enabled"] is False
+    assert (await http.post(f"{base}/1.2.4/enable")).json()["enabled"] is True
+    assert (await http.post(f"{base}/1.2.4/default")).json()["is_default"] is True
+    assert_error_body(await http.post(f"{base}/9.9.9/enable"), 404, "engine_version_not_found")
     http.client.auth = NO_AUTH
 
 
@@ -379,6 +382,7 @@ EXERCISES: dict[str, Exercise] = {
     "adminGetNotification": admin_notifications,
     "adminListNotificationDeadLetters": admin_notifications,
     "adminListMalformedIntents": admin_notifications,
+    "adminNotificationRoutes": admin_notifications,
     "sendEmailCode": login_flow,
     "confirmEmailCode": login_flow,
     "internalGetSession": login_flow,
@@ -475,6 +479,7 @@ EXERCISES: dict[str, Exercise] = {
             "adminCreateEngineVersion",
             "adminUpdateEngineVersion",
             "adminDisableEngineVersion",
+            "adminEnableEngineVersion",
             "adminDefaultEngineVersion",
         ],
         engine_versions,

@@ -6,10 +6,12 @@ the catalog's business, per kind): the one open object in these views.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from galaxy.http.views.base import maybe_time, text_id, time
 from galaxy.services.notifications import Routed
+from galaxy.store.admin_views import RouteCountRow
 from galaxy.store.notifications import DeadLetterRow, MalformedRow, RouteRow
 
 
@@ -108,3 +110,24 @@ class MalformedView:
             payload=row.payload,
             reason=row.reason,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCountView:
+    kind: str
+    channel: str
+    status: str
+    count: int
+
+    @classmethod
+    def of(cls, row: RouteCountRow) -> RouteCountView:
+        return cls(kind=row.kind, channel=row.channel, status=row.status, count=row.count)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCountsView:
+    routes: list[RouteCountView]
+
+    @classmethod
+    def of(cls, rows: Sequence[RouteCountRow]) -> RouteCountsView:
+        return cls([RouteCountView.of(row) for row in rows])

@@ -207,6 +207,10 @@ async def exercise_admin_notifications(http: ContractClient, notification_id: uu
     assert letters["total"] >= 1
     malformed = (await http.get("/api/v1/admin/notifications/malformed")).json()
     assert malformed["total"] >= 1 and "unknown kind" in malformed["items"][0]["reason"]
+    routes = (await http.get("/api/v1/admin/notifications/routes")).json()["routes"]
+    counted = {(r["kind"], r["channel"], r["status"]): r["count"] for r in routes}
+    assert counted[("game.turn.ready", "push", "dead_lettered")] == letters["total"]
+    assert sum(counted.values()) == sum(len(n["routes"]) for n in listing["items"])
     assert_error_body(await http.get(f"/api/v1/admin/notifications/{uuid.uuid4()}"), 404)
     assert_error_body(await http.get("/api/v1/admin/notifications/nope"), 400, "invalid_id")
     assert_error_body(await http.get("/api/v1/admin/notifications?page=-1"), 400, "invalid_page")
