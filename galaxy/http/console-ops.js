@@ -71,7 +71,7 @@
         ["actions", "", (v) => el("span", { class: "row-actions", data: { version: v.version } },
           v.enabled ? null : GC.button("Enable", () => GC.act({
             label: "enable", question: `Enable engine ${v.version}? Games may name it from now on.`,
-            method: "PATCH", path: `${base}/${encodeURIComponent(v.version)}`, body: () => ({ enabled: true }),
+            path: `${base}/${encodeURIComponent(v.version)}/enable`,
             summary: versionSummary,
           }), "enable"),
           v.enabled && !v.is_default ? GC.button("Disable", () => GC.act({
