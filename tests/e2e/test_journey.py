@@ -112,7 +112,7 @@ async def test_a_whole_game_from_registration_to_a_registered_race_name(
             second = ("ops", "a long enough password")
             await client.post(
                 "/api/v1/admin/admin-accounts",
-                json={"username": second[0], "password": second[1]},
+                json={"username": second[0], "password": second[1], "role": "operator"},
                 auth=admin,
             )
             off = await client.post(f"/api/v1/admin/admin-accounts/{admin[0]}/disable", auth=second)
