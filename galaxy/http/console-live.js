@@ -37,6 +37,7 @@
 
   // Something an operator should look at: not running, an error, recent
   // restarts, a mailbox half full, or messages overflowing or dropped.
+  GC.unhealthy = wrong; // for the browser test, which asks it about real snapshots
   function wrong(actor) {
     // A mailbox of one holding its one wake-up is normal; a larger one half full is not.
     const full = actor.mailbox_capacity > 1 && actor.mailbox_depth / actor.mailbox_capacity >= 0.5;

@@ -16,6 +16,23 @@ from tests.support.service import Running, admin_auth
 
 pytestmark = needs_chromium
 
+UNHEALTHY = """
+const [path, done] = arguments;
+fetch("/api/v1/admin/actors").then(r => r.json()).then(tree => {
+  const find = (node) => node.path === path ? node : node.children.map(find).find(Boolean);
+  const actor = find(tree.root);
+  const ask = (change) => GalaxyConsole.unhealthy({...actor, ...change});
+  done({
+    "as it is": ask({}),
+    "failed": ask({status: "failed"}),
+    "last error": ask({last_error: "RuntimeError: boom"}),
+    "restarted lately": ask({recent_restarts: [{at: "2026-01-01T00:00:00Z", reason: "x"}]}),
+    "mailbox half full": ask({mailbox_depth: Math.ceil(actor.mailbox_capacity / 2)}),
+    "dropping": ask({dropped: 1}),
+  });
+});
+"""
+
 
 async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
     running: Running, http: ContractClient
@@ -34,6 +51,17 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
         tree = (await http.get("/api/v1/admin/actors", auth=admin_auth())).json()
         assert "mailbox_capacity" in details and "ticks_deferred" in details
         assert tree["count"] >= 10
+        assert await page.count("#tree .node.unhealthy") == 0  # a healthy service: none lit
+        # What lights a node, asked of the page's own rule about the hub's real snapshot.
+        verdicts = await page.script(UNHEALTHY, "root/core/push.hub")
+        assert verdicts == {
+            "as it is": False,
+            "failed": True,
+            "last error": True,
+            "restarted lately": True,
+            "mailbox half full": True,
+            "dropping": True,
+        }
         assert await page.text("#problem") == ""
         shot = await page.screenshot("console-tree.png", for_docs=True)
         assert shot.stat().st_size > 1000
