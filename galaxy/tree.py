@@ -21,6 +21,7 @@ from galaxy.actors import Backoff, ChildSpec, Intensity, Runnable, Strategy, Sup
 from galaxy.actors.supervisor import Restart
 from galaxy.core.cache_listener import CacheListener
 from galaxy.core.geo_counters import GeoCounters
+from galaxy.core.history import HistoryActor
 from galaxy.core.instance_heartbeat import InstanceHeartbeat
 from galaxy.core.last_seen import LastSeen
 from galaxy.core.lobby_sweeper import LobbySweeper
@@ -58,6 +59,7 @@ LOBBY_SWEEPER = "lobby.sweeper"
 GEO_COUNTERS = "geo.counters"
 LAST_SEEN = "sessions.last_seen"
 INSTANCE_HEARTBEAT = "instance.heartbeat"
+HISTORY = "console.history"
 TRANSLATOR = "diplomail.translator"
 GAMES = "runtime.games"  # game:<game_id> children, spawned by the runtime service
 RECONCILER = "runtime.reconciler"
@@ -249,6 +251,7 @@ def _core(wiring: Wiring) -> list[Node]:
             lambda: InstanceHeartbeat(services.instances),
             shutdown_timeout=5.0,
         ),
+        actor(HISTORY, HistoryActor, lambda: HistoryActor(services.history), shutdown_timeout=2.0),
     ]
     if config.diplomail.translator_url:
         nodes.append(
@@ -300,6 +303,7 @@ def _mail_worker(wiring: Wiring) -> MailWorker:
         max_attempts=mail.max_attempts,
         backoff=Backoff(initial=mail.retry_initial, factor=2.0, maximum=mail.retry_max, jitter=0.2),
         telemetry=services.telemetry,
+        history=services.history,
     )
 
 

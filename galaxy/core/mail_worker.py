@@ -32,6 +32,7 @@ from galaxy.bridge import to_asyncio
 from galaxy.clients.smtp import Outgoing, SmtpSession, SmtpTarget
 from galaxy.core.outbox import OutboxWorker, Result, RetryPolicy
 from galaxy.domain.mail_templates import TemplateError
+from galaxy.services.history import History
 from galaxy.services.mail import MailOutbox, lease_seconds
 from galaxy.services.unit_of_work import AfterCommit
 from galaxy.store import mail as queries
@@ -67,9 +68,11 @@ class MailQueue:
         outbox: MailOutbox,
         target: Callable[[], SmtpTarget],
         telemetry: Telemetry | None = None,
+        history: History | None = None,
     ) -> None:
         self.outbox = outbox
         self.target = target
+        self.history = history  # the console's: sent, retried and dead per interval
         self.sent = 0
         self.failed = 0
         self.session = SmtpSession()
@@ -162,14 +165,20 @@ class MailQueue:
             self._attempts.add(1, {"outcome": settlement.label})
         if settlement.outcome is Outcome.SENT:
             self.sent += 1
+            if self.history is not None:
+                self.history.mail_sent()
             log.info("mail.sent", **fields)
             return
         self.failed += 1
         if settlement.outcome is Outcome.DEAD:
             if self._dead is not None:
                 self._dead.add(1)
+            if self.history is not None:
+                self.history.mail_dead()
             log.error("mail.dead_lettered", error=settlement.error, **fields)
         else:
+            if self.history is not None:
+                self.history.mail_retried()
             delay = round(settlement.delay, 3)
             log.warning(
                 "mail.retry_scheduled", delay_seconds=delay, error=settlement.error, **fields
@@ -190,8 +199,9 @@ class MailWorker(OutboxWorker[Delivery]):
         max_attempts: int,
         backoff: Backoff,
         telemetry: Telemetry | None = None,
+        history: History | None = None,
     ) -> None:
-        self.mail = MailQueue(outbox, target, telemetry)
+        self.mail = MailQueue(outbox, target, telemetry, history)
         super().__init__(
             self.mail,
             db,

@@ -161,6 +161,7 @@ class EdgeMiddleware:
         self.lane = Lane(services, lane_routes)
         self.max_body = services.config.http.max_body_bytes
         self.metrics = services.telemetry.http
+        self.history = services.history
         self.system = services.actors
         self._gateway = services.config.gateway.credentials  # fixed at start, like the level
         self._debug = log.is_enabled_for(logging.DEBUG)  # the level is fixed at start
@@ -328,6 +329,9 @@ class EdgeMiddleware:
         quiet: bool,
     ) -> None:
         elapsed = time.perf_counter() - began
+        # The console's charts: every request of the four surfaces, the lane's and the
+        # hot reads' too (probes and unknown paths are not charted).
+        self.history.request(group, elapsed)
         if quiet:  # the probes and the session lookup: GET or HEAD, else a 405
             self.metrics.hot_request(group, method_label(method), route, status, elapsed)
             if not self._debug:

@@ -29,6 +29,7 @@ from galaxy.services.coherence import (
 from galaxy.services.diplomail import Diplomail
 from galaxy.services.forwarding import Forwarding
 from galaxy.services.geo import Geo
+from galaxy.services.history import History
 from galaxy.services.instances import Instances
 from galaxy.services.lobby import Enrollment, Games, LobbyContext, LobbyEvents
 from galaxy.services.mail import MailOutbox
@@ -75,6 +76,7 @@ class Services:
     forwarding: Forwarding
     coherence: Coherence
     telemetry: Telemetry
+    history: History  # the console's last hour of this instance
 
     async def warm(self) -> None:
         """Fill the in-process caches from the store; the edges serve from them."""
@@ -104,8 +106,11 @@ def build_services(
     games_supervisor: str,
     telemetry: Telemetry,
     run_id: str,
+    history: History | None = None,
 ) -> Services:
     """Every service, wired to the ones it calls; nothing is read from the store yet."""
+    history = history if history is not None else History()
+    push.record_into(history)
     mail = MailOutbox(db, from_address=config.smtp.from_address, telemetry=telemetry)
     notifier = Notifier(db, admin_email=config.notification.admin_email, telemetry=telemetry)
     hooks = UserHooks(telemetry)
@@ -168,6 +173,7 @@ def build_services(
             ),
             telemetry=telemetry,
             ownership=ownership,
+            history=history,
         ),
         actors,
         supervisor=games_supervisor,
@@ -204,4 +210,5 @@ def build_services(
         ),
         coherence=coherence,
         telemetry=telemetry,
+        history=history,
     )

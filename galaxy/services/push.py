@@ -37,6 +37,7 @@ from opentelemetry import trace
 
 from galaxy.domain.errors import InvalidInput, ServiceUnavailable
 from galaxy.proto.push.v1 import events_pb2, push_pb2
+from galaxy.services.history import History
 from galaxy.telemetry import Telemetry
 
 log = structlog.get_logger("galaxy.push")
@@ -183,6 +184,7 @@ class PushHub:
             else None
         )
         self.published = 0
+        self._history: History | None = None
 
     # -- producers ---------------------------------------------------------
 
@@ -209,6 +211,10 @@ class PushHub:
             client_event.device_session_id = str(device_session_id)
         return self._publish(push_pb2.PushEvent(client_event=client_event), event.kind)
 
+    def record_into(self, history: History) -> None:
+        """From now on, every event published here is counted in the console's history."""
+        self._history = history
+
     def relay_through(self, relay: Relay) -> None:
         """From now on, published events go to `relay`, which numbers them."""
         self._relay = relay
@@ -234,6 +240,8 @@ class PushHub:
         """The event's cursor; "" when a relay numbers it (it arrives through `accept`)."""
         if self._events_total is not None:
             self._events_total.add(1, {"kind": kind})
+        if self._history is not None:
+            self._history.push_event()
         if self._relay is not None:
             self._relay.submit(event)
             return ""

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from galaxy.domain.notifications import Intent, Recipient
+from tests.e2e.http.test_console_history import exercise_console_history
 from tests.e2e.lobby.test_race_names import _finished_game
 from tests.e2e.mail.test_mail_outbox import exercise_admin_mail, sent_and_dead_letter
 from tests.e2e.notify.test_notifications import USER, exercise_admin_notifications
@@ -486,6 +487,7 @@ EXERCISES: dict[str, Exercise] = {
     "adminGeoCountries": admin_geo,
     "adminConsole": console,
     "adminConsoleSummary": console,
+    "adminConsoleHistory": exercise_console_history,
     "adminConsoleAsset": console,
     **dict.fromkeys(
         ["diplomailSend", "diplomailInbox", "diplomailSent", "diplomailMarkRead"], diplomail

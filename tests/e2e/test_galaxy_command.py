@@ -58,6 +58,7 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
         "geo.counters": 2,
         "sessions.last_seen": 2,
         "instance.heartbeat": 2,
+        "console.history": 2,
         "runtime.games": 2,
         "runtime.placement": 2,
         "runtime.reconciler": 2,

@@ -12,6 +12,7 @@ import trio
 
 from galaxy.clients.containers import ContainerDriver
 from galaxy.clients.engine import EngineClient, EngineStatus, OrderResult, Report, Seat, Verdict
+from galaxy.services.history import History
 from galaxy.services.lobby import LobbyEvents
 from galaxy.services.notifications import Notifier
 from galaxy.services.runtime.ownership import Ownership
@@ -68,6 +69,8 @@ class RuntimeDeps:
     telemetry: Telemetry | None = None
     # This instance's game leases; None: no fencing (one process, tests, the benchmark).
     ownership: Ownership | None = None
+    # The console's history (completed turns and their durations); None: not kept.
+    history: History | None = None
 
     def __post_init__(self) -> None:
         if self.long_operations is None:

@@ -574,7 +574,7 @@ class Lifecycle:
                     set_next=True, next_turn_at=due or datetime.now(UTC), ends=op
                 )
                 return None
-            began = trio.current_time()
+            began = trio.current_time()  # the turn's duration: engine calls to archive
             try:
                 banished = await self._banish_departed()
                 status = await self.engine().turn()
@@ -594,8 +594,12 @@ class Lifecycle:
             )
             self.saw(status)
             self.turns += 1
+            # The archived turn keeps the engine's part (settle writes it); the
+            # history's point also counts the archiving itself.
             took = round((trio.current_time() - began) * 1000)
             await self.settle(status, reports, op=op, change=dict(then), duration_ms=took)
+            if self.deps.history is not None:
+                self.deps.history.turn(trio.current_time() - began)
         return status
 
     async def _banish_departed(self) -> list[str]:

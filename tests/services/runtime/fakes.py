@@ -23,6 +23,7 @@ import trio
 from galaxy.clients.containers import ContainerDriver, DriverError, EngineHandle, EngineSpec
 from galaxy.clients.engine import EngineStatus, OrderResult, RaceStatus, Report, Seat, Verdict
 from galaxy.domain.lobby import Status
+from galaxy.services.history import History
 from galaxy.services.runtime.game import GameActor
 from galaxy.store import archive as archive_queries
 from galaxy.store import runtime as runtime_queries
@@ -221,7 +222,11 @@ class Driver(ContainerDriver):
 
 
 def game_actor(
-    store: Store, engine: Engine, driver: Driver | None = None, game_status: Status = Status.RUNNING
+    store: Store,
+    engine: Engine,
+    driver: Driver | None = None,
+    game_status: Status = Status.RUNNING,
+    history: History | None = None,
 ) -> GameActor:
     """A game actor on the stand-ins, its lobby a note of the snapshots it was handed."""
     snapshots: list[Any] = []
@@ -263,6 +268,7 @@ def game_actor(
         ownership=None,  # one process: no leases, no fencing
         count_operation=lambda op, outcome: None,
         count_probe=lambda outcome: None,
+        history=history,
     )
     actor = GameActor(deps, GAME)
     actor.life.client = engine

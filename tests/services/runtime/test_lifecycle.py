@@ -13,8 +13,10 @@ import trio.testing
 
 from galaxy.actors import ActorSystem, ChildSpec, Supervisor
 from galaxy.actors.actor import Ref
+from galaxy.clients.engine import EngineStatus
 from galaxy.domain.errors import Conflict, GalaxyError, ServiceUnavailable, UpstreamFailure
 from galaxy.domain.lobby import Status
+from galaxy.services.history import History
 from galaxy.services.runtime.game import (
     Describe,
     EngineFound,
@@ -138,3 +140,30 @@ async def test_a_forced_turn_on_a_paused_game_is_refused(
     with pytest.raises(Conflict) as refused:
         await ref.ask(ForceNextTurn())
     assert refused.value.code == "game_paused" and engine.turns == 0
+
+
+class SlowEngine(Engine):
+    """Each turn takes 1.5 s of (virtual) engine time."""
+
+    async def turn(self) -> EngineStatus:
+        await trio.sleep(1.5)
+        return await super().turn()
+
+
+async def test_a_completed_turn_is_recorded_with_its_duration_in_the_history(
+    store: Store, nursery_: trio.Nursery
+) -> None:
+    history = History()
+    history.begin(trio.current_time())
+    driver = Driver()
+    driver.running["c-1"] = await driver.start_named("c-1")
+    actor = game_actor(store, SlowEngine(), driver, history=history)
+    ref = await running(actor, nursery_, store)
+    await ref.ask(ForceNextTurn())
+    await ref.ask(ForceNextTurn())
+    closed = history.close(trio.current_time(), 0.0, [])
+    assert closed.turns == 2
+    mean, longest = closed.turn_mean_ms, closed.turn_max_ms
+    assert mean is not None and longest is not None
+    # The engine's 1.5 s and what the turn's units wait on the clock besides (a few ms).
+    assert 1500.0 <= mean <= longest < 1600.0
