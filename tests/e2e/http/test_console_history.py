@@ -49,7 +49,11 @@ def every_surface(seen: dict[tuple[str, str], list[list[float]]]) -> bool:
 
 
 async def exercise_console_history(http: ContractClient, running: Running) -> None:
-    """For the contract suite: a request of each surface, then the history, validated."""
+    """For the contract suite: a request of each surface, then the history, validated.
+
+    On a fresh service the user surface's only request is the edge lane's account
+    read (served below Quart), and the internal one's the hot session lookup: both
+    paths that bypass Quart must record for every surface to show."""
     await http.post(SEND, json={"email": "history@example.org"})
     await http.get(f"/api/v1/internal/sessions/{uuid.uuid4()}")
     await http.get("/api/v1/user/account", headers={"X-User-ID": str(uuid.uuid4())})
