@@ -7,12 +7,20 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
 from galaxy.config import load_config
-from tests.support.galaxy_process import GALAXY, GalaxyProcess, read_until_ready, reap_leftovers
-from tests.support.service import Running, service_environ, start_service
+from tests.support.contract import ContractClient
+from tests.support.galaxy_process import (
+    GALAXY,
+    GalaxyProcess,
+    clean_environ,
+    read_until_ready,
+    reap_leftovers,
+)
+from tests.support.service import ADMIN, Running, service_environ, start_service
 from tests.support.smtp import SmtpSink, smtp_environ
 
 
@@ -42,6 +50,30 @@ def start_galaxy() -> Iterator[Any]:
         galaxy.close()
     for data_dir in data_dirs:
         reap_leftovers(data_dir)
+
+
+@pytest.fixture
+def galaxy_run(tmp_path: Path, start_galaxy: Any) -> Iterator[GalaxyProcess]:
+    """`galaxy run` as an operator starts it (embedded defaults, the tests' bootstrap
+    admin); stopped with SIGINT after the test, which must find it still running."""
+    galaxy = start_galaxy(
+        clean_environ(
+            tmp_path,
+            BACKEND_ADMIN_BOOTSTRAP_USER=ADMIN[0],
+            BACKEND_ADMIN_BOOTSTRAP_PASSWORD=ADMIN[1],
+        )
+    )
+    galaxy.drain()
+    yield galaxy
+    code, _, err = galaxy.stop()
+    assert code == 0, err
+
+
+@pytest.fixture
+async def galaxy_run_http(galaxy_run: GalaxyProcess) -> AsyncIterator[ContractClient]:
+    """A contract-checking client of `galaxy_run`'s HTTP edge."""
+    async with httpx.AsyncClient(base_url=galaxy_run.ready["http"], timeout=10) as client:
+        yield ContractClient(client)
 
 
 @pytest.fixture

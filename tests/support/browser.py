@@ -21,21 +21,25 @@ from typing import Any
 import pytest
 import trio
 
-from tests.support.contract import match_operation
 from tests.support.service import ADMIN
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ROOT = Path(__file__).resolve().parents[2]
+# Chromium's own traffic off the machine (updates, sync, field trials) is switched off:
+# the tests' traffic stays on loopback.
+BROWSER_FLAGS = (
+    "--no-sandbox",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+)
 PATIENCE = 60.0  # seconds a page may take to show what a test waits for
 
 needs_chromium = pytest.mark.skipif(
     not (CHROMIUM and DRIVER), reason="no chromium/chromedriver (make test installs them)"
 )
-
-
-def served(method: str, path: str) -> bool:
-    """Whether the API contract has this operation (parts of the console land in steps)."""
-    return match_operation(method, path) is not None
 
 
 def pictures(for_docs: bool) -> Path:
@@ -219,7 +223,7 @@ def _start(base: str, user: str, password: str) -> Any:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+    for flag in (*BROWSER_FLAGS, "--headless=new", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
     options.add_argument("--window-size=1400,1000")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -1,17 +1,18 @@
 """The operator console in headless Chromium: the live actor tree, its details, the charts.
 
-The page refreshes itself (the cards and the tree every 2 s) with no reload from
-the test; a click on an actor shows its snapshot. The tree page's screenshot
-is docs/images/console-tree.png (GALAXY_CONSOLE_SCREENSHOTS=1 renews it;
+The tree is a `galaxy run` process's, as an operator starts it (embedded
+defaults): the page and its assets come from the installed package. The page
+refreshes itself (the cards and the tree every 2 s) with no reload from the
+test; a click on an actor shows its snapshot. The tree page's screenshot is
+docs/images/console-tree.png (GALAXY_CONSOLE_SCREENSHOTS=1 renews it;
 otherwise it goes to build/test-artifacts).
 """
 
 from __future__ import annotations
 
-import pytest
-
-from tests.support.browser import console, needs_chromium, served
+from tests.support.browser import console, needs_chromium
 from tests.support.contract import ContractClient
+from tests.support.galaxy_process import GalaxyProcess
 from tests.support.service import Running, admin_auth
 
 pytestmark = needs_chromium
@@ -35,9 +36,9 @@ fetch("/api/v1/admin/actors").then(r => r.json()).then(tree => {
 
 
 async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
-    running: Running, http: ContractClient
+    galaxy_run: GalaxyProcess, galaxy_run_http: ContractClient
 ) -> None:
-    async with console(running.http) as page:
+    async with console(galaxy_run.ready["http"]) as page:
         await page.go("actors")
         # It refreshes itself: wait for the tree's second redraw, no reload from us.
         await page.wait_text("#updated", "actors")
@@ -48,7 +49,7 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
         assert "total" in await page.text("#actors") and "running" in await page.text("#actors")
         await page.click("#tree .node[data-path='root/core/push.hub']")
         details = await page.wait_text("#actor-details", "root/core/push.hub")
-        tree = (await http.get("/api/v1/admin/actors", auth=admin_auth())).json()
+        tree = (await galaxy_run_http.get("/api/v1/admin/actors", auth=admin_auth())).json()
         assert "mailbox_capacity" in details and "ticks_deferred" in details
         assert tree["count"] >= 10
         assert await page.count("#tree .node.unhealthy") == 0  # a healthy service: none lit
@@ -68,10 +69,6 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
         assert await page.problems() == []
 
 
-@pytest.mark.skipif(
-    not served("GET", "/api/v1/admin/console/history"),
-    reason="the history endpoint (branch console-history) is not merged yet",
-)
 async def test_the_charts_draw_the_last_hour(running: Running, http: ContractClient) -> None:
     from galaxy.core.history import CloseNow
     from galaxy.tree import HISTORY

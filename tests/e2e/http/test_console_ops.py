@@ -1,4 +1,5 @@
-"""Mail, notifications and engine versions from the console.
+"""Mail, notifications and engine versions from the console (the engine versions on a
+`galaxy run` process, as an operator starts it).
 
 A dead letter (a real SMTP sink refusing every message) shows its last error
 and is resent from the page once the relay accepts again; an engine version
@@ -12,6 +13,7 @@ from typing import Any
 
 from tests.support.browser import console, needs_chromium
 from tests.support.contract import ContractClient
+from tests.support.galaxy_process import GalaxyProcess
 from tests.support.mail import eventually, outbox
 from tests.support.service import Running, admin_auth
 from tests.support.smtp import SmtpSink
@@ -63,14 +65,17 @@ async def test_a_dead_letter_is_resent_from_the_console(
         assert await page.problems() == []
 
 
-async def test_engine_versions_from_the_console(running: Running, http: ContractClient) -> None:
+async def test_engine_versions_from_the_console(
+    galaxy_run: GalaxyProcess, galaxy_run_http: ContractClient
+) -> None:
     async def versions() -> dict[str, dict[str, Any]]:
-        listing = (await http.get("/api/v1/admin/engine-versions", auth=admin_auth())).json()
+        answer = await galaxy_run_http.get("/api/v1/admin/engine-versions", auth=admin_auth())
+        listing = answer.json()
         return {v["version"]: v for v in listing["items"]}
 
     (old,) = [v for v, row in (await versions()).items() if row["is_default"]]
     row = "//span[@data-version='9.9.0']"
-    async with console(running.http) as page:
+    async with console(galaxy_run.ready["http"]) as page:
         await page.go("engines")
         await page.fill("#engine-version", "9.9.0")
         await page.fill("#engine-image", "galaxy-engine:9.9.0")

@@ -6,20 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.support.browser import console, needs_chromium, served
+from tests.support.browser import console, needs_chromium
 from tests.support.contract import ContractClient
 from tests.support.lobby import make_user
 from tests.support.service import Running, admin_auth
 
-pytestmark = [
-    needs_chromium,
-    pytest.mark.skipif(
-        not served("GET", "/api/v1/admin/me"),
-        reason="roles (branch console-api) are not merged yet",
-    ),
-]
+pytestmark = needs_chromium
 
 VIEWER = ("watcher", "a long enough viewer password")
 NEW_PASSWORD = "another long viewer password"
