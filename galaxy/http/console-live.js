@@ -101,14 +101,27 @@
     drawTree();
   }
 
+  // Every instance on the database: this one's tree is drawn below, the others' games counted.
+  function instances(cluster) {
+    if (!cluster.ok) return el("p", { class: "error" }, GC.describeError(cluster));
+    return GC.table(cluster.data.instances, [
+      ["instance_id", "instance", (i) => i.this_instance ? `${i.instance_id} (this one)` : i.instance_id],
+      ["address", "address"], ["version", "version"],
+      ["started_at", "started", (i) => GC.when(i.started_at)],
+      ["heartbeat_at", "heartbeat", (i) => GC.when(i.heartbeat_at)],
+      ["games", "games owned", (i) => String(i.games.length)],
+    ], "no instance registered");
+  }
+
   GC.views.actors = async function () {
-    const answer = await GC.get(`${A}/actors`);
+    const [answer, cluster] = await Promise.all([GC.get(`${A}/actors`), GC.get(`${A}/cluster`)]);
     if (answer.ok) lastTree = answer.data;
     const tree = el("div", { id: "tree", data: { refreshes: 0 } });
     const side = el("aside", { id: "actor-details" });
     // Drawn once the nodes are in the page (the router puts them there).
     setTimeout(drawTree, 0);
-    return [el("h2", {}, `Actors (${answer.ok ? answer.data.count : "?"})`),
+    return [GC.section("Instances", el("div", { id: "instances" }, instances(cluster))),
+      el("h2", {}, `Actors (${answer.ok ? answer.data.count : "?"})`),
       answer.ok ? null : el("p", { class: "error" }, GC.describeError(answer)),
       el("div", { class: "split" }, tree, side)];
   };

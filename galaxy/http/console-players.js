@@ -46,6 +46,7 @@
     const answer = await GC.get(`${A}/users/${userId}`);
     if (!answer.ok) return [el("p", { class: "error" }, GC.describeError(answer))];
     const u = answer.data;
+    const geo = await GC.get(`${A}/geo/users/${u.user_id}/countries`); // the geo signals
     const named = `player “${u.user_name}” (${u.user_id})`;
     const base = `${A}/users/${u.user_id}`;
     const accountSummary = (data) => `status ${data.status}`;
@@ -139,6 +140,11 @@
           ["name", "game", (g) => el("a", { href: `#/games/${g.game_id}` }, g.name)],
           ["status", "status"], ["race_name", "race"], ["membership_status", "seat"],
         ], "no games")),
+      GC.section("Countries",
+        geo.ok ? GC.table(geo.data.items, [
+          ["country", "country"], ["count", "requests"],
+          ["last_seen_at", "last seen", (c) => GC.when(c.last_seen_at)],
+        ], "no requests counted") : el("p", { class: "error" }, GC.describeError(geo))),
       GC.section("History",
         el("h3", {}, "Sanctions"),
         GC.table(u.history.sanctions, [["created_at", "when", (h) => GC.when(h.created_at)], ["kind", "kind"],

@@ -46,6 +46,8 @@ async def test_the_tree_refreshes_itself_and_shows_an_actors_details(
         root = await page.text("#tree .node[data-path='root'] .status")
         hub = await page.text("#tree .node[data-path='root/core/push.hub'] .status")
         assert (root, hub) == ("running", "running")
+        (instance,) = await page.texts("#instances td[data-key='instance_id']")
+        assert instance.endswith("(this one)"), instance  # the cluster of one
         assert "total" in await page.text("#actors") and "running" in await page.text("#actors")
         await page.click("#tree .node[data-path='root/core/push.hub']")
         details = await page.wait_text("#actor-details", "root/core/push.hub")
