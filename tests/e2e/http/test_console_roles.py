@@ -10,7 +10,7 @@ import httpx
 from tests.support.browser import console, needs_chromium
 from tests.support.contract import ContractClient
 from tests.support.lobby import make_user
-from tests.support.service import Running, admin_auth
+from tests.support.service import ADMIN, Running, admin_auth
 
 pytestmark = needs_chromium
 
@@ -45,6 +45,18 @@ async def test_a_viewer_sees_no_action_and_a_forged_one_is_refused(
         assert outcome == "ok" and (await roles(http))[VIEWER[0]] == "operator", said
         outcome, said = await page.act(row, "Give admin watcher the viewer role")
         assert outcome == "ok" and (await roles(http))[VIEWER[0]] == "viewer", said
+        status = f"//span[@data-username='{VIEWER[0]}']/button[contains(@class, 'status')]"
+        outcome, said = await page.act(status, "Disable admin watcher")
+        assert (outcome, said) == ("ok", "disable: done — watcher disabled, viewer")
+        refused = await http.get("/api/v1/admin/me", auth=httpx.BasicAuth(*VIEWER))
+        assert refused.status_code == 401  # a disabled admin signs in no more
+        outcome, said = await page.act(status, "Enable admin watcher")
+        assert (outcome, said) == ("ok", "enable: done — watcher enabled, viewer")
+        assert (await http.get("/api/v1/admin/me", auth=httpx.BasicAuth(*VIEWER))).is_success
+        # The last operator (root itself) is refused, and the page says why.
+        root = f"//span[@data-username='{ADMIN[0]}']/button[contains(@class, 'status')]"
+        outcome, said = await page.act(root, f"Disable admin {ADMIN[0]}")
+        assert outcome == "error" and "409 last_operator" in said, said
         await page.fill("#reset-name", VIEWER[0])
         await page.fill("#reset-password", NEW_PASSWORD)
         outcome, said = await page.act_button("Reset password", "password for admin watcher")
