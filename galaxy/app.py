@@ -311,7 +311,11 @@ async def open_driver(config: Config) -> ContainerDriver:
     """
     runtime = config.runtime
     if runtime.driver == "process" or (runtime.driver == "auto" and config.embedded):
-        return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
+        return ProcessDriver(
+            runtime.game_state_root,
+            stop_grace=runtime.stop_grace_period,
+            stop_at_close=config.postgres.dsn is None,  # alone on its embedded database
+        )
     docker: DockerDriver | SwarmDriver = (
         SwarmDriver(config.docker, config.swarm, runtime)
         if runtime.driver == "swarm"

@@ -94,9 +94,15 @@ class ProcessDriver(ContainerDriver):
 
     name = "process"
 
-    def __init__(self, state_root: Path, *, stop_grace: float) -> None:
+    def __init__(self, state_root: Path, *, stop_grace: float, stop_at_close: bool = True) -> None:
         self.state_root = state_root
         self.stop_grace = stop_grace
+        # An instance on its embedded database is alone: its engines end with it. On a
+        # shared database it may be one of several instances on this host, and any engine
+        # under the state root may be another's game: they are all left running at close,
+        # as Docker's containers are, and whoever owns a game next adopts its engine from
+        # its note (stopping them made every other instance's games unreachable).
+        self.stop_at_close = stop_at_close
         self._children: dict[int, trio.Process] = {}
 
     async def start(self, spec: EngineSpec) -> EngineHandle:
@@ -195,7 +201,10 @@ class ProcessDriver(ContainerDriver):
 
         All of them: those it started, and those it adopted from a backend that
         died without stopping them (every engine under the state root is ours).
+        None when `stop_at_close` is off (a shared database: see __init__).
         """
+        if not self.stop_at_close:
+            return
         for handle in await self.list():
             if handle.running:
                 await self.stop(handle.container_id)

@@ -43,7 +43,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
-from galaxy.http.errors import error_body, internal_error_body, send_json
+from galaxy.http.errors import error_answer, error_body, internal_error_body, send_json
 from galaxy.http.lane import ROUTES, Lane, LaneRoute, header
 from galaxy.services.container import Services
 from galaxy.telemetry import records_spans, unrecorded_span
@@ -302,10 +302,15 @@ class EdgeMiddleware:
         sends GOAWAY once the connection's last stream ends.
         """
         error = ShuttingDown("the service is shutting down; retry on another instance")
+        answer = error_answer(error)  # the one mapping: 503 with Retry-After
+        assert answer is not None
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await send_json(
-                    reply.send, error.http_status, error_body(error.code, error.message)
+                    reply.send,
+                    answer.status,
+                    error_body(answer.code, answer.message),
+                    answer.asgi_headers(),
                 )
             finally:
                 group = route_group(path)

@@ -274,9 +274,20 @@ async def test_a_session_revoked_through_one_instance_is_refused_by_all_and_ever
             client.base_url = httpx.URL(urls["galaxy-a"])
             player = await gw.register("leaving@example.org")
             session = player["session"]
-            for url in urls.values():  # every instance has it cached now
-                found = await client.get(f"{url}/api/v1/internal/sessions/{session}")
-                assert found.status_code == 200, found.text
+            # Every instance knows it (a new session reaches the others' caches through
+            # their invalidation: a lookup there may miss it for a few milliseconds).
+            began = time.monotonic()
+            known_at: dict[str, float] = {}
+            with trio.fail_after(10):
+                while len(known_at) < len(urls):
+                    for instance_id, url in urls.items():
+                        found = await client.get(f"{url}/api/v1/internal/sessions/{session}")
+                        if found.status_code == 200:
+                            known_at.setdefault(instance_id, time.monotonic() - began)
+                        else:
+                            assert found.status_code == 404, found.text
+                    await trio.sleep(0.01)
+            print(f"a new session known after (s): {known_at}")  # for the report (-s)
 
             revoked = await client.post(
                 f"{urls['galaxy-a']}/api/v1/internal/sessions/{session}/revoke",
@@ -403,7 +414,7 @@ class Load:
     unexpected: list[str] = field(default_factory=list)
     unanswered: Counter[str] = field(default_factory=Counter)  # transport errors, by kind
     mailed: list[str] = field(default_factory=list)  # addresses whose request got 200
-    uncertain: list[str] = field(default_factory=list)  # addresses with no answer
+    uncertain: list[str] = field(default_factory=list)  # addresses whose request was cut
     busy: Counter[str] = field(default_factory=Counter)  # 503s by error code
 
     @property
@@ -439,14 +450,18 @@ async def run_load(
         async def send(kind: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
             try:
                 response = await client.request(method, url, **kwargs)
-            except httpx.TransportError:
-                load.unanswered[kind] += 1
+            except httpx.TransportError as error:
+                # Refused (the listener of an instance stopping, or not yet started): never
+                # sent. Cut (a keep-alive connection closed as the instance stops): unknown.
+                load.unanswered[f"{kind} {type(error).__name__}"] += 1
+                if kind == "mail" and not isinstance(error, httpx.ConnectError):
+                    load.uncertain.append(str(kwargs["json"]["email"]))
                 return None
             load.answers[f"{kind} {response.status_code}"] += 1
             if response.status_code == 503 and "retry-after" in response.headers:
                 load.busy[response.json()["error"]["code"]] += 1
             elif response.status_code not in EXPECTED[kind]:
-                load.unexpected.append(f"{kind} {url}: {response.status_code} {response.text}")
+                load.unexpected.append(f"{kind} {response.status_code} {response.text}")
             return response
 
         while not stop.is_set():
@@ -478,9 +493,7 @@ async def run_load(
             asked = await send(
                 "mail", "POST", f"{url}/api/v1/public/auth/send-email-code", json={"email": email}
             )
-            if asked is None:
-                load.uncertain.append(email)
-            elif asked.status_code == 200:
+            if asked is not None and asked.status_code == 200:
                 load.mailed.append(email)
             await trio.sleep(0.02)  # pacing: a steady load, not a flood of a shared machine
 
@@ -511,8 +524,10 @@ async def test_a_rolling_restart_under_load_loses_no_mail_and_no_turn(
             began = time.monotonic()
             code, stderr = await trio.to_thread.run_sync(cluster.stop, instance_id)
             assert code == 0, stderr
+            stopped = time.monotonic() - began
             await trio.to_thread.run_sync(cluster.start, instance_id)
-            restarts.append(f"{instance_id} {time.monotonic() - began:.1f}s")
+            started = time.monotonic() - began - stopped
+            restarts.append(f"{instance_id} stop {stopped:.1f}s, start {started:.1f}s")
             # Back in service: it takes its share of the games again, under load.
             made = load.requests
             await spread(cluster, len(world.games))
@@ -523,9 +538,16 @@ async def test_a_rolling_restart_under_load_loses_no_mail_and_no_turn(
     print(
         f"load: {load.requests} requests, answers {dict(load.answers)}, 503s {dict(load.busy)},"
         f" no answer {dict(load.unanswered)}, mails asked {len(load.mailed)}"
-        f" (+{len(load.uncertain)} unanswered)"
+        f" (+{len(load.uncertain)} cut mid-request)"
     )
-    assert load.unexpected == []
+    hops = Counter(
+        str(line["msg"])
+        for galaxy in [*cluster.gone, *cluster.live.values()]
+        for line in galaxy.lines
+        if str(line.get("msg", "")).startswith("forwarding.owner")
+    )
+    print(f"hops that did not reach the owner: {dict(hops)}")  # unreachable: a 503 hand-over
+    assert Counter(load.unexpected) == Counter()
     assert load.answers["orders 200"] > 0 and load.answers["mail 200"] > 0
 
     # Every mail asked for is sent, once (or again under the same Message-ID: a resend

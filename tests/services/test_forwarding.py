@@ -6,8 +6,10 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+import trio
 
 from galaxy.config import InstanceConfig, load_config
 from galaxy.domain.errors import NotOwner
@@ -16,6 +18,7 @@ from galaxy.services.runtime.ownership import Ownership
 from galaxy.store import instances
 from galaxy.store.database import Connection, Database
 from galaxy.telemetry import setup_telemetry
+from tests.support.asgi import serve_on_loopback
 
 
 async def game(database: Database, status: str | None = "running") -> uuid.UUID:
@@ -156,3 +159,36 @@ async def test_an_owner_that_cannot_be_reached_is_a_hand_over(
         assert on_b.counts == {"unreachable": 1}
     finally:
         await on_b.aclose()
+
+
+async def test_each_hop_opens_a_connection_of_its_own(
+    database: Database, pair: tuple[Ownership, Ownership], nursery: trio.Nursery
+) -> None:
+    """A pooled connection may be one the owner closes as it stops (an idle keep-alive
+    connection): a request sent on it is reset, and nobody can tell whether the owner
+    acted (502). On a new connection the owner either refuses it (a hand-over, 503) or
+    reads the request and answers (503 `shutting_down` while it stops)."""
+    peers: list[object] = []
+
+    async def owner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": f"{message['type']}.complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        peers.append(scope["client"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    address = await serve_on_loopback(nursery, owner)
+    a, _ = pair
+    hop = forwarding(database, a)
+    try:
+        route = Route(Where.OWNER, address=address, holder="galaxy-b")
+        for _ in range(3):
+            answer = await hop.send(route, "POST", "/api/v1/user/games/x/orders", [], b"{}")
+            assert answer.status == 204
+    finally:
+        await hop.aclose()
+    assert len(peers) == 3 and len(set(peers)) == 3  # three client ports: three connections
