@@ -38,7 +38,7 @@ from galaxy.domain.errors import NotOwner, Timeout, UpstreamFailure
 from galaxy.store import owners as store
 from galaxy.store.database import Connection, Database
 from galaxy.store.owners import GameOwner
-from galaxy.telemetry import Telemetry
+from galaxy.telemetry import TRACE_HEADERS, Telemetry, trace_headers
 
 log = structlog.get_logger("galaxy.forwarding")
 
@@ -172,9 +172,11 @@ class Forwarding:
         outgoing = [
             (name, value)
             for name, value in headers
-            if name.decode("latin-1").lower() not in HOP_BY_HOP
+            if name.decode("latin-1").lower() not in HOP_BY_HOP | TRACE_HEADERS
         ]
         outgoing.append((FORWARDED_BY.encode(), self.instance_id.encode()))
+        # The owner's server span is a child of this edge's: the call is one trace.
+        outgoing.extend(trace_headers())
         try:
             response = await self._http.request(
                 method, f"{route.address}{target}", headers=outgoing, content=body

@@ -114,8 +114,12 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert via_b.status_code == direct.status_code == 200, via_b.text
         assert via_b.json() == direct.json()
         assert [r["status"] for r in via_b.json()["results"]] == ["accepted", "rejected"]
-        assert (await logged(a, via_b))["route"] == "/api/v1/user/games/<game_id>/orders"
-        assert (await logged(b, via_b))["route"] == "forwarded /api/v1/user/games/<game_id>/orders"
+        on_a, on_b = await logged(a, via_b), await logged(b, via_b)
+        assert on_a["route"] == "/api/v1/user/games/<game_id>/orders"
+        assert on_b["route"] == "forwarded /api/v1/user/games/<game_id>/orders"
+        # One trace across the hop: the owner's span is a child of the forwarder's.
+        assert on_a["otel_trace_id"] == on_b["otel_trace_id"]
+        assert on_a["otel_span_id"] != on_b["otel_span_id"]
 
         # What the hop costs (printed for the report; not asserted: a shared machine).
         hello = {"commands": [{"op": "message", "to": "Zorgons", "text": "timed"}]}

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+from opentelemetry import trace
 
 from galaxy.config import InstanceConfig, load_config
 from galaxy.domain.errors import NotOwner
@@ -17,7 +18,7 @@ from galaxy.services.forwarding import Forwarding, Route, Where
 from galaxy.services.runtime.ownership import Ownership
 from galaxy.store import instances
 from galaxy.store.database import Connection, Database
-from galaxy.telemetry import setup_telemetry
+from galaxy.telemetry import setup_telemetry, unrecorded_span
 from tests.support.asgi import serve_on_loopback
 
 
@@ -161,6 +162,15 @@ async def test_an_owner_that_cannot_be_reached_is_a_hand_over(
         await on_b.aclose()
 
 
+async def lifespan(receive: Any, send: Any) -> None:
+    """An owner app's start and stop, as hypercorn asks for them."""
+    while True:
+        message = await receive()
+        await send({"type": f"{message['type']}.complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
 async def test_each_hop_opens_a_connection_of_its_own(
     database: Database, pair: tuple[Ownership, Ownership], nursery: trio.Nursery
 ) -> None:
@@ -172,11 +182,8 @@ async def test_each_hop_opens_a_connection_of_its_own(
 
     async def owner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": f"{message['type']}.complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
+            await lifespan(receive, send)
+            return
         peers.append(scope["client"])
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -192,3 +199,35 @@ async def test_each_hop_opens_a_connection_of_its_own(
     finally:
         await hop.aclose()
     assert len(peers) == 3 and len(set(peers)) == 3  # three client ports: three connections
+
+
+async def test_a_hop_continues_the_callers_trace(
+    database: Database, pair: tuple[Ownership, Ownership], nursery: trio.Nursery
+) -> None:
+    """The owner gets this edge's span as its parent (W3C `traceparent`), in place of
+    any the caller sent: a forwarded call is one trace."""
+    seen: list[dict[bytes, bytes]] = []
+
+    async def owner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        seen.append(dict(scope["headers"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    address = await serve_on_loopback(nursery, owner)
+    a, _ = pair
+    hop = forwarding(database, a)
+    edge = unrecorded_span(trace.get_tracer_provider())  # the edge's server span
+    callers = (b"traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")
+    try:
+        with trace.use_span(edge):
+            route = Route(Where.OWNER, address=address, holder="galaxy-b")
+            await hop.send(route, "POST", "/api/v1/user/games/x/orders", [callers], b"{}")
+    finally:
+        await hop.aclose()
+    (headers,) = seen
+    ids = edge.get_span_context()
+    expected = f"00-{ids.trace_id:032x}-{ids.span_id:016x}-01".encode()
+    assert headers[b"traceparent"] == expected
