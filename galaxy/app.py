@@ -197,6 +197,11 @@ class Service:
                 finally:
                     with trio.CancelScope(shield=True):
                         if self.driver is not None:
+                            if isinstance(self.driver, ProcessDriver) and self.services is not None:
+                                # One of several instances on this host: the others' games
+                                # run on these engines too, leave them (clients/containers.py).
+                                others = await self.services.instances.others_live()
+                                self.driver.stop_at_close = not others
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
                             await self.services.runtime.release_all()  # no game actor runs
@@ -311,11 +316,7 @@ async def open_driver(config: Config) -> ContainerDriver:
     """
     runtime = config.runtime
     if runtime.driver == "process" or (runtime.driver == "auto" and config.embedded):
-        return ProcessDriver(
-            runtime.game_state_root,
-            stop_grace=runtime.stop_grace_period,
-            stop_at_close=config.postgres.dsn is None,  # alone on its embedded database
-        )
+        return ProcessDriver(runtime.game_state_root, stop_grace=runtime.stop_grace_period)
     docker: DockerDriver | SwarmDriver = (
         SwarmDriver(config.docker, config.swarm, runtime)
         if runtime.driver == "swarm"

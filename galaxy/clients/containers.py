@@ -97,11 +97,11 @@ class ProcessDriver(ContainerDriver):
     def __init__(self, state_root: Path, *, stop_grace: float, stop_at_close: bool = True) -> None:
         self.state_root = state_root
         self.stop_grace = stop_grace
-        # An instance on its embedded database is alone: its engines end with it. On a
-        # shared database it may be one of several instances on this host, and any engine
-        # under the state root may be another's game: they are all left running at close,
-        # as Docker's containers are, and whoever owns a game next adopts its engine from
-        # its note (stopping them made every other instance's games unreachable).
+        # An instance alone on its database: its engines end with it. One of several (the
+        # start-up sequence asks the instances registry just before the close, app.py):
+        # any engine under the state root may be another instance's game, so all are left
+        # running, as Docker's containers are, and whoever owns a game next adopts its
+        # engine from its note (stopping them made the other instances' games unreachable).
         self.stop_at_close = stop_at_close
         self._children: dict[int, trio.Process] = {}
 
@@ -201,7 +201,7 @@ class ProcessDriver(ContainerDriver):
 
         All of them: those it started, and those it adopted from a backend that
         died without stopping them (every engine under the state root is ours).
-        None when `stop_at_close` is off (a shared database: see __init__).
+        None when `stop_at_close` is off (other instances live: see __init__).
         """
         if not self.stop_at_close:
             return

@@ -160,6 +160,15 @@ class Instances:
         self.joined = False
         log.info("instance.left", instance_id=self.instance_id)
 
+    async def others_live(self) -> bool:
+        """Whether another live instance shares the database (False when it cannot be read:
+        this one then behaves as if alone)."""
+        try:
+            rows = await self.db.run(store.live, name="instances.live")
+        except DatabaseUnavailable:
+            return False
+        return any((r.instance_id, r.run_id) != (self.instance_id, self.run_id) for r in rows)
+
     async def cluster(self) -> list[InstanceView]:
         """Every live instance; this one's tree is taken now, the others' from their rows."""
         rows = await self.db.run(store.live, name="instances.live")

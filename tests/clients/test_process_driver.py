@@ -1,6 +1,6 @@
-"""The `process` driver's close: on a shared database an instance may be one of several on
-the host, so its close leaves every engine running (another instance's games among
-them); alone on its embedded database it stops them all, adopted ones too."""
+"""The `process` driver's close: an instance with others live on its database leaves every
+engine running (another instance's games among them); one alone stops them all, adopted
+ones too (app.py decides which from the instances registry)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,12 @@ async def test_only_an_instance_alone_on_its_database_stops_the_engines_at_close
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "games"
-    alone = ProcessDriver(root, stop_grace=5)  # on the embedded database
+    alone = ProcessDriver(root, stop_grace=5)  # no other instance live
     started = await alone.start(EngineSpec(uuid.uuid4(), "galaxy-engine:test", root / "one"))
     try:
         await serving(started.endpoint)
-        # An instance on the shared database that adopted it (as a game's owner does)
-        # closes: the engine is still there for the game's next owner.
+        # An instance with others live that adopted it (as a game's owner does) closes:
+        # the engine is still there for the game's next owner.
         shared = ProcessDriver(root, stop_grace=5, stop_at_close=False)
         assert await running(shared) == {started.container_id}
         await shared.aclose()
