@@ -197,6 +197,11 @@ class Service:
                 finally:
                     with trio.CancelScope(shield=True):
                         if self.driver is not None:
+                            if isinstance(self.driver, ProcessDriver) and self.services is not None:
+                                # One of several instances on this host: the others' games
+                                # run on these engines too, leave them (clients/containers.py).
+                                others = await self.services.instances.others_live()
+                                self.driver.stop_at_close = not others
                             await self.driver.aclose()  # after the game actors, before the pool
                         if self.services is not None:
                             await self.services.runtime.release_all()  # no game actor runs

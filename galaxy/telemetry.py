@@ -29,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 import structlog
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
@@ -42,6 +43,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from galaxy.config import TelemetryConfig
 from galaxy.logging import hush_exporter_logs
@@ -248,17 +250,18 @@ def records_spans(provider: object) -> bool:
     return processors is None or bool(processors)
 
 
-def unrecorded_span(provider: object) -> trace.Span:
+def unrecorded_span(provider: object, parent: trace.SpanContext | None = None) -> trace.Span:
     """A span nobody records, with fresh ids from `provider`'s generator.
 
     It stands in for a server span that no processor would see: log lines
     written under it still carry real trace and span ids (galaxy.logging),
     and spans started under it join its trace, sampled as they would be
-    under a recorded root.
+    under a recorded root. Under a caller's span (`parent`) it is in the
+    caller's trace.
     """
     generator = getattr(provider, "id_generator", None) or _ID_GENERATOR
     context = trace.SpanContext(
-        trace_id=generator.generate_trace_id(),
+        trace_id=parent.trace_id if parent is not None else generator.generate_trace_id(),
         span_id=generator.generate_span_id(),
         is_remote=False,
         trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
@@ -267,6 +270,33 @@ def unrecorded_span(provider: object) -> trace.Span:
 
 
 _ID_GENERATOR = RandomIdGenerator()
+_PROPAGATOR = TraceContextTextMapPropagator()  # W3C `traceparent` / `tracestate`
+TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
+
+
+def remote_parent(traceparent: str | None, tracestate: str | None) -> trace.SpanContext | None:
+    """The caller's span from its W3C trace context headers (the forwarding hop sends
+    them, and a gateway may), or None when there are none or they do not parse."""
+    if not traceparent:
+        return None
+    carrier = {"traceparent": traceparent}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    found = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    return found if found.is_valid else None
+
+
+def parent_context(parent: trace.SpanContext | None) -> otel_context.Context | None:
+    """What `start_span(context=…)` takes to start a span under `parent`."""
+    return None if parent is None else trace.set_span_in_context(trace.NonRecordingSpan(parent))
+
+
+def trace_headers() -> list[tuple[bytes, bytes]]:
+    """The current span as W3C trace context headers: a call sent with them continues
+    this trace (the forwarding hop)."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return [(name.encode(), value.encode()) for name, value in carrier.items()]
 
 
 def otlp_endpoint(config: TelemetryConfig, signal: str) -> str | None:

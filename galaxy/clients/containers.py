@@ -94,9 +94,15 @@ class ProcessDriver(ContainerDriver):
 
     name = "process"
 
-    def __init__(self, state_root: Path, *, stop_grace: float) -> None:
+    def __init__(self, state_root: Path, *, stop_grace: float, stop_at_close: bool = True) -> None:
         self.state_root = state_root
         self.stop_grace = stop_grace
+        # An instance alone on its database: its engines end with it. One of several (the
+        # start-up sequence asks the instances registry just before the close, app.py):
+        # any engine under the state root may be another instance's game, so all are left
+        # running, as Docker's containers are, and whoever owns a game next adopts its
+        # engine from its note (stopping them made the other instances' games unreachable).
+        self.stop_at_close = stop_at_close
         self._children: dict[int, trio.Process] = {}
 
     async def start(self, spec: EngineSpec) -> EngineHandle:
@@ -195,7 +201,10 @@ class ProcessDriver(ContainerDriver):
 
         All of them: those it started, and those it adopted from a backend that
         died without stopping them (every engine under the state root is ours).
+        None when `stop_at_close` is off (other instances live: see __init__).
         """
+        if not self.stop_at_close:
+            return
         for handle in await self.list():
             if handle.running:
                 await self.stop(handle.container_id)

@@ -160,6 +160,9 @@ class ShuttingDown(ServiceUnavailable):
     """The service is stopping: it finishes what it holds and takes nothing new."""
 
     code = "shutting_down"
+    # The other instances (or this one, restarted) take the request at once: a client or
+    # load balancer retries elsewhere, and a second is the least Retry-After can say.
+    retry_after = 1.0
 
 
 class NotOwner(ServiceUnavailable):

@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 import structlog
 from quart import Blueprint
 
-from galaxy.domain.errors import GatewayUnauthorized, InvalidInput
+from galaxy.domain.errors import GatewayUnauthorized, InvalidInput, NotOwner
 from galaxy.domain.strict import whole_number
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_answer, internal_error_body
 from galaxy.http.guards import USER_PREFIX, source_ip_of, user_id_of
@@ -46,6 +46,7 @@ from galaxy.http.rows import uuid_param
 from galaxy.http.views.accounts import AccountView
 from galaxy.http.views.base import to_json
 from galaxy.services.container import Services
+from galaxy.services.forwarding import FORWARDED_BY, Where, handing_over
 
 log = structlog.get_logger("galaxy.http")
 
@@ -65,6 +66,9 @@ class LaneRoute:
 
     rule: str
     handler: Handler
+    # The first parameter names a game whose owner answers what this instance cannot
+    # (`NotOwner`: a report the archive lacks is its engine's, on the owner only).
+    owner_answers: bool = False
     parts: tuple[str | None, ...] = field(init=False)  # literal segments; None a parameter
 
     def __post_init__(self) -> None:
@@ -113,7 +117,7 @@ async def report(services: Services, user_id: uuid.UUID, params: Sequence[str]) 
 
 ROUTES: tuple[LaneRoute, ...] = (
     LaneRoute("/api/v1/user/account", account),
-    LaneRoute("/api/v1/user/games/<game_id>/reports/<turn>", report),
+    LaneRoute("/api/v1/user/games/<game_id>/reports/<turn>", report, owner_answers=True),
 )
 
 
@@ -171,6 +175,12 @@ class Lane:
         try:
             body = await self._answer(scope, route, params)
         except Exception as error:
+            if isinstance(error, NotOwner) and route.owner_answers:
+                try:
+                    await self._from_owner(scope, params[0], send, error)
+                    return
+                except Exception as failure:  # a hand-over, or the hop's own failure
+                    error = failure
             answer = error_answer(error)
             if answer is None:
                 # As Quart's crash handler logs it (app._crash_response): the error itself.
@@ -182,6 +192,37 @@ class Lane:
             await _send(send, answer.status, answer.body(), tuple(answer.asgi_headers()), head)
             return
         await _send(send, 200, body, (), head)
+
+    async def _from_owner(
+        self,
+        scope: dict[str, Any],
+        game: str,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        error: NotOwner,
+    ) -> None:
+        """The owner's answer to this very request (a GET: nothing to replay), one hop, as
+        http/forward.py sends the calls it forwards; else raises what to answer."""
+        if header(scope, FORWARDED_BY.encode()) is not None:
+            raise error  # sent here as to the owner: never a second hop
+        forwarding = self.services.forwarding
+        route = await forwarding.route(uuid_param(game, "game_id"))
+        if route.where is Where.NOBODY:
+            raise handing_over(route.reason)
+        if route.where is Where.HERE:
+            raise error  # claimed here meanwhile: its actor is starting, retry
+        headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+        request_id = getattr(scope.get("galaxy"), "request_id", None)  # the edge's, as sent
+        if isinstance(request_id, str):
+            headers.append((b"x-request-id", request_id.encode()))
+        target = scope["path"]
+        if scope.get("query_string"):
+            target = f"{target}?{scope['query_string'].decode('latin-1')}"
+        answer = await forwarding.send(route, scope["method"], target, headers, b"")
+        kept = [(k, v) for k, v in answer.headers if k != b"content-length"]
+        length = (b"content-length", b"%d" % len(answer.body))
+        start = {"type": "http.response.start", "status": answer.status}
+        await send({**start, "headers": [*kept, length]})
+        await send({"type": "http.response.body", "body": answer.body})
 
     async def _answer(self, scope: dict[str, Any], route: LaneRoute, params: list[str]) -> bytes:
         """The 200's body, after the surface guards and the view; else raises."""

@@ -43,10 +43,10 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from galaxy.domain.errors import GatewayUnauthorized, ShuttingDown
-from galaxy.http.errors import error_body, internal_error_body, send_json
+from galaxy.http.errors import error_answer, error_body, internal_error_body, send_json
 from galaxy.http.lane import ROUTES, Lane, LaneRoute, header
 from galaxy.services.container import Services
-from galaxy.telemetry import records_spans, unrecorded_span
+from galaxy.telemetry import parent_context, records_spans, remote_parent, unrecorded_span
 
 log = structlog.get_logger("galaxy.http")
 tracer = trace.get_tracer("galaxy.http")
@@ -250,14 +250,17 @@ class EdgeMiddleware:
         scope["galaxy"] = state
         group = route_group(path)
         recorded = records_spans(trace.get_tracer_provider())
+        # A forwarded call (or a gateway's) carries its caller's span: one trace across hops.
+        parent = remote_parent(header(scope, b"traceparent"), header(scope, b"tracestate"))
         span = (
             tracer.start_span(
                 f"{method_label(method)} {group}",
+                context=parent_context(parent),
                 kind=SpanKind.SERVER,
                 attributes={"http.request.method": method, "request_id": request_id},
             )
             if recorded
-            else unrecorded_span(trace.get_tracer_provider())
+            else unrecorded_span(trace.get_tracer_provider(), parent)
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         bound = bind_contextvars(request_id=request_id)
@@ -303,10 +306,15 @@ class EdgeMiddleware:
         sends GOAWAY once the connection's last stream ends.
         """
         error = ShuttingDown("the service is shutting down; retry on another instance")
+        answer = error_answer(error)  # the one mapping: 503 with Retry-After
+        assert answer is not None
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await send_json(
-                    reply.send, error.http_status, error_body(error.code, error.message)
+                    reply.send,
+                    answer.status,
+                    error_body(answer.code, answer.message),
+                    answer.asgi_headers(),
                 )
             finally:
                 group = route_group(path)

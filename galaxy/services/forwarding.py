@@ -16,7 +16,7 @@ the game's lease. `route` decides, for one game:
   unavailable, 503 `not_owner` with `Retry-After` (`NotOwner.retry_after`): the
   placement rounds of the others claim it within one renewal interval.
 
-`send` makes the hop with httpx (a pooled client; the HTTP edge's own
+`send` makes the hop with httpx (a new connection each time; the HTTP edge's own
 vocabulary for failures): the owner could not be reached → 503 `not_owner`,
 retryable, nothing was done there; no answer in time, or a broken one, after
 the request went out → 504 `owner_timeout` / 502 `owner_failure`: the owner
@@ -38,7 +38,7 @@ from galaxy.domain.errors import NotOwner, Timeout, UpstreamFailure
 from galaxy.store import owners as store
 from galaxy.store.database import Connection, Database
 from galaxy.store.owners import GameOwner
-from galaxy.telemetry import Telemetry
+from galaxy.telemetry import TRACE_HEADERS, Telemetry, trace_headers
 
 log = structlog.get_logger("galaxy.forwarding")
 
@@ -121,10 +121,17 @@ class Forwarding:
             label="outcome",
         )
         # The caller's own timeouts bound the wait; an operation may start an engine.
+        # A connection of its own per hop, none kept alive: an owner that stops closes its
+        # idle keep-alive connections, and a request sent on one at that moment is reset
+        # with nobody knowing whether the owner acted (502, seen in a rolling restart). On
+        # a new connection a stopping owner refuses it (503 `not_owner`, nothing done) or
+        # reads the request and answers it (503 `shutting_down`). A connect on the
+        # instances' network costs less than the hop's statement.
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
             transport=transport,
             follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self.counts: dict[str, int] = {}
 
@@ -165,9 +172,11 @@ class Forwarding:
         outgoing = [
             (name, value)
             for name, value in headers
-            if name.decode("latin-1").lower() not in HOP_BY_HOP
+            if name.decode("latin-1").lower() not in HOP_BY_HOP | TRACE_HEADERS
         ]
         outgoing.append((FORWARDED_BY.encode(), self.instance_id.encode()))
+        # The owner's server span is a child of this edge's: the call is one trace.
+        outgoing.extend(trace_headers())
         try:
             response = await self._http.request(
                 method, f"{route.address}{target}", headers=outgoing, content=body

@@ -160,6 +160,19 @@ class Instances:
         self.joined = False
         log.info("instance.left", instance_id=self.instance_id)
 
+    async def others_live(self) -> bool:
+        """Whether another instance is registered and connected to the database now (a
+        killed one's row lingers until its TTL; its liveness lock is gone at once). False
+        when the database cannot be read: this one then behaves as if alone."""
+
+        async def count(conn: Connection) -> int:
+            return await store.others_connected(conn, self.run_id)
+
+        try:
+            return await self.db.run(count, name="instances.others") > 0
+        except DatabaseUnavailable:
+            return False
+
     async def cluster(self) -> list[InstanceView]:
         """Every live instance; this one's tree is taken now, the others' from their rows."""
         rows = await self.db.run(store.live, name="instances.live")

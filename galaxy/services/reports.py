@@ -23,7 +23,9 @@ cached with them.
 A report the archive lacks (a turn played before the archive existed) comes
 from the engine through the runtime, but only while the game is live and
 running or paused: an engine is never started or asked for a game that is
-over. Otherwise it is 404 `report_not_found`.
+over. Otherwise it is 404 `report_not_found`. Only the game's owner asks its
+engine: elsewhere the runtime raises `NotOwner`, and the edge lane forwards
+the read to the owner (http/lane.py).
 """
 
 from __future__ import annotations

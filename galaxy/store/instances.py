@@ -14,7 +14,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from galaxy.store.database import Connection, fetch_all, fetch_one
+from galaxy.store.database import Connection, fetch_all, fetch_count, fetch_one
+from galaxy.store.liveness import alive
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ RETURNING {_COLUMNS}
 """
 _LEAVE = "DELETE FROM instances WHERE instance_id = %(instance_id)s AND run_id = %(run_id)s"
 _LIVE = f"SELECT {_COLUMNS} FROM instances WHERE expires_at > now() ORDER BY instance_id"
+# Other runs registered and connected now: a killed run's row outlives it (until its
+# TTL), its liveness lock does not (PostgreSQL ends a dead process's session).
+_OTHERS_CONNECTED = f"""
+SELECT count(*) FROM instances
+WHERE expires_at > now() AND run_id <> %(run_id)s AND {alive("run_id")}
+"""
 # Rows of instances gone for a day are only noise in the table.
 _PRUNE = "DELETE FROM instances WHERE expires_at < now() - interval '1 day'"
 
@@ -117,3 +124,7 @@ async def leave(conn: Connection, instance_id: str, run_id: str) -> bool:
 
 async def live(conn: Connection) -> list[InstanceRow]:
     return await fetch_all(conn, InstanceRow, _LIVE)
+
+
+async def others_connected(conn: Connection, run_id: str) -> int:
+    return await fetch_count(conn, _OTHERS_CONNECTED, {"run_id": run_id})

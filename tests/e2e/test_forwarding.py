@@ -114,8 +114,12 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert via_b.status_code == direct.status_code == 200, via_b.text
         assert via_b.json() == direct.json()
         assert [r["status"] for r in via_b.json()["results"]] == ["accepted", "rejected"]
-        assert (await logged(a, via_b))["route"] == "/api/v1/user/games/<game_id>/orders"
-        assert (await logged(b, via_b))["route"] == "forwarded /api/v1/user/games/<game_id>/orders"
+        on_a, on_b = await logged(a, via_b), await logged(b, via_b)
+        assert on_a["route"] == "/api/v1/user/games/<game_id>/orders"
+        assert on_b["route"] == "forwarded /api/v1/user/games/<game_id>/orders"
+        # One trace across the hop: the owner's span is a child of the forwarder's.
+        assert on_a["otel_trace_id"] == on_b["otel_trace_id"]
+        assert on_a["otel_span_id"] != on_b["otel_span_id"]
 
         # What the hop costs (printed for the report; not asserted: a shared machine).
         hello = {"commands": [{"op": "message", "to": "Zorgons", "text": "timed"}]}
@@ -215,6 +219,61 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert (await logged(owning, stopped))["route"] == (
             "/api/v1/admin/games/<game_id>/force-stop"
         )
+    finally:
+        await a_http.aclose()
+        await b_http.aclose()
+    for galaxy in (b, a):
+        code, _, stderr = galaxy.stop()
+        assert code == 0, stderr
+
+
+async def test_a_report_the_archive_lacks_is_read_from_the_owners_engine_through_any_instance(
+    db_dsn: str, tmp_path: Path, start_galaxy: Any
+) -> None:
+    """A report is read from the archive wherever the call arrives; one the archive lacks
+    (a turn played before the archive existed, here made so by deleting its rows) is the
+    engine's, which only the owner calls: another instance forwards the read to it."""
+    state_root = tmp_path / "a" / "games"
+    a = start_galaxy(environ(db_dsn, tmp_path / "a", state_root, "galaxy-a"))
+    a.drain()
+    a_http = httpx.AsyncClient(base_url=a.ready["http"], timeout=60, headers=GATEWAY)
+    gw_a = Gatewayish(a_http, Path(a.ready["maildir"]))
+    owner = await gw_a.register("owner@example.org")
+    guest = await gw_a.register("guest@example.org")
+    game_id = await gw_a.running_game(owner, guest, "Unarchived")
+    (tmp_path / "b").mkdir()
+    b = start_galaxy(environ(db_dsn, tmp_path / "b", state_root, "galaxy-b"))
+    b.drain()
+    b_http = httpx.AsyncClient(base_url=b.ready["http"], timeout=60, headers=GATEWAY)
+    gw_b = Gatewayish(b_http, Path(a.ready["maildir"]))
+    try:
+        with trio.fail_after(30):  # b has registered with its address
+            while len(query(db_dsn, "SELECT 1 FROM instances WHERE address <> ''")) < 2:  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        assert query(db_dsn, "SELECT holder FROM game_leases") == [("galaxy-a",)]
+        forced = await a_http.post(f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN)
+        assert forced.status_code == 200 and forced.json()["turn"] == 1, forced.text
+        query(
+            db_dsn,
+            "DELETE FROM turn_summaries WHERE game_id = %s AND turn = 1 RETURNING turn",
+            game_id,
+        )
+
+        report = await gw_b.call(owner, "GET", f"/games/{game_id}/reports/1")
+        assert report.status_code == 200, report.text
+        assert report.json()["turn"] == 1
+        assert (await logged(a, report))["status"] == 200  # the owner served it
+        assert (await logged(b, report))["status"] == 200
+
+        # Sent as to an owner, to an instance that is not: never a second hop.
+        looked = await b_http.get(f"/api/v1/internal/sessions/{owner['session']}")
+        again = await b_http.get(
+            f"/api/v1/user/games/{game_id}/reports/1",
+            headers={"X-User-ID": looked.json()["user_id"], FORWARDED_BY: "galaxy-a"},
+        )
+        assert again.status_code == 503, again.text
+        assert again.json()["error"]["code"] == "not_owner"
+        assert again.headers["retry-after"] == "1"
     finally:
         await a_http.aclose()
         await b_http.aclose()

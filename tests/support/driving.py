@@ -63,9 +63,17 @@ class Gatewayish:
         return found["game"]
 
     async def running_game(
-        self, owner: Player, guest: Player, name: str, *, schedule: str = "1h"
+        self,
+        owner: Player,
+        guest: Player,
+        name: str,
+        *,
+        schedule: str = "1h",
+        races: tuple[str, str] = ("Vogons", "Zorgons"),
     ) -> str:
-        """A two-player game, joined by an application and an invite, started and running."""
+        """A two-player game, joined by an application and an invite, started and running.
+
+        `races`: the owner's and the guest's race names (a name is one user's only)."""
         created = await self.call(
             owner,
             "POST",
@@ -78,7 +86,7 @@ class Gatewayish:
             owner, "POST", f"/lobby/games/{game_id}/invites", json={"user_id": guest["user"]}
         )
         applied = await self.call(
-            owner, "POST", f"/lobby/games/{game_id}/applications", json={"race_name": "Vogons"}
+            owner, "POST", f"/lobby/games/{game_id}/applications", json={"race_name": races[0]}
         )
         application = applied.json()["application"]["application_id"]
         await self.call(owner, "POST", f"/lobby/games/{game_id}/applications/{application}/approve")
@@ -86,7 +94,7 @@ class Gatewayish:
             guest,
             "POST",
             f"/lobby/games/{game_id}/invites/{invite.json()['invite_id']}/redeem",
-            json={"race_name": "Zorgons"},
+            json={"race_name": races[1]},
         )
         assert redeemed.status_code == 200, redeemed.text
         await self.call(owner, "POST", f"/lobby/games/{game_id}/ready-to-start")

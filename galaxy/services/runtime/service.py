@@ -261,5 +261,12 @@ class Runtime:
             raise NotFound("no such game", code="game_not_found")
         ref = self.system.find(actor_name(game_id))
         if ref is None:
+            ownership = self.deps.ownership
+            if ownership is not None and ownership.epoch_of(game_id) is None:
+                # Another instance runs it (or it is changing hands): its owner answers
+                # (the edge forwards a report read there; http/lane.py).
+                raise NotOwner(
+                    "the game is run by another instance; retry shortly", code="not_owner"
+                )
             raise NotFound("the game's engine is not running", code="runtime_not_found")
         return await ref.ask(message, timeout=self.deps.settings.call_timeout + 5)

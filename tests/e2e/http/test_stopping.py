@@ -119,6 +119,7 @@ async def test_http1_in_flight_answered_new_refused_idle_closed(edge: Edge) -> N
             refused = await late.get(QUICK)
             assert_error_body(refused, 503, "shutting_down")
             assert refused.headers["connection"] == "close"
+            assert refused.headers["retry-after"] == "1"  # elsewhere, at once
             alive, ready = await late.get("/healthz"), await late.get("/readyz")
             assert alive.status_code == 200 and alive.headers["connection"] == "close"
             assert ready.status_code == 503 and ready.json()["status"] == "not_ready"

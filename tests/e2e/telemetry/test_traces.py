@@ -49,3 +49,36 @@ async def test_a_forced_turn_is_one_trace_tied_to_its_request_id(
     while ancestor.parent is not None and ancestor.parent.span_id in by_id:
         ancestor = by_id[ancestor.parent.span_id]
     assert ancestor is server
+
+
+async def test_a_request_carrying_a_callers_span_is_in_the_callers_trace(
+    running: Running, http: ContractClient
+) -> None:
+    """The forwarding hop sends its span as W3C `traceparent`: the owner's server span is
+    its child, so a forwarded call is one trace (services/forwarding.py)."""
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = await http.get(
+        "/api/v1/admin/runtimes/00000000-0000-4000-8000-000000000001",
+        auth=admin_auth(),
+        headers={
+            "X-Request-ID": "trace-me-2",
+            "traceparent": f"00-{caller_trace}-{caller_span}-01",
+        },
+    )
+    assert response.status_code == 404
+
+    async def ended() -> bool:
+        return any(
+            (s.attributes or {}).get("request_id") == "trace-me-2"
+            for s in spans.get_finished_spans()
+        )
+
+    await eventually(ended)
+    finished = spans.get_finished_spans()
+    (server,) = [s for s in finished if (s.attributes or {}).get("request_id") == "trace-me-2"]
+    assert format(server.context.trace_id, "032x") == caller_trace
+    assert server.parent is not None and format(server.parent.span_id, "016x") == caller_span
