@@ -366,7 +366,10 @@ class EdgeMiddleware:
             refused = GatewayUnauthorized()
             await send_json(send, refused.http_status, error_body(refused.code, refused.message))
             return
-        body = self.services.sessions.lookup(device_session_id)
+        sessions = self.services.sessions
+        body = sessions.lookup(device_session_id)  # no I/O: the hot path
+        if body is None:
+            body = await sessions.read_missed(device_session_id)
         if body is None:
             await send_json(
                 send,

@@ -7,6 +7,14 @@ active. The gateway's answer is encoded once, when the session enters the
 cache, because it is read far more often than written. Another instance's
 change reaches this cache through its invalidation (services/coherence.py):
 the user's active sessions are re-read.
+
+One exception, for several instances: a session made on another instance a
+few milliseconds ago may not have reached this cache yet, and the gateway's
+next request may come here. A lookup that misses therefore reads that one
+session (one indexed statement), at most `MISS_READS_AT_ONCE` at a time: past
+that, a miss answers "not active" without I/O, so a flood of made-up ids costs
+the database two connections at most, never the pool. A read that raced an
+invalidation answers but is not kept (the invalidation's re-read is newer).
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+import trio
 
 from galaxy.domain.auth import encode_public_key
-from galaxy.domain.errors import NotFound
+from galaxy.domain.errors import NotFound, ServiceUnavailable
 from galaxy.services.coherence import SESSIONS
 from galaxy.services.push import PushHub
 from galaxy.services.unit_of_work import AfterCommit, run_unit
@@ -31,6 +40,8 @@ from galaxy.store.auth import SessionRow
 from galaxy.store.database import Connection, Database
 
 log = structlog.get_logger("galaxy.sessions")
+
+MISS_READS_AT_ONCE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,7 @@ class SessionCache:
     def __init__(self) -> None:
         self._by_id: dict[str, CachedSession] = {}
         self._by_user: dict[uuid.UUID, set[str]] = {}
+        self.removals = 0  # how many times sessions left the cache (a read-through's guard)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -74,6 +86,7 @@ class SessionCache:
         self._by_user.setdefault(row.user_id, set()).add(key)
 
     def evict(self, device_session_id: uuid.UUID) -> None:
+        self.removals += 1
         key = str(device_session_id)
         cached = self._by_id.pop(key, None)
         if cached is not None:
@@ -83,6 +96,7 @@ class SessionCache:
                 self._by_user.pop(cached.user_id, None)
 
     def evict_user(self, user_id: uuid.UUID) -> None:
+        self.removals += 1
         for key in self._by_user.pop(user_id, set()):
             self._by_id.pop(key, None)
 
@@ -94,6 +108,7 @@ class SessionCache:
             self.put(row)
 
     def replace_all(self, rows: list[SessionRow]) -> None:
+        self.removals += 1
         self._by_id.clear()
         self._by_user.clear()
         for row in rows:
@@ -109,6 +124,7 @@ class Sessions:
         # the lookup only notes it; the `sessions.last_seen` actor writes them in batches.
         self._seen: dict[str, float] = {}
         self.last_seen_flushes = 0
+        self._miss_reads = trio.CapacityLimiter(MISS_READS_AT_ONCE)
 
     async def warm(self) -> None:
         self.cache.replace_all(await self._db.run(queries.active_sessions, name="sessions.warm"))
@@ -135,6 +151,36 @@ class Sessions:
                 return None
         self._seen[device_session_id] = time.time()
         return cached.lookup_body
+
+    def miss_reads_in_flight(self) -> int:
+        return int(self._miss_reads.borrowed_tokens)
+
+    async def read_missed(self, device_session_id: str) -> bytes | None:
+        """After `lookup` missed: one read of that session (made on another instance a
+        moment ago?), bounded as the module says; None: not an active session."""
+        try:
+            session_id = uuid.UUID(device_session_id)
+        except ValueError:
+            return None
+        try:
+            self._miss_reads.acquire_nowait()
+        except trio.WouldBlock:
+            return None
+        try:
+            removals = self.cache.removals
+            row = await self._db.read(
+                lambda conn: queries.active_session(conn, session_id), name="sessions.miss"
+            )
+        except ServiceUnavailable:
+            return None  # the cache's answer stands: not active here
+        finally:
+            self._miss_reads.release()
+        if row is None:
+            return None
+        if self.cache.removals == removals:
+            self.cache.put(row)
+        self._seen[str(session_id)] = time.time()
+        return _encode(session_json(row))
 
     async def flush_last_seen(self) -> int:
         """Write the noted lookups to `last_seen_at` in one statement; a failed write keeps

@@ -185,6 +185,8 @@ WHERE status = 'active' AND user_id IN (
 
 ACTIVE_SESSIONS_OF_USERS = ACTIVE_SESSIONS + "AND user_id = ANY(%(user_ids)s)\n"
 
+ACTIVE_SESSION = ACTIVE_SESSIONS + "AND device_session_id = %(id)s\n"
+
 GET_SESSION = f"SELECT {_SESSION_COLUMNS} FROM device_sessions WHERE device_session_id = %(id)s"
 
 REVOKE_SESSION = f"""
@@ -231,6 +233,11 @@ async def active_sessions(conn: Connection) -> list[SessionRow]:
 async def active_sessions_of(conn: Connection, user_ids: list[uuid.UUID]) -> list[SessionRow]:
     """What the session cache holds of these users (for another instance's change)."""
     return await fetch_all(conn, SessionRow, ACTIVE_SESSIONS_OF_USERS, {"user_ids": user_ids})
+
+
+async def active_session(conn: Connection, device_session_id: uuid.UUID) -> SessionRow | None:
+    """The session if the cache should hold it (active, its account live and unblocked)."""
+    return await fetch_one(conn, SessionRow, ACTIVE_SESSION, {"id": device_session_id})
 
 
 async def get_session(conn: Connection, device_session_id: uuid.UUID) -> SessionRow | None:

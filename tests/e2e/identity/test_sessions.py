@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,12 +10,22 @@ import httpx
 import psycopg
 import pytest
 import trio
+from nacl.signing import SigningKey
 
 from galaxy.config import load_config
 from galaxy.services.container import Services
+from galaxy.services.sessions import MISS_READS_AT_ONCE
 from tests.support.contract import ContractClient, assert_error_body
 from tests.support.gateway import Gateway
-from tests.support.players import confirm, login, mailed_code, public_key, request_code, sql
+from tests.support.players import (
+    asql,
+    confirm,
+    login,
+    mailed_code,
+    public_key,
+    request_code,
+    sql,
+)
 from tests.support.service import Running, admin_auth, service_environ, start_service
 
 SESSIONS = "/api/v1/internal/sessions"
@@ -246,3 +257,67 @@ async def test_account_internal_answers_for_live_and_deleted_accounts(
 async def test_other_shapes_are_not_lookups(http: ContractClient, path: str) -> None:
     response = await http.get(path)
     assert response.status_code in (404, 405)
+
+
+async def made_elsewhere(running: Running, user_id: str) -> str:
+    """A session committed as another instance commits it, before its invalidation has
+    reached this instance's cache (no notification is sent at all); its id."""
+    key = SigningKey.generate().verify_key.encode()
+    [(session_id,)] = await asql(
+        running,
+        "INSERT INTO device_sessions (device_session_id, user_id, client_public_key)"
+        " VALUES (gen_random_uuid(), %s, %s) RETURNING device_session_id::text",
+        user_id,
+        key,
+    )
+    return str(session_id)
+
+
+async def test_a_session_made_on_another_instance_a_moment_ago_is_read_on_a_miss(
+    http: ContractClient, running: Running
+) -> None:
+    player = await login(http, running, "elsewhere@example.org")
+    session_id = await made_elsewhere(running, player.user_id)
+    found = await http.get(f"{SESSIONS}/{session_id}")
+    assert found.status_code == 200, found.text
+    assert found.json()["user_id"] == player.user_id and found.json()["status"] == "active"
+    assert running.config.postgres.dsn is not None
+    with psycopg.connect(running.config.postgres.dsn) as locker:
+        # Kept by the read: the next lookup is the cache's again (no read would end now).
+        locker.execute("LOCK TABLE device_sessions, accounts IN ACCESS EXCLUSIVE MODE")
+        with trio.fail_after(5):
+            assert (await http.get(f"{SESSIONS}/{session_id}")).status_code == 200
+    # A made-up id, and a revoked session the cache has not heard of, are read and refused.
+    assert_error_body(await http.get(f"{SESSIONS}/{uuid.uuid4()}"), 404, "session_not_found")
+    revoked = await made_elsewhere(running, player.user_id)
+    await asql(
+        running,
+        "UPDATE device_sessions SET status = 'revoked' WHERE device_session_id = %s",
+        revoked,
+    )
+    assert_error_body(await http.get(f"{SESSIONS}/{revoked}"), 404, "session_not_found")
+
+
+async def test_misses_read_the_database_at_most_two_at_a_time(
+    http: ContractClient, running: Running
+) -> None:
+    player = await login(http, running, "flooded@example.org")
+    session_id = await made_elsewhere(running, player.user_id)
+    sessions = services(running).sessions
+    assert MISS_READS_AT_ONCE == 2
+    assert running.config.postgres.dsn is not None
+    with psycopg.connect(running.config.postgres.dsn) as locker:
+        # Two misses whose reads wait on the lock hold both of the miss reads...
+        locker.execute("LOCK TABLE device_sessions IN ACCESS EXCLUSIVE MODE")
+        async with trio.open_nursery() as nursery:
+            for _ in range(MISS_READS_AT_ONCE):
+                nursery.start_soon(http.get, f"{SESSIONS}/{uuid.uuid4()}")
+            with trio.fail_after(5):
+                while sessions.miss_reads_in_flight() < MISS_READS_AT_ONCE:  # noqa: ASYNC110 - a limiter's count, no event
+                    await trio.sleep(0.01)
+            # ...so a third miss, a real session's included, answers at once without one.
+            with trio.fail_after(5):
+                refused = await http.get(f"{SESSIONS}/{session_id}")
+            assert_error_body(refused, 404, "session_not_found")
+            locker.rollback()  # the lock goes: the two reads end (404, made-up ids)
+    assert (await http.get(f"{SESSIONS}/{session_id}")).status_code == 200  # read this time
