@@ -213,3 +213,33 @@ async def test_a_console_signed_in_is_not_locked_out_by_guessing_behind_its_prox
     # The console's credentials were verified a moment ago: no bcrypt runs, no budget applies.
     assert await auth.verify("ops", "console secret", proxy) == AdminPrincipal("ops", "operator")
     assert len(checks) == before
+
+
+async def test_a_change_committed_while_a_password_is_checked_applies_to_that_request(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bcrypt takes a while: a demotion or a disable committed meanwhile is not missed by
+    the request being checked (it is answered as the account is now)."""
+    auth = AdminAuthenticator(database)
+    await auth.ensure_bootstrap("root", "secret")
+    await auth.create("deputy", "deputy's long password", "operator")
+    await auth.create("leaving", "leaving's long password", "operator")
+    real_bcrypt = AdminAuthenticator._bcrypt
+    deputy, leaving = await auth.account("deputy"), await auth.account("leaving")
+    changes = {  # by the password hash being checked
+        deputy.password_hash: lambda: auth.set_role("deputy", "viewer", by="root"),
+        leaving.password_hash: lambda: auth.set_disabled("leaving", True),
+    }
+
+    async def bcrypt_while_changed(
+        self: AdminAuthenticator, pair: str, peer: str, secret: bytes, hashed: bytes
+    ) -> bool:
+        ok = await real_bcrypt(self, pair, peer, secret, hashed)
+        await changes[hashed]()  # committed while the check ran
+        return ok
+
+    monkeypatch.setattr(AdminAuthenticator, "_bcrypt", bcrypt_while_changed)
+    assert await auth.verify("deputy", "deputy's long password") == AdminPrincipal(
+        "deputy", "viewer"
+    )
+    assert await auth.verify("leaving", "leaving's long password") is None

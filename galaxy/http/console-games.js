@@ -68,9 +68,9 @@
 
   async function gamePage(gameId) {
     const [game, runtime, turns, versions] = await Promise.all([
-      GC.get(`${A}/games/${gameId}`),
-      GC.get(`${A}/runtimes/${gameId}`),
-      GC.get(`${A}/games/${gameId}/turns?limit=20`),
+      GC.get(`${A}/games/${encodeURIComponent(gameId)}`),
+      GC.get(`${A}/runtimes/${encodeURIComponent(gameId)}`),
+      GC.get(`${A}/games/${encodeURIComponent(gameId)}/turns?limit=20`),
       GC.get(`${A}/engine-versions`),
     ]);
     if (!game.ok) return [el("p", { class: "error" }, GC.describeError(game))];

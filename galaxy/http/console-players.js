@@ -43,7 +43,7 @@
   }
 
   async function playerPage(userId) {
-    const answer = await GC.get(`${A}/users/${userId}`);
+    const answer = await GC.get(`${A}/users/${encodeURIComponent(userId)}`);
     if (!answer.ok) return [el("p", { class: "error" }, GC.describeError(answer))];
     const u = answer.data;
     const geo = await GC.get(`${A}/geo/users/${u.user_id}/countries`); // the geo signals

@@ -154,7 +154,7 @@ GC.current = { name: "", arg: "" };
 GC.redraw = async function () {
   const mine = ++generation;
   const { name, arg } = GC.current;
-  const view = GC.views[name] || GC.views.games;
+  const view = Object.hasOwn(GC.views, name) ? GC.views[name] : GC.views.games;
   let nodes;
   try {
     nodes = await view(arg);
@@ -169,7 +169,8 @@ GC.redraw = async function () {
 };
 GC.route = function () {
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
-  GC.current = { name: GC.views[name] ? name : "games", arg: decodeURIComponent(rest.join("/")) };
+  // Only the views' own names (not "constructor" and the like that every object has).
+  GC.current = { name: Object.hasOwn(GC.views, name) ? name : "games", arg: decodeURIComponent(rest.join("/")) };
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("here", link.getAttribute("href") === "#/" + GC.current.name);
   }

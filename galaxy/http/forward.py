@@ -8,11 +8,18 @@ Quart. It knows the forwarded routes by method and path alone, so it works
 the same wherever the routes themselves are served, and runs before the
 surfaces' guards: the owner runs every check (the gateway's token, X-User-ID,
 the admin's Basic credentials, the body's schema) as for a direct request,
-on the request's own headers, which go on unchanged. Only the gateway's
-token is looked at here first, on the user surface: it costs a comparison,
-and a request without it is refused here (the local guard's 401, the same
-answer) rather than sent on for the owner to refuse. Admin credentials are not
-checked twice (bcrypt): the owner checks them.
+on the request's own headers, which go on unchanged but for `Origin`. Only
+the gateway's token is looked at here first, on the user surface: it costs a
+comparison, and a request without it is refused here (the local guard's 401,
+the same answer) rather than sent on for the owner to refuse. An admin call
+gets the admin surface's checks here before anything else (the cross-site
+rule, the credentials, the role), with the same answers as the local guard:
+the hop changes the host, so `Origin` can only be compared with the host here
+(it is then left out: the owner would compare it with its own address and
+refuse every console action), a stranger costs no lookup of the owner and no
+hop, and failed sign-ins are charged to the caller's address, not to this
+instance's on the owner. The owner checks the credentials again (its
+verified cache makes that a lookup, not a bcrypt).
 
 `X-Galaxy-Forwarded-By` only ever means "do not forward": a request carrying
 it (from a peer, or a client pretending) is served here if this instance
@@ -32,7 +39,9 @@ import structlog
 from galaxy.domain.errors import GalaxyError, NotOwner, PayloadTooLarge
 from galaxy.domain.strict import canonical_uuid
 from galaxy.http.errors import error_answer, error_body, send_json
+from galaxy.http.guards import admin_allowed
 from galaxy.http.middleware import RequestState
+from galaxy.http.security import HEADERS, JSON_POLICY, check_cross_site
 from galaxy.services.container import Services
 from galaxy.services.forwarding import (
     FORWARDED_BY,
@@ -59,6 +68,15 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ("GET", re.compile(rf"^/api/v1/admin/runtimes/{_UUID}$"), True),
 )
 USER_PREFIX = "/api/v1/user/"
+ADMIN_PREFIX = "/api/v1/admin/"
+# What the owner is sent without: `Origin` is checked here against the host the caller
+# used (the owner would compare it with its own address); the request id is the edge's.
+NOT_SENT_ON = frozenset({b"x-request-id", b"origin"})
+# Every admin answer's headers, on a refusal made here too.
+_ADMIN_HEADERS = [
+    *((name.lower().encode(), value.encode()) for name, value in HEADERS.items()),
+    (b"content-security-policy", JSON_POLICY.encode()),
+]
 
 
 def forwarded_game(method: str, path: str) -> tuple[uuid.UUID, bool] | None:
@@ -80,6 +98,11 @@ def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
     return None
 
 
+def _text_header(scope: dict[str, Any], name: str) -> str | None:
+    found = _header(scope, name.lower().encode())
+    return None if found is None else found.decode("latin-1")
+
+
 class ForwardToOwner:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
@@ -96,7 +119,10 @@ class ForwardToOwner:
             await self.app(scope, receive, send)
             return
         game_id, optional = found
+        admin = scope["path"].startswith(ADMIN_PREFIX)
         try:
+            if admin:
+                await self._admit_admin(scope)
             route = await self.forwarding.route(game_id)
             here = route.where is Where.HERE or (optional and route.where is Where.NOBODY)
             if not here:
@@ -104,7 +130,7 @@ class ForwardToOwner:
                     scope, receive, send, game_id, route, optional=optional
                 )
         except GalaxyError as error:  # raised before any answer started
-            await _error(send, error)
+            await _error(send, error, _ADMIN_HEADERS if admin else [])
             return
         if here:
             await self.app(scope, receive, send)
@@ -118,6 +144,15 @@ class ForwardToOwner:
         if not credentials.required:
             return True
         return credentials.identify(_header(scope, b"authorization")) is not None
+
+    async def _admit_admin(self, scope: dict[str, Any]) -> None:
+        """The admin surface's guard (guards.guard_surfaces), on the ASGI request."""
+        method = scope["method"]
+        host = _text_header(scope, "host") or ""
+        check_cross_site(method, lambda name: _text_header(scope, name), host)
+        peer = str((scope.get("client") or ["unknown"])[0])
+        authorization = _text_header(scope, "authorization")
+        await admin_allowed(self.services.admin_auth, authorization, peer, method)
 
     async def _elsewhere(
         self,
@@ -153,7 +188,7 @@ class ForwardToOwner:
         body = await _read_body(receive, self.max_body)
         if body is None:
             return False  # the client went away
-        headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+        headers = [(k, v) for k, v in scope["headers"] if k not in NOT_SENT_ON]
         state = scope.get("galaxy")
         if isinstance(state, RequestState):
             # a route's template, as the metrics' labels take it (no game ids)
@@ -202,9 +237,8 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _error(send: Any, error: GalaxyError) -> None:
+async def _error(send: Any, error: GalaxyError, extra: list[tuple[bytes, bytes]]) -> None:
     answer = error_answer(error)  # the one mapping (Retry-After of a hand-over included)
     assert answer is not None  # the refusals here are answers, never a crash
-    await send_json(
-        send, answer.status, error_body(answer.code, answer.message), answer.asgi_headers()
-    )
+    headers = [*answer.asgi_headers(), *extra]
+    await send_json(send, answer.status, error_body(answer.code, answer.message), headers)

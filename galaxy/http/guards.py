@@ -21,7 +21,7 @@ from galaxy.domain.errors import Forbidden, GatewayUnauthorized, InvalidInput
 from galaxy.domain.strict import canonical_uuid
 from galaxy.http.errors import AdminUnauthorized
 from galaxy.http.security import refuse_cross_site
-from galaxy.services.admin_auth import AdminPrincipal
+from galaxy.services.admin_auth import AdminAuthenticator, AdminPrincipal
 from galaxy.services.container import Services
 
 USER_PREFIX = "/api/v1/user/"
@@ -51,13 +51,12 @@ async def guard_surfaces() -> None:
         _gateway(req, globals_)
     elif path.startswith(ADMIN_PREFIX):
         refuse_cross_site()  # before bcrypt: a forged request costs nothing
-        admin = await _admin()
-        # Before routing, as authentication is: whatever the path, a viewer's change is
-        # refused the same way, and the role comes from the account cache each request,
-        # so a demotion applies from the next one (on other instances once invalidated).
-        if not may_send(admin.role, req.method):
-            raise Forbidden("this admin account may only read (role viewer)", code="forbidden_role")
-        globals_.admin = admin
+        globals_.admin = await admin_allowed(
+            services().admin_auth,
+            req.headers.get("Authorization"),
+            req.remote_addr or "unknown",
+            req.method,
+        )
 
 
 def _gateway(req: Request, globals_: _AppCtxGlobals) -> None:
@@ -83,19 +82,26 @@ def _from_gateway(req: Request, globals_: _AppCtxGlobals) -> bool:
     return bool(known)
 
 
-async def _admin() -> AdminPrincipal:
-    """The verified admin; attempts are budgeted per (user name, TCP peer) and per peer.
+async def admin_allowed(
+    admin_auth: AdminAuthenticator, authorization: str | None, peer: str, method: str
+) -> AdminPrincipal:
+    """The verified admin, if their role lets them send `method`; else 401 or 403.
 
-    The budgets are keyed by the TCP peer, not X-Forwarded-For, which a caller
-    could vary at will (`AdminAuthenticator.verify` charges them).
+    Attempts are budgeted per (user name, TCP peer) and per peer. The budgets
+    are keyed by the TCP peer, not X-Forwarded-For, which a caller could vary
+    at will (`AdminAuthenticator.verify` charges them). The role comes from
+    the account cache each request, so a demotion applies from the next one
+    (on other instances once invalidated); a viewer's change is refused before
+    routing, the same way whatever the path.
     """
-    credentials = _basic_credentials()
+    credentials = basic_credentials(authorization)
     if credentials is None:
         raise AdminUnauthorized("valid admin credentials are required")
-    peer = request.remote_addr or "unknown"
-    principal = await services().admin_auth.verify(*credentials, peer)
+    principal = await admin_auth.verify(*credentials, peer)
     if principal is None:
         raise AdminUnauthorized("valid admin credentials are required")
+    if not may_send(principal.role, method):
+        raise Forbidden("this admin account may only read (role viewer)", code="forbidden_role")
     return principal
 
 
@@ -141,13 +147,13 @@ def user_id_of(raw: str | None) -> uuid.UUID:
     return parsed
 
 
-def _basic_credentials() -> tuple[str, str] | None:
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     """(user name, password) from `Authorization: Basic`, or None for anything malformed.
 
     A header that is not ASCII, not base64, or not UTF-8 once decoded is no
     credential (401), never a crash.
     """
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
     try:

@@ -16,6 +16,7 @@ own origin only, never inline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from quart import Response, request
@@ -42,15 +43,22 @@ HEADERS = {
 
 def refuse_cross_site() -> None:
     """Before authentication: a state-changing admin request a browser made for another site."""
-    if request.method in SAFE_METHODS:
+    check_cross_site(request.method, request.headers.get, request.host)
+
+
+def check_cross_site(method: str, header: Callable[[str], str | None], host: str) -> None:
+    """The rule of `refuse_cross_site` on a request's parts: its method, its headers (by
+    name) and the host it was sent to (the forwarding hop checks it before a hop changes
+    the host)."""
+    if method in SAFE_METHODS:
         return
-    fetch_site = request.headers.get("Sec-Fetch-Site")
+    fetch_site = header("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site.lower() not in SAME_SITE_FETCHES:
         raise Forbidden("a cross-site request may not change anything", code="cross_site_request")
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+    origin = header("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         raise Forbidden("a cross-site request may not change anything", code="cross_site_request")
-    content_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    content_type = (header("Content-Type") or "").split(";", 1)[0].strip().lower()
     if content_type in FORM_TYPES:
         raise UnsupportedMediaType("admin requests send application/json (or no body)")
 

@@ -160,7 +160,7 @@ class AdminAuthenticator:
             # unless it was refused before it ran.
             await pending.done.wait()
             if pending.ok is not None:
-                return _principal(account) if pending.ok else None
+                return self._still(account) if pending.ok else None
         self._inflight[digest] = check = _Check()
         try:
             check.ok = await self._bcrypt(pair, peer, secret, account.password_hash)
@@ -173,7 +173,16 @@ class AdminAuthenticator:
         finally:
             del self._inflight[digest]
             check.done.set()
-        return _principal(account) if check.ok else None
+        return self._still(account) if check.ok else None
+
+    def _still(self, checked: AdminAccountRow) -> AdminPrincipal | None:
+        """After a wait (bcrypt, another request's check): the account as it is now, if it
+        is still the one whose password was checked and still enabled; a demotion, a
+        reset or a disable committed meanwhile applies to this request already."""
+        now = self._accounts.get(checked.username)
+        if now is None or now.disabled_at is not None or now.password_hash != checked.password_hash:
+            return None
+        return _principal(now)
 
     def _refuse_if_spent(self, pair: str, peer: str) -> None:
         waits = (self.failures.retry_after(pair), self.peer_failures.retry_after(peer))

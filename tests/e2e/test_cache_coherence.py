@@ -335,27 +335,28 @@ async def test_a_flush_rereads_the_whole_cache_and_an_unreadable_payload_is_igno
     pair: tuple[Instance, Instance], db_dsn: str
 ) -> None:
     """What a key list too long for one payload becomes (`"k": null`): every instance
-    re-reads that cache whole. Shown with a session written behind the services' back,
-    which no cache can know of until the flush."""
+    re-reads that cache whole. Shown with a session revoked behind the services' back,
+    which no cache can know of until the flush (a miss would read the database; a
+    cached session is not read again)."""
     a, b = pair
     session_id = await login(a, "flushed@example.com", mailed_by=pair)
     async with httpx.AsyncClient(base_url=b.http, timeout=10) as on_b:
-        user_id = (await on_b.get(f"/api/v1/internal/sessions/{session_id}")).json()["user_id"]
+        assert await lookup(on_b, session_id) == 200  # in B's cache now
         with psycopg.connect(db_dsn, autocommit=True) as conn:
-            behind = conn.execute(
-                "INSERT INTO device_sessions (device_session_id, user_id, client_public_key)"
-                " VALUES (gen_random_uuid(), %s, %s) RETURNING device_session_id::text",
-                (user_id, bytes(SigningKey.generate().verify_key)),
-            ).fetchall()[0][0]
-            assert await lookup(on_b, behind) == 404  # no invalidation was sent
+            conn.execute(
+                "UPDATE device_sessions SET status = 'revoked', revoked_at = now()"
+                " WHERE device_session_id = %s",
+                (session_id,),
+            )
+            assert await lookup(on_b, session_id) == 200  # no invalidation was sent
             conn.execute("SELECT pg_notify('galaxy_cache', 'not json')")
             conn.execute(
                 "SELECT pg_notify('galaxy_cache', %s)",
                 ('{"s": "operator", "c": "sessions", "k": null}',),
             )
-        await until_lookup(on_b, behind, 200)
+        await until_lookup(on_b, session_id, 404)
         async with httpx.AsyncClient(base_url=a.http, timeout=10) as on_a:
-            await until_lookup(on_a, behind, 200)
+            await until_lookup(on_a, session_id, 404)
         # The unreadable payload was logged and skipped: the listener neither crashed
         # nor reconnected (one connection, opened before the start's warm: no re-read).
         listener = await listener_details(b)

@@ -153,16 +153,18 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert pretending.headers["retry-after"] == "1"
         assert not served(a, pretending)
 
-        # Every check is the owner's, as for a direct call: a wrong admin password sent to b
-        # is refused by a; a request without the gateway's token is refused by b itself,
-        # with the same answer, and goes nowhere.
+        # The owner runs every check, as for a direct call; b runs the cheap ones first and
+        # the admin surface's too, with the same answers, and then sends nothing on: a
+        # wrong admin password, and a request without the gateway's token.
         wrong = ("root", "not the password")
         refused_b = await b_http.post(f"{runtime}/force-next-turn", auth=wrong)
         refused_a = await a_http.post(f"{runtime}/force-next-turn", auth=wrong)
         assert refused_b.status_code == refused_a.status_code == 401
         assert refused_b.json() == refused_a.json()
         assert refused_b.headers["www-authenticate"] == refused_a.headers["www-authenticate"]
-        assert (await logged(a, refused_b))["status"] == 401
+        assert refused_b.headers["x-frame-options"] == refused_a.headers["x-frame-options"]
+        await logged(b, refused_b)
+        assert not served(a, refused_b)
         headers = {"X-User-ID": owner["user"], "Authorization": "Bearer wrong-token"}
         bad_b = await b_http.post(f"/api/v1/user{games}/orders", json=orders, headers=headers)
         bad_a = await a_http.post(f"/api/v1/user{games}/orders", json=orders, headers=headers)
@@ -213,7 +215,28 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         # owner moves the lobby's game and stops its actor, in one call.
         (holder,) = query(db_dsn, "SELECT holder FROM game_leases WHERE game_id = %s", game_id)
         owning, other = (a, b_http) if holder[0] == "galaxy-a" else (b, a_http)
-        stopped = await other.post(f"/api/v1/admin/games/{game_id}/force-stop", auth=ADMIN)
+        force_stop = f"/api/v1/admin/games/{game_id}/force-stop"
+        # The console's browser sends its own origin; the hop changes the host, so the
+        # origin is checked where it was sent. A forged cross-site one and a viewer's
+        # action are refused there, and reach no owner.
+        other_host = other.base_url.netloc.decode()
+        forged = await other.post(
+            force_stop, auth=ADMIN, headers={"Origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403 and forged.json()["error"]["code"] == "cross_site_request"
+        viewer = ("watcher", "a long enough viewer password")
+        made = await a_http.post(
+            "/api/v1/admin/admin-accounts",
+            auth=ADMIN,
+            json={"username": viewer[0], "password": viewer[1]},
+        )
+        assert made.status_code == 201 and made.json()["role"] == "viewer", made.text
+        looking = await other.post(force_stop, auth=viewer)
+        assert looking.status_code == 403 and looking.json()["error"]["code"] == "forbidden_role"
+        for refused in (forged, looking):
+            assert not served(owning, refused)
+        browser = {"Origin": f"http://{other_host}", "Sec-Fetch-Site": "same-origin"}
+        stopped = await other.post(force_stop, auth=ADMIN, headers=browser)
         assert stopped.status_code == 200, stopped.text
         assert stopped.json()["status"] == "finished"
         assert (await logged(owning, stopped))["route"] == (

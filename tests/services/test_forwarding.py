@@ -20,6 +20,7 @@ from opentelemetry import trace
 from galaxy.config import InstanceConfig, load_config
 from galaxy.domain.errors import NotOwner
 from galaxy.http.forward import ForwardToOwner
+from galaxy.services.admin_auth import AdminAuthenticator
 from galaxy.services.container import Services
 from galaxy.services.forwarding import Forwarding, Route, Where
 from galaxy.services.runtime.ownership import Ownership
@@ -27,6 +28,7 @@ from galaxy.store import instances
 from galaxy.store.database import Connection, Database
 from galaxy.telemetry import setup_telemetry, unrecorded_span
 from tests.support.asgi import serve_on_loopback
+from tests.support.service import ADMIN
 
 
 async def game(database: Database, status: str | None = "running") -> uuid.UUID:
@@ -260,8 +262,13 @@ async def edge_to(
         read_timeout=read_timeout,
         telemetry=telemetry,
     )
-    # The middleware reads the hop and two settings from the service container.
-    services = cast(Services, SimpleNamespace(forwarding=hop, config=load_config({})))
+    # The middleware reads the hop, two settings and the admin accounts (it runs the admin
+    # surface's checks before a hop) from the service container.
+    admin_auth = AdminAuthenticator(database)
+    await admin_auth.ensure_bootstrap(*ADMIN)
+    services = cast(
+        Services, SimpleNamespace(forwarding=hop, config=load_config({}), admin_auth=admin_auth)
+    )
     return await serve_on_loopback(nursery, ForwardToOwner(here, services)), hop
 
 
@@ -302,7 +309,7 @@ async def test_an_owner_too_slow_to_answer_is_a_504_and_one_that_breaks_off_a_50
                 (breaking_owner, 502, "owner_failure"),
             ):
                 game_id = await owned_by_a_at(database, a, owner)
-                answer = await client.post(f"/api/v1/admin/runtimes/{game_id}/restart")
+                answer = await client.post(f"/api/v1/admin/runtimes/{game_id}/restart", auth=ADMIN)
                 assert answer.status_code == status, answer.text
                 assert answer.json()["error"]["code"] == code
                 assert "galaxy-a" in answer.json()["error"]["message"]
@@ -324,7 +331,7 @@ async def test_an_owner_whose_address_is_unreachable_is_a_503_hand_over(
     edge, hop = await edge_to(nursery, database, b, read_timeout=5)
     try:
         async with httpx.AsyncClient(base_url=edge, timeout=10) as client:
-            answer = await client.post(f"/api/v1/admin/runtimes/{game_id}/restart")
+            answer = await client.post(f"/api/v1/admin/runtimes/{game_id}/restart", auth=ADMIN)
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "not_owner"
         assert "galaxy-a cannot be reached" in answer.json()["error"]["message"]
