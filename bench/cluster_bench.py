@@ -54,13 +54,7 @@ from bench.lobby import running_game
 from bench.report import Report, Row
 from galaxy.clients.containers import ENGINE_FILE
 from tests.support.driving import Gatewayish
-from tests.support.galaxy_process import (
-    GALAXY,
-    GalaxyProcess,
-    clean_environ,
-    read_until_ready,
-    reap_leftovers,
-)
+from tests.support.galaxy_process import GalaxyProcess, clean_environ, launch, reap_leftovers
 from tests.support.postgres import test_postgres
 
 ADMIN = ("bench", "bench-password")
@@ -112,21 +106,7 @@ class Cluster:
             BACKEND_ADMIN_BOOTSTRAP_USER=ADMIN[0],
             BACKEND_ADMIN_BOOTSTRAP_PASSWORD=ADMIN[1],
         )
-        process = subprocess.Popen(
-            [*GALAXY, "run"],
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert process.stdout is not None
-        try:
-            ready, lines = read_until_ready(process.stdout)
-        except BaseException:
-            with process:
-                process.kill()
-            raise
-        galaxy = GalaxyProcess(process, ready, lines)
+        galaxy = launch(environ, stderr=subprocess.DEVNULL)
         galaxy.drain()
         self.running[instance_id] = galaxy
         self.every.append(galaxy)

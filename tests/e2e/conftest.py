@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,7 @@ import trio
 
 from galaxy.config import load_config
 from tests.support.contract import ContractClient
-from tests.support.galaxy_process import (
-    GALAXY,
-    GalaxyProcess,
-    clean_environ,
-    read_until_ready,
-    reap_leftovers,
-)
+from tests.support.galaxy_process import GalaxyProcess, clean_environ, launch, reap_leftovers
 from tests.support.service import ADMIN, Running, service_environ, start_service
 from tests.support.smtp import SmtpSink, smtp_environ
 
@@ -30,18 +23,8 @@ def start_galaxy() -> Iterator[Any]:
     data_dirs: set[Path] = set()
 
     def start(environ: dict[str, str]) -> GalaxyProcess:
-        process = subprocess.Popen(
-            [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
         data_dirs.add(Path(environ["BACKEND_DATA_DIR"]))
-        assert process.stdout is not None
-        try:
-            ready, lines = read_until_ready(process.stdout)
-        except BaseException:
-            with process:  # on leaving: closes its pipes and waits for it
-                process.kill()
-            raise
-        galaxy = GalaxyProcess(process, ready, lines)
+        galaxy = launch(environ)
         started.append(galaxy)
         return galaxy
 

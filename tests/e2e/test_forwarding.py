@@ -10,6 +10,9 @@ instance sends its request id on, so the owner's line carries the id the caller 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,12 @@ def served(galaxy: GalaxyProcess, response: httpx.Response) -> list[dict[str, An
     ]
 
 
+async def admin_names(http: httpx.AsyncClient) -> list[str]:
+    """The admin accounts an instance knows (its account cache)."""
+    listing = (await http.get("/api/v1/admin/admin-accounts", auth=ADMIN)).json()
+    return [account["username"] for account in listing["items"]]
+
+
 async def logged(galaxy: GalaxyProcess, response: httpx.Response) -> dict[str, Any]:
     """The access line (written once the answer went out: its reader may lag a little)."""
     with trio.fail_after(10):
@@ -72,9 +81,27 @@ async def logged(galaxy: GalaxyProcess, response: httpx.Response) -> dict[str, A
     return line
 
 
-async def test_calls_for_a_game_reach_its_owner_in_one_hop(
-    db_dsn: str, tmp_path: Path, start_galaxy: Any
-) -> None:
+@dataclass
+class TwoInstances:
+    """a and b on one database and state root; a running game `game_id` of `owner` and
+    `guest`, made through a, whose lease a holds."""
+
+    a: GalaxyProcess
+    b: GalaxyProcess
+    a_http: httpx.AsyncClient
+    b_http: httpx.AsyncClient
+    gw_a: Gatewayish
+    gw_b: Gatewayish
+    owner: Any
+    guest: Any
+    game_id: str
+
+
+@asynccontextmanager
+async def two_instances(
+    db_dsn: str, tmp_path: Path, start_galaxy: Any, game: str
+) -> AsyncIterator[TwoInstances]:
+    """`TwoInstances`, started; both must stop cleanly (exit 0) after the test."""
     state_root = tmp_path / "a" / "games"
     a = start_galaxy(environ(db_dsn, tmp_path / "a", state_root, "galaxy-a"))
     a.drain()
@@ -82,7 +109,7 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
     gw_a = Gatewayish(a_http, Path(a.ready["maildir"]))
     owner = await gw_a.register("owner@example.org")
     guest = await gw_a.register("guest@example.org")
-    game_id = await gw_a.running_game(owner, guest, "Forwarded")
+    game_id = await gw_a.running_game(owner, guest, game)
     (tmp_path / "b").mkdir()
     b = start_galaxy(environ(db_dsn, tmp_path / "b", state_root, "galaxy-b"))
     b.drain()
@@ -94,6 +121,21 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
                 await trio.sleep(0.05)
         # One game, two instances: a's share (ceil(1 / 2)) is that game, it keeps it.
         assert query(db_dsn, "SELECT holder FROM game_leases") == [("galaxy-a",)]
+        yield TwoInstances(a, b, a_http, b_http, gw_a, gw_b, owner, guest, game_id)
+    finally:
+        await a_http.aclose()
+        await b_http.aclose()
+    for galaxy in (b, a):
+        code, _, stderr = galaxy.stop()
+        assert code == 0, stderr
+
+
+async def test_calls_for_a_game_reach_its_owner_in_one_hop(
+    db_dsn: str, tmp_path: Path, start_galaxy: Any
+) -> None:
+    async with two_instances(db_dsn, tmp_path, start_galaxy, "Forwarded") as pair:
+        a, b, a_http, b_http = pair.a, pair.b, pair.a_http, pair.b_http
+        gw_a, gw_b, owner, game_id = pair.gw_a, pair.gw_b, pair.owner, pair.game_id
         games = f"/games/{game_id}"
         runtime = f"/api/v1/admin/runtimes/{game_id}"
 
@@ -231,6 +273,11 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
             json={"username": viewer[0], "password": viewer[1]},
         )
         assert made.status_code == 201 and made.json()["role"] == "viewer", made.text
+        # The new account reaches the other instance's cache through its invalidation, a
+        # few milliseconds later (its listing is that cache).
+        with trio.fail_after(10):
+            while viewer[0] not in await admin_names(other):  # noqa: ASYNC110 - another process's cache
+                await trio.sleep(0.02)
         looking = await other.post(force_stop, auth=viewer)
         assert looking.status_code == 403 and looking.json()["error"]["code"] == "forbidden_role"
         for refused in (forged, looking):
@@ -242,12 +289,6 @@ async def test_calls_for_a_game_reach_its_owner_in_one_hop(
         assert (await logged(owning, stopped))["route"] == (
             "/api/v1/admin/games/<game_id>/force-stop"
         )
-    finally:
-        await a_http.aclose()
-        await b_http.aclose()
-    for galaxy in (b, a):
-        code, _, stderr = galaxy.stop()
-        assert code == 0, stderr
 
 
 async def test_a_report_the_archive_lacks_is_read_from_the_owners_engine_through_any_instance(
@@ -256,24 +297,9 @@ async def test_a_report_the_archive_lacks_is_read_from_the_owners_engine_through
     """A report is read from the archive wherever the call arrives; one the archive lacks
     (a turn played before the archive existed, here made so by deleting its rows) is the
     engine's, which only the owner calls: another instance forwards the read to it."""
-    state_root = tmp_path / "a" / "games"
-    a = start_galaxy(environ(db_dsn, tmp_path / "a", state_root, "galaxy-a"))
-    a.drain()
-    a_http = httpx.AsyncClient(base_url=a.ready["http"], timeout=60, headers=GATEWAY)
-    gw_a = Gatewayish(a_http, Path(a.ready["maildir"]))
-    owner = await gw_a.register("owner@example.org")
-    guest = await gw_a.register("guest@example.org")
-    game_id = await gw_a.running_game(owner, guest, "Unarchived")
-    (tmp_path / "b").mkdir()
-    b = start_galaxy(environ(db_dsn, tmp_path / "b", state_root, "galaxy-b"))
-    b.drain()
-    b_http = httpx.AsyncClient(base_url=b.ready["http"], timeout=60, headers=GATEWAY)
-    gw_b = Gatewayish(b_http, Path(a.ready["maildir"]))
-    try:
-        with trio.fail_after(30):  # b has registered with its address
-            while len(query(db_dsn, "SELECT 1 FROM instances WHERE address <> ''")) < 2:  # noqa: ASYNC110
-                await trio.sleep(0.05)
-        assert query(db_dsn, "SELECT holder FROM game_leases") == [("galaxy-a",)]
+    async with two_instances(db_dsn, tmp_path, start_galaxy, "Unarchived") as pair:
+        a, b, a_http, b_http = pair.a, pair.b, pair.a_http, pair.b_http
+        gw_b, owner, game_id = pair.gw_b, pair.owner, pair.game_id
         forced = await a_http.post(f"/api/v1/admin/runtimes/{game_id}/force-next-turn", auth=ADMIN)
         assert forced.status_code == 200 and forced.json()["turn"] == 1, forced.text
         query(
@@ -297,9 +323,3 @@ async def test_a_report_the_archive_lacks_is_read_from_the_owners_engine_through
         assert again.status_code == 503, again.text
         assert again.json()["error"]["code"] == "not_owner"
         assert again.headers["retry-after"] == "1"
-    finally:
-        await a_http.aclose()
-        await b_http.aclose()
-    for galaxy in (b, a):
-        code, _, stderr = galaxy.stop()
-        assert code == 0, stderr

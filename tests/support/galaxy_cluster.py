@@ -9,7 +9,6 @@ rather than through the `start_galaxy` fixture, which is a test's.
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -18,13 +17,7 @@ from typing import Any
 
 import psycopg
 
-from tests.support.galaxy_process import (
-    GALAXY,
-    GalaxyProcess,
-    clean_environ,
-    read_until_ready,
-    reap_leftovers,
-)
+from tests.support.galaxy_process import GalaxyProcess, clean_environ, launch, reap_leftovers
 from tests.support.players import codes_of
 from tests.support.smtp import SmtpSink, smtp_environ
 
@@ -87,17 +80,7 @@ class Cluster:
         assert instance_id not in self.live, f"{instance_id} runs already"
         environ = self.environ(instance_id)
         self.starts[instance_id] = self.starts.get(instance_id, 0) + 1
-        process = subprocess.Popen(
-            [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        try:
-            ready, lines = read_until_ready(process.stdout)
-        except BaseException:
-            with process:
-                process.kill()
-            raise
-        galaxy = GalaxyProcess(process, ready, lines)
+        galaxy = launch(environ)
         galaxy.drain()
         self.live[instance_id] = galaxy
         return galaxy

@@ -78,6 +78,22 @@ class GalaxyProcess:
                 pipe.close()
 
 
+def launch(environ: dict[str, str], *, stderr: int = subprocess.PIPE) -> GalaxyProcess:
+    """`galaxy run` in `environ`, once it has said it is ready (it blocks until then: from
+    trio, run it in a thread); killed, pipes closed, if it never does."""
+    process = subprocess.Popen(
+        [*GALAXY, "run"], env=environ, stdout=subprocess.PIPE, stderr=stderr, text=True
+    )
+    assert process.stdout is not None
+    try:
+        ready, lines = read_until_ready(process.stdout)
+    except BaseException:
+        with process:  # on leaving: closes its pipes and waits for it
+            process.kill()
+        raise
+    return GalaxyProcess(process, ready, lines)
+
+
 def read_until_ready(stdout: IO[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     lines = []
     for raw in stdout:
