@@ -39,8 +39,10 @@ import structlog
 from galaxy.domain.errors import GalaxyError, NotOwner, PayloadTooLarge
 from galaxy.domain.strict import canonical_uuid
 from galaxy.http.errors import error_answer, error_body, send_json
-from galaxy.http.guards import admin_allowed
+from galaxy.http.guards import ADMIN_PREFIX, USER_PREFIX, admin_allowed
+from galaxy.http.lane import header
 from galaxy.http.middleware import RequestState
+from galaxy.http.relay import relay
 from galaxy.http.security import HEADERS, JSON_POLICY, check_cross_site
 from galaxy.services.container import Services
 from galaxy.services.forwarding import (
@@ -67,11 +69,6 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ("POST", re.compile(rf"^/api/v1/admin/games/{_UUID}/force-stop$"), False),
     ("GET", re.compile(rf"^/api/v1/admin/runtimes/{_UUID}$"), True),
 )
-USER_PREFIX = "/api/v1/user/"
-ADMIN_PREFIX = "/api/v1/admin/"
-# What the owner is sent without: `Origin` is checked here against the host the caller
-# used (the owner would compare it with its own address); the request id is the edge's.
-NOT_SENT_ON = frozenset({b"x-request-id", b"origin"})
 # Every admin answer's headers, on a refusal made here too.
 _ADMIN_HEADERS = [
     *((name.lower().encode(), value.encode()) for name, value in HEADERS.items()),
@@ -89,18 +86,6 @@ def forwarded_game(method: str, path: str) -> tuple[uuid.UUID, bool] | None:
             game_id = canonical_uuid(found.group(1))
             return None if game_id is None else (game_id, optional)
     return None
-
-
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-def _text_header(scope: dict[str, Any], name: str) -> str | None:
-    found = _header(scope, name.lower().encode())
-    return None if found is None else found.decode("latin-1")
 
 
 class ForwardToOwner:
@@ -143,15 +128,15 @@ class ForwardToOwner:
         credentials = self.services.config.gateway.credentials
         if not credentials.required:
             return True
-        return credentials.identify(_header(scope, b"authorization")) is not None
+        return credentials.identify(header(scope, b"authorization")) is not None
 
     async def _admit_admin(self, scope: dict[str, Any]) -> None:
         """The admin surface's guard (guards.guard_surfaces), on the ASGI request."""
         method = scope["method"]
-        host = _text_header(scope, "host") or ""
-        check_cross_site(method, lambda name: _text_header(scope, name), host)
+        host = header(scope, b"host") or ""
+        check_cross_site(method, lambda name: header(scope, name.lower().encode()), host)
         peer = str((scope.get("client") or ["unknown"])[0])
-        authorization = _text_header(scope, "authorization")
+        authorization = header(scope, b"authorization")
         await admin_allowed(self.services.admin_auth, authorization, peer, method)
 
     async def _elsewhere(
@@ -165,7 +150,7 @@ class ForwardToOwner:
         optional: bool,
     ) -> bool:
         """Forwarded and answered (False), or to be served here after all (True)."""
-        by = _header(scope, FORWARDED_BY.encode())
+        by = header(scope, FORWARDED_BY.encode())
         if route.where is Where.NOBODY:
             self.forwarding.count("handing_over")
             log.info("forwarding.handing_over", game_id=str(game_id), why=route.reason)
@@ -177,7 +162,7 @@ class ForwardToOwner:
             log.warning(
                 "forwarding.second_hop_refused",
                 game_id=str(game_id),
-                forwarded_by=by.decode("latin-1")[:64],
+                forwarded_by=by[:64],
                 owner=route.holder,
             )
             raise NotOwner(
@@ -188,33 +173,12 @@ class ForwardToOwner:
         body = await _read_body(receive, self.max_body)
         if body is None:
             return False  # the client went away
-        headers = [(k, v) for k, v in scope["headers"] if k not in NOT_SENT_ON]
         state = scope.get("galaxy")
         if isinstance(state, RequestState):
             # a route's template, as the metrics' labels take it (no game ids)
             state.route = "forwarded " + re.sub(_UUID, "<game_id>", scope["path"], count=1)
-            headers.append((b"x-request-id", state.request_id.encode()))
-        query = scope.get("query_string") or b""
-        target = scope.get("raw_path") or scope["path"].encode()
-        if isinstance(target, bytes):
-            target = target.decode("latin-1")
-        if query:
-            target = f"{target}?{query.decode('latin-1')}"
-        answer = await self.forwarding.send(route, scope["method"], target, headers, body)
-        log.debug(
-            "forwarding.forwarded", game_id=str(game_id), owner=route.holder, status=answer.status
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    *answer.headers,
-                    (b"content-length", str(len(answer.body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer.body})
+        status = await relay(self.forwarding, route, scope, body, send)
+        log.debug("forwarding.forwarded", game_id=str(game_id), owner=route.holder, status=status)
         return False
 
 

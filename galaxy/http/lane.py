@@ -42,6 +42,7 @@ from galaxy.domain.errors import GatewayUnauthorized, InvalidInput, NotOwner
 from galaxy.domain.strict import whole_number
 from galaxy.http.errors import JSON_CONTENT_TYPE, encode_json, error_answer, internal_error_body
 from galaxy.http.guards import USER_PREFIX, source_ip_of, user_id_of
+from galaxy.http.relay import relay
 from galaxy.http.rows import uuid_param
 from galaxy.http.views.accounts import AccountView
 from galaxy.http.views.base import to_json
@@ -210,19 +211,7 @@ class Lane:
             raise handing_over(route.reason)
         if route.where is Where.HERE:
             raise error  # claimed here meanwhile: its actor is starting, retry
-        headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
-        request_id = getattr(scope.get("galaxy"), "request_id", None)  # the edge's, as sent
-        if isinstance(request_id, str):
-            headers.append((b"x-request-id", request_id.encode()))
-        target = scope["path"]
-        if scope.get("query_string"):
-            target = f"{target}?{scope['query_string'].decode('latin-1')}"
-        answer = await forwarding.send(route, scope["method"], target, headers, b"")
-        kept = [(k, v) for k, v in answer.headers if k != b"content-length"]
-        length = (b"content-length", b"%d" % len(answer.body))
-        start = {"type": "http.response.start", "status": answer.status}
-        await send({**start, "headers": [*kept, length]})
-        await send({"type": "http.response.body", "body": answer.body})
+        await relay(forwarding, route, scope, b"", send)
 
     async def _answer(self, scope: dict[str, Any], route: LaneRoute, params: list[str]) -> bytes:
         """The 200's body, after the surface guards and the view; else raises."""

@@ -23,7 +23,7 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import bcrypt
@@ -271,16 +271,13 @@ class AdminAuthenticator:
     async def set_role(self, username: str, role: str, *, by: str) -> AdminAccountRow:
         """Give an admin a role; the last enabled operator cannot be demoted."""
 
-        async def write(conn: Connection) -> AdminAccountRow:
+        async def change(conn: Connection) -> AdminAccountRow | None:
             enabled = await admin_accounts.lock_enabled(conn)
             if role != OPERATOR and _operators(enabled) == [username]:
                 raise Conflict("the last enabled operator cannot be demoted", code="last_operator")
-            row = _found(await admin_accounts.set_role(conn, username, role))
-            await self._invalidate(conn, username)
-            return row
+            return await admin_accounts.set_role(conn, username, role)
 
-        row = await self._db.run(write, name="admin.set_role")
-        self._accounts[username] = row
+        row = await self._change(username, change, name="admin.set_role")
         log.info("admin.role_changed", username=username, role=role, by=by)
         return row
 
@@ -288,35 +285,47 @@ class AdminAuthenticator:
         """Disable or enable; the last enabled admin, and the last enabled operator (or
         no one could act any more), cannot be disabled."""
 
-        async def write(conn: Connection) -> AdminAccountRow:
+        async def change(conn: Connection) -> AdminAccountRow | None:
             enabled = await admin_accounts.lock_enabled(conn)
             if disabled and [row.username for row in enabled] == [username]:
                 raise Conflict("the last enabled admin cannot be disabled", code="last_admin")
             if disabled and _operators(enabled) == [username]:
                 raise Conflict("the last enabled operator cannot be disabled", code="last_operator")
-            row = _found(await admin_accounts.set_disabled(conn, username, disabled))
-            await self._invalidate(conn, username)
-            return row
+            return await admin_accounts.set_disabled(conn, username, disabled)
 
-        row = await self._db.run(write, name="admin.set_disabled")
-        self._accounts[username] = row
+        row = await self._change(username, change, name="admin.set_disabled")
         log.info("admin.disabled" if disabled else "admin.enabled", username=username)
         return row
 
     async def reset_password(self, username: str, password: str) -> AdminAccountRow:
         hashed = await trio.to_thread.run_sync(hash_password, password)
+        # The verified cache is keyed by the hash too, so the old password stops working
+        # once the account cache holds the new row.
+        row = await self._change(
+            username,
+            lambda conn: admin_accounts.set_password(conn, username, hashed),
+            name="admin.reset_password",
+        )
+        log.info("admin.password_reset", username=username)
+        return row
 
-        async def write(conn: Connection) -> AdminAccountRow | None:
-            row = await admin_accounts.set_password(conn, username, hashed)
-            if row is not None:
-                await self._invalidate(conn, username)
+    async def _change(
+        self,
+        username: str,
+        change: Callable[[Connection], Awaitable[AdminAccountRow | None]],
+        *,
+        name: str,
+    ) -> AdminAccountRow:
+        """One account changed in one unit that also tells the other instances (404 if
+        there is no such account); this instance's cache takes the row once committed."""
+
+        async def write(conn: Connection) -> AdminAccountRow:
+            row = _found(await change(conn))
+            await self._invalidate(conn, username)
             return row
 
-        row = _found(await self._db.run(write, name="admin.reset_password"))
-        # The verified cache is keyed by the hash too, so the old password
-        # stops working with this assignment.
+        row = await self._db.run(write, name=name)
         self._accounts[username] = row
-        log.info("admin.password_reset", username=username)
         return row
 
 
