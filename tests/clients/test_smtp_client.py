@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 import trio
 import trustme
 
+from galaxy.bridge import open_asyncio_loop, to_asyncio
 from galaxy.clients import smtp
 from galaxy.clients.smtp import Outgoing, SmtpSession, SmtpTarget
 from galaxy.push.client import run_client
@@ -220,3 +223,25 @@ async def test_a_message_in_wire_form_is_sent_as_it_is(plain_sink: SmtpSink) -> 
     (arrived,) = await plain_sink.wait_for(1)
     assert arrived["Subject"] == "wired"
     assert arrived.get_payload() == ".a line that starts with a dot\r\n"  # dot-stuffed, unstuffed
+
+
+@pytest.mark.parametrize("tls_sink", [("starttls", CREDENTIALS)], indirect=True)
+@pytest.mark.parametrize("end", ["close", "abort"])
+async def test_a_tls_session_leaves_no_socket_open_when_its_loop_ends_right_after(
+    tls_sink: SmtpSink, ca_file: str, end: str
+) -> None:
+    # A mail worker's: it says QUIT at stop (or aborts after a cancel) and the service's
+    # asyncio loop ends right after. A TLS close that waited for the relay's close_notify
+    # left the socket under it open, to warn of an unclosed transport in a later test.
+    target = SmtpTarget("localhost", tls_sink.port, "starttls", *CREDENTIALS, 5, ca_file)
+    session = SmtpSession()
+    async with open_asyncio_loop():
+        assert await to_asyncio(session.send_batch)(target, [message(0)]) == [None]
+        if end == "close":
+            await to_asyncio(session.close)()
+        else:
+            session.abort()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
