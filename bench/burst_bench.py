@@ -89,6 +89,7 @@ class Measured:
 
 
 async def _run_galaxy(users: int) -> None:
+    from galaxy import heap
     from galaxy.app import Service
     from galaxy.config import load_config
 
@@ -112,6 +113,7 @@ async def _run_galaxy(users: int) -> None:
             async with trio.open_nursery() as nursery:
                 service = Service(config)
                 endpoints = await nursery.start(service.run)
+                heap.settle()  # as `galaxy run` does once ready
                 user_ids = await _accounts(service.services, users)
                 print(json.dumps({"url": endpoints.http, "users": user_ids}), flush=True)
                 async for _ in signals:

@@ -74,6 +74,7 @@ def stock_quart_app() -> Any:
 async def run_galaxy() -> None:
     from quart import Blueprint
 
+    from galaxy import heap
     from galaxy.app import Service
     from galaxy.config import load_config
     from galaxy.http.app import create_app
@@ -115,6 +116,7 @@ async def run_galaxy() -> None:
             binds = await nursery.start(
                 partial(serve, app, _config(0), shutdown_trigger=bench_stopped.wait)
             )
+            heap.settle()  # as `galaxy run` does once ready
             await _announce(service, endpoints, binds)
             async for _ in signals:
                 bench_stopped.set()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from galaxy import __version__
+from galaxy import __version__, heap
 from galaxy.config import (
     Config,
     ConfigError,
@@ -255,6 +255,7 @@ async def _run_until_signalled(config: Config) -> None:
                     nursery.cancel_scope.cancel()  # the service is done: stop watching
 
             endpoints = await nursery.start(serve)
+            heap.settle()  # what start-up made lives as long as the process
             if sys.stdout.isatty():
                 print(banner_text(endpoints), flush=True)
 

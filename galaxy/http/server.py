@@ -20,6 +20,7 @@ from hypercorn.trio import serve
 from galaxy.actors import Actor, Context
 from galaxy.config import Address
 from galaxy.domain.errors import StartupFailure, find_error
+from galaxy.http import keep_alive
 from galaxy.tls import TLSConfig, server_context
 
 log = structlog.get_logger("galaxy.http")
@@ -66,6 +67,7 @@ class _H2Protocol(H2Protocol):
 # hypercorn takes no protocol classes as arguments: its connection wrapper
 # looks `H2Protocol` up in this module, so that is where the fix goes.
 hypercorn.protocol.H2Protocol = _H2Protocol  # type: ignore[attr-defined]  # not re-exported
+keep_alive.install()  # one keep-alive timer per connection, not a task per request
 
 
 class AsgiEdge(Actor[None]):

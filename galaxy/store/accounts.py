@@ -105,7 +105,7 @@ class AccountStateRow(AccountRow):
 
     @property
     def account(self) -> AccountRow:
-        return AccountRow(**{f.name: getattr(self, f.name) for f in fields(AccountRow)})
+        return AccountRow(*(getattr(self, name) for name in _ACCOUNT_FIELDS))
 
     @property
     def snapshot(self) -> SnapshotRow | None:
@@ -132,6 +132,10 @@ class AccountStateRow(AccountRow):
             self.limit_applied_at,
             self.limit_expires_at,
         )
+
+
+# AccountRow's fields in order (`fields()` is a lookup of its own on every call).
+_ACCOUNT_FIELDS = tuple(f.name for f in fields(AccountRow))
 
 
 def _zipped(row: Callable[..., R], *columns: Sequence[object] | None) -> list[R]:

@@ -79,6 +79,9 @@ def test_run_on_embedded_defaults_then_stop_cleanly(tmp_path: Path, start_galaxy
     assert stderr == ""
     messages = [line["msg"] for line in lines]
     assert messages.index("galaxy.shutdown") < messages.index("galaxy.stopped")
+    # Once ready, what start-up made is frozen out of the collector's way (galaxy/heap.py).
+    (settled,) = [line for line in lines if line["msg"] == "heap.settled"]
+    assert settled["frozen"] > 10_000
     access = next(
         line
         for line in lines
