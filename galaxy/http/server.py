@@ -20,7 +20,7 @@ from hypercorn.trio import serve
 from galaxy.actors import Actor, Context
 from galaxy.config import Address
 from galaxy.domain.errors import StartupFailure, find_error
-from galaxy.http import keep_alive
+from galaxy.http import h11_writes, keep_alive
 from galaxy.tls import TLSConfig, server_context
 
 log = structlog.get_logger("galaxy.http")
@@ -68,6 +68,7 @@ class _H2Protocol(H2Protocol):
 # looks `H2Protocol` up in this module, so that is where the fix goes.
 hypercorn.protocol.H2Protocol = _H2Protocol  # type: ignore[attr-defined]  # not re-exported
 keep_alive.install()  # one keep-alive timer per connection, not a task per request
+h11_writes.install()  # a small HTTP/1.1 response in one write, not three
 
 
 class AsgiEdge(Actor[None]):
