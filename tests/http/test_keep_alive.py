@@ -12,6 +12,11 @@ from galaxy.http.keep_alive import Connection
 from tests.support.bare_edge import KEEP_ALIVE, Client, Edge
 
 
+async def closed_one_timeout_after_its_last_answer(client: Client) -> None:
+    answered = trio.current_time()
+    assert await client.closed_by_server() - answered == pytest.approx(KEEP_ALIVE, abs=0.5)
+
+
 def test_the_service_serves_every_hypercorn_listener_with_the_timer() -> None:
     assert hypercorn.trio.run.TCPServer is Connection  # type: ignore[attr-defined]
 
@@ -21,8 +26,7 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
 ) -> None:
     async with Client.open(edge) as client:
         assert await client.get() == 200
-        answered = trio.current_time()
-        assert await client.closed_by_server() - answered == pytest.approx(KEEP_ALIVE, abs=0.5)
+        await closed_one_timeout_after_its_last_answer(client)
 
 
 async def test_every_request_starts_the_idle_period_anew(
@@ -33,8 +37,7 @@ async def test_every_request_starts_the_idle_period_anew(
             assert await client.get() == 200
             await trio.sleep(KEEP_ALIVE - 2)
         assert await client.get() == 200
-        answered = trio.current_time()
-        assert await client.closed_by_server() - answered == pytest.approx(KEEP_ALIVE, abs=0.5)
+        await closed_one_timeout_after_its_last_answer(client)
 
 
 async def test_a_request_longer_than_the_timeout_keeps_its_connection(
@@ -47,9 +50,8 @@ async def test_a_request_longer_than_the_timeout_keeps_its_connection(
         await trio.sleep(KEEP_ALIVE * 4)  # busy all along: no idle period runs out
         edge.app.release.set()
         assert await client.answer() == 200
-        answered = trio.current_time()
         assert await client.get() == 200  # still open, still served
-        assert await client.closed_by_server() - answered == pytest.approx(KEEP_ALIVE, abs=0.5)
+        await closed_one_timeout_after_its_last_answer(client)
 
 
 async def test_stopping_closes_an_idle_connection_at_once_and_a_busy_one_after_it_answers(
