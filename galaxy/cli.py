@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from galaxy import __version__, heap
+from galaxy import __version__
 from galaxy.config import (
     Config,
     ConfigError,
@@ -227,6 +227,7 @@ def _one_line(error: BaseException) -> str:
 async def _run_until_signalled(config: Config) -> None:
     import structlog
 
+    from galaxy import heap
     from galaxy.app import Service
 
     log = structlog.get_logger("galaxy")

@@ -22,6 +22,7 @@ LAYERS = {
     "actors": 1,  # the kernel: it knows nothing of the application
     "bridge": 1,
     "tls": 1,
+    "heap": 1,  # the process's garbage collector, settled once ready
     "config": 2,
     "telemetry": 2,
     "store": 3,
