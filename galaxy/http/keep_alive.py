@@ -56,9 +56,8 @@ class KeepAliveTimer:
         self._idle = False
         self._idle_until = inf
         self._timer: trio.CancelScope | None = None  # the watcher's wait, while it waits
-        self._turned_idle: trio.Event | None = (
-            None  # set when a stopping server's last request ends
-        )
+        # Set when the request that was running as the server began to stop has ended.
+        self._turned_idle: trio.Event | None = None
 
     async def restart(self, task_group: TaskGroup, action: Callable[[], Any]) -> None:
         # `action` is hypercorn's per-idle-period task (TCPServer._idle_timeout); the watcher

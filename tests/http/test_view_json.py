@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from galaxy.http.views.base import to_json
 
@@ -17,6 +18,11 @@ class Leaf:
     missing: None = None
 
 
+class Point(NamedTuple):
+    x: int
+    leaf: Leaf
+
+
 @dataclass(frozen=True)
 class Tree:
     title: str
@@ -25,6 +31,7 @@ class Tree:
     pair: tuple[int, Leaf]
     payload: dict[str, object] = field(default_factory=dict)
     maybe: Leaf | None = None
+    point: Point | None = None
 
 
 def sample() -> Tree:
@@ -35,6 +42,7 @@ def sample() -> Tree:
         leaves=[leaf, Leaf("b", 2, 1.5, False)],
         pair=(3, leaf),
         payload={"nested": {"list": [1, "x", None]}, "leaf": leaf},
+        point=Point(1, leaf),
     )
 
 
