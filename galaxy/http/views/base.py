@@ -39,8 +39,8 @@ def _json_value(value: object) -> object:
         names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(kind))
     if names is not None:
         return {name: _json_value(getattr(value, name)) for name in names}
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple, as asdict
-        return type(value)(*(_json_value(item) for item in value))
+    if isinstance(value, tuple) and hasattr(value, "_make"):  # a named tuple, as asdict
+        return value._make(_json_value(item) for item in value)
     if isinstance(value, list | tuple):
         return type(value)(_json_value(item) for item in value)
     if isinstance(value, dict):
