@@ -7,12 +7,18 @@ connection's send lock and a shielded cancel scope, and all but the empty
 one are a `send` system call, so a small JSON answer costs three writes and
 two system calls where one of each would do.
 
-`H11Protocol` here keeps a response's head until the first h11 event after
-it (hypercorn sends the head only together with the first body message, and
-nothing can come between the two), writes them as one, and writes nothing for
-an event that encodes to no bytes. What goes on the wire is byte for byte the
-same; only the number of writes changes. Informational responses (100
-Continue, 101) and everything else go out as before.
+`H11Protocol` here keeps a response's head until the next h11 event of the
+response (hypercorn encodes the head when the app sends
+`http.response.start`; Quart, the edge lane and the middleware send the body
+right after), writes them as one, and writes nothing for an event that
+encodes to no bytes. What goes on the wire is byte for byte the same; only
+the number of writes changes. Informational responses (100 Continue, 101) and
+everything else go out as before.
+
+What this trades: an app that starts a response and waits before its first
+body bytes holds its head back as long (galaxy serves no such response: its
+streams are gRPC), and an app that crashes between the two leaves the client
+a closed connection instead of a head and a closed connection.
 
 hypercorn takes no protocol classes as arguments: its connection wrapper looks
 `H11Protocol` up in `hypercorn.protocol`, so that is where `install()` puts it
