@@ -13,7 +13,12 @@ what requests made: about 0 µs a request in the same measurement.
 
 Frozen objects are never collected, so what `settle` freezes must be what the
 process keeps anyway, which is why it runs after start-up and once. Objects
-made later (sessions cached as players log in) are collected as usual.
+made later (sessions cached as players log in) are collected as usual. What
+it trades: a frozen object that later becomes garbage inside a reference cycle
+(an actor of the first incarnation that crashes and is replaced, a start-up
+pool connection replaced later) is never freed, with what it holds. That is
+bounded: each frozen object can be lost so at most once, and later
+incarnations are not frozen.
 """
 
 from __future__ import annotations

@@ -16,9 +16,13 @@ the number of writes changes. Informational responses (100 Continue, 101) and
 everything else go out as before.
 
 What this trades: an app that starts a response and waits before its first
-body bytes holds its head back as long (galaxy serves no such response: its
-streams are gRPC), and an app that crashes between the two leaves the client
-a closed connection instead of a head and a closed connection.
+body bytes holds its head back as long, and an empty body message does not
+flush it (hypercorn drops those before the protocol sees them); an app that
+crashes between the two leaves the client a closed connection instead of a
+head and a closed connection (behind a proxy, a 502 instead of a truncated
+answer). Galaxy serves no such response: Quart, the lane, the middleware and
+the forwarding relay send the whole body right after the start, and its
+streams are gRPC.
 
 hypercorn takes no protocol classes as arguments: its connection wrapper looks
 `H11Protocol` up in `hypercorn.protocol`, so that is where `install()` puts it

@@ -16,7 +16,9 @@ deadline to infinity and its end moves it back. The behaviour is hypercorn's:
 - idle for `keep_alive_timeout` → the connection is closed;
 - the server stops → an idle connection is closed at once, a busy one as
   soon as its request is done (hypercorn then sends no more keep-alive);
-- a request that arrives just as the deadline passes keeps the connection.
+- a request that arrives just as the deadline passes keeps the connection;
+- `read_timeout` bounds reads while a request is under way, not the wait of
+  an idle connection (hypercorn's did: see `Connection._read_data`).
 
 hypercorn takes no connection class as an argument: its trio worker looks
 `TCPServer` up in `hypercorn.trio.run`, so that is where `install()` puts it
@@ -31,8 +33,9 @@ from typing import Any
 
 import hypercorn.trio.run
 import trio
+from hypercorn.events import Closed, RawData
 from hypercorn.trio.task_group import TaskGroup
-from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 
 
 class KeepAliveTimer:
@@ -44,6 +47,7 @@ class KeepAliveTimer:
         "_idle",
         "_idle_until",
         "_life",
+        "_read",
         "_timer",
         "_turned_idle",
         "_watching",
@@ -55,6 +59,7 @@ class KeepAliveTimer:
         self._life = trio.CancelScope()  # the watcher's whole run: `end` cancels it
         self._idle = False
         self._idle_until = inf
+        self._read = trio.CancelScope()  # the connection's read under way (Connection)
         self._timer: trio.CancelScope | None = None  # the watcher's wait, while it waits
         # Set when the request that was running as the server began to stop has ended.
         self._turned_idle: trio.Event | None = None
@@ -64,6 +69,7 @@ class KeepAliveTimer:
         # does what it did, for every idle period of the connection.
         self._idle = True
         self._idle_until = trio.current_time() + self._connection.config.keep_alive_timeout
+        self._read.deadline = inf
         if not self._watching:
             self._watching = True
             nursery = task_group._nursery  # as hypercorn's TrioSingleTask starts its task
@@ -75,10 +81,21 @@ class KeepAliveTimer:
         elif self._turned_idle is not None:
             self._turned_idle.set()
 
+    def read_scope(self) -> trio.CancelScope:
+        """The scope of the connection's next read: `read_timeout` from now while a
+        request is under way, none while idle; a request that begins or ends during
+        the read moves it."""
+        self._read = trio.CancelScope(deadline=inf if self._idle else self._read_deadline())
+        return self._read
+
+    def _read_deadline(self) -> float:
+        return trio.current_time() + (self._connection.config.read_timeout or inf)
+
     async def stop(self) -> None:
         self._idle = False
         if self._timer is not None:
             self._timer.deadline = inf
+        self._read.deadline = self._read_deadline()
 
     def end(self) -> None:
         """The connection reads no more: nothing is left to time. (hypercorn's connection
@@ -118,10 +135,32 @@ class Connection(TCPServer):
         self.idle_task = self.keep_alive  # type: ignore[assignment]  # same contract
 
     async def _read_data(self) -> None:
-        # The last thing a connection does before it waits for its tasks: however it
-        # ends (the client hung up, a `Connection: close`, the timer's own close).
+        """hypercorn's read loop, with `read_timeout` only while a request is under way.
+
+        hypercorn bounds every read by `read_timeout`, the wait on an idle
+        connection too, so an idle connection was dropped after
+        `BACKEND_HTTP_READ_TIMEOUT` (30 s) however long `BACKEND_HTTP_IDLE_TIMEOUT`
+        (75 s, meant to outlast a proxy's own idle timeout) was. While the
+        connection is idle the timer bounds the wait (a request that has begun but
+        is not whole is still idle to hypercorn, so it is bounded too).
+
+        The last thing a connection does before it waits for its tasks, however it
+        ends (the client hung up, a `Connection: close`, the timer's own close): the
+        timer ends with it.
+        """
         try:
-            await super()._read_data()
+            while True:
+                with self.keep_alive.read_scope() as reading:
+                    try:
+                        data = await self.stream.receive_some(MAX_RECV)
+                    except (trio.ClosedResourceError, trio.BrokenResourceError):
+                        break
+                if reading.cancelled_caught:  # the read timeout, during a request
+                    break
+                await self.protocol.handle(RawData(bytes(data)))
+                if not data:
+                    break
+            await self.protocol.handle(Closed())
         finally:
             self.keep_alive.end()
 

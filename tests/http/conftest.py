@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from tests.support.bare_edge import Edge, serving
+from tests.support.bare_edge import READ_TIMEOUT, Edge, serving
 
 
 @pytest.fixture
@@ -22,4 +22,10 @@ def clock() -> trio.testing.MockClock:
 @pytest.fixture
 async def edge(nursery: trio.Nursery) -> AsyncIterator[Edge]:
     async with serving(nursery) as served:
+        yield served
+
+
+@pytest.fixture
+async def edge_with_read_timeout(nursery: trio.Nursery) -> AsyncIterator[Edge]:
+    async with serving(nursery, read_timeout=READ_TIMEOUT) as served:
         yield served

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from galaxy.http.keep_alive import Connection
-from tests.support.bare_edge import KEEP_ALIVE, Client, Edge
+from tests.support.bare_edge import KEEP_ALIVE, READ_TIMEOUT, Client, Edge
 
 
 async def closed_one_timeout_after_its_last_answer(client: Client) -> None:
@@ -87,3 +87,22 @@ async def test_a_connection_that_ended_keeps_no_task_waiting_for_its_timeout(
     edge.stop.set()
     await edge.stopped.wait()  # hypercorn waits for every connection's tasks
     assert trio.current_time() - stopping < KEEP_ALIVE / 2
+
+
+async def test_a_read_timeout_shorter_than_the_keep_alive_does_not_cut_an_idle_wait(
+    edge_with_read_timeout: Edge, clock: trio.testing.MockClock
+) -> None:
+    edge = edge_with_read_timeout
+    # Idle: open for the whole keep-alive timeout, though it is longer than the read
+    # timeout (a proxy in front relies on it to close its idle connections first).
+    async with Client.open(edge) as client:
+        assert await client.get() == 200
+        await trio.sleep(READ_TIMEOUT + 1)  # idle past the read timeout, within keep-alive
+        with trio.fail_after(KEEP_ALIVE):  # hypercorn's own read loop had stopped: no answer
+            assert await client.get() == 200
+        await closed_one_timeout_after_its_last_answer(client)
+    # A request begun but left unfinished is still idle to hypercorn: bounded too.
+    async with Client.open(edge) as stalled:
+        began = trio.current_time()
+        await stalled.stream.send_all(b"GET / HTTP/1.1\r\nHost: edge\r\n")
+        assert await stalled.closed_by_server() - began == pytest.approx(KEEP_ALIVE, abs=0.5)

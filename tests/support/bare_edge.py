@@ -17,6 +17,7 @@ from hypercorn.trio import serve
 from galaxy.http import server  # noqa: F401  # installs the adjustments, as the service's edge does
 
 KEEP_ALIVE = 5.0
+READ_TIMEOUT = 2  # shorter than KEEP_ALIVE, as the service's defaults are (30 s and 75 s)
 
 
 @dataclass
@@ -55,11 +56,12 @@ class Edge:
 
 
 @asynccontextmanager
-async def serving(nursery: trio.Nursery) -> AsyncIterator[Edge]:
+async def serving(nursery: trio.Nursery, read_timeout: int | None = None) -> AsyncIterator[Edge]:
     """An `App` served by hypercorn as the edge serves (keep-alive timeout `KEEP_ALIVE`)."""
     config = Config()
     config.bind = ["127.0.0.1:0"]
     config.keep_alive_timeout = KEEP_ALIVE
+    config.read_timeout = read_timeout
     config.accesslog = config.errorlog = None
     app = App()
     stop, stopped = trio.Event(), trio.Event()
