@@ -40,7 +40,8 @@ from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 
 class KeepAliveTimer:
     """`TCPServer.idle_task` (hypercorn's `SingleTask` contract): `restart` says the
-    connection turned idle, `stop` that a request began."""
+    connection turned idle, `stop` that a request began. It knows which, so it also
+    gives `Connection`'s reads their deadline (`read_scope`)."""
 
     __slots__ = (
         "_connection",
