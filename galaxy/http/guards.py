@@ -141,10 +141,21 @@ def user_id_of(raw: str | None) -> uuid.UUID:
     """The caller named by X-User-ID (`raw`), strictly: a canonical UUID, else 400."""
     if raw is None:
         raise InvalidInput("the X-User-ID header is required", code="missing_user_id")
-    parsed = canonical_uuid(raw)
+    parsed = _USER_IDS.get(raw)
     if parsed is None:
-        raise InvalidInput("X-User-ID must be a UUID", code="invalid_user_id")
+        parsed = canonical_uuid(raw)
+        if parsed is None:
+            raise InvalidInput("X-User-ID must be a UUID", code="invalid_user_id")
+        if len(_USER_IDS) >= _USER_IDS_KEPT:  # bounded whatever ids callers send
+            _USER_IDS.clear()
+        _USER_IDS[raw] = parsed
     return parsed
+
+
+# X-User-ID texts already parsed: every request of a player sends the same one, and
+# parsing a UUID strictly (a pattern, then `uuid.UUID`) is most of what a guard costs.
+_USER_IDS: dict[str, uuid.UUID] = {}
+_USER_IDS_KEPT = 10_000
 
 
 def basic_credentials(authorization: str | None) -> tuple[str, str] | None:

@@ -95,8 +95,11 @@ class LaneRoute:
 
 def quart_json(payload: Any) -> bytes:
     """JSON as Quart's provider writes a view's dict: the lane's bodies are Quart's bytes."""
-    text = json.dumps(payload, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-    return f"{text}\n".encode()
+    return f"{_QUART_JSON.encode(payload)}\n".encode()
+
+
+# `json.dumps` with any option builds an encoder per call; this one is built once.
+_QUART_JSON = json.JSONEncoder(ensure_ascii=True, sort_keys=True, separators=(",", ":"))
 
 
 # -- the routes -----------------------------------------------------------------------

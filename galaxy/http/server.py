@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -169,9 +170,21 @@ class AsgiEdge(Actor[None]):
 
 
 class _EdgeConfig(HypercornConfig):
-    """hypercorn's config with the one TLS context builder of the service (galaxy.tls)."""
+    """hypercorn's config with the one TLS context builder of the service (galaxy.tls),
+    and its response headers made once a second."""
 
     tls: TLSConfig | None = None
+    _headers: dict[str, tuple[int, list[tuple[bytes, bytes]]]] | None = None
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        """hypercorn's (`Date`, `Server`), asked for on every response: the date, whose
+        resolution is a second, is formatted once a second rather than each time."""
+        second = int(time.time())
+        made = self._headers = self._headers or {}
+        kept = made.get(protocol)
+        if kept is None or kept[0] != second:
+            kept = made[protocol] = (second, super().response_headers(protocol))
+        return list(kept[1])
 
     def create_ssl_context(self) -> ssl.SSLContext | None:
         if self.tls is None:

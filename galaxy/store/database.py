@@ -15,6 +15,7 @@ pool's timeout is `DatabaseUnavailable` (HTTP 503), a UNIQUE violation is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
@@ -26,18 +27,19 @@ import structlog
 import trio
 from opentelemetry import trace
 from psycopg import AsyncTransaction
-from psycopg.rows import class_row
+from psycopg.rows import RowMaker
 
 from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.errors import Conflict, DatabaseUnavailable, GalaxyError, InvalidInput
 from galaxy.store.pool import ConnectionPool, PoolClosed, PoolConnection, PoolStats, PoolTimeout
+from galaxy.store.trio_psycopg import RowsNamed, TrioConnection
 
 __all__ = ["Connection", "Database", "PoolStats", "Work"]
 
 T = TypeVar("T")
-# What work functions receive: the pool's connections are `TrioConnection`s, but work
-# only needs psycopg's async API, so it is typed against that.
-Connection = psycopg.AsyncConnection[Any]
+# What work functions receive: the pool's connections, psycopg's async connections
+# driven by trio (with `fetch`, the lean path of the helpers below).
+Connection = TrioConnection[Any]
 Work = Callable[[Connection], Awaitable[T]]
 
 log = structlog.get_logger("galaxy.store")
@@ -201,9 +203,7 @@ def _unavailable(error: Exception) -> GalaxyError:
 
 async def fetch_all(conn: Connection, row: type[T], query: str, params: Any = None) -> list[T]:
     """Run a named query and map every row to the frozen dataclass `row`."""
-    async with conn.cursor(row_factory=class_row(row)) as cursor:
-        await cursor.execute(query, params)
-        return await cursor.fetchall()
+    return await conn.fetch(query, params, _rows_of(row))
 
 
 async def fetch_page(
@@ -224,15 +224,47 @@ async def fetch_page(
 
 async def fetch_count(conn: Connection, query: str, params: Any = None) -> int:
     """The single number a `SELECT count(*) ...` answers."""
-    cursor = await conn.execute(query, params)
-    row: Any = await cursor.fetchone()
+    (row,) = await conn.fetch(query, params, _tuple_maker, limit=1)
     return int(row[0])
 
 
 async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = None) -> T | None:
-    async with conn.cursor(row_factory=class_row(row)) as cursor:
-        await cursor.execute(query, params)
-        return await cursor.fetchone()
+    found = await conn.fetch(query, params, _rows_of(row), limit=1)
+    return found[0] if found else None
+
+
+def _rows_of(row: type[T]) -> RowsNamed[T]:
+    """How results become `row`s: for a result's column names, a maker of one row, as
+    psycopg's `class_row` (by name), or positional when the columns are the dataclass's
+    fields in order, which saves a dict a row. One function per kind of row, kept:
+    `TrioConnection.fetch` keeps the makers it gives per prepared statement."""
+    found: RowsNamed[T] | None = _ROWS.get(row)
+    if found is None:
+        fields = _positional_fields(row)
+
+        def found(names: tuple[str, ...]) -> RowMaker[T]:
+            if names == fields:
+                return lambda values: row(*values)
+            return lambda values: row(**dict(zip(names, values, strict=True)))
+
+        _ROWS[row] = found
+    return found
+
+
+_ROWS: dict[type[Any], Any] = {}
+
+
+def _positional_fields(row: type[Any]) -> tuple[str, ...] | None:
+    if not dataclasses.is_dataclass(row):
+        return None
+    found = dataclasses.fields(row)
+    if any(not field.init or field.kw_only for field in found):
+        return None
+    return tuple(field.name for field in found)
+
+
+def _tuple_maker(_: tuple[str, ...]) -> RowMaker[tuple[Any, ...]]:
+    return tuple
 
 
 def like_literal(text: str) -> str:

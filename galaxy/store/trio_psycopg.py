@@ -27,24 +27,34 @@ by tests/store/test_trio_psycopg.py so an upgrade that changes one fails there:
   only as `async with conn.lock`, and `AsyncConnection.wait()`
   (overridden: every psycopg operation waits through it);
 - `psycopg.waiting._ready`: psycopg's zero-timeout readiness poll;
-- `psycopg.errors._WaitTimeout`: what a wait with a timeout raises.
+- `psycopg.errors._WaitTimeout`: what a wait with a timeout raises;
+- for `TrioConnection.fetch`, the pieces of `AsyncCursor.execute` it runs without
+  a cursor: `psycopg._queries.PostgresQuery`, `psycopg.generators.execute`,
+  `BaseConnection._start_query()`, and the prepared-statement manager
+  `BaseConnection._prepared` (`get`, `maybe_add_to_cache`, `validate`,
+  `maintain_gen`) with its `psycopg._preparing.Prepare`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from math import inf
 from time import monotonic
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import trio
 from psycopg import AsyncConnection, AsyncCursor, capabilities, errors, pq
 from psycopg import waiting as psycopg_waiting
-from psycopg.abc import RV, AdaptContext, ConnDict, ConnParam, PQGen, PQGenConn
-from psycopg.adapt import AdaptersMap
+from psycopg._preparing import Prepare
+from psycopg._queries import PostgresQuery
+from psycopg.abc import RV, AdaptContext, ConnDict, ConnParam, Params, PQGen, PQGenConn
+from psycopg.adapt import AdaptersMap, Transformer
 from psycopg.conninfo import conninfo_attempts, make_conninfo, timeout_from_conninfo
-from psycopg.rows import AsyncRowFactory, Row
+from psycopg.generators import execute
+from psycopg.pq.abc import PGresult
+from psycopg.rows import AsyncRowFactory, Row, RowMaker
 from psycopg.waiting import Ready, Wait
 
 __all__ = ["CANCEL_BUDGET", "ConnectionLock", "TrioConnection", "wait_conn_trio", "wait_trio"]
@@ -63,6 +73,19 @@ _ready = psycopg_waiting._ready
 _ACTIVE = pq.TransactionStatus.ACTIVE
 _WAIT_R, _WAIT_W, _WAIT_RW = Wait.R, Wait.W, Wait.RW
 _READY_NONE, _READY_R, _READY_W = Ready.NONE, Ready.R, Ready.W
+_TUPLES_OK, _FATAL_ERROR = pq.ExecStatus.TUPLES_OK, pq.ExecStatus.FATAL_ERROR
+_GOOD_STATUSES = frozenset(
+    (_TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY, pq.ExecStatus.COPY_BOTH)
+)
+
+_PREPARE_NO, _PREPARE_SHOULD = Prepare.NO, Prepare.SHOULD
+# How many row makers a connection keeps before starting afresh: one per kind of row
+# and prepared statement, and psycopg keeps at most 100 statements prepared.
+_MAKERS_KEPT = 512
+
+T = TypeVar("T")
+# What `TrioConnection.fetch` turns a result's column names into: its maker of one row.
+RowsNamed = Callable[[tuple[str, ...]], RowMaker[T]]
 
 log = logging.getLogger("galaxy.store.trio_psycopg")
 
@@ -80,12 +103,24 @@ class ConnectionLock:
         self._lock = trio.Lock()
 
     async def __aenter__(self) -> None:
-        try:
-            self._lock.acquire_nowait()
-        except trio.WouldBlock:
+        if not self.try_acquire():
             await self._lock.acquire()
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+    def try_acquire(self) -> bool:
+        """Taken at once (True), or held by another task (False: `acquire` waits)."""
+        try:
+            self._lock.acquire_nowait()
+        except trio.WouldBlock:
+            return False
+        return True
+
+    async def acquire(self) -> None:
+        await self._lock.acquire()
+
+    def release(self) -> None:
         self._lock.release()
 
     def locked(self) -> bool:
@@ -98,7 +133,10 @@ class TrioConnection(AsyncConnection[Row]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # psycopg's lock is an asyncio.Lock; cursors and transactions take it.
-        self.lock = ConnectionLock()  # type: ignore[assignment]
+        self._trio_lock = ConnectionLock()
+        self.lock = self._trio_lock  # type: ignore[assignment]
+        # `fetch`'s row makers, per (kind of row, prepared statement).
+        self._makers: dict[tuple[object, bytes], RowMaker[Any]] = {}
 
     @classmethod
     async def connect(
@@ -154,6 +192,93 @@ class TrioConnection(AsyncConnection[Row]):
             if not isinstance(error, Exception):  # trio.Cancelled, KeyboardInterrupt, ...
                 await self._abandon()
             raise
+
+    async def fetch(
+        self, query: str, params: Params | None, rows: RowsNamed[T], limit: int | None = None
+    ) -> list[T]:
+        """The rows of one statement (the first `limit` of them), each made by the maker
+        `rows(column names)` gives: what a cursor's `execute` then `fetchall` answer,
+        by psycopg's own steps (the transaction start, the prepared statements and
+        their upkeep, the adapters, the errors) without the cursor around them.
+
+        A read is short, and the cursor's bookkeeping was a third of its CPU here:
+        its own transformer and result list, its lock taken as an async context
+        (twice), the checks of every fetch, a generator around every wait. `rows`
+        is asked once per prepared statement (a prepared statement's columns cannot
+        change: the server refuses a plan whose result type changed), so it must be
+        the same object for the same kind of row.
+        """
+        self._check_connection_ok()
+        transformer = Transformer(self)
+        statement = PostgresQuery(transformer)
+        statement.convert(query, params)
+        lock = self._trio_lock
+        if not lock.try_acquire():
+            await lock.acquire()
+        try:
+            result, name = await self._fetch_result(statement)
+        finally:
+            lock.release()
+        if result.status != _TUPLES_OK:
+            raise errors.ProgrammingError(
+                "the statement answered no rows "
+                f"({result.command_status.decode() if result.command_status else result.status})"
+            )
+        maker = self._makers.get((rows, name)) if name else None
+        if maker is None:
+            encoding = self.pgconn._encoding
+            maker = rows(
+                tuple((result.fname(i) or b"").decode(encoding) for i in range(result.nfields))
+            )
+            if name:
+                if len(self._makers) >= _MAKERS_KEPT:
+                    self._makers.clear()
+                self._makers[rows, name] = maker
+        transformer.set_pgresult(result)
+        count = result.ntuples if limit is None else min(limit, result.ntuples)
+        return transformer.load_rows(0, count, maker)
+
+    async def _fetch_result(self, statement: PostgresQuery) -> tuple[PGresult, bytes]:
+        """`BaseCursor._execute_gen` for one statement outside a pipeline: its first
+        result (every result checked as the cursor checks them) and the name of the
+        prepared statement that gave it (empty: none)."""
+        if not self._autocommit:
+            await self.wait(self._start_query())  # BEGIN, when no transaction is open
+        prepared = self._prepared
+        prepare, name = prepared.get(statement)
+        pgconn = self.pgconn
+        if prepare is _PREPARE_NO:
+            if statement.params:
+                pgconn.send_query_params(
+                    statement.query,
+                    statement.params,
+                    param_formats=statement.formats,
+                    param_types=statement.types,
+                )
+            else:  # the simple protocol, as psycopg's cursor uses it
+                pgconn.send_query(statement.query)
+        else:
+            if prepare is _PREPARE_SHOULD:
+                pgconn.send_prepare(name, statement.query, param_types=statement.types)
+                self._raise_for(await self.wait(execute(pgconn)))
+            pgconn.send_query_prepared(name, statement.params, param_formats=statement.formats)
+        key = prepared.maybe_add_to_cache(statement, prepare, name)
+        results: list[PGresult] = await self.wait(execute(pgconn))
+        if key is not None:
+            prepared.validate(key, prepare, name, results)
+        if not results:
+            raise errors.InternalError("got no result from the query")
+        self._raise_for(results)
+        if prepared._to_flush:  # statements to deallocate: psycopg's upkeep, as its cursor
+            await self.wait(prepared.maintain_gen(self))
+        return results[0], name if prepare is not _PREPARE_NO else b""
+
+    def _raise_for(self, results: Sequence[PGresult]) -> None:
+        for result in results:
+            if (status := result.status) not in _GOOD_STATUSES:
+                if status == _FATAL_ERROR:
+                    raise errors.error_from_result(result, encoding=self.pgconn._encoding)
+                raise errors.ProgrammingError(f"unexpected result status {status}")
 
     async def cancel_safe(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - psycopg's
         """Ask the server to cancel the running statement (libpq >= 17 non-blocking cancel)."""

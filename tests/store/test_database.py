@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from galaxy.domain.dsn import normalize_dsn
 from galaxy.domain.errors import Conflict, DatabaseUnavailable, InvalidInput
 from galaxy.store import admin_accounts
-from galaxy.store.database import Connection, Database
+from galaxy.store.database import Connection, Database, fetch_all, fetch_count, fetch_one
 
 
 async def test_a_unit_of_work_commits_as_one_transaction(database: Database) -> None:
@@ -90,3 +92,34 @@ def test_dsns_selecting_backend_are_accepted(dsn: str) -> None:
 def test_dsns_not_selecting_backend_are_rejected(dsn: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         normalize_dsn(dsn)
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int
+    b: str
+
+
+async def test_rows_are_made_by_column_name_whatever_the_columns_order(
+    database: Database,
+) -> None:
+    async def read(conn: Connection) -> list[Pair | None]:
+        return [
+            await fetch_one(conn, Pair, "select 1 as a, 'x' as b"),  # the fields' order
+            await fetch_one(conn, Pair, "select 'x' as b, 1 as a"),  # another order
+            await fetch_one(conn, Pair, "select 1 as a, 'x' as b where false"),
+        ]
+
+    for _ in range(7):  # on either side of psycopg's prepare threshold
+        assert await database.read(read) == [Pair(1, "x"), Pair(1, "x"), None]
+    assert await database.read(
+        lambda conn: fetch_all(
+            conn, Pair, "select n as a, n::text as b from generate_series(1, 2) n"
+        )
+    ) == [Pair(1, "1"), Pair(2, "2")]
+    assert await database.read(lambda conn: fetch_count(conn, "select count(*) from pg_class")) > 0
+
+
+async def test_a_column_the_row_lacks_is_an_error_not_a_silent_drop(database: Database) -> None:
+    with pytest.raises(TypeError):
+        await database.read(lambda conn: fetch_one(conn, Pair, "select 1 as a, 'x' as b, 2 as c"))

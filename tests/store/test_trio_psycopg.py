@@ -200,6 +200,108 @@ async def test_discard_closes_without_a_round_trip(conn: TrioConnection[Any]) ->
     conn.discard()  # idempotent
 
 
+# -- fetch: a cursor's execute + fetchall, without the cursor --------------------------
+
+FETCHED = "select n, 'row ' || n as label from generate_series(1, %(count)s) n"
+
+
+def as_tuples(_: tuple[str, ...]) -> Any:
+    return tuple
+
+
+async def test_fetch_answers_what_a_cursor_answers_before_and_after_preparing(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.prepare_threshold = 2
+    for count in range(5):  # unprepared, then preparing, then prepared
+        cursor = await conn.execute(FETCHED, {"count": count}, prepare=False)
+        assert await conn.fetch(FETCHED, {"count": count}, as_tuples) == await cursor.fetchall()
+    cursor = await conn.execute("select name from pg_prepared_statements")
+    assert len(await cursor.fetchall()) == 1  # psycopg's manager prepared it, once
+    assert await conn.fetch(FETCHED, {"count": 3}, as_tuples, limit=2) == [
+        (1, "row 1"),
+        (2, "row 2"),
+    ]
+    assert await conn.fetch("select 1 where false", None, as_tuples) == []
+
+
+async def test_fetch_asks_for_a_row_maker_once_per_prepared_statement(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.prepare_threshold = 0  # prepared from the first execution
+    asked: list[tuple[str, ...]] = []
+
+    def rows(names: tuple[str, ...]) -> Any:
+        asked.append(names)
+        return lambda values: dict(zip(names, values, strict=True))
+
+    for _ in range(3):
+        assert await conn.fetch(FETCHED, {"count": 1}, rows) == [{"n": 1, "label": "row 1"}]
+    assert asked == [("n", "label")]
+    conn.prepare_threshold = None  # never prepared: the columns are read from each result
+    await conn.fetch(FETCHED, {"count": 1}, rows)
+    await conn.fetch(FETCHED, {"count": 1}, rows)
+    assert len(asked) == 3
+
+
+async def test_a_statement_that_fails_in_fetch_raises_psycopgs_error_and_keeps_the_connection(
+    conn: TrioConnection[Any],
+) -> None:
+    for _ in range(7):  # on either side of the prepare threshold
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await conn.fetch("select 1 / %(zero)s", {"zero": 0}, as_tuples)
+        assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        await conn.fetch("select * from no_such_table", None, as_tuples)
+    assert await conn.fetch("select 2", None, as_tuples) == [(2,)]
+
+
+async def test_fetch_of_a_statement_without_rows_is_a_programming_error(
+    conn: TrioConnection[Any],
+) -> None:
+    await conn.execute("create temporary table fetched (n int)")
+    with pytest.raises(psycopg.ProgrammingError):
+        await conn.fetch("insert into fetched values (1)", None, as_tuples)
+    assert await conn.fetch("select n from fetched", None, as_tuples) == [(1,)]  # it ran
+
+
+async def test_fetch_on_a_connection_outside_autocommit_opens_the_transaction(
+    db_dsn: str,
+) -> None:
+    async with await TrioConnection.connect(db_dsn) as conn:
+        assert await conn.fetch("select 1", None, as_tuples) == [(1,)]
+        assert conn.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+
+
+async def test_fetch_on_a_closed_connection_is_an_operational_error(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.discard()
+    with pytest.raises(psycopg.OperationalError):
+        await conn.fetch("select 1", None, as_tuples)
+
+
+async def test_a_trio_cancel_mid_fetch_cancels_it_on_the_server_and_closes(
+    conn: TrioConnection[Any], db_dsn: str
+) -> None:
+    with trio.move_on_after(60) as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.fetch, "select pg_sleep(30) -- mid-fetch", None, as_tuples)
+            await until_running(db_dsn, "mid-fetch")
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert conn.closed
+    assert not conn.lock.locked()  # let go of, though the fetch was interrupted
+    await until_gone(db_dsn, "mid-fetch")
+
+
+async def test_fetch_waits_its_turn_on_a_connection_in_use(conn: TrioConnection[Any]) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.execute, "select pg_sleep(0.01)")
+        await trio.testing.wait_all_tasks_blocked()
+        assert await conn.fetch("select 3", None, as_tuples) == [(3,)]
+
+
 async def queries_like(dsn: str, marker: str) -> list[str]:
     async with await TrioConnection.connect(dsn, autocommit=True) as observer:
         cursor = await observer.execute(
