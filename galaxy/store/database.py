@@ -15,7 +15,7 @@ pool's timeout is `DatabaseUnavailable` (HTTP 503), a UNIQUE violation is
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
@@ -235,8 +235,8 @@ async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = No
 
 def _rows_of(row: type[T]) -> RowsNamed[T]:
     """How results become `row`s: for a result's column names, a maker of one row, as
-    psycopg's `class_row` (by name), or positional when the columns are the dataclass's
-    fields in order, which saves a dict a row. One function per kind of row, kept:
+    psycopg's `class_row` (by name), or positional when the columns are the names its
+    constructor takes positionally, in order, which saves a dict a row. One function per kind of row, kept:
     `TrioConnection.fetch` keeps the makers it gives per prepared statement."""
     found: RowsNamed[T] | None = _ROWS.get(row)
     if found is None:
@@ -255,12 +255,16 @@ _ROWS: dict[type[Any], Any] = {}
 
 
 def _positional_fields(row: type[Any]) -> tuple[str, ...] | None:
-    if not dataclasses.is_dataclass(row):
+    """The names `row`'s constructor takes positionally, in order (None: it takes
+    `*args` or `**kwargs`, or has no signature to read). A call with exactly these,
+    in this order, binds each value as the call by name would."""
+    try:
+        parameters = inspect.signature(row).parameters.values()
+    except (TypeError, ValueError):
         return None
-    found = dataclasses.fields(row)
-    if any(not field.init or field.kw_only for field in found):
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
         return None
-    return tuple(field.name for field in found)
+    return tuple(p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
 
 
 def _tuple_maker(_: tuple[str, ...]) -> RowMaker[tuple[Any, ...]]:

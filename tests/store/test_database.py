@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -118,6 +118,20 @@ async def test_rows_are_made_by_column_name_whatever_the_columns_order(
         )
     ) == [Pair(1, "1"), Pair(2, "2")]
     assert await database.read(lambda conn: fetch_count(conn, "select count(*) from pg_class")) > 0
+
+
+@dataclass(frozen=True)
+class Tagged:
+    a: int
+    b: str = field(kw_only=True)  # not positional: the row is made by name
+
+
+async def test_a_row_whose_fields_are_not_all_positional_is_made_by_name(
+    database: Database,
+) -> None:
+    for _ in range(7):
+        found = await database.read(lambda conn: fetch_one(conn, Tagged, "select 1 as a, 'x' as b"))
+        assert found == Tagged(1, b="x")
 
 
 async def test_a_column_the_row_lacks_is_an_error_not_a_silent_drop(database: Database) -> None:
