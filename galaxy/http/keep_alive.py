@@ -33,9 +33,11 @@ from typing import Any
 
 import hypercorn.trio.run
 import trio
-from hypercorn.events import Closed, RawData
+from hypercorn.events import Closed, Event, RawData
 from hypercorn.trio.task_group import TaskGroup
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
+
+from galaxy.http import socket_io
 
 
 class KeepAliveTimer:
@@ -134,6 +136,26 @@ class Connection(TCPServer):
         super().__init__(*args, **kwargs)
         self.keep_alive = KeepAliveTimer(self)
         self.idle_task = self.keep_alive  # type: ignore[assignment]  # same contract
+        # A plain TCP connection reads and writes its socket directly (socket_io); a TLS
+        # one goes through trio's SSLStream.
+        stream = self.stream
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
+
+    async def protocol_send(self, event: Event) -> None:
+        """hypercorn's, a response's bytes first written at once when the socket takes
+        them (socket_io.write_now); what it does not take goes as hypercorn sends it."""
+        if self._socket is not None and isinstance(event, RawData) and not self.send_lock.locked():
+            data = event.data
+            written = socket_io.write_now(self._socket, data)
+            if written == len(data):
+                return
+            event = RawData(data[written:], event.address)
+        await super().protocol_send(event)
+
+    async def _receive(self) -> bytes:
+        if self._socket is None:
+            return bytes(await self.stream.receive_some(MAX_RECV))
+        return await socket_io.receive(self._socket, MAX_RECV)
 
     async def _read_data(self) -> None:
         """hypercorn's read loop, with `read_timeout` only while a request is under way.
@@ -153,12 +175,12 @@ class Connection(TCPServer):
             while True:
                 with self.keep_alive.read_scope() as reading:
                     try:
-                        data = await self.stream.receive_some(MAX_RECV)
+                        data = await self._receive()
                     except (trio.ClosedResourceError, trio.BrokenResourceError):
                         break
                 if reading.cancelled_caught:  # the read timeout, during a request
                     break
-                await self.protocol.handle(RawData(bytes(data)))
+                await self.protocol.handle(RawData(data))
                 if not data:
                     break
             await self.protocol.handle(Closed())

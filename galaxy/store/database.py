@@ -236,8 +236,9 @@ async def fetch_one(conn: Connection, row: type[T], query: str, params: Any = No
 def _rows_of(row: type[T]) -> RowsNamed[T]:
     """How results become `row`s: for a result's column names, a maker of one row, as
     psycopg's `class_row` (by name), or positional when the columns are the names its
-    constructor takes positionally, in order, which saves a dict a row. One function per kind of row, kept:
-    `TrioConnection.fetch` keeps the makers it gives per prepared statement."""
+    constructor takes positionally, in order, which saves a dict a row. One function
+    per kind of row, kept: `TrioConnection.fetch` keeps the makers it gives per
+    prepared statement."""
     found: RowsNamed[T] | None = _ROWS.get(row)
     if found is None:
         fields = _positional_fields(row)

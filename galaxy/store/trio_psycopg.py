@@ -40,10 +40,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from math import inf
 from time import monotonic
 from typing import Any, TypeVar, cast
 
+import psycopg.abc
 import trio
 from psycopg import AsyncConnection, AsyncCursor, capabilities, errors, pq
 from psycopg import waiting as psycopg_waiting
@@ -79,9 +81,9 @@ _GOOD_STATUSES = frozenset(
 )
 
 _PREPARE_NO, _PREPARE_SHOULD = Prepare.NO, Prepare.SHOULD
-# How many row makers a connection keeps before starting afresh: one per kind of row
-# and prepared statement, and psycopg keeps at most 100 statements prepared.
-_MAKERS_KEPT = 512
+# How many ways of loading rows a connection keeps before starting afresh: one per kind
+# of row and prepared statement, and psycopg keeps at most 100 statements prepared.
+_KEPT_STATEMENTS = 512
 
 T = TypeVar("T")
 # What `TrioConnection.fetch` turns a result's column names into: its maker of one row.
@@ -127,6 +129,15 @@ class ConnectionLock:
         return self._lock.locked()
 
 
+@dataclass(frozen=True, slots=True)
+class _Loading:
+    """How `TrioConnection.fetch` loads one prepared statement's rows."""
+
+    transformer: psycopg.abc.Transformer
+    maker: RowMaker[Any]
+    zone: bytes | None  # the session's TimeZone when the transformer's loaders were made
+
+
 class TrioConnection(AsyncConnection[Row]):
     """A psycopg `AsyncConnection` for trio: every wait is a trio I/O wait."""
 
@@ -135,8 +146,8 @@ class TrioConnection(AsyncConnection[Row]):
         # psycopg's lock is an asyncio.Lock; cursors and transactions take it.
         self._trio_lock = ConnectionLock()
         self.lock = self._trio_lock  # type: ignore[assignment]
-        # `fetch`'s row makers, per (kind of row, prepared statement).
-        self._makers: dict[tuple[object, bytes], RowMaker[Any]] = {}
+        # How `fetch` loads rows, per (kind of row, prepared statement).
+        self._kept: dict[tuple[object, bytes], _Loading] = {}
 
     @classmethod
     async def connect(
@@ -206,7 +217,7 @@ class TrioConnection(AsyncConnection[Row]):
         (twice), the checks of every fetch, a generator around every wait. `rows`
         is asked once per prepared statement (a prepared statement's columns cannot
         change: the server refuses a plan whose result type changed), so it must be
-        the same object for the same kind of row.
+        the same object for the same kind of row; the loaders are kept with it.
         """
         self._check_connection_ok()
         transformer = Transformer(self)
@@ -224,19 +235,30 @@ class TrioConnection(AsyncConnection[Row]):
                 "the statement answered no rows "
                 f"({result.command_status.decode() if result.command_status else result.status})"
             )
-        maker = self._makers.get((rows, name)) if name else None
-        if maker is None:
-            encoding = self.pgconn._encoding
-            maker = rows(
-                tuple((result.fname(i) or b"").decode(encoding) for i in range(result.nfields))
-            )
-            if name:
-                if len(self._makers) >= _MAKERS_KEPT:
-                    self._makers.clear()
-                self._makers[rows, name] = maker
-        transformer.set_pgresult(result)
+        loading = self._loading(result, rows, name, transformer)
+        loading.transformer.set_pgresult(result)
         count = result.ntuples if limit is None else min(limit, result.ntuples)
-        return transformer.load_rows(0, count, maker)
+        return loading.transformer.load_rows(0, count, loading.maker)
+
+    def _loading(
+        self, result: PGresult, rows: RowsNamed[T], name: bytes, fresh: psycopg.abc.Transformer
+    ) -> _Loading:
+        """How this result's rows are loaded: with the transformer and the row maker kept
+        for its prepared statement, as a cursor keeps its transformer for a query it runs
+        again (the loaders its columns need are made once: a `timestamptz` loader reads
+        the session's time zone, which is why a change of it starts afresh); else with
+        the `fresh` transformer, and a maker made from the result's column names."""
+        zone = self.pgconn.parameter_status(b"TimeZone")
+        if name and (kept := self._kept.get((rows, name))) is not None and kept.zone == zone:
+            return kept
+        encoding = self.pgconn._encoding
+        columns = (result.fname(i) or b"" for i in range(result.nfields))
+        loading = _Loading(fresh, rows(tuple(column.decode(encoding) for column in columns)), zone)
+        if name:
+            if len(self._kept) >= _KEPT_STATEMENTS:
+                self._kept.clear()
+            self._kept[rows, name] = loading
+        return loading
 
     async def _fetch_result(self, statement: PostgresQuery) -> tuple[PGresult, bytes]:
         """`BaseCursor._execute_gen` for one statement outside a pipeline: its first

@@ -244,6 +244,21 @@ async def test_fetch_asks_for_a_row_maker_once_per_prepared_statement(
     assert len(asked) == 3
 
 
+async def test_fetch_loads_in_the_sessions_time_zone_even_after_it_changes(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.prepare_threshold = 0  # prepared at once: its loaders are kept
+    query = "select '2026-11-28 12:00:00+00'::timestamptz as at"
+    for zone in ("UTC", "Europe/Paris", "UTC"):
+        await conn.execute(f"set time zone '{zone}'")
+        for _ in range(2):
+            cursor = await conn.execute(query)
+            expected = await cursor.fetchall()
+            got = await conn.fetch(query, None, as_tuples)
+            assert got == expected
+            assert str(got[0][0].tzinfo) == str(expected[0][0].tzinfo) == zone
+
+
 async def test_a_statement_that_fails_in_fetch_raises_psycopgs_error_and_keeps_the_connection(
     conn: TrioConnection[Any],
 ) -> None:

@@ -1,6 +1,6 @@
 """A bare ASGI app on a hypercorn listener as the service's edge runs them (the edge's
 adjustments installed), and a raw HTTP/1.1 keep-alive client: for the tests of those
-adjustments (galaxy/http/keep_alive.py, galaxy/http/h11_writes.py)."""
+adjustments (galaxy/http/keep_alive.py, galaxy/http/h11_writes.py, galaxy/http/socket_io.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from galaxy.http import server  # noqa: F401  # installs the adjustments, as the
 
 KEEP_ALIVE = 5.0
 READ_TIMEOUT = 2  # shorter than KEEP_ALIVE, as the service's defaults are (30 s and 75 s)
+BIG = bytes(range(256)) * 32_768  # 8 MiB, every byte telling where it is modulo 256
 
 
 @dataclass
 class App:
-    """Answers `/` at once, `/slow` once `release` is set, and `/stream` in three parts
-    (no Content-Length: chunked)."""
+    """Answers `/` at once, `/slow` once `release` is set, `/stream` in three parts
+    (no Content-Length: chunked) and `/big` with `BIG` (more than a socket takes at once)."""
 
     release: trio.Event = field(default_factory=trio.Event)
     slow_entered: trio.Event = field(default_factory=trio.Event)
@@ -38,6 +39,11 @@ class App:
             await send({"type": "http.response.start", "status": 200, "headers": []})
             for part in (b"one", b"two", b""):
                 await send({"type": "http.response.body", "body": part, "more_body": bool(part)})
+            return
+        if scope["path"] == "/big":
+            headers = [(b"content-length", b"%d" % len(BIG))]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": BIG})
             return
         if scope["path"] == "/slow":
             self.slow_entered.set()
