@@ -149,7 +149,10 @@ class Connection(TCPServer):
             written = socket_io.write_now(self._socket, data)
             if written == len(data):
                 return
-            event = RawData(data[written:], event.address)
+            if written:  # the rest must follow, or the stream is cut mid-message: shielded
+                with trio.CancelScope(shield=True):
+                    await super().protocol_send(RawData(data[written:], event.address))
+                return
         await super().protocol_send(event)
 
     async def _receive(self) -> bytes:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 import trio
 import trio.testing
+from hypercorn.config import Config
+from hypercorn.events import RawData
 
 from galaxy.http import socket_io
+from galaxy.http.keep_alive import Connection
 from tests.support.bare_edge import BIG, Client, Edge
 
 
@@ -151,3 +155,30 @@ async def test_a_client_that_resets_mid_request_does_not_stop_the_edge(edge: Edg
     raw.close()
     async with Client.open(edge) as client:
         assert await client.get() == 200
+
+
+async def test_a_write_cut_short_is_finished_even_if_its_task_is_cancelled() -> None:
+    """Once part of a message is on the wire, the rest follows: a cancel in between would
+    leave the stream cut mid-message (and, on HTTP/2, the next frames misread)."""
+    a, b = socket.socketpair()
+    theirs = trio.SocketStream(trio.socket.from_stdlib_socket(b))
+    connection = Connection(
+        cast(Any, None),
+        Config(),
+        cast(Any, None),
+        cast(Any, None),
+        trio.SocketStream(trio.socket.from_stdlib_socket(a)),
+    )
+    received = bytearray()
+    async with theirs, trio.open_nursery() as nursery:
+        nursery.start_soon(_read_to_the_end, theirs, received)
+        with trio.CancelScope() as sending:
+            sending.cancel()  # cancelled before it starts: the socket takes part at once
+            await connection.protocol_send(RawData(BIG))
+        await connection.stream.aclose()  # the end: the reader stops there
+    assert bytes(received) == BIG
+
+
+async def _read_to_the_end(stream: trio.SocketStream, into: bytearray) -> None:
+    while data := await stream.receive_some():
+        into += data
