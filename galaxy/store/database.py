@@ -257,13 +257,14 @@ _ROWS: dict[type[Any], Any] = {}
 
 def _positional_fields(row: type[Any]) -> tuple[str, ...] | None:
     """The names `row`'s constructor takes positionally, in order (None: it takes
-    `*args` or `**kwargs`, or has no signature to read). A call with exactly these,
-    in this order, binds each value as the call by name would."""
+    `*args`, `**kwargs` or a positional-only parameter, or has no signature to read).
+    A call with exactly these, in this order, binds each value as the call by name
+    would."""
     try:
         parameters = inspect.signature(row).parameters.values()
     except (TypeError, ValueError):
         return None
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) for p in parameters):
         return None
     return tuple(p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
 

@@ -32,7 +32,8 @@ by tests/store/test_trio_psycopg.py so an upgrade that changes one fails there:
   a cursor: `psycopg._queries.PostgresQuery`, `psycopg.generators.execute`,
   `BaseConnection._start_query()`, and the prepared-statement manager
   `BaseConnection._prepared` (`get`, `maybe_add_to_cache`, `validate`,
-  `maintain_gen`) with its `psycopg._preparing.Prepare`.
+  `maintain_gen`) with its `psycopg._preparing.Prepare`, and the connection's
+  `AdaptersMap._register_loader_callback` (set to forget the kept transformers).
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from math import inf
 from time import monotonic
 from typing import Any, TypeVar, cast
+from weakref import ReferenceType, ref
 
 import psycopg.abc
 import trio
@@ -56,7 +59,7 @@ from psycopg.adapt import AdaptersMap, Transformer
 from psycopg.conninfo import conninfo_attempts, make_conninfo, timeout_from_conninfo
 from psycopg.generators import execute
 from psycopg.pq.abc import PGresult
-from psycopg.rows import AsyncRowFactory, Row, RowMaker
+from psycopg.rows import AsyncRowFactory, Row, RowMaker, tuple_row
 from psycopg.waiting import Ready, Wait
 
 __all__ = ["CANCEL_BUDGET", "ConnectionLock", "TrioConnection", "wait_conn_trio", "wait_trio"]
@@ -84,6 +87,8 @@ _PREPARE_NO, _PREPARE_SHOULD = Prepare.NO, Prepare.SHOULD
 # How many ways of loading rows a connection keeps before starting afresh: one per kind
 # of row and prepared statement, and psycopg keeps at most 100 statements prepared.
 _KEPT_STATEMENTS = 512
+# The session settings psycopg's loaders read when they are made.
+_LOADER_SETTINGS = (b"TimeZone", b"DateStyle", b"IntervalStyle", b"client_encoding")
 
 T = TypeVar("T")
 # What `TrioConnection.fetch` turns a result's column names into: its maker of one row.
@@ -135,7 +140,12 @@ class _Loading:
 
     transformer: psycopg.abc.Transformer
     maker: RowMaker[Any]
-    zone: bytes | None  # the session's TimeZone when the transformer's loaders were made
+    settings: tuple[bytes | None, ...]  # _LOADER_SETTINGS when its loaders were made
+
+
+def _adapters_changed(connection: ReferenceType[TrioConnection[Any]], *_: object) -> None:
+    if (alive := connection()) is not None:
+        alive._kept.clear()
 
 
 class TrioConnection(AsyncConnection[Row]):
@@ -146,8 +156,10 @@ class TrioConnection(AsyncConnection[Row]):
         # psycopg's lock is an asyncio.Lock; cursors and transactions take it.
         self._trio_lock = ConnectionLock()
         self.lock = self._trio_lock  # type: ignore[assignment]
-        # How `fetch` loads rows, per (kind of row, prepared statement).
+        # How `fetch` loads rows, per (kind of row, prepared statement); forgotten when a
+        # loader is registered on the connection (a weak reference: no cycle to collect).
         self._kept: dict[tuple[object, bytes], _Loading] = {}
+        self.adapters._register_loader_callback = partial(_adapters_changed, ref(self))
 
     @classmethod
     async def connect(
@@ -220,6 +232,8 @@ class TrioConnection(AsyncConnection[Row]):
         the same object for the same kind of row; the loaders are kept with it.
         """
         self._check_connection_ok()
+        if self._pipeline:  # psycopg's cursor knows how to queue in a pipeline
+            return await self._fetch_by_cursor(query, params, rows, limit)
         transformer = Transformer(self)
         statement = PostgresQuery(transformer)
         statement.convert(query, params)
@@ -236,24 +250,49 @@ class TrioConnection(AsyncConnection[Row]):
                 f"({result.command_status.decode() if result.command_status else result.status})"
             )
         loading = self._loading(result, rows, name, transformer)
-        loading.transformer.set_pgresult(result)
-        count = result.ntuples if limit is None else min(limit, result.ntuples)
-        return loading.transformer.load_rows(0, count, loading.maker)
+        transformer = loading.transformer
+        transformer.set_pgresult(result)
+        try:
+            count = result.ntuples if limit is None else min(limit, result.ntuples)
+            return transformer.load_rows(0, count, loading.maker)
+        finally:  # a kept transformer must not keep its last result (its rows) alive
+            transformer.set_pgresult(None, set_loaders=False)
+
+    async def _fetch_by_cursor(
+        self, query: str, params: Params | None, rows: RowsNamed[T], limit: int | None
+    ) -> list[T]:
+        cursor = self.cursor(row_factory=tuple_row)
+        await cursor.execute(query, params)
+        found = await (cursor.fetchall() if limit is None else cursor.fetchmany(limit))
+        description = cursor.description or []
+        maker = rows(tuple(column.name for column in description))
+        return [maker(row) for row in found]
 
     def _loading(
         self, result: PGresult, rows: RowsNamed[T], name: bytes, fresh: psycopg.abc.Transformer
     ) -> _Loading:
         """How this result's rows are loaded: with the transformer and the row maker kept
         for its prepared statement, as a cursor keeps its transformer for a query it runs
-        again (the loaders its columns need are made once: a `timestamptz` loader reads
-        the session's time zone, which is why a change of it starts afresh); else with
-        the `fresh` transformer, and a maker made from the result's column names."""
-        zone = self.pgconn.parameter_status(b"TimeZone")
-        if name and (kept := self._kept.get((rows, name))) is not None and kept.zone == zone:
+        again (the loaders its columns need are made once); else with the `fresh`
+        transformer, and a maker made from the result's column names.
+
+        Loaders read session settings when they are made (a `timestamptz` loader the
+        time zone, a date's the `DateStyle`, an interval's the `IntervalStyle`, a
+        text's the encoding), so a change of any of them starts afresh; so does a
+        loader registered on the connection (`_adapters_changed`)."""
+        status = self.pgconn.parameter_status
+        settings = tuple(status(name) for name in _LOADER_SETTINGS)
+        if (
+            name
+            and (kept := self._kept.get((rows, name))) is not None
+            and kept.settings == settings
+        ):
             return kept
         encoding = self.pgconn._encoding
         columns = (result.fname(i) or b"" for i in range(result.nfields))
-        loading = _Loading(fresh, rows(tuple(column.decode(encoding) for column in columns)), zone)
+        loading = _Loading(
+            fresh, rows(tuple(column.decode(encoding) for column in columns)), settings
+        )
         if name:
             if len(self._kept) >= _KEPT_STATEMENTS:
                 self._kept.clear()

@@ -134,6 +134,22 @@ async def test_a_row_whose_fields_are_not_all_positional_is_made_by_name(
         assert found == Tagged(1, b="x")
 
 
+class PositionalFirst:
+    """A constructor whose first parameter is positional-only: made by name, never by place."""
+
+    def __init__(self, a: int = 0, /, b: str | None = None) -> None:
+        self.a, self.b = a, b
+
+
+async def test_a_row_with_a_positional_only_parameter_is_made_by_name(database: Database) -> None:
+    for _ in range(7):
+        found = await database.read(
+            lambda conn: fetch_one(conn, PositionalFirst, "select 'x' as b")
+        )
+        assert found is not None
+        assert (found.a, found.b) == (0, "x")
+
+
 async def test_a_column_the_row_lacks_is_an_error_not_a_silent_drop(database: Database) -> None:
     with pytest.raises(TypeError):
         await database.read(lambda conn: fetch_one(conn, Pair, "select 1 as a, 'x' as b, 2 as c"))

@@ -17,6 +17,8 @@ import pytest
 import trio
 import trio.testing
 from psycopg import pq
+from psycopg.abc import Buffer
+from psycopg.types.string import TextLoader
 from psycopg.waiting import Ready, Wait
 
 from galaxy.store.trio_psycopg import ConnectionLock, TrioConnection, wait_conn_trio, wait_trio
@@ -244,19 +246,64 @@ async def test_fetch_asks_for_a_row_maker_once_per_prepared_statement(
     assert len(asked) == 3
 
 
-async def test_fetch_loads_in_the_sessions_time_zone_even_after_it_changes(
-    conn: TrioConnection[Any],
+AT = "select '2026-11-28 12:00:00+00'::timestamptz as at"
+DAY = "select '2026-04-03'::date as day"  # psycopg reads a timestamptz in ISO style only
+
+
+@pytest.mark.parametrize(
+    ("setting", "query"),
+    [
+        ("set time zone 'UTC'", AT),
+        ("set time zone 'Europe/Paris'", AT),
+        ("set datestyle = 'SQL, MDY'", DAY),
+        ("set datestyle = 'SQL, DMY'", DAY),
+        ("set datestyle = 'German, DMY'", DAY),
+    ],
+)
+async def test_fetch_loads_as_the_sessions_settings_say_even_after_they_change(
+    conn: TrioConnection[Any], setting: str, query: str
 ) -> None:
     conn.prepare_threshold = 0  # prepared at once: its loaders are kept
-    query = "select '2026-11-28 12:00:00+00'::timestamptz as at"
-    for zone in ("UTC", "Europe/Paris", "UTC"):
-        await conn.execute(f"set time zone '{zone}'")
-        for _ in range(2):
-            cursor = await conn.execute(query)
-            expected = await cursor.fetchall()
-            got = await conn.fetch(query, None, as_tuples)
-            assert got == expected
-            assert str(got[0][0].tzinfo) == str(expected[0][0].tzinfo) == zone
+    await conn.fetch(query, None, as_tuples)  # kept under the session's first settings
+    await conn.execute(setting)
+    for _ in range(2):
+        cursor = await conn.execute(query)
+        expected = await cursor.fetchall()
+        got = await conn.fetch(query, None, as_tuples)
+        assert got == expected
+        assert str(getattr(got[0][0], "tzinfo", None)) == str(
+            getattr(expected[0][0], "tzinfo", None)
+        )
+
+
+async def test_fetch_uses_a_loader_registered_after_its_statement_was_kept(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.prepare_threshold = 0
+    query = "select 'quiet' as word"
+    assert await conn.fetch(query, None, as_tuples) == [("quiet",)]
+
+    class Loud(TextLoader):
+        def load(self, data: Buffer) -> str:
+            return bytes(data).decode().upper()
+
+    conn.adapters.register_loader("text", Loud)
+    assert await conn.fetch(query, None, as_tuples) == [("QUIET",)]
+
+
+async def test_fetch_keeps_no_result_alive(conn: TrioConnection[Any]) -> None:
+    conn.prepare_threshold = 0
+    await conn.fetch("select repeat('x', 100000)", None, as_tuples)
+    assert conn._kept  # the statement's loading is kept
+    assert all(kept.transformer.pgresult is None for kept in conn._kept.values())
+
+
+async def test_fetch_in_a_pipeline_answers_as_a_cursor_does(conn: TrioConnection[Any]) -> None:
+    async with conn.pipeline():
+        assert await conn.fetch(FETCHED, {"count": 3}, as_tuples, limit=2) == [
+            (1, "row 1"),
+            (2, "row 2"),
+        ]
 
 
 async def test_a_statement_that_fails_in_fetch_raises_psycopgs_error_and_keeps_the_connection(
