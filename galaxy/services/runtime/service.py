@@ -29,7 +29,7 @@ from galaxy.actors.errors import ActorError
 from galaxy.actors.supervisor import Restart as RestartType
 from galaxy.clients.containers import EngineHandle
 from galaxy.clients.engine import OrderResult, Report, Verdict
-from galaxy.domain.errors import GalaxyError, NotFound, NotOwner
+from galaxy.domain.errors import GalaxyError, NotFound, NotOwner, ShuttingDown
 from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.services.runtime.game import (
     Command,
@@ -81,6 +81,9 @@ class Runtime:
         settings = deps.settings
         # An operation may start an engine and wait for it, then call it.
         self.long_timeout = settings.start_timeout + settings.call_timeout + 10
+        # Games whose lease this instance holds while their actor is not there yet or any
+        # more: claimed and being recovered (`_adopt`), or being handed over.
+        self._changing_hands: set[uuid.UUID] = set()
 
     async def game(self, game_id: uuid.UUID) -> Ref[GameMessage]:
         """The game's actor, spawned if it is not running (idempotent)."""
@@ -151,20 +154,26 @@ class Runtime:
         return len(placed.claimed)
 
     async def _adopt(self, game_id: uuid.UUID) -> None:
+        self._changing_hands.add(game_id)
         try:
             await self.game(game_id)
         except (GalaxyError, ActorError) as error:  # lost again meanwhile, or stopping
             log.warning("runtime.claimed_game_not_started", game_id=str(game_id), error=str(error))
+        finally:
+            self._changing_hands.discard(game_id)
 
     async def _hand_over(self, game_id: uuid.UUID) -> None:
         """Above this instance's share: the actor stops, then the lease is freed."""
         log.info("runtime.game_handed_over", game_id=str(game_id), reason="above share")
+        self._changing_hands.add(game_id)
         try:
             await self.system.stop(self.supervisor, actor_name(game_id))
             if self.deps.ownership is not None:
                 await self.deps.ownership.release(game_id)
         except (GalaxyError, ActorError) as error:  # the lease lapses instead
             log.warning("runtime.hand_over_failed", game_id=str(game_id), error=str(error))
+        finally:
+            self._changing_hands.discard(game_id)
 
     def _not_ours(self, game_id: uuid.UUID) -> bool:
         ownership = self.deps.ownership
@@ -268,5 +277,13 @@ class Runtime:
                 raise NotOwner(
                     "the game is run by another instance; retry shortly", code="not_owner"
                 )
+            if game_id in self._changing_hands:  # its lease is ours, its actor not (yet)
+                raise NotOwner(
+                    "the game is changing hands (its runtime is being recovered here or "
+                    "handed over); retry shortly",
+                    code="not_owner",
+                )
+            if self.system.stopping:  # its actor stopped with the others; leases go next
+                raise ShuttingDown("the service is shutting down; retry on another instance")
             raise NotFound("the game's engine is not running", code="runtime_not_found")
         return await ref.ask(message, timeout=self.deps.settings.call_timeout + 5)
