@@ -281,7 +281,7 @@ class TrioConnection(AsyncConnection[Row]):
         text's the encoding), so a change of any of them starts afresh; so does a
         loader registered on the connection (`_adapters_changed`)."""
         status = self.pgconn.parameter_status
-        settings = tuple(status(name) for name in _LOADER_SETTINGS)
+        settings = tuple(status(setting) for setting in _LOADER_SETTINGS)
         if (
             name
             and (kept := self._kept.get((rows, name))) is not None
