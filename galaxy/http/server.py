@@ -174,16 +174,19 @@ class _EdgeConfig(HypercornConfig):
     and its response headers made once a second."""
 
     tls: TLSConfig | None = None
-    _headers: dict[str, tuple[int, list[tuple[bytes, bytes]]]] | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Per protocol: the second they were made in, and hypercorn's headers of then.
+        self._headers: dict[str, tuple[int, list[tuple[bytes, bytes]]]] = {}
 
     def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
         """hypercorn's (`Date`, `Server`), asked for on every response: the date, whose
         resolution is a second, is formatted once a second rather than each time."""
         second = int(time.time())
-        made = self._headers = self._headers or {}
-        kept = made.get(protocol)
+        kept = self._headers.get(protocol)
         if kept is None or kept[0] != second:
-            kept = made[protocol] = (second, super().response_headers(protocol))
+            kept = self._headers[protocol] = (second, super().response_headers(protocol))
         return list(kept[1])
 
     def create_ssl_context(self) -> ssl.SSLContext | None:

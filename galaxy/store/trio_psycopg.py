@@ -332,7 +332,7 @@ class TrioConnection(AsyncConnection[Row]):
         self._raise_for(results)
         if prepared._to_flush:  # statements to deallocate: psycopg's upkeep, as its cursor
             await self.wait(prepared.maintain_gen(self))
-        return results[0], name if prepare is not _PREPARE_NO else b""
+        return results[0], name  # psycopg names no statement it does not prepare
 
     def _raise_for(self, results: Sequence[PGresult]) -> None:
         for result in results:

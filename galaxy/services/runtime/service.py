@@ -30,6 +30,7 @@ from galaxy.actors.supervisor import Restart as RestartType
 from galaxy.clients.containers import EngineHandle
 from galaxy.clients.engine import OrderResult, Report, Verdict
 from galaxy.domain.errors import GalaxyError, NotFound, NotOwner, ShuttingDown
+from galaxy.services.forwarding import handing_over
 from galaxy.services.runtime.deps import RuntimeDeps
 from galaxy.services.runtime.game import (
     Command,
@@ -278,11 +279,7 @@ class Runtime:
                     "the game is run by another instance; retry shortly", code="not_owner"
                 )
             if game_id in self._changing_hands:  # its lease is ours, its actor not (yet)
-                raise NotOwner(
-                    "the game is changing hands (its runtime is being recovered here or "
-                    "handed over); retry shortly",
-                    code="not_owner",
-                )
+                raise handing_over("its runtime is being recovered here or handed over")
             if self.system.stopping:  # its actor stopped with the others; leases go next
                 raise ShuttingDown("the service is shutting down; retry on another instance")
             raise NotFound("the game's engine is not running", code="runtime_not_found")
