@@ -9,7 +9,6 @@ gone for a while: mail is retried, then delivered.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,9 @@ class Load:
     """Requests in a loop, each answer noted with the phase it arrived in."""
 
     phase: str = "up"
+    # Cleared to end the load: each loop finishes the request it is in. Cancelling one
+    # mid-request would leave httpx's body iterator unfinished, and trio warns of it.
+    running: bool = True
     answers: list[tuple[str, str, int, str | None]] = field(default_factory=list)
     acknowledged: int = -1  # the last display name write answered 200
     attempted: int = -1
@@ -87,21 +89,22 @@ async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPost
         user = {"X-User-ID": player["user"]}
 
         async def read_accounts() -> None:
-            while True:
+            while load.running:
                 load.note("account", await client.get("/api/v1/user/account", headers=user))
 
         async def look_up_sessions() -> None:
-            while True:
+            while load.running:
                 path = f"/api/v1/internal/sessions/{player['session']}"
                 load.note("session", await client.get(path))
 
         async def probe_readiness() -> None:
-            while True:
+            while load.running:
                 load.note("readyz", await client.get("/readyz"))
                 await trio.sleep(0.05)
 
         async def rename() -> None:
-            for n in itertools.count():
+            n = 0
+            while load.running:
                 load.attempted = n
                 answer = await client.patch(
                     "/api/v1/user/account/profile",
@@ -111,6 +114,7 @@ async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPost
                 load.note("rename", answer)
                 if answer.status_code == 200:
                     load.acknowledged = n
+                n += 1
 
         async with trio.open_nursery() as nursery:
             for task in (read_accounts, read_accounts, look_up_sessions, probe_readiness, rename):
@@ -137,7 +141,7 @@ async def _drive_through_an_outage(galaxy: GalaxyProcess, postgres: EmbeddedPost
                     and load.seen("back", "readyz", 200) >= 1
                 )
             )
-            nursery.cancel_scope.cancel()
+            load.running = False
 
         answers = Counter((phase, what, status, code) for phase, what, status, code in load.answers)
         failures = {key: n for key, n in answers.items() if key[2] >= 400}
