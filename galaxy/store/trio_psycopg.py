@@ -30,10 +30,13 @@ by tests/store/test_trio_psycopg.py so an upgrade that changes one fails there:
 - `psycopg.errors._WaitTimeout`: what a wait with a timeout raises;
 - for `TrioConnection.fetch`, the pieces of `AsyncCursor.execute` it runs without
   a cursor: `psycopg._queries.PostgresQuery`, `psycopg.generators.execute`,
-  `BaseConnection._start_query()`, and the prepared-statement manager
-  `BaseConnection._prepared` (`get`, `maybe_add_to_cache`, `validate`,
-  `maintain_gen`) with its `psycopg._preparing.Prepare`, and the connection's
-  `AdaptersMap._register_loader_callback` (set to forget the kept transformers).
+  `psycopg.errors.error_from_result`, `BaseConnection._check_connection_ok()`,
+  `_start_query()`, `_pipeline` and `pgconn._encoding`, the prepared-statement
+  manager `BaseConnection._prepared` (`get`, `maybe_add_to_cache`, `validate`,
+  `_to_flush`, `maintain_gen`; its names are never reused, so a kept loading
+  never meets another statement) with its `psycopg._preparing.Prepare`, and the
+  connection's `AdaptersMap._register_loader_callback` (set to forget the kept
+  transformers).
 """
 
 from __future__ import annotations

@@ -291,6 +291,20 @@ async def test_fetch_uses_a_loader_registered_after_its_statement_was_kept(
     assert await conn.fetch(query, None, as_tuples) == [("QUIET",)]
 
 
+async def test_fetch_deallocates_what_psycopg_drops_and_answers_after_it(
+    conn: TrioConnection[Any],
+) -> None:
+    conn.prepare_threshold = 0
+    conn.prepared_max = 2  # a third statement pushes the first out
+    statements = [f"select {n} as n, %(word)s::text as word" for n in range(4)]
+    for _ in range(2):  # the second pass prepares the pushed-out ones anew
+        for n, statement in enumerate(statements):
+            assert await conn.fetch(statement, {"word": "w"}, as_tuples) == [(n, "w")]
+            cursor = await conn.execute("select count(*) from pg_prepared_statements")
+            (prepared,) = await cursor.fetchone() or (0,)
+            assert prepared <= 2  # the dropped statement was deallocated on the server
+
+
 async def test_fetch_keeps_no_result_alive(conn: TrioConnection[Any]) -> None:
     conn.prepare_threshold = 0
     await conn.fetch("select repeat('x', 100000)", None, as_tuples)
